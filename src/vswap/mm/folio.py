@@ -1,0 +1,114 @@
+"""Folios: the unit that is swapped out and in.
+
+Models: ``struct folio`` (include/linux/mm_types.h) as far as the swap paths use it: the page
+contents, the order (0..9: base pages, mTHP, PMD THP), the swap entry in ``folio->swap`` while
+the folio is in the swap cache, the memcg owner, and the page flags the swap code tests.
+
+Invariants (checked by :meth:`Folio.check_invariants`):
+
+* ``len(data) == PAGE_SIZE << order``: a folio always holds real bytes.
+* ``swapcache`` is set iff ``swap != 0`` (``folio_test_swapcache`` / ``folio->swap``).
+* ``writeback`` implies ``locked`` was held when it was set; it is cleared at I/O completion.
+"""
+
+from __future__ import annotations
+
+from vswap.swap.types import HPAGE_PMD_ORDER, NO_ENTRY, PAGE_SIZE, SwpEntry
+
+_ZERO_PAGE = bytes(PAGE_SIZE)
+
+
+class Folio:
+    """An anonymous folio of ``1 << order`` pages with real contents.
+
+    The flags are plain booleans (``PG_locked``, ``PG_dirty``, ``PG_swapcache``,
+    ``PG_writeback``, ``PG_uptodate``, ``PG_referenced``, ``PG_active``,
+    ``PG_swapbacked``); ``swap`` is ``folio->swap`` and ``memcg_id`` the owning cgroup's id
+    (0: none).
+    """
+
+    __slots__ = (
+        "active",
+        "data",
+        "dirty",
+        "locked",
+        "lru",
+        "mapcount",
+        "memcg_id",
+        "order",
+        "referenced",
+        "swap",
+        "swapbacked",
+        "swapcache",
+        "uptodate",
+        "writeback",
+        "workingset",
+    )
+
+    def __init__(self, order: int = 0, data: bytes | bytearray | None = None,
+                 memcg_id: int = 0) -> None:
+        if not 0 <= order <= HPAGE_PMD_ORDER:
+            raise ValueError(f"folio order {order} outside 0..{HPAGE_PMD_ORDER}")
+        size = PAGE_SIZE << order
+        if data is None:
+            self.data = bytearray(size)
+        else:
+            if len(data) != size:
+                raise ValueError(f"folio of order {order} needs {size} bytes, got {len(data)}")
+            self.data = bytearray(data)
+        self.order = order
+        self.swap: SwpEntry = NO_ENTRY
+        self.memcg_id = memcg_id
+        self.locked = False
+        self.dirty = False
+        self.swapcache = False
+        self.writeback = False
+        self.uptodate = data is not None
+        self.referenced = False
+        self.active = False
+        self.swapbacked = True
+        self.lru = False
+        self.workingset = False
+        self.mapcount = 0
+
+    @property
+    def nr_pages(self) -> int:
+        """Models: ``folio_nr_pages()``."""
+        return 1 << self.order
+
+    def page(self, i: int) -> memoryview:
+        """The bytes of page ``i`` of the folio (a writable view)."""
+        return memoryview(self.data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]
+
+    def page_is_zero(self, i: int) -> bool:
+        """Models: ``is_folio_zero_filled()`` for one page (page_io.c)."""
+        return self.data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] == _ZERO_PAGE
+
+    def folio_lock(self) -> None:
+        """Models: ``folio_lock()``; the model is single-threaded per step, so it must be free."""
+        if self.locked:
+            raise RuntimeError("folio_lock: folio already locked (would deadlock)")
+        self.locked = True
+
+    def folio_trylock(self) -> bool:
+        """Models: ``folio_trylock()``."""
+        if self.locked:
+            return False
+        self.locked = True
+        return True
+
+    def folio_unlock(self) -> None:
+        """Models: ``folio_unlock()``."""
+        if not self.locked:
+            raise RuntimeError("folio_unlock: folio not locked")
+        self.locked = False
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if a folio invariant (module docstring) does not hold."""
+        assert len(self.data) == PAGE_SIZE << self.order, "folio data size"
+        assert self.swapcache == (self.swap != 0), "PG_swapcache iff folio->swap"
+
+    def __repr__(self) -> str:
+        flags = [name for name in ("locked", "dirty", "swapcache", "writeback", "uptodate")
+                 if getattr(self, name)]
+        return f"Folio(order={self.order}, swap={self.swap:#x}, {'|'.join(flags) or '-'})"

@@ -1,0 +1,1 @@
+"""The execution engine: simulated CPUs, virtual time, locks and I/O queues (no swap knowledge)."""

@@ -1,0 +1,1 @@
+"""The swap layer: devices, the swap cache, and the swap designs behind one swap API."""

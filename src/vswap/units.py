@@ -1,0 +1,40 @@
+"""Human size parsing at the edges (command line, config): ``4096``, ``64K``, ``1G``, ``2g``.
+
+Suffixes are binary, as the kernel's ``memparse`` and util-linux take them:
+K = 2**10, M = 2**20, G = 2**30, T = 2**40, P = 2**50 (case-insensitive, optional
+trailing ``B`` or ``iB``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from vswap.errors import ConfigError
+
+_SUFFIX = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """Parse ``text`` as a byte count with an optional binary suffix.
+
+    Raises:
+        ConfigError: the text is not a non-negative size (names ``what`` and the text).
+    """
+    m = _SIZE_RE.match(str(text))
+    if not m:
+        raise ConfigError(f"{what}: cannot parse {text!r} as a size (examples: 4096, 64K, 1G)")
+    number, suffix = m.groups()
+    value = float(number) * _SUFFIX[suffix.lower()]
+    if value != int(value):
+        raise ConfigError(f"{what}: {text!r} is not a whole number of bytes")
+    return int(value)
+
+
+def format_size(nbytes: int) -> str:
+    """Format a byte count the short way (``64M``, ``1G``, ``4K``, ``1000``)."""
+    for suffix, mult in (("P", 1 << 50), ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20),
+                         ("K", 1 << 10)):
+        if nbytes and nbytes % mult == 0:
+            return f"{nbytes // mult}{suffix}"
+    return str(nbytes)

@@ -1,0 +1,1 @@
+"""zswap: compressors, the zsmalloc-like pool, the zswap tree, LRU, shrinker and writeback."""
