@@ -41,8 +41,8 @@ class Folio:
         "swapbacked",
         "swapcache",
         "uptodate",
-        "writeback",
         "workingset",
+        "writeback",
     )
 
     def __init__(self, order: int = 0, data: bytes | bytearray | None = None,
