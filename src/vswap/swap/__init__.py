@@ -1,1 +1,61 @@
-"""The swap layer: devices, the swap cache, and the swap designs behind one swap API."""
+"""The swap layer: devices, the swap cache, and the swap designs behind one swap API.
+
+Public surface (re-exported from private modules, Trio-style): the :class:`SwapDesign`
+protocol, :class:`SwapHooks`, the design registry (:func:`create_design`,
+:data:`DESIGNS`) and the entry/slot types. ``tests/unit/swap/test_swap_exports.py`` pins it.
+
+Adding a design: write a module with a class implementing :class:`SwapDesign` (subclass
+``vswap.swap._base.SwapDesignBase`` and use ``vswap.swap.classic`` as the template), add one
+line to ``_DESIGN_PATHS`` below, and the shared API tests run against it automatically.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from vswap.errors import ConfigError
+from vswap.swap._api import (
+    AOP_WRITEPAGE_ACTIVATE,
+    SwapDesign,
+    SwapHooks,
+    SwapoffResult,
+)
+from vswap.swap.types import NO_ENTRY, SwpEntry, SwpSlot
+
+#: Design name -> "module:Class". Each takes keyword arguments ``nr_cpus``, ``memcgs``,
+#: ``vmstat``, ``hooks`` plus its own options.
+_DESIGN_PATHS: dict[str, str] = {
+    "classic": "vswap.swap.classic:ClassicSwap",
+}
+
+DESIGNS: tuple[str, ...] = tuple(_DESIGN_PATHS)
+
+
+def design_class(name: str) -> type[Any]:
+    """The class implementing design ``name``; ConfigError naming the valid ones otherwise."""
+    try:
+        path = _DESIGN_PATHS[name]
+    except KeyError:
+        raise ConfigError(f"unknown swap design {name!r} (known: {', '.join(DESIGNS)})") from None
+    module, cls = path.split(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def create_design(name: str, **options: Any) -> SwapDesign:
+    """Build a swap design by name (libCacheSim's ``create_cache``)."""
+    return design_class(name)(**options)  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "AOP_WRITEPAGE_ACTIVATE",
+    "DESIGNS",
+    "NO_ENTRY",
+    "SwapDesign",
+    "SwapHooks",
+    "SwapoffResult",
+    "SwpEntry",
+    "SwpSlot",
+    "create_design",
+    "design_class",
+]

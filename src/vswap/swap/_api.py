@@ -1,0 +1,110 @@
+"""The public swap API that every swap design implements.
+
+Models: the "Lifetime swap API", "Swap cache API" and "Physical swap allocator and swap
+device API" groups of include/linux/swap.h as the seed's patch 01 arranges them, with the
+v6.14 function names. A design is a class implementing :class:`SwapDesign`; the memory-manager
+model talks to swap only through it, so a new design plugs in without touching ``mm/``.
+
+Conventions: functions that return an errno in the kernel return ``0`` or ``-Errno.X`` here
+(``swapcache_prepare`` returning ``-EEXIST`` in a swap-in race is routine); breaking a rule
+(freeing an entry twice, an entry of no device) raises :class:`vswap.errors.KernelError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from vswap.mm.folio import Folio
+from vswap.swap.swapfile import SwapInfo
+from vswap.swap.types import SwpEntry, SwpSlot
+
+#: ``AOP_WRITEPAGE_ACTIVATE``: writepage kept the folio; reclaim should activate it.
+AOP_WRITEPAGE_ACTIVATE = 0x80000
+
+#: ``__try_to_reclaim_swap()`` flags.
+TTRS_ANYWAY = 0x1
+TTRS_UNMAPPED = 0x2
+TTRS_FULL = 0x4
+
+
+@dataclass
+class SwapHooks:
+    """What a design needs from the memory manager (``mm/``), with stand-alone defaults.
+
+    * ``alloc_swapin_folio(entry, order, memcg_id)``: ``folio_alloc`` plus
+      ``mem_cgroup_swapin_charge_folio``; None when memory cannot be had.
+    * ``swapin_folio_added(folio, shadow)``: ``workingset_refault`` + ``folio_add_lru``.
+    * ``unuse_ptes(type_)``: swapoff's page-table walk (classic ``try_to_unuse``): bring in
+      every page of device ``type_`` mapped by a PTE, repoint the PTEs, and return the PTEs
+      visited. The default knows of no page tables and visits none.
+    * ``folio_mapped(folio)``: ``folio_mapped()``.
+    """
+
+    alloc_swapin_folio: Callable[[SwpEntry, int, int], Folio | None] = (
+        lambda entry, order, memcg_id: Folio(order, memcg_id=memcg_id))
+    swapin_folio_added: Callable[[Folio, int | None], None] = lambda folio, shadow: None
+    unuse_ptes: Callable[[int], int] = lambda type_: 0
+    folio_mapped: Callable[[Folio], bool] = lambda folio: folio.mapcount > 0
+
+
+@dataclass
+class SwapoffResult:
+    """What one ``swapoff`` did: the cost measures the RFC compares (patch 16)."""
+
+    type: int
+    name: str
+    pages_unused: int = 0
+    ptes_visited: int = 0
+    pages_read: int = 0
+    completed: bool = True
+    error: str = ""
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SwapDesign(Protocol):
+    """One swap design behind the kernel's swap API (classic v6.14, the seed's vswap, ...)."""
+
+    name: str
+
+    # -- devices ---------------------------------------------------------------------------
+    def swapon(self, storage: object, *, prio: int | None = None,
+               blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo: ...
+    def swapoff(self, name_or_type: str | int) -> SwapoffResult: ...
+    def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None: ...
+    def put_swap_device(self, si: SwapInfo) -> None: ...
+    def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot: ...
+    def swp_slot_to_swp_entry(self, slot: SwpSlot) -> SwpEntry: ...
+
+    # -- lifetime --------------------------------------------------------------------------
+    def folio_alloc_swap(self, folio: Folio) -> SwpEntry: ...
+    def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None: ...
+    def swap_duplicate(self, entry: SwpEntry) -> int: ...
+    def swapcache_prepare(self, entry: SwpEntry, nr: int) -> int: ...
+    def swapcache_clear(self, entry: SwpEntry, nr: int) -> None: ...
+    def swap_free_nr(self, entry: SwpEntry, nr: int) -> None: ...
+    def free_swap_and_cache_nr(self, entry: SwpEntry, nr: int) -> None: ...
+    def folio_free_swap(self, folio: Folio) -> bool: ...
+    def swp_swapcount(self, entry: SwpEntry) -> int: ...
+    def folio_swapped(self, folio: Folio) -> bool: ...
+
+    # -- swap cache ------------------------------------------------------------------------
+    def add_to_swap(self, folio: Folio) -> bool: ...
+    def add_to_swap_cache(self, folio: Folio, entry: SwpEntry) -> tuple[int, int | None]: ...
+    def delete_from_swap_cache(self, folio: Folio) -> None: ...
+    def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None: ...
+    def read_swap_cache_async(self, entry: SwpEntry, *,
+                              skip_if_exists: bool = False) -> tuple[Folio | None, bool]: ...
+
+    # -- I/O -------------------------------------------------------------------------------
+    def swap_writepage(self, folio: Folio) -> int: ...
+    def swap_read_folio(self, folio: Folio) -> bool: ...
+
+    # -- memcg -----------------------------------------------------------------------------
+    def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int: ...
+
+    # -- accounting ------------------------------------------------------------------------
+    def metadata_bytes(self) -> dict[str, int]: ...
+    def check_invariants(self) -> None: ...

@@ -1,0 +1,235 @@
+"""Steps every swap design repeats: device I/O, the swap cache glue, memcg and counters.
+
+Models the parts of mm/swap_state.c and mm/page_io.c (v6.14) that do not depend on what a
+swap entry *is*: ``add_to_swap()``, ``delete_from_swap_cache()``,
+``__read_swap_cache_async()``, ``folio_free_swap()``, device reads and writes with their
+``pswpin``/``pswpout`` accounting. A design subclasses :class:`SwapDesignBase` and provides
+the entry-specific operations (the template methods named in each docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from vswap.errors import Errno, KernelError
+from vswap.mm.folio import Folio
+from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
+from vswap.mm.vmstat import VmStat
+from vswap.swap._api import SwapHooks
+from vswap.swap.swap_state import SwapCache
+from vswap.swap.swapfile import SwapDevices, SwapInfo
+from vswap.swap.types import HPAGE_PMD_ORDER, PAGE_SIZE, SwpEntry
+
+
+class SwapDesignBase:
+    """Shared state and steps of a swap design.
+
+    Attributes: ``devices`` (the physical layer), ``swap_cache``, ``memcgs`` (the cgroup
+    tree charged for swap), ``vmstat`` (``/proc/vmstat`` counters), ``zswap`` (None when the
+    machine has no zswap), ``hooks`` (what the memory manager provides).
+    """
+
+    name = "base"
+
+    def __init__(self, *, devices: SwapDevices, swap_cache: SwapCache,
+                 memcgs: MemCgroupTree | None = None, vmstat: VmStat | None = None,
+                 hooks: SwapHooks | None = None) -> None:
+        self.devices = devices
+        self.swap_cache = swap_cache
+        self.memcgs = memcgs if memcgs is not None else MemCgroupTree()
+        self.vmstat = vmstat if vmstat is not None else VmStat()
+        self.hooks = hooks if hooks is not None else SwapHooks()
+        self.zswap: object | None = None
+        #: Device I/O counts (pages), for the engine and reports.
+        self.io_reads = 0
+        self.io_writes = 0
+
+    # -- memcg helpers --------------------------------------------------------------------
+    def memcg_of(self, memcg_id: int) -> MemCgroup | None:
+        """Models: ``mem_cgroup_from_id()``."""
+        return self.memcgs.mem_cgroup_from_id(memcg_id) if memcg_id else None
+
+    def count_event(self, name: str, nr: int, memcg_id: int) -> None:
+        """Count a vm event globally and for the folio's memcg (``count_memcg_folio_events``)."""
+        self.vmstat.count_vm_events(name, nr)
+        memcg = self.memcg_of(memcg_id)
+        if memcg is not None:
+            memcg.count_memcg_events(name, nr)
+
+    def memcg_swap_full(self, folio: Folio) -> bool:
+        """Models: ``mem_cgroup_swap_full()``: swap over half full globally or for a cgroup."""
+        if self.devices.vm_swap_full():
+            return True
+        memcg = self.memcg_of(folio.memcg_id)
+        while memcg is not None and memcg.parent is not None:
+            usage = memcg.swap.usage
+            if usage * 2 >= memcg.swap_high or usage * 2 >= memcg.swap.max:
+                return True
+            memcg = memcg.parent
+        return False
+
+    # -- device I/O -----------------------------------------------------------------------
+    def device_write(self, si: SwapInfo, offset: int, folio: Folio) -> None:
+        """Write the folio's pages to ``offset..`` of ``si`` (``__swap_writepage``)."""
+        storage = si.storage
+        nr = folio.nr_pages
+        if nr == 1:
+            storage.write_page(offset, folio.data)  # type: ignore[attr-defined]
+        else:
+            storage.write_pages(offset, folio.data)  # type: ignore[attr-defined]
+        self.io_writes += nr
+        self.count_event("pswpout", nr, folio.memcg_id)
+        if folio.order == HPAGE_PMD_ORDER:
+            self.count_event("thp_swpout", 1, folio.memcg_id)
+
+    def device_read(self, si: SwapInfo, offset: int, folio: Folio) -> None:
+        """Read ``offset..`` of ``si`` into the folio (``swap_read_folio_bdev_*``)."""
+        storage = si.storage
+        nr = folio.nr_pages
+        if nr == 1:
+            folio.data[:] = storage.read_page(offset)  # type: ignore[attr-defined]
+        else:
+            folio.data[:] = storage.read_pages(offset, nr)  # type: ignore[attr-defined]
+        self.io_reads += nr
+        self.count_event("pswpin", nr, folio.memcg_id)
+
+    # -- swap cache glue ------------------------------------------------------------------
+    def add_to_swap_cache(self, folio: Folio, entry: SwpEntry) -> tuple[int, int | None]:
+        """Models: ``add_to_swap_cache()``; see :meth:`SwapCache.add_to_swap_cache`."""
+        return self.swap_cache.add_to_swap_cache(folio, entry)
+
+    def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
+        """Models: ``swap_cache_get_folio()`` (lookup; readahead statistics are mm's)."""
+        return self.swap_cache.swap_cache_get_folio(entry)
+
+    def add_to_swap(self, folio: Folio) -> bool:
+        """Give a locked, dirty-to-be anonymous folio swap entries and put it in the cache.
+
+        Models: ``add_to_swap()`` (mm/swap_state.c). Context: folio locked, not in the swap
+        cache. Returns False (nothing allocated or left behind) when no entry can be had.
+        """
+        if not folio.locked:
+            raise KernelError(Errno.EINVAL, "add_to_swap: folio not locked")
+        if folio.swapcache:
+            raise KernelError(Errno.EEXIST, "add_to_swap: folio already in the swap cache")
+        entry = self.folio_alloc_swap(folio)
+        if not entry:
+            return False
+        err, _shadow = self.add_to_swap_cache(folio, entry)
+        if err:
+            self.put_swap_folio(folio, entry)
+            return False
+        folio.dirty = True
+        return True
+
+    def delete_from_swap_cache(self, folio: Folio) -> None:
+        """Models: ``delete_from_swap_cache()``: out of the cache, then drop the cache pins."""
+        entry = folio.swap
+        self.swap_cache._delete_from_swap_cache(folio, entry, None)
+        self.put_swap_folio(folio, entry)
+
+    def folio_swapcache_freeable(self, folio: Folio) -> bool:
+        """Models: ``folio_swapcache_freeable()``."""
+        return folio.swapcache and not folio.writeback
+
+    def folio_free_swap(self, folio: Folio) -> bool:
+        """Free the swap space of a folio no page table references any more.
+
+        Models: ``folio_free_swap()``. Context: folio locked. Returns True if the folio left
+        the swap cache (and is now dirty, its swap space released).
+        """
+        if not self.folio_swapcache_freeable(folio):
+            return False
+        if self.folio_swapped(folio):
+            return False
+        self.delete_from_swap_cache(folio)
+        folio.dirty = True
+        return True
+
+    def read_swap_cache_async(self, entry: SwpEntry, *,
+                              skip_if_exists: bool = False) -> tuple[Folio | None, bool]:
+        """Find or create the swap-cache folio for ``entry``.
+
+        Models: ``__read_swap_cache_async()`` (order 0). Returns ``(folio, True)`` for a new,
+        locked folio that the caller must read into (``swap_read_folio``), ``(folio, False)``
+        for one already in the cache, and ``(None, False)`` when the entry is gone, memory
+        cannot be had, or (``-EEXIST``) another task holds the entry's cache pin and has not
+        inserted its folio yet: the kernel waits and retries; the model returns so the caller
+        (the engine) can retry after that task ran. With ``skip_if_exists`` (zswap writeback)
+        a held pin means giving up.
+        """
+        si = self.get_swap_device(entry)
+        if si is None and self.entry_needs_device(entry):
+            return None, False
+        try:
+            folio = self.swap_cache_get_folio(entry)
+            if folio is not None:
+                return folio, False
+            if not self.swp_swapcount(entry):
+                return None, False
+            memcg_id = self.lookup_swap_cgroup_id(entry)
+            new = self.hooks.alloc_swapin_folio(entry, 0, memcg_id)
+            if new is None:
+                return None, False
+            err = self.swapcache_prepare(entry, 1)
+            if err:
+                return None, False
+            new.locked = True
+            new.swapbacked = True
+            err, shadow = self.add_to_swap_cache(new, entry)
+            if err:
+                self.put_swap_folio(new, entry)
+                new.locked = False
+                return None, False
+            self.hooks.swapin_folio_added(new, shadow)
+            return new, True
+        finally:
+            if si is not None:
+                self.put_swap_device(si)
+
+    # -- template methods the designs provide ------------------------------------------------
+    def entry_needs_device(self, entry: SwpEntry) -> bool:
+        """Whether an entry with no device is dead (classic) or simply not on disk (vswap)."""
+        return True
+
+    def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None:
+        raise NotImplementedError
+
+    def put_swap_device(self, si: SwapInfo) -> None:
+        raise NotImplementedError
+
+    def folio_alloc_swap(self, folio: Folio) -> SwpEntry:
+        raise NotImplementedError
+
+    def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None:
+        raise NotImplementedError
+
+    def swapcache_prepare(self, entry: SwpEntry, nr: int) -> int:
+        raise NotImplementedError
+
+    def swp_swapcount(self, entry: SwpEntry) -> int:
+        raise NotImplementedError
+
+    def folio_swapped(self, folio: Folio) -> bool:
+        raise NotImplementedError
+
+    def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int:
+        raise NotImplementedError
+
+    # -- accounting -----------------------------------------------------------------------
+    def device_metadata_bytes(self) -> dict[str, int]:
+        """Physical-layer bytes summed over devices, by structure."""
+        total: dict[str, int] = {}
+        for si in self.devices.devices():
+            for k, v in si.metadata_bytes().items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    def lock_identities(self) -> dict[str, set[Hashable]]:
+        """Lock instances by class: swap-cache spaces here; designs add theirs."""
+        return {"swap_cache": set(self.swap_cache.spaces)}
+
+
+def page_bytes(nr_pages: int) -> int:
+    """Bytes in ``nr_pages`` pages."""
+    return nr_pages * PAGE_SIZE

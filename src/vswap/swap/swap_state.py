@@ -1,0 +1,200 @@
+"""The swap cache: folios (and workingset shadows) keyed by swap entry.
+
+Models: mm/swap_state.c at v6.14: ``add_to_swap_cache()``, ``__delete_from_swap_cache()``,
+``delete_from_swap_cache()``, ``swap_cache_get_folio()``, ``get_shadow_from_swap_cache()``,
+``clear_shadow_from_swap_cache()``, and the address-space split: the classic design has one
+``address_space`` (one XArray, one ``i_pages`` lock) per 64 MiB of each device; the seed's
+virtual design has one for the whole system (patch 07). The split is a *key function* given
+by the design, so the same cache serves both, and each space is one lock identity for the
+contention model.
+
+Each slot holds a :class:`~vswap.mm.folio.Folio` or a shadow. Shadows are plain ``int``s
+(``pack_shadow``), so an evicted page costs one small int, not an object.
+
+Invariants (:meth:`SwapCache.check_invariants`):
+
+* A folio of ``nr`` pages at entry ``e`` occupies indices ``e .. e+nr-1`` of its space, and
+  nothing else; ``folio.swap == e`` and ``folio.swapcache`` is set.
+* ``nr_pages`` equals the pages of all folios in the cache (``NR_SWAPCACHE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+
+from vswap.errors import Errno
+from vswap.metadata import sizes
+from vswap.mm.folio import Folio
+from vswap.swap.types import NO_ENTRY, SwpEntry
+
+#: Bits of a packed shadow (mm/workingset.c packs memcg id, node, eviction counter).
+_SHADOW_MEMCG_BITS = 16
+
+
+def pack_shadow(memcg_id: int, eviction: int, workingset: bool) -> int:
+    """Models: ``pack_shadow()`` (mm/workingset.c): memcg id, eviction age, workingset bit."""
+    return (eviction << (_SHADOW_MEMCG_BITS + 1)) | (memcg_id << 1) | int(workingset)
+
+
+def unpack_shadow(shadow: int) -> tuple[int, int, bool]:
+    """Models: ``unpack_shadow()``: (memcg_id, eviction, workingset)."""
+    return ((shadow >> 1) & ((1 << _SHADOW_MEMCG_BITS) - 1),
+            shadow >> (_SHADOW_MEMCG_BITS + 1), bool(shadow & 1))
+
+
+class SwapCache:
+    """The swap cache of one design.
+
+    ``space_of(entry)`` names the address space (and lock) an entry belongs to, and
+    ``index_of(entry)`` its index there: ``(type, offset >> 14)`` and ``offset & 0x3fff`` in
+    the classic design; one space and ``entry`` itself under the seed's virtual design.
+    """
+
+    def __init__(self, space_of: Callable[[SwpEntry], Hashable],
+                 index_of: Callable[[SwpEntry], int]) -> None:
+        self.space_of = space_of
+        self.index_of = index_of
+        self.spaces: dict[Hashable, dict[int, Folio | int]] = {}
+        self.nr_pages = 0
+        #: Lock acquisitions per space (``i_pages`` lock), for the contention model.
+        self.lock_ops: dict[Hashable, int] = {}
+
+    def _space(self, entry: SwpEntry, *, create: bool) -> dict[int, Folio | int] | None:
+        key = self.space_of(entry)
+        space = self.spaces.get(key)
+        if space is None and create:
+            space = self.spaces[key] = {}
+        return space
+
+    def _locked(self, entry: SwpEntry) -> Hashable:
+        key = self.space_of(entry)
+        self.lock_ops[key] = self.lock_ops.get(key, 0) + 1
+        return key
+
+    def swap_address_space(self, entry: SwpEntry) -> Hashable:
+        """Models: ``swap_address_space()``: the identity of the entry's space (its lock)."""
+        return self.space_of(entry)
+
+    def add_to_swap_cache(self, folio: Folio, entry: SwpEntry) -> tuple[int, int | None]:
+        """Insert ``folio`` at ``entry .. entry+nr-1``.
+
+        Models: ``add_to_swap_cache()``. Context: folio locked, not yet in the swap cache, its
+        entries pinned by the caller (``SWAP_HAS_CACHE`` or the vswap cache pin).
+
+        Returns:
+            ``(0, shadow)`` on success, where shadow is the workingset shadow the insert
+            replaced at the first index (or None); ``(-EEXIST, None)`` if any index already
+            holds a folio, with nothing changed.
+        """
+        nr = folio.nr_pages
+        self._locked(entry)
+        space = self._space(entry, create=True)
+        assert space is not None
+        base = self.index_of(entry)
+        for i in range(nr):
+            if isinstance(space.get(base + i), Folio):
+                return -Errno.EEXIST, None
+        old = space.get(base)
+        shadow = old if isinstance(old, int) else None
+        for i in range(nr):
+            space[base + i] = folio
+        folio.swap = entry
+        folio.swapcache = True
+        self.nr_pages += nr
+        return 0, shadow
+
+    def _delete_from_swap_cache(self, folio: Folio, entry: SwpEntry,
+                                shadow: int | None) -> None:
+        """Remove ``folio``, leaving ``shadow`` (or nothing) in its slots.
+
+        Models: ``__delete_from_swap_cache()``. Context: folio locked, in the swap cache, not
+        under writeback. The entries' cache pins are *not* dropped here (``put_swap_folio``).
+        """
+        self._locked(entry)
+        space = self._space(entry, create=False)
+        base = self.index_of(entry)
+        if space is None or space.get(base) is not folio:
+            raise AssertionError(f"__delete_from_swap_cache: {folio!r} not at {entry:#x}")
+        for i in range(folio.nr_pages):
+            if shadow is None:
+                del space[base + i]
+            else:
+                space[base + i] = shadow
+        if not space:
+            del self.spaces[self.space_of(entry)]
+        folio.swap = NO_ENTRY
+        folio.swapcache = False
+        self.nr_pages -= folio.nr_pages
+
+    def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
+        """Models: the lookup half of ``swap_cache_get_folio()`` / ``filemap_get_folio()``."""
+        space = self._space(entry, create=False)
+        if space is None:
+            return None
+        v = space.get(self.index_of(entry))
+        return v if isinstance(v, Folio) else None
+
+    def get_shadow_from_swap_cache(self, entry: SwpEntry) -> int | None:
+        """Models: ``get_shadow_from_swap_cache()``."""
+        space = self._space(entry, create=False)
+        if space is None:
+            return None
+        v = space.get(self.index_of(entry))
+        return v if isinstance(v, int) else None
+
+    def clear_shadow(self, entry: SwpEntry, nr: int = 1) -> int:
+        """Drop shadows at ``entry .. entry+nr-1`` (folios stay). Returns shadows cleared.
+
+        Models: ``clear_shadow_from_swap_cache()`` (classic, on physical free) and
+        ``virt_clear_shadow_from_swap_cache()`` (vswap, on virtual free). ``nr`` entries
+        must lie in one space.
+        """
+        space = self._space(entry, create=False)
+        if space is None:
+            return 0
+        self._locked(entry)
+        base = self.index_of(entry)
+        cleared = 0
+        for i in range(nr):
+            if isinstance(space.get(base + i), int):
+                del space[base + i]
+                cleared += 1
+        if not space:
+            del self.spaces[self.space_of(entry)]
+        return cleared
+
+    def folios(self) -> Iterator[Folio]:
+        """Every distinct folio in the cache."""
+        seen: set[int] = set()
+        for space in self.spaces.values():
+            for v in space.values():
+                if isinstance(v, Folio) and id(v) not in seen:
+                    seen.add(id(v))
+                    yield v
+
+    def nr_shadows(self) -> int:
+        """Shadow entries held (workingset)."""
+        return sum(1 for space in self.spaces.values() for v in space.values()
+                   if isinstance(v, int))
+
+    def metadata_bytes(self) -> int:
+        """XArray node bytes of all spaces, from their occupied indices (lib/xarray.c)."""
+        return sum(sizes.xarray_bytes(space.keys()) for space in self.spaces.values())
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the module-docstring invariants hold."""
+        pages = 0
+        for folio in self.folios():
+            assert folio.swapcache and folio.swap, f"{folio!r} in cache without swap entry"
+            space = self._space(folio.swap, create=False)
+            assert space is not None
+            base = self.index_of(folio.swap)
+            for i in range(folio.nr_pages):
+                assert space.get(base + i) is folio, f"{folio!r} missing at index {base + i}"
+            pages += folio.nr_pages
+        for space in self.spaces.values():
+            for idx, v in space.items():
+                if isinstance(v, Folio):
+                    base = self.index_of(v.swap)
+                    assert base <= idx < base + v.nr_pages, "folio at a foreign index"
+        assert pages == self.nr_pages, f"NR_SWAPCACHE {self.nr_pages} != {pages}"
