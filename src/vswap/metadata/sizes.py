@@ -68,3 +68,43 @@ def xarray_node_count(indices: Iterable[int]) -> int:
 def xarray_bytes(indices: Iterable[int]) -> int:
     """Bytes of XArray nodes for entries at ``indices``."""
     return xarray_node_count(indices) * XA_NODE_BYTES
+
+
+# --- Later generations (6.19 swap table, swap table phases II-IV, vswap v3/v6) -------------
+# Appended for the metadata calculator (``vswap metadata``, docs/metadata.md). Each size is
+# either a pahole-style sum of the fields the cited source names, or, where no source gives a
+# layout, the size the published tables imply; the comment says which.
+
+#: One pointer-sized slot of an ``xa_node`` (lib/xarray.c). The v6 cover letter and Kairui
+#: Song's reply both count an XArray or swap table at 8 bytes per entry, without node headers.
+XA_SLOT_BYTES = 8
+#: ``struct xarray``: spinlock 4 + gfp_t 4 + xa_head 8 (include/linux/xarray.h); v6.14 keeps one
+#: zswap tree per 64 MiB of a device (``zswap_trees[type][]``, mm/zswap.c).
+XARRAY_BYTES = 16
+#: Swap table entry: one ``atomic_long_t`` per slot holding a folio, a shadow or (P3+) a count
+#: (mm/swap_table.h, Documentation/mm/swap-table.rst, 6.18+).
+SWAP_TABLE_ENTRY_BYTES = 8
+#: Swap table of one cluster: ``SWAPFILE_CLUSTER`` entries, one page, allocated while the
+#: cluster is in use ("mm, swap: implement dynamic allocation of swap table", P1 patch 14).
+SWAP_TABLE_BYTES_PER_CLUSTER = SWAP_TABLE_ENTRY_BYTES * 512
+#: ``struct swap_cluster_info`` from 6.18 (swap table P1) to P4 RFC: spinlock 4 +
+#: count:16/flags:8/order:8 4 + ``table`` pointer 8 + list_head 16. Kairui Song's per-phase
+#: figures (reply to vswap v3, 2026-02-11) count 16,384 of these as 0.50 MB, i.e. 32 bytes.
+SWAP_CLUSTER_INFO_BYTES_ST = 32
+#: ``struct swap_cluster_info`` as swap table P4 v5 describes it ("48 bytes ci info per
+#: cluster", cover letter 2026-05-17). Not used by the published per-phase figures.
+SWAP_CLUSTER_INFO_BYTES_P4_V5 = 48
+#: P4 per-cluster memcg id table: the model's assumption of one ``unsigned short`` per slot, the
+#: width of the ``swap_cgroup`` record it replaces. Kairui's "8 B fully dynamic" leaves it out.
+MEMCG_TABLE_BYTES_PER_SLOT = 2
+#: vswap v3/v6 ``struct swp_desc`` (pahole in the v6 cover letter, 24 bytes): union{slot,
+#: zswap_entry} 8 + union{swap_cache, shadow} 8 + swap_count 4 + memcgid:16/in_swapcache:1/type:2 4.
+SWP_DESC_BYTES_V6 = 24
+#: vswap v3/v6 per-virtual-cluster header. Not itemised by the v6 cover letter: its table has
+#: exactly 1 MiB more than 24 B x 8,388,608 at 100%, growing linearly with usage, which is
+#: 64 bytes per used 512-slot cluster (16,384 clusters). Inferred from the table, not pahole.
+VSWAP_CLUSTER_BYTES_V6 = 64
+#: vswap v3/v6 physical device: ``swap_map`` replaced by two bitmaps (allocated, bad), one bit
+#: per slot each (v3 changelog).
+VSWAP_ALLOCATED_BITS_PER_SLOT = 1
+VSWAP_BAD_BITS_PER_SLOT = 1

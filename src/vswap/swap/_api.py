@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from vswap.mm.folio import Folio
-from vswap.swap.swapfile import SwapInfo
 from vswap.swap.types import SwpEntry, SwpSlot
+
+if TYPE_CHECKING:  # folio.py imports the swap types, so Folio is imported lazily here
+    from vswap.mm.folio import Folio
+    from vswap.swap.swapfile import SwapInfo
 
 #: ``AOP_WRITEPAGE_ACTIVATE``: writepage kept the folio; reclaim should activate it.
 AOP_WRITEPAGE_ACTIVATE = 0x80000
@@ -27,6 +29,12 @@ AOP_WRITEPAGE_ACTIVATE = 0x80000
 TTRS_ANYWAY = 0x1
 TTRS_UNMAPPED = 0x2
 TTRS_FULL = 0x4
+
+
+def _plain_folio(entry: SwpEntry, order: int, memcg_id: int) -> Folio | None:
+    from vswap.mm.folio import Folio
+
+    return Folio(order, memcg_id=memcg_id)
 
 
 @dataclass
@@ -42,8 +50,8 @@ class SwapHooks:
     * ``folio_mapped(folio)``: ``folio_mapped()``.
     """
 
-    alloc_swapin_folio: Callable[[SwpEntry, int, int], Folio | None] = (
-        lambda entry, order, memcg_id: Folio(order, memcg_id=memcg_id))
+    alloc_swapin_folio: Callable[[SwpEntry, int, int], Folio | None] = field(
+        default_factory=lambda: _plain_folio)
     swapin_folio_added: Callable[[Folio, int | None], None] = lambda folio, shadow: None
     unuse_ptes: Callable[[int], int] = lambda type_: 0
     folio_mapped: Callable[[Folio], bool] = lambda folio: folio.mapcount > 0

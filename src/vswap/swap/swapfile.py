@@ -214,8 +214,8 @@ class SwapInfo:
 
     def _free_cluster(self, c: int) -> None:
         """Models: ``free_cluster()`` (no discard): the cluster goes back to the free list."""
-        self.cluster_order[c] = 0
         self._move_cluster(c, ClusterFlag.FREE)
+        self.cluster_order[c] = 0
 
     def _relocate_cluster(self, c: int) -> None:
         """Models: ``relocate_cluster()``: after an allocation, file the cluster by its count."""

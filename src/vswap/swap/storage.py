@@ -1,0 +1,315 @@
+"""Page storage behind a swap device: real bytes in a real swap area.
+
+Models: the data side of a swap device, what ``swap_writepage()``/``swap_read_folio()``
+(mm/page_io.c) move between a folio and slot ``offset`` of the area, page ``offset`` at byte
+``offset * PAGE_SIZE``, exactly as the kernel maps a swap file's slots through its extents.
+
+Two implementations share one layout, so a design cannot tell them apart:
+
+* :class:`FileSwapStorage`: a file made by ``mkswap`` (ours or util-linux's), mapped shared
+  read/write; what is written survives :meth:`~FileSwapStorage.close` and a reopen.
+* :class:`MemSwapStorage`: an anonymous mapping with a header page built in memory, like a
+  zram or brd device. The kernel commits its memory page by page on first touch, so a large
+  but lightly used device costs little.
+
+Both use ``mmap`` because it is the fastest way to move a page in CPython: a read is one
+slice of the map (the only allocation is the returned ``bytes``), a write is one slice
+assignment straight from the caller's buffer, with the length check done by ``mmap`` itself.
+
+Offset rules, taken from the swap map the kernel builds in ``setup_swap_map_and_extents()``
+(mm/swapfile.c): offset 0 is the header and is never a slot, offsets past ``last_page`` do
+not exist (both ``EINVAL``), and the pages the header lists as bad are ``SWAP_MAP_BAD``,
+never handed out; touching one is ``EIO`` here, so a design that did would fail loudly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+import uuid as uuid_mod
+from collections.abc import Iterable
+from typing import Protocol, Self, runtime_checkable
+
+from vswap.errors import Errno, KernelError
+from vswap.swap.swap_area import (
+    SwapHeader,
+    build_swap_header,
+    check_swap_area_size,
+    parse_swap_header,
+    read_header_page,
+)
+from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE
+from vswap.units import format_size
+
+Buffer = bytes | bytearray | memoryview
+
+
+@runtime_checkable
+class SwapStorage(Protocol):
+    """The pages of one swap area, addressed by slot offset.
+
+    ``kind`` is ``"file"`` or ``"mem"``; ``name`` is the path or ``"mem:<size>"``;
+    ``nr_pages`` is ``header.last_page + 1`` and counts the header page at offset 0.
+    Valid offsets are ``1 .. nr_pages - 1`` minus ``header.bad_pages``.
+    """
+
+    kind: str
+    name: str
+    header: SwapHeader
+    nr_pages: int
+
+    def read_page(self, offset: int) -> bytes:
+        """Return the 4096 bytes of slot ``offset``."""
+        ...
+
+    def write_page(self, offset: int, data: Buffer) -> None:
+        """Store exactly 4096 bytes at slot ``offset``."""
+        ...
+
+    def read_pages(self, offset: int, nr: int) -> bytes:
+        """Return ``nr`` consecutive pages starting at slot ``offset``."""
+        ...
+
+    def write_pages(self, offset: int, data: Buffer) -> None:
+        """Store a whole number of pages starting at slot ``offset``."""
+        ...
+
+    def close(self) -> None:
+        """Release the storage; further access is EBADF."""
+        ...
+
+
+class _MmapSwapStorage:
+    """The shared implementation: a mapping of ``nr_pages`` pages, page N at byte N*4096.
+
+    Context: not thread-safe; a device's storage is driven by one simulated I/O path.
+    """
+
+    kind: str
+    name: str
+    header: SwapHeader
+    nr_pages: int
+
+    def __init__(self, kind: str, name: str, header: SwapHeader, mapping: mmap.mmap) -> None:
+        self.kind = kind
+        self.name = name
+        self.header = header
+        self.nr_pages = header.nr_pages
+        self._map = mapping
+        self._closed = False
+        # Sorted for the range test of the multi-page calls; a frozenset for the per-page one.
+        self._bad_sorted = tuple(sorted(set(header.bad_pages)))
+        self._bad = frozenset(self._bad_sorted)
+
+    # -- checks (cold paths are out of line so the hot path stays a few compares) ---------
+
+    def _bad_offset(self, offset: int, nr: int) -> KernelError:
+        if self._closed:
+            return KernelError(Errno.EBADF, f"{self.name}: swap storage is closed")
+        if nr < 1:
+            return KernelError(Errno.EINVAL, f"{self.name}: {nr} pages requested")
+        last = self.nr_pages - 1
+        if offset == 0:
+            return KernelError(Errno.EINVAL, f"{self.name}: offset 0 is the swap header, "
+                               f"not a slot")
+        return KernelError(Errno.EINVAL, f"{self.name}: pages {offset}..{offset + nr - 1} "
+                           f"outside slots 1..{last}")
+
+    def _bad_page(self, page_nr: int) -> KernelError:
+        return KernelError(Errno.EIO, f"{self.name}: page {page_nr} is listed bad in the "
+                           f"swap header")
+
+    def _check_bad_range(self, offset: int, nr: int) -> None:
+        i = bisect.bisect_left(self._bad_sorted, offset)
+        if i < len(self._bad_sorted) and self._bad_sorted[i] < offset + nr:
+            raise self._bad_page(self._bad_sorted[i])
+
+    def _closed_error(self) -> KernelError:
+        return KernelError(Errno.EBADF, f"{self.name}: swap storage is closed")
+
+    # -- main API --------------------------------------------------------------------------
+
+    def read_page(self, offset: int) -> bytes:
+        """Return a copy of slot ``offset`` (4096 bytes).
+
+        Models: the device read of ``swap_read_folio()`` (mm/page_io.c).
+
+        Raises:
+            KernelError: EINVAL for offset 0 or past ``last_page``; EIO for a bad page;
+                EBADF after :meth:`close`.
+        """
+        if not 0 < offset < self.nr_pages or self._closed:
+            raise self._bad_offset(offset, 1)
+        if self._bad and offset in self._bad:
+            raise self._bad_page(offset)
+        start = offset << PAGE_SHIFT
+        return self._map[start:start + PAGE_SIZE]
+
+    def write_page(self, offset: int, data: Buffer) -> None:
+        """Copy exactly one page from ``data`` (any C-contiguous buffer) into slot ``offset``.
+
+        Models: the device write of ``swap_writepage()`` (mm/page_io.c).
+
+        Raises:
+            KernelError: EINVAL for offset 0, past ``last_page``, or ``data`` not 4096 bytes
+                (nothing is written); EIO for a bad page; EBADF after :meth:`close`.
+        """
+        if not 0 < offset < self.nr_pages or self._closed:
+            raise self._bad_offset(offset, 1)
+        if self._bad and offset in self._bad:
+            raise self._bad_page(offset)
+        start = offset << PAGE_SHIFT
+        try:
+            # mmap compares the buffer's byte length with the slice before copying.
+            self._map[start:start + PAGE_SIZE] = data
+        except IndexError:
+            raise KernelError(Errno.EINVAL, f"{self.name}: write_page needs {PAGE_SIZE} "
+                              f"bytes, got {_nbytes(data)}") from None
+
+    def read_pages(self, offset: int, nr: int) -> bytes:
+        """Return ``nr`` (>= 1) consecutive pages from slot ``offset`` as one ``bytes``.
+
+        Models: a multi-page read of a large folio (``swap_read_folio()``, mm/page_io.c).
+
+        Raises:
+            KernelError: EINVAL if any page is 0 or past ``last_page`` or ``nr`` < 1; EIO if
+                any page is bad; EBADF after :meth:`close`.
+        """
+        if not (offset > 0 and nr > 0 and offset + nr <= self.nr_pages) or self._closed:
+            raise self._bad_offset(offset, nr)
+        if self._bad:
+            self._check_bad_range(offset, nr)
+        start = offset << PAGE_SHIFT
+        return self._map[start:start + (nr << PAGE_SHIFT)]
+
+    def write_pages(self, offset: int, data: Buffer) -> None:
+        """Copy ``data`` (a whole, non-zero number of pages) to consecutive slots.
+
+        Models: a multi-page write of a large folio (``swap_writepage()``, mm/page_io.c).
+
+        Raises:
+            KernelError: EINVAL if ``data`` is not a whole number of pages or any page is 0
+                or past ``last_page``; EIO if any page is bad (nothing is written on any
+                error); EBADF after :meth:`close`.
+        """
+        nbytes = _nbytes(data)
+        nr, rem = divmod(nbytes, PAGE_SIZE)
+        if rem or not nr:
+            raise KernelError(Errno.EINVAL, f"{self.name}: write_pages needs a whole number "
+                              f"of pages, got {nbytes} bytes")
+        if not (offset > 0 and offset + nr <= self.nr_pages) or self._closed:
+            raise self._bad_offset(offset, nr)
+        if self._bad:
+            self._check_bad_range(offset, nr)
+        start = offset << PAGE_SHIFT
+        self._map[start:start + nbytes] = data
+
+    def close(self) -> None:
+        """Unmap the storage; idempotent. Every later access is EBADF."""
+        if not self._closed:
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        self._map.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self.nr_pages} pages"
+        return f"<{type(self).__name__} {self.name} {state}>"
+
+
+def _nbytes(data: Buffer) -> int:
+    if isinstance(data, bytes | bytearray):
+        return len(data)
+    with memoryview(data) as view:
+        return view.nbytes
+
+
+class FileSwapStorage(_MmapSwapStorage):
+    """A swap area in a file, mapped shared so writes reach the file.
+
+    Built by :meth:`open`; the mapping covers the ``last_page + 1`` pages the header names
+    (a longer file's tail is ignored, as ``swapon`` ignores it). The file descriptor and the
+    mapping are released by :meth:`close`, which also flushes dirty pages to the file.
+    """
+
+    def __init__(self, name: str, header: SwapHeader, mapping: mmap.mmap, fd: int) -> None:
+        super().__init__("file", name, header, mapping)
+        self._fd = fd
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, block_device: bool = False
+             ) -> FileSwapStorage:
+        """Open and validate the swap area at ``path`` for reading and writing.
+
+        ``block_device=True`` treats the file as an image of a partition, where the header
+        may list bad pages; otherwise the kernel's regular-file rule refuses them.
+
+        Models: the ``swapon`` syscall up to ``setup_swap_map_and_extents()``
+        (mm/swapfile.c): header read and validated, then the area made addressable.
+
+        Raises:
+            KernelError: EINVAL as :func:`~vswap.swap.swap_area.parse_swap_header`.
+            OSError: the file cannot be opened (missing, a directory, no permission).
+        """
+        name = os.fspath(path)
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            header = read_header_page(fd, name, block_device=block_device)
+            mapping = mmap.mmap(fd, header.nr_pages * PAGE_SIZE, mmap.MAP_SHARED,
+                                mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(name, header, mapping, fd)
+
+    def flush(self) -> None:
+        """Write dirty pages back to the file (``msync``), as a sync of the swap file would."""
+        if self._closed:
+            raise self._closed_error()
+        self._map.flush()
+
+    def _release(self) -> None:
+        try:
+            self._map.flush()
+            self._map.close()
+        finally:
+            os.close(self._fd)
+
+
+class MemSwapStorage(_MmapSwapStorage):
+    """A swap area in anonymous memory, laid out exactly like a file made by ``mkswap``.
+
+    ``label``, ``uuid`` (default: random, as mkswap) and ``bad_pages`` go into the header
+    page, which is then parsed back, so the same validation applies. Bad pages are allowed:
+    an in-memory device is a block device, not a regular file.
+
+    Raises:
+        KernelError: EINVAL for a size that is not whole pages, under 10 pages or over
+            2**32 pages, a label over 16 bytes, or bad pages out of range.
+    """
+
+    def __init__(self, size_bytes: int, label: str | None = None, *,
+                 uuid: uuid_mod.UUID | None = None, bad_pages: Iterable[int] = ()) -> None:
+        bad = tuple(bad_pages)
+        last_page = check_swap_area_size(size_bytes, bad_pages=bad)
+        page = build_swap_header(last_page=last_page, uuid=uuid or uuid_mod.uuid4(),
+                                 label=label, bad_pages=bad)
+        name = f"mem:{format_size(size_bytes)}"
+        header = parse_swap_header(page, file_pages=None, name=name, regular_file=False)
+        mapping = mmap.mmap(-1, size_bytes, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        mapping[:PAGE_SIZE] = page
+        super().__init__("mem", name, header, mapping)
+
+    def header_page(self) -> bytes:
+        """The raw header page, as a file made by ``mkswap`` would start."""
+        if self._closed:
+            raise self._closed_error()
+        return self._map[:PAGE_SIZE]

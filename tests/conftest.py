@@ -1,0 +1,31 @@
+"""Shared fixtures: deterministic seeds, Hypothesis profiles, opt-in root tests."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("soak", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("VSWAP_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    """A seeded generator: every test run sees the same 'random' data."""
+    return random.Random(20250429)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Root tests change the machine: run them only when asked (VSWAP_ROOT_TESTS=1, as root)."""
+    if os.environ.get("VSWAP_ROOT_TESTS") == "1" and os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="root test: set VSWAP_ROOT_TESTS=1 and run as root")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)

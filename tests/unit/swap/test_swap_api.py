@@ -1,0 +1,222 @@
+"""The swap API's external behaviour, run against every registered design.
+
+Where the designs must agree (lifetime, counts, the swap cache, bytes read back, errors),
+the same test runs for each name in ``vswap.swap.DESIGNS``; a new design joins the matrix by
+registering itself.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from swaphelpers import make_design, random_page, swap_in, swap_out
+
+from vswap.errors import Errno, KernelError
+from vswap.mm.folio import Folio
+from vswap.swap import DESIGNS, create_design
+from vswap.swap.storage import MemSwapStorage
+from vswap.swap.types import PAGE_SIZE
+
+pytestmark = pytest.mark.parametrize("design_name", DESIGNS)
+
+
+def _used_slots(design) -> int:
+    return sum(si.inuse_pages for si in design.devices.devices())
+
+
+def test_add_to_swap_puts_folio_in_swap_cache(design_name: str, rng: random.Random) -> None:
+    d = make_design(design_name)
+    folio = Folio(0, random_page(rng))
+    folio.folio_lock()
+    assert d.add_to_swap(folio)
+    assert folio.swapcache and folio.swap and folio.dirty
+    assert d.swap_cache_get_folio(folio.swap) is folio
+    assert d.swp_swapcount(folio.swap) == 0
+    assert not d.folio_swapped(folio)
+    d.check_invariants()
+
+
+def test_add_to_swap_requires_locked_folio(design_name: str) -> None:
+    d = make_design(design_name)
+    with pytest.raises(KernelError) as exc:
+        d.add_to_swap(Folio(0))
+    assert exc.value.errno == Errno.EINVAL
+
+
+def test_swap_duplicate_and_free_move_count_by_one(design_name: str,
+                                                   rng: random.Random) -> None:
+    d = make_design(design_name)
+    folio = Folio(0, random_page(rng))
+    folio.folio_lock()
+    assert d.add_to_swap(folio)
+    e = folio.swap
+    for n in range(1, 5):
+        assert d.swap_duplicate(e) == 0
+        assert d.swp_swapcount(e) == n
+    for n in range(3, -1, -1):
+        d.swap_free_nr(e, 1)
+        assert d.swp_swapcount(e) == n
+    assert folio.swapcache, "the cache pin keeps the entry alive"
+    d.check_invariants()
+
+
+def test_swapcache_prepare_eexist_then_enoent(design_name: str, rng: random.Random) -> None:
+    d = make_design(design_name)
+    folio = Folio(0, random_page(rng))
+    entry, ret = swap_out(d, folio)
+    assert ret == 0
+    assert d.swapcache_prepare(entry, 1) == 0
+    assert d.swapcache_prepare(entry, 1) == -Errno.EEXIST
+    assert d.swp_swapcount(entry) == 1
+    d.swapcache_clear(entry, 1)
+    d.swap_free_nr(entry, 1)
+    assert d.swapcache_prepare(entry, 1) == -Errno.ENOENT
+    assert _used_slots(d) == 0
+    d.check_invariants()
+
+
+def test_round_trip_random_and_zero_pages(design_name: str, rng: random.Random) -> None:
+    d = make_design(design_name)
+    pages = [random_page(rng) if i % 3 else bytes(PAGE_SIZE) for i in range(60)]
+    entries = []
+    for data in pages:
+        entry, ret = swap_out(d, Folio(0, data))
+        assert ret == 0
+        entries.append(entry)
+    d.check_invariants()
+    for entry, data in zip(entries, pages):
+        folio = swap_in(d, entry)
+        assert bytes(folio.data) == data
+        assert not folio.swapcache
+    assert _used_slots(d) == 0
+    assert d.swap_cache.nr_pages == 0
+    assert d.vmstat["swpout_zero"] == 20 and d.vmstat["swpin_zero"] == 20
+    assert d.vmstat["pswpout"] == 40 and d.vmstat["pswpin"] == 40
+    d.check_invariants()
+
+
+def test_folio_free_swap_refuses_while_mapped(design_name: str, rng: random.Random) -> None:
+    d = make_design(design_name)
+    folio = Folio(0, random_page(rng))
+    folio.folio_lock()
+    assert d.add_to_swap(folio)
+    d.swap_duplicate(folio.swap)
+    assert d.folio_swapped(folio)
+    assert not d.folio_free_swap(folio)
+    assert folio.swapcache
+    d.swap_free_nr(folio.swap, 1)
+    assert d.folio_free_swap(folio)
+    assert not folio.swapcache and folio.dirty
+    assert _used_slots(d) == 0
+    d.check_invariants()
+
+
+def test_folio_free_swap_refuses_under_writeback(design_name: str) -> None:
+    d = make_design(design_name)
+    folio = Folio(0)
+    folio.folio_lock()
+    assert d.add_to_swap(folio)
+    folio.writeback = True
+    assert not d.folio_free_swap(folio)
+    folio.writeback = False
+    assert d.folio_free_swap(folio)
+
+
+def test_free_swap_and_cache_nr_frees_unmapped_entry(design_name: str,
+                                                     rng: random.Random) -> None:
+    d = make_design(design_name)
+    entry, _ = swap_out(d, Folio(0, random_page(rng)), nr_ptes=2)
+    d.free_swap_and_cache_nr(entry, 1)
+    assert d.swp_swapcount(entry) == 1
+    d.free_swap_and_cache_nr(entry, 1)
+    assert d.swp_swapcount(entry) == 0
+    assert _used_slots(d) == 0
+    d.check_invariants()
+
+
+def test_free_swap_and_cache_reclaims_unmapped_cached_folio(design_name: str,
+                                                            rng: random.Random) -> None:
+    d = make_design(design_name)
+    folio = Folio(0, random_page(rng))
+    folio.folio_lock()
+    assert d.add_to_swap(folio)
+    d.swap_duplicate(folio.swap)
+    folio.folio_unlock()
+    entry = folio.swap
+    d.free_swap_and_cache_nr(entry, 1)
+    assert not folio.swapcache
+    assert d.swap_cache_get_folio(entry) is None
+    assert _used_slots(d) == 0
+    d.check_invariants()
+
+
+def test_double_free_is_an_error(design_name: str, rng: random.Random) -> None:
+    d = make_design(design_name)
+    entry, _ = swap_out(d, Folio(0, random_page(rng)))
+    d.swap_free_nr(entry, 1)
+    with pytest.raises(KernelError):
+        d.swap_free_nr(entry, 1)
+    d.check_invariants()
+
+
+def test_fork_counts_and_exit_free_everything(design_name: str, rng: random.Random) -> None:
+    d = make_design(design_name)
+    entry, _ = swap_out(d, Folio(0, random_page(rng)))
+    for _ in range(99):  # 100 processes share the page: counts above the swap_map byte range
+        assert d.swap_duplicate(entry) == 0
+    assert d.swp_swapcount(entry) == 100
+    for n in range(99, -1, -1):
+        d.free_swap_and_cache_nr(entry, 1)
+        assert d.swp_swapcount(entry) == n
+    assert _used_slots(d) == 0
+    d.check_invariants()
+
+
+def test_swapon_errors(design_name: str) -> None:
+    d = create_design(design_name)
+    storage = MemSwapStorage(1 << 20)
+    d.swapon(storage)
+    with pytest.raises(KernelError) as exc:
+        d.swapon(storage)
+    assert exc.value.errno == Errno.EBUSY
+    with pytest.raises(KernelError) as exc:
+        d.swapon(MemSwapStorage(1 << 20, label="x"), prio=40000)
+    assert exc.value.errno == Errno.EINVAL
+    with pytest.raises(KernelError) as exc:
+        d.swapoff("no-such-device")
+    assert exc.value.errno == Errno.EINVAL
+    assert len(list(d.devices.devices())) == 1
+
+
+def test_swapoff_of_unused_device(design_name: str) -> None:
+    d = make_design(design_name)
+    name = next(d.devices.devices()).name
+    result = d.swapoff(name)
+    assert result.completed and result.pages_unused == 0
+    assert list(d.devices.devices()) == []
+    assert d.devices.total_swap_pages == 0
+
+
+def test_large_folio_round_trip_on_block_device(design_name: str,
+                                                rng: random.Random) -> None:
+    d = make_design(design_name)
+    data = random_page(rng, 16)
+    folio = Folio(4, data)
+    entry, ret = swap_out(d, folio)
+    assert ret == 0 and entry
+    for i in range(16):
+        assert d.swp_swapcount(type(entry)(entry + i)) == 1
+    # swap in page by page, as a fault on each PTE would with order-0 swap-in
+    for i in range(16):
+        page = swap_in(d, type(entry)(entry + i))
+        assert bytes(page.data) == data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]
+    assert _used_slots(d) == 0
+    d.check_invariants()
+
+
+def test_metadata_bytes_reports_structures(design_name: str) -> None:
+    d = make_design(design_name, swap_mib=64)
+    meta = d.metadata_bytes()
+    assert all(isinstance(v, int) and v >= 0 for v in meta.values())
+    assert sum(meta.values()) > 0
