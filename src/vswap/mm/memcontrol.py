@@ -192,25 +192,57 @@ class MemCgroup:
 
     # -- zswap hooks -------------------------------------------------------------------
     def obj_cgroup_may_zswap(self) -> bool:
-        """Models: ``obj_cgroup_may_zswap()``: no ancestor at or over ``memory.zswap.max``."""
+        """Models: ``obj_cgroup_may_zswap()``: no ancestor at or over ``memory.zswap.max``.
+
+        As the kernel: the root is not checked; a limit of 0 refuses outright; otherwise the
+        limit is compared in whole pages (``MEMCG_ZSWAP_B / PAGE_SIZE >= zswap_max``, the
+        byte limit rounded down to pages as ``page_counter_memparse`` stores it). A limit
+        below the current usage is allowed: stores are refused until usage drops.
+        """
         for memcg in self.ancestors():
-            if memcg.zswap.max == MAX:
+            if memcg.parent is None or memcg.zswap.max >= MAX:
                 continue
-            if memcg.zswap.usage >= memcg.zswap.max:
+            max_pages = memcg.zswap.max // PAGE_SIZE
+            if max_pages == 0 or memcg.zswap.usage // PAGE_SIZE >= max_pages:
                 return False
         return True
 
     def obj_cgroup_charge_zswap(self, size: int) -> None:
-        """Models: ``obj_cgroup_charge_zswap()``: charge compressed bytes as memory, count them."""
+        """Models: ``obj_cgroup_charge_zswap()``: charge compressed bytes as memory, count them.
+
+        ``size == PAGE_SIZE`` is a page zswap stored uncompressed: it is also counted in
+        ``zswap_incomp`` (``MEMCG_ZSWAP_INCOMP``, kernels after v6.14).
+        """
         self.memory.charge(size)
         self.zswap.charge(size)
         self.stat["zswapped_pages"] += 1
+        if size == PAGE_SIZE:
+            self.stat["zswap_incomp_pages"] += 1
 
     def obj_cgroup_uncharge_zswap(self, size: int) -> None:
         """Models: ``obj_cgroup_uncharge_zswap()``."""
         self.memory.uncharge(size)
         self.zswap.uncharge(size)
         self.stat["zswapped_pages"] -= 1
+        if size == PAGE_SIZE:
+            self.stat["zswap_incomp_pages"] -= 1
+
+    def zswap_memory_stat(self) -> dict[str, int]:
+        """The zswap lines of ``memory.stat`` (hierarchical), in the units the kernel prints.
+
+        ``zswap``: bytes of compressed memory charged (``MEMCG_ZSWAP_B``; equals
+        ``memory.zswap.current``); ``zswapped`` and ``zswap_incomp``: pages counted in
+        ``MEMCG_ZSWAPPED`` / ``MEMCG_ZSWAP_INCOMP``, printed as bytes (pages * PAGE_SIZE), as
+        ``memcg_page_state_output`` does; ``zswpin``, ``zswpout``, ``zswpwb``: page events.
+        """
+        return {
+            "zswap": self.zswap.usage,
+            "zswapped": self.memory_stat_value("zswapped_pages") * PAGE_SIZE,
+            "zswap_incomp": self.memory_stat_value("zswap_incomp_pages") * PAGE_SIZE,
+            "zswpin": self.memory_stat_value("zswpin"),
+            "zswpout": self.memory_stat_value("zswpout"),
+            "zswpwb": self.memory_stat_value("zswpwb"),
+        }
 
     def mem_cgroup_zswap_writeback_enabled(self) -> bool:
         """Models: ``mem_cgroup_zswap_writeback_enabled()``: 0 anywhere above disables it."""

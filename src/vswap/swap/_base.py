@@ -44,6 +44,23 @@ class SwapDesignBase:
         self.io_reads = 0
         self.io_writes = 0
 
+    def attach_zswap(self, *, total_ram_pages: int, params: object | None = None,
+                     **options: object) -> object:
+        """Give the design a zswap (``zswap.enabled=1``); returns the ``Zswap``.
+
+        The design is zswap's host (``ZswapHost``): it names the trees and does writeback.
+        Devices already swapped on get their trees now (``zswap_swapon``).
+        """
+        from vswap.zswap.zswap import Zswap, ZswapParams
+
+        zswap = Zswap(self, total_ram_pages=total_ram_pages,  # type: ignore[arg-type]
+                      params=params if params is not None else ZswapParams(),  # type: ignore[arg-type]
+                      memcgs=self.memcgs, vmstat=self.vmstat, **options)  # type: ignore[arg-type]
+        self.zswap = zswap
+        for si in self.devices.devices():
+            zswap.zswap_swapon(si.type, si.max)
+        return zswap
+
     # -- memcg helpers --------------------------------------------------------------------
     def memcg_of(self, memcg_id: int) -> MemCgroup | None:
         """Models: ``mem_cgroup_from_id()``."""

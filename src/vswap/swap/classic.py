@@ -667,10 +667,17 @@ class ClassicSwap(SwapDesignBase):
             return -Errno.EEXIST
         return folio
 
-    def zswap_writeback_abort(self, folio: Folio) -> None:
+    def zswap_loaded_exclusive(self, folio: Folio) -> None:
+        """Nothing to repoint: the slot stays reserved for the entry."""
+
+    def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
         """The tree entry changed under us: drop the new folio again."""
         self.delete_from_swap_cache(folio)
         folio.folio_unlock()
+
+    def zswap_writeback_possible(self, memcg: object) -> bool:
+        """Always: every zswap entry has its slot reserved in the classic design."""
+        return True
 
     def zswap_writeback_submit(self, folio: Folio) -> None:
         """Write the decompressed folio to its slot; it stays clean in the swap cache."""
