@@ -16,7 +16,6 @@ import time
 import tracemalloc
 
 from _common import report
-
 from vswap.mm.folio import Folio
 from vswap.swap.classic import ClassicSwap
 from vswap.swap.storage import MemSwapStorage
