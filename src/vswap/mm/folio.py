@@ -35,8 +35,13 @@ class Folio:
         "lru",
         "mapcount",
         "memcg_id",
+        "mm_charged",
+        "mm_pins",
+        "mm_written",
         "order",
+        "readahead",
         "referenced",
+        "rmap",
         "swap",
         "swapbacked",
         "swapcache",
@@ -70,6 +75,20 @@ class Folio:
         self.lru = False
         self.workingset = False
         self.mapcount = 0
+        # -- memory-manager model fields (vswap.mm) ------------------------------------
+        #: Reverse map: one ``mm_id << 36 | vpn`` key per PTE mapping a page of this folio
+        #: (``mapcount == len(rmap)``); see vswap.mm.rmap.
+        self.rmap: list[int] = []
+        #: Bytes charged to ``memory`` by the mm model (0: not mm-accounted / freed).
+        self.mm_charged = 0
+        #: References the mm model holds besides mappings and the swap cache: isolation from
+        #: the LRU by reclaim, a fault in progress (``folio_get``/``folio_isolate_lru``).
+        self.mm_pins = 0
+        #: A task wrote to the folio since its contents were last recorded in the integrity
+        #: oracle (the swap copy, if any, is stale).
+        self.mm_written = False
+        #: ``PG_readahead``: brought in by swap readahead and not used yet (``swap_ra_hit``).
+        self.readahead = False
 
     @property
     def nr_pages(self) -> int:

@@ -27,6 +27,9 @@ from vswap.swap.types import NO_ENTRY, SwpEntry, SwpSlot
 #: ``vmstat``, ``hooks`` plus its own options.
 _DESIGN_PATHS: dict[str, str] = {
     "classic": "vswap.swap.classic:ClassicSwap",
+    "vswap": "vswap.swap.vswap:VirtualSwap",
+    "vswap-static": "vswap.swap.vswap:VirtualSwapStatic",
+    "vswap-dynamic": "vswap.swap.vswap:VirtualSwapDynamic",
 }
 
 DESIGNS: tuple[str, ...] = tuple(_DESIGN_PATHS)

@@ -652,19 +652,19 @@ class ClassicSwap(SwapDesignBase):
     def zswap_store_undone(self, folio: Folio) -> None:
         """Nothing to undo in the classic design (the slot stays reserved)."""
 
-    def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | int:
+    def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | Errno:
         """``__read_swap_cache_async(skip_if_exists)`` for zswap writeback.
 
-        Returns a new locked folio in the swap cache, ``-EEXIST`` if the entry raced into
-        the swap cache, or ``-ENOMEM`` if it is gone or no memory could be had.
+        Returns a new locked folio in the swap cache, ``Errno.EEXIST`` if the entry raced into
+        the swap cache, or ``Errno.ENOMEM`` if it is gone or no memory could be had.
         """
         if self.swap_cache_get_folio(entry) is not None:
-            return -Errno.EEXIST
+            return Errno.EEXIST
         folio, allocated = self.read_swap_cache_async(entry, skip_if_exists=True)
         if folio is None:
-            return -Errno.ENOMEM
+            return Errno.ENOMEM
         if not allocated:
-            return -Errno.EEXIST
+            return Errno.EEXIST
         return folio
 
     def zswap_loaded_exclusive(self, folio: Folio) -> None:

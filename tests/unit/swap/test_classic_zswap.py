@@ -84,3 +84,14 @@ def test_writeback_disabled_keeps_rejected_page_resident() -> None:
     _, ret = swap_out(d, folio)
     assert ret != 0 and folio.swapcache and folio.dirty
     assert d.vmstat["pswpout"] == 0
+
+
+def test_writeback_skips_entry_that_raced_into_swap_cache() -> None:
+    d = _design()
+    data = _usemem_page(5)
+    e, _ = swap_out(d, Folio(0, data))
+    folio, new = d.read_swap_cache_async(e)  # a fault brings it in: the entry is hot now
+    assert folio is not None and new
+    assert d.zswap.zswap_writeback_entry(e) != 0  # type: ignore[union-attr]
+    assert d.vmstat["zswpwb"] == 0 and d.vmstat["pswpout"] == 0
+    assert d.swap_read_folio(folio) and bytes(folio.data) == data

@@ -1,0 +1,295 @@
+"""Scenario and bad-input tests of the virtual swap design (issue 4)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from vswaphelpers import (
+    add,
+    add_device,
+    compressible,
+    fault_in,
+    map_ptes,
+    mk,
+    random_page,
+    swap_in,
+    swap_out,
+    zero_page,
+)
+
+from vswap.errors import Errno, KernelError
+from vswap.metadata.sizes import SWP_DESC_BYTES_RFC_V2
+from vswap.mm.folio import Folio
+from vswap.swap import AOP_WRITEPAGE_ACTIVATE, create_design
+from vswap.swap.storage import MemSwapStorage
+from vswap.swap.types import SwpEntry
+from vswap.swap.vswap import VirtualSwap
+from vswap.swap.vswap_desc import SWAP_REFS_MAX, SwapType
+
+E = SwpEntry
+
+
+def used_slots(d: object) -> int:
+    return sum(si.inuse_pages for si in d.devices.devices())  # type: ignore[attr-defined]
+
+
+# -- scenarios ------------------------------------------------------------------------------
+
+def test_zswap_without_any_swap_device_round_trips(rng: random.Random) -> None:
+    d = mk(zswap=True)
+    pages = [compressible(rng) if i % 2 else random_page(rng) for i in range(40)]
+    ents = []
+    for data in pages:
+        e, ret = swap_out(d, Folio(0, data))
+        assert ret == 0
+        ents.append(e)
+    assert all(d.table.type[e] == SwapType.VSWAP_ZSWAP for e in ents)
+    assert not list(d.devices.devices())
+    d.check_invariants()
+    d.zswap.check_invariants()
+    for e, data in zip(ents, pages):
+        assert bytes(swap_in(d, e).data) == data
+    assert d.vswap_used == 0 and d.zswap.statistics().stored_pages == 0
+    # the classic design cannot even allocate an entry without a device
+    c = create_design("classic")
+    f = Folio(0, pages[0])
+    f.folio_lock()
+    assert not c.add_to_swap(f)
+
+
+def test_zero_pages_never_take_a_slot(rng: random.Random) -> None:
+    d = mk(device_mib=1, zswap=True)
+    ents = [swap_out(d, Folio(o, zero_page(1 << o)))[0] for o in (0, 0, 2, 3, 0)]
+    assert used_slots(d) == 0 and d.zswap.statistics().stored_pages == 0
+    assert d.vmstat["swpout_zero"] == 1 + 1 + 4 + 8 + 1
+    for e in ents:
+        assert bytes(fault_in(d, e).data[:4096]) == zero_page()
+    d.check_invariants()
+
+
+def test_swapoff_reads_back_every_page_and_keeps_ptes(rng: random.Random) -> None:
+    d = mk()
+    add_device(d, 8)
+    pages = [(random_page(rng) if i % 4 else zero_page()) for i in range(40)]
+    ents = [swap_out(d, Folio(0, data), nr_ptes=1 + i % 3)[0]
+            for i, data in enumerate(pages)]
+    big, ret = swap_out(d, Folio(2, random_page(rng, 4)))
+    assert ret == 0
+    ents.append(big)
+    counts = [d.swp_swapcount(e) for e in ents]
+    res = d.swapoff(next(d.devices.devices()).name)
+    assert res.completed and res.ptes_visited == 0 and res.pages_read == 34
+    assert [d.swp_swapcount(e) for e in ents] == counts
+    for e, data in zip(ents, pages):
+        assert bytes(fault_in(d, e).data) == data
+    d.check_invariants()
+    add_device(d, 1)
+    d.check_invariants()
+
+
+def test_swapoff_with_unreadable_slot_fails_cleanly(rng: random.Random) -> None:
+    d = mk(device_mib=1)
+    pages = [random_page(rng) for _ in range(8)]
+    ents = [swap_out(d, Folio(0, data))[0] for data in pages]
+    si = next(d.devices.devices())
+    bad = d.swp_entry_to_swp_slot(ents[5]) & 0xFFFFF
+    real = si.storage.read_page
+
+    def read_page(offset: int) -> bytes:
+        if offset == bad:
+            raise KernelError(Errno.EIO, "medium error")
+        return real(offset)
+
+    si.storage.read_page = read_page
+    res = d.swapoff(si.name)
+    assert not res.completed and res.error.startswith("EIO")
+    assert d.devices.swap_type_to_swap_info(si.type) is si and si.inuse_pages >= 1
+    assert d.table.type[ents[5]] == SwapType.VSWAP_SWAPFILE
+    assert d.swap_cache_get_folio(ents[5]) is None
+    d.check_invariants()
+    si.storage.read_page = real
+    assert d.swapoff(si.name).completed
+    for e, data in zip(ents, pages):
+        assert bytes(swap_in(d, e).data) == data
+    assert d.vswap_used == 0
+
+
+def test_large_folio_on_swap_file_stays_folio(rng: random.Random) -> None:
+    """A swap file takes no large allocation and vswap does not split (spec part 2 4.1)."""
+    d = mk()
+    d.swapon(MemSwapStorage(1 << 20, label="f"), blkdev=False)
+    f = Folio(2, random_page(rng, 4))
+    e, ret = swap_out(d, f)
+    assert ret == AOP_WRITEPAGE_ACTIVATE
+    assert all(d.table.type[e + i] == SwapType.VSWAP_FOLIO for i in range(4))
+    d.check_invariants()
+
+
+def test_device_full_parks_folio(rng: random.Random) -> None:
+    d = mk()
+    add_device(d, pages=12)
+    results = [swap_out(d, Folio(0, random_page(rng)))[1] for _ in range(14)]
+    assert results.count(0) == 11 and results.count(AOP_WRITEPAGE_ACTIVATE) == 3
+    d.check_invariants()
+
+
+def test_metadata_reports_48_bytes_per_descriptor(rng: random.Random) -> None:
+    d = mk(device_mib=1)
+    for _ in range(10):
+        swap_out(d, Folio(0, random_page(rng)))
+    meta = d.metadata_bytes()
+    assert meta["swp_desc"] == 10 * SWP_DESC_BYTES_RFC_V2
+    assert meta["vswap_map"] > 0 and meta["vswap_rmap"] > 0
+    assert "swap_cgroup" not in meta and "zeromap" not in meta
+
+
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_partitioned_variants_allocate_per_cpu(mode: str, rng: random.Random) -> None:
+    d = mk(partition=mode, nr_cpus=4, max_vswap=(1 << 14) - 1, cluster_shift=4,
+           nr_partitions=4, partition_clusters=8)
+    add_device(d, 1)
+    ents = {}
+    for cpu in range(4):
+        d.devices.current_cpu = cpu
+        ents[cpu] = [swap_out(d, Folio(0, random_page(rng)))[0] for _ in range(5)]
+    parts = {cpu: {d.partitions.partition_of(e) for e in es} for cpu, es in ents.items()}
+    assert all(len(p) == 1 for p in parts.values())
+    assert len({next(iter(p)) for p in parts.values()}) == 4
+    locks = d.lock_identities()
+    assert len(locks["swap_cache"]) == 0  # no folio left in the cache
+    assert len(locks["vswap_map"]) == 4
+    if mode == "dynamic":
+        assert d.partitions.global_lock_count == 4
+        assert "vswap_partition_global" in locks
+    for es in ents.values():
+        for e in es:
+            swap_in(d, e)
+    assert d.vswap_used == 0
+    d.check_invariants()
+
+
+def test_dynamic_partition_overflows_to_a_new_partition() -> None:
+    d = mk(partition="dynamic", max_vswap=255, cluster_shift=2, partition_clusters=2)
+    got = []
+    for _ in range(20):
+        f = Folio(0)
+        f.folio_lock()
+        assert d.add_to_swap(f)
+        got.append(f.swap)
+    assert got == list(range(1, 21))
+    assert d.partitions.global_lock_count == 3  # partitions of 8 ids: 0, 1, 2
+    assert d.statistics().live_partitions == 3
+
+
+def test_unpartitioned_has_one_lock_per_class(rng: random.Random) -> None:
+    d = mk(device_mib=1, zswap=True)
+    for i in range(6):
+        f = Folio(0, compressible(rng) if i % 2 else random_page(rng))
+        add(d, f)
+    locks = d.lock_identities()
+    assert len(locks["swap_cache"]) == 1 and len(locks["vswap_map"]) == 1
+    assert len(locks["swp_desc"]) == 6
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("op", ["swap_duplicate", "swap_free_nr", "swapcache_clear",
+                                "free_swap_and_cache_nr"])
+@pytest.mark.parametrize("which", ["dead", "never", "zero"])
+def test_operations_on_dead_ids_raise_without_change(op: str, which: str,
+                                                     rng: random.Random) -> None:
+    d = mk(device_mib=1)
+    live, _ = swap_out(d, Folio(0, random_page(rng)))
+    dead, _ = swap_out(d, Folio(0, random_page(rng)))
+    d.swap_free_nr(dead, 1)
+    target = {"dead": dead, "never": E(5000), "zero": E(0)}[which]
+    before = (d.table.refs[live], d.vswap_used, used_slots(d))
+    fn = getattr(d, op)
+    with pytest.raises(KernelError) as exc:
+        fn(target) if op == "swap_duplicate" else fn(target, 1)
+    assert exc.value.errno == Errno.ENOENT
+    assert (d.table.refs[live], d.vswap_used, used_slots(d)) == before
+    assert d.swapcache_prepare(target, 1) == -Errno.ENOENT
+    assert d.swp_swapcount(target) == 0 and d.lookup_swap_cgroup_id(target) == 0
+    d.check_invariants()
+
+
+def test_range_with_a_dead_id_changes_nothing(rng: random.Random) -> None:
+    d = mk(device_mib=1)
+    ents = [swap_out(d, Folio(0, random_page(rng)))[0] for _ in range(3)]
+    d.swap_free_nr(ents[1], 1)
+    with pytest.raises(KernelError):
+        d.swap_free_nr(ents[0], 3)
+    assert d.swp_swapcount(ents[0]) == 1 and d.swp_swapcount(ents[2]) == 1
+
+
+def test_dropping_unheld_reference_is_einval(rng: random.Random) -> None:
+    d = mk()
+    f = Folio(0)
+    e = add(d, f)
+    with pytest.raises(KernelError) as exc:
+        d.swap_free_nr(e, 1)
+    assert exc.value.errno == Errno.EINVAL
+    map_ptes(d, e, 1)
+    d.delete_from_swap_cache(f)
+    with pytest.raises(KernelError) as exc:
+        d.swapcache_clear(e, 1)
+    assert exc.value.errno == Errno.EINVAL
+    assert d.table.refs[e] == 2
+
+
+def test_refcount_overflow_raises(rng: random.Random) -> None:
+    d = mk()
+    f = Folio(0)
+    e = add(d, f)
+    d.table.refs[e] = SWAP_REFS_MAX - 1
+    with pytest.raises(KernelError) as exc:
+        d.swap_duplicate(e)
+    assert exc.value.errno == Errno.ERANGE
+    assert d.table.refs[e] == SWAP_REFS_MAX - 1
+
+
+def test_bad_configuration_is_rejected() -> None:
+    from vswap.errors import ConfigError
+    with pytest.raises(ConfigError):
+        VirtualSwap(max_vswap=0)
+    with pytest.raises(ConfigError):
+        VirtualSwap(partition="hash")
+    with pytest.raises(ConfigError):
+        VirtualSwap(cluster_shift=12)
+
+
+def test_rfc_non_swapcache_batch_flag(rng: random.Random) -> None:
+    d = mk(device_mib=4)
+    e, _ = swap_out(d, Folio(2, random_page(rng, 4)))
+    assert d.non_swapcache_batch(e, 4) == 4
+    rfc = mk(device_mib=4, rfc_non_swapcache_batch=True)
+    e2, _ = swap_out(rfc, Folio(2, random_page(rng, 4)))
+    assert rfc.non_swapcache_batch(e2, 4) == 0  # the inverted test rejects every range
+
+
+def test_free_swap_and_cache_steps_to_folio_end(rng: random.Random) -> None:
+    d = mk()
+    f = Folio(2, random_page(rng, 4))
+    e = add(d, f)
+    map_ptes(d, e, 4)
+    f.folio_unlock()
+    d.free_swap_and_cache_nr(E(e + 1), 3)  # starts mid-folio (spec 16.5)
+    assert f.swapcache  # page 0 is still mapped
+    d.free_swap_and_cache_nr(e, 1)
+    assert not f.swapcache and d.vswap_used == 0
+
+
+def test_migrate_and_split_follow_the_folio(rng: random.Random) -> None:
+    d = mk()
+    src = Folio(1, random_page(rng, 2))
+    e = add(d, src)
+    dst = Folio(1, bytes(src.data))
+    d.vswap_migrate(src, dst)
+    assert d.table.folio[e] is dst and d.table.folio[e + 1] is dst
+    tail = Folio(0)
+    d.table.folio[e] = src
+    d.table.folio[e + 1] = src
+    d.vswap_split_huge_page(src, 1, tail)
+    assert d.table.folio[e + 1] is tail and d.table.folio[e] is src
