@@ -24,6 +24,7 @@ from vswap.swap.storage import FileSwapStorage
 from vswap.swap.swap_area import mkswap
 from vswap.swap.types import PAGE_SIZE, SwpEntry
 from vswap.units import parse_size
+from vswap.zswap.zswap import ZswapParams
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--design", default=",".join(DESIGNS),
                    help=f"comma list of designs (default {','.join(DESIGNS)})")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--zswap", default="lz4",
+                   help="zswap compressor (lzo, lz4, lz4hc, zstd, deflate) or 'off' "
+                        "(default lz4)")
     p.set_defaults(func=run)
 
 
@@ -58,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
             mkswap(path, size, label=f"vswap-{name}"[:16])
             storage = FileSwapStorage.open(path)
             design.swapon(storage)
+            if args.zswap != "off":
+                # 1 GiB of RAM: the pool limit (max_pool_percent=20) is far above the demo.
+                design.attach_zswap(total_ram_pages=1 << 18,
+                                    params=ZswapParams(compressor=args.zswap))
             rng = random.Random(args.seed)
             pages = [_page(i % 3, i, rng) for i in range(args.pages)]
             entries: list[SwpEntry] = []
@@ -100,12 +108,13 @@ def run(args: argparse.Namespace) -> int:
                 "pages verified": f"{len(pages)}",
                 "disk slots used (peak)": f"{used_peak}",
                 "pswpout": f"{v['pswpout']}", "pswpin": f"{v['pswpin']}",
+                "zswpout": f"{v['zswpout']}", "zswpin": f"{v['zswpin']}",
                 "swpout_zero": f"{v['swpout_zero']}", "swpin_zero": f"{v['swpin_zero']}",
                 "swap metadata (bytes)": f"{sum(meta.values()):,}",
                 "swapoff completed": str(result.completed),
             }
-    table = Table(title=f"{args.pages} pages (1/3 usemem, 1/3 random, 1/3 zero), seed "
-                        f"{args.seed}")
+    table = Table(title=f"{args.pages} pages (1/3 usemem, 1/3 random, 1/3 zero), zswap "
+                        f"{args.zswap}, seed {args.seed}")
     table.add_column("")
     for name in rows:
         table.add_column(name, justify="right")
