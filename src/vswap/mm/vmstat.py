@@ -22,6 +22,7 @@ VM_EVENTS: dict[str, str] = {
     "pgsteal_direct": "pages reclaimed by direct reclaim",
     "pgscan_anon": "anonymous pages scanned",
     "pgsteal_anon": "anonymous pages reclaimed",
+    "pgrefill": "active pages scanned for deactivation (shrink_active_list)",
     "pgactivate": "pages moved to the active list",
     "pgdeactivate": "pages moved to the inactive list",
     "workingset_refault_anon": "anon refaults of recently evicted pages (shadow entries)",
@@ -35,6 +36,8 @@ VM_EVENTS: dict[str, str] = {
     "zswpin": "pages loaded from zswap",
     "zswpout": "pages stored in zswap",
     "zswpwb": "pages written back from zswap to a swap device",
+    "thp_fault_alloc": "PMD-size THPs allocated at an anonymous fault",
+    "thp_split_page": "PMD-size THPs split",
     "thp_swpout": "PMD-size THPs swapped out in one piece",
     "thp_swpout_fallback": "PMD-size THPs split before swap-out",
 }

@@ -1,0 +1,711 @@
+"""Page faults, copy-on-write, fork's page-table copy, zap, madvise and swapoff's PTE walk.
+
+Models: mm/memory.c (v6.14): ``handle_mm_fault`` -> ``do_anonymous_page`` (with
+``alloc_anon_folio`` choosing an mTHP order), ``do_wp_page`` (reuse or ``wp_page_copy``),
+``do_swap_page`` (swap-cache lookup, ``swapin_readahead``, the skip-swapcache path for a
+synchronous device with large-folio swap-in, ``should_try_to_free_swap``), ``copy_page_range``
+(fork), ``zap_pte_range`` (munmap, exit, ``MADV_DONTNEED``); mm/swap_state.c readahead
+(``swap_vma_readahead``, ``swap_cluster_readahead``, ``__swapin_nr_pages``); mm/madvise.c
+``MADV_PAGEOUT``; and mm/swapfile.c ``unuse_mm`` / ``unuse_pte_range`` (classic swapoff).
+
+The zero page: a read fault on an untouched page maps the shared zero page (a present PTE
+with no folio, ``pte_special``), as ``do_anonymous_page`` does; a write then allocates.
+
+Every page read from a backend or found in the swap cache is checked against the integrity
+oracle (:mod:`vswap.mm.integrity`) with the path it took (zero, zswap, device, swapcache).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vswap.errors import DataLossError
+from vswap.mm.folio import Folio
+from vswap.mm.mm_types import (
+    PTE_IDX_SHIFT,
+    PTE_PRESENT,
+    PTE_TABLE_MASK,
+    PTE_TABLE_SHIFT,
+    PTE_WRITE,
+    PTE_YOUNG,
+    PTRS_PER_PTE,
+    MmStruct,
+    Signal,
+    Task,
+    Vma,
+    pte_mkpresent,
+)
+from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
+
+if TYPE_CHECKING:
+    from vswap.mm.machine import Machine
+
+#: The present PTE of the shared zero page: present, read-only, young, no folio.
+ZERO_PTE = PTE_PRESENT | PTE_YOUNG
+
+
+class FaultMixin:
+    """Fault handling and page-table walks of :class:`~vswap.mm.machine.Machine`."""
+
+    # -- the fault entry point --------------------------------------------------------------
+    def handle_mm_fault(self: Machine, task: Task, vpn: int, write: bool) -> None:
+        """Resolve a fault at page ``vpn`` of ``task``.
+
+        Models: ``handle_mm_fault()`` -> ``handle_pte_fault()``. Raises TaskKilled (after the
+        task was killed) for an address outside any VMA (SIGSEGV), a swap read error
+        (SIGBUS), or when the OOM killer chose this task.
+        """
+        mm = task.mm
+        vma = mm.find_vma(vpn)
+        if vma is None:
+            self.kill_task(task, Signal.SIGSEGV,
+                           f"segfault at {vpn << PAGE_SHIFT:#x}: no mapping")
+            raise AssertionError("unreachable: kill_task raises for the current task")
+        self.count_event("pgfault", 1, mm.memcg.id)
+        for _ in range(64):
+            v = mm.get_pte(vpn)
+            if not v:
+                self.do_anonymous_page(task, vma, vpn, write)
+            elif v & PTE_PRESENT:
+                if write and not v & PTE_WRITE:
+                    self.do_wp_page(task, vma, vpn)
+            elif not self.do_swap_page(task, vma, vpn, write):
+                continue
+            v = mm.get_pte(vpn)
+            if v & PTE_PRESENT and (v & PTE_WRITE or not write):
+                task.min_flt += 1
+                return
+        raise RuntimeError(f"{task}: fault at {vpn << PAGE_SHIFT:#x} made no progress")
+
+    # -- anonymous pages ----------------------------------------------------------------------
+    def do_anonymous_page(self: Machine, task: Task, vma: Vma, vpn: int, write: bool) -> None:
+        """Models: ``do_anonymous_page()`` with ``alloc_anon_folio()``.
+
+        A read maps the zero page. A write allocates the largest enabled mTHP order whose
+        aligned range lies in the VMA with every PTE none and whose charge fits without
+        reclaim (``anon_fault_fallback`` / ``anon_fault_fallback_charge`` otherwise), else
+        an order-0 folio (charged with reclaim, OOM on failure).
+        """
+        mm = task.mm
+        ptes, folios = mm.pte_table(vpn)
+        i = vpn & PTE_TABLE_MASK
+        if not write:
+            ptes[i] = ZERO_PTE
+            return
+        memcg = mm.memcg
+        folio = None
+        for order in self.thp_orders_for(vma):
+            nr = 1 << order
+            start = vpn & ~(nr - 1)
+            if start < vma.start or start + nr > vma.end:
+                continue
+            base = start & PTE_TABLE_MASK
+            if any(ptes[base:base + nr]):
+                self.count_mthp_stat(order, "anon_fault_fallback")
+                continue
+            folio = self.alloc_folio(order, memcg, task, may_reclaim=False)
+            if folio is None:
+                self.count_mthp_stat(order, "anon_fault_fallback_charge")
+                continue
+            self.count_mthp_stat(order, "anon_fault_alloc")
+            if order == self.HPAGE_PMD_ORDER:
+                self.count_event("thp_fault_alloc", 1, memcg.id)
+            break
+        if folio is None:
+            folio = self.alloc_folio(0, memcg, task, may_reclaim=True)
+            assert folio is not None
+        nr = folio.nr_pages
+        start = vpn & ~(nr - 1)
+        ptes, folios = mm.pte_table(vpn)
+        if nr == 1 and ptes[i]:
+            # A reclaim or OOM kill inside the allocation changed this PTE (cannot for a
+            # none PTE of a live task, but keep the kernel's recheck).
+            self.free_folio(folio)
+            return
+        folio.dirty = True
+        folio.mm_written = True
+        vma.anon_vma = True
+        base = start & PTE_TABLE_MASK
+        for k in range(nr):
+            ptes[base + k] = pte_mkpresent(k, True)
+            folios[base + k] = folio
+            self.folio_add_rmap_pte(folio, mm, start + k)
+        mm.rss_anon += nr
+        self.folio_add_lru(folio)
+
+    # -- copy on write ------------------------------------------------------------------------
+    def do_wp_page(self: Machine, task: Task, vma: Vma, vpn: int) -> None:
+        """Write to a read-only present PTE: reuse the folio if this PTE is its only user,
+        else copy the page.
+
+        Models: ``do_wp_page()`` with ``wp_can_reuse_anon_folio()`` (which frees the swap
+        cache to prove exclusivity: ``folio_free_swap``) and ``wp_page_copy()``.
+        """
+        mm = task.mm
+        ptes, folios = mm.pte_table(vpn)
+        i = vpn & PTE_TABLE_MASK
+        v = ptes[i]
+        old = folios[i]
+        if old is not None and old.mapcount == 1 and not old.mm_pins:
+            if old.swapcache and old.folio_trylock():
+                self.design.folio_free_swap(old)
+                old.folio_unlock()
+            if not old.swapcache:
+                ptes[i] = v | PTE_WRITE | PTE_YOUNG
+                old.dirty = True
+                old.mm_written = True
+                return
+        if old is not None:
+            old.mm_pins += 1
+        try:
+            new = self.alloc_folio(0, mm.memcg, task, may_reclaim=True)
+        finally:
+            if old is not None:
+                old.mm_pins -= 1
+                self.maybe_free_folio(old)
+        assert new is not None
+        ptes, folios = mm.pte_table(vpn)
+        if ptes[i] != v or folios[i] is not old:
+            # The PTE changed while we allocated (reclaim unmapped it): retry the fault.
+            self.free_folio(new)
+            if old is not None:
+                self.maybe_free_folio(old)
+            return
+        if old is not None:
+            idx = v >> PTE_IDX_SHIFT
+            new.data[:] = old.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE]
+            self.folio_remove_rmap_pte(old, mm, vpn)
+        else:
+            mm.rss_anon += 1
+        new.dirty = True
+        new.mm_written = True
+        ptes[i] = pte_mkpresent(0, True)
+        folios[i] = new
+        self.folio_add_rmap_pte(new, mm, vpn)
+        self.folio_add_lru(new)
+        if old is not None:
+            self.maybe_free_folio(old)
+
+    # -- swap-in ------------------------------------------------------------------------------
+    def do_swap_page(self: Machine, task: Task, vma: Vma, vpn: int, write: bool) -> bool:
+        """Bring the page of a swap PTE back and map it.
+
+        Models: ``do_swap_page()``: swap-cache lookup (``swap_ra_hit`` for a readahead
+        page), else the skip-swapcache path (synchronous device, swap count 1; large folios
+        when an mTHP size is enabled and the design can read the range whole) or
+        ``swapin_readahead``; ``pgmajfault``; the PTE maps the page, its swap reference is
+        dropped (``swap_free_nr``), ``should_try_to_free_swap`` may release the swap space,
+        and a write fault on an exclusive page maps it writable (else COW follows).
+
+        Returns True if the PTE is now present, False to retry the fault (a race: the entry
+        is pinned by another swap-in or changed under us).
+        """
+        mm = task.mm
+        design = self.design
+        ptes, folios = mm.pte_table(vpn)
+        i = vpn & PTE_TABLE_MASK
+        v = ptes[i]
+        entry = SwpEntry(v >> 1)
+        folio = design.swap_cache_get_folio(entry)
+        major = False
+        if folio is not None:
+            if folio.readahead:
+                folio.readahead = False
+                self.count_event("swap_ra_hit", 1, 0)
+                self.swapin_readahead_hits += 1
+            if not folio.mm_written:
+                self.oracle_verify(folio, entry - folio.swap, entry, task, vpn, "swapcache")
+        else:
+            memcg = self.swapin_memcg(entry, mm)
+            self.charge_prepare(memcg, 1, task)
+            if ptes[i] != v:
+                return False
+            done = self.do_swap_page_skip_swapcache(task, vma, vpn, entry, write, memcg)
+            if done is not None:
+                return done
+            folio = self.swapin_readahead(entry, task, vma, vpn)
+            if folio is None:
+                self.reap_folios()
+                if ptes[i] != v:
+                    return False
+                if not design.swp_swapcount(entry) and design.swap_cache_get_folio(
+                        entry) is None:
+                    raise DataLossError(f"{task}: swap entry {entry:#x} at "
+                                        f"{vpn << PAGE_SHIFT:#x} is gone (freed under a PTE)")
+                self.swapin_fail_streak += 1
+                if self.swapin_fail_streak > 8:
+                    self.kill_task(task, Signal.SIGBUS,
+                                   f"swap-in of {vpn << PAGE_SHIFT:#x} keeps failing")
+                return False
+            major = True
+        self.swapin_fail_streak = 0
+        if not folio.uptodate:
+            self.kill_task(task, Signal.SIGBUS,
+                           f"swap read error at {vpn << PAGE_SHIFT:#x} (entry {entry:#x})")
+        if major:
+            task.maj_flt += 1
+            self.count_event("pgmajfault", 1, mm.memcg.id)
+        if not folio.swapcache or not folio.swap <= entry < folio.swap + folio.nr_pages \
+                or ptes[i] != v:
+            return False
+        idx = entry - folio.swap
+        exclusive = design.swp_swapcount(entry) == 1 and folio.mapcount == 0
+        folio.mm_pins += 1
+        ptes[i] = pte_mkpresent(idx, False)
+        folios[i] = folio
+        self.folio_add_rmap_pte(folio, mm, vpn)
+        mm.rss_anon += 1
+        mm.swapents -= 1
+        vma.anon_vma = True
+        design.swap_free_nr(entry, 1)
+        if self.should_try_to_free_swap(folio, vma, write) and folio.folio_trylock():
+            design.folio_free_swap(folio)
+            folio.folio_unlock()
+        if write and (exclusive or not folio.swapcache) and folio.mapcount == 1:
+            ptes[i] = pte_mkpresent(idx, True)
+            folio.dirty = True
+            folio.mm_written = True
+        folio.mm_pins -= 1
+        if not folio.lru and folio.mm_charged and not folio.mm_pins:
+            self.folio_add_lru(folio)
+        return True
+
+    def should_try_to_free_swap(self: Machine, folio: Folio, vma: Vma, write: bool) -> bool:
+        """Models: ``should_try_to_free_swap()``: swap over half full (``vm_swap_full`` /
+        ``mem_cgroup_swap_full``), a locked VMA, or a write fault by the only user."""
+        if not folio.swapcache:
+            return False
+        if self.swap_full_for(folio) or vma.locked:
+            return True
+        return write and folio.mapcount == 1 and folio.mm_pins == 1
+
+    def swapin_memcg_id(self: Machine, entry: SwpEntry, mm: MmStruct) -> int:
+        """The cgroup a swapped-in folio is charged to: the recorded owner if it still
+        exists, else the faulting mm's (``mem_cgroup_swapin_charge_folio``)."""
+        memcg_id = self.design.lookup_swap_cgroup_id(entry)
+        if memcg_id and memcg_id in self.lruvecs:
+            return memcg_id
+        return mm.memcg.id
+
+    def swapin_memcg(self: Machine, entry: SwpEntry, mm: MmStruct):  # type: ignore[no-untyped-def]
+        memcg = self.memcgs.mem_cgroup_from_id(self.swapin_memcg_id(entry, mm))
+        return memcg if memcg is not None else mm.memcg
+
+    def do_swap_page_skip_swapcache(self: Machine, task: Task, vma: Vma, vpn: int,
+                                    entry: SwpEntry, write: bool, memcg) -> bool | None:  # type: ignore[no-untyped-def]
+        """The ``SWP_SYNCHRONOUS_IO`` path of ``do_swap_page``: read straight into a private
+        folio, pinned by ``swapcache_prepare`` but not inserted in the swap cache.
+
+        Taken when the entry's device is a memory device (zram-like) and the swap count is 1.
+        Tries the largest enabled mTHP order first (``can_swapin_thp``: the aligned PTEs hold
+        consecutive entries of count 1, zswap was never enabled; the design's read must cover
+        the range with one backend) and falls back to order 0. Returns None when the path does
+        not apply, else as :meth:`do_swap_page`.
+        """
+        if not self.skip_swapcache_enabled:
+            return None
+        design = self.design
+        si = design.get_swap_device(entry)
+        if si is None:
+            return None
+        try:
+            # SWP_SYNCHRONOUS_IO: a memory device (zram-like), and only the faulting PTE
+            # references the entry (``__swap_count(entry) == 1``).
+            if si.kind == "file" or getattr(si.storage, "kind", "") != "mem" or \
+                    design.swp_swapcount(entry) != 1:
+                return None
+        finally:
+            design.put_swap_device(si)
+        mm = task.mm
+        ptes, folios = mm.pte_table(vpn)
+        zswap_used = self.zswap is not None and not self.zswap.zswap_never_enabled()
+        for order in (*self.thp_orders_for(vma), 0):
+            nr = 1 << order
+            start = vpn & ~(nr - 1)
+            if order:
+                if zswap_used or start < vma.start or start + nr > vma.end:
+                    continue
+                base = start & PTE_TABLE_MASK
+                first = ptes[base]
+                e0 = first >> 1
+                if first & PTE_PRESENT or not first or entry != e0 + (vpn - start):
+                    continue
+                if any(ptes[base + k] != (e0 + k) << 1 for k in range(nr)):
+                    continue
+                if any(design.swp_swapcount(SwpEntry(e0 + k)) != 1 for k in range(nr)):
+                    continue
+                if design.swap_cache_get_folio(SwpEntry(e0)) is not None:
+                    continue
+                e = SwpEntry(e0)
+            else:
+                e = entry
+            folio = self.alloc_folio(order, memcg, task, may_reclaim=(order == 0))
+            if folio is None:
+                continue
+            if design.swapcache_prepare(e, nr):
+                self.free_folio(folio)
+                if order:
+                    continue
+                return False
+            folio.locked = True
+            folio.swap = e
+            reads = self.read_path_snapshot()
+            try:
+                ok = design.swap_read_folio(folio)
+            except Exception:
+                folio.swap = SwpEntry(0)
+                folio.locked = False
+                design.swapcache_clear(e, nr)
+                self.free_folio(folio)
+                raise
+            path = self.read_path_since(reads)
+            folio.swap = SwpEntry(0)
+            folio.locked = False
+            if not ok or not folio.uptodate:
+                design.swapcache_clear(e, nr)
+                self.free_folio(folio)
+                if order:
+                    self.count_mthp_stat(order, "swpin_fallback")
+                    continue
+                self.kill_task(task, Signal.SIGBUS,
+                               f"swap read error at {vpn << PAGE_SHIFT:#x} (entry {e:#x})")
+            shadow = self.get_shadow(e)
+            if shadow is not None:
+                self.workingset_refault(folio, shadow)
+            for k in range(nr):
+                self.oracle_verify(folio, k, SwpEntry(e + k), task, start + k, path)
+            base = start & PTE_TABLE_MASK
+            folio.dirty = True
+            for k in range(nr):
+                ptes[base + k] = pte_mkpresent(k, write or nr > 1)
+                folios[base + k] = folio
+                self.folio_add_rmap_pte(folio, mm, start + k)
+            folio.mm_written = True
+            mm.rss_anon += nr
+            mm.swapents -= nr
+            vma.anon_vma = True
+            design.swap_free_nr(e, nr)
+            design.swapcache_clear(e, nr)
+            self.folio_add_lru(folio)
+            task.maj_flt += 1
+            self.count_event("pgmajfault", 1, mm.memcg.id)
+            if order:
+                self.count_mthp_stat(order, "swpin")
+            return True
+        return None
+
+    def get_shadow(self: Machine, entry: SwpEntry) -> int | None:
+        """Models: ``get_shadow_from_swap_cache()``."""
+        cache = getattr(self.design, "swap_cache", None)
+        if cache is None:
+            return None
+        return cache.get_shadow_from_swap_cache(entry)  # type: ignore[no-any-return]
+
+    # -- readahead ----------------------------------------------------------------------------
+    def swapin_nr_pages(self: Machine, prev: int, cur: int, prev_win: int) -> int:
+        """Models: ``__swapin_nr_pages()``: grow the window with readahead hits, keep at
+        least half the previous one, at most ``1 << page_cluster``."""
+        max_pages = 1 << self.page_cluster
+        if max_pages <= 1:
+            return 1
+        hits = self.swapin_readahead_hits
+        self.swapin_readahead_hits = 0
+        pages = hits + 2
+        if pages == 2:
+            if cur != prev + 1 and cur != prev - 1:
+                pages = 1
+        else:
+            roundup = 4
+            while roundup < pages:
+                roundup <<= 1
+            pages = roundup
+        pages = min(pages, max_pages)
+        return max(pages, prev_win // 2)
+
+    def swapin_readahead(self: Machine, entry: SwpEntry, task: Task, vma: Vma,
+                         vpn: int) -> Folio | None:
+        """Models: ``swapin_readahead()``: VMA readahead if ``vma_ra_enabled``, else cluster
+        readahead. The target page is read first (so readahead pages never take the memory
+        reclaimed for it), then the window; readahead pages get ``PG_readahead`` and count
+        ``swap_ra``. Returns the target's swap-cache folio (locked state: unlocked) or None.
+        """
+        folio = self.swapin_one(entry, task, vpn, None)
+        if folio is None or self.page_cluster == 0:
+            return folio
+        if self.vma_ra_enabled:
+            self.swap_vma_readahead(task, vma, vpn)
+        else:
+            self.swap_cluster_readahead(entry, task, vpn)
+        return folio
+
+    def swap_vma_readahead(self: Machine, task: Task, vma: Vma, vpn: int) -> None:
+        """Models: ``swap_vma_readahead()`` with ``swap_ra_info()``: a window of swap PTEs
+        around the fault, inside the VMA and its page table, sized by ``__swapin_nr_pages``
+        from the VMA's last fault (``vma->swap_readahead_info``)."""
+        prev, prev_win = self.vma_ra_info.get(id(vma), (vpn, 0))
+        win = self.swapin_nr_pages(prev, vpn, prev_win)
+        self.vma_ra_info[id(vma)] = (vpn, win)
+        if win <= 1:
+            return
+        if vpn == prev + 1:
+            lo, hi = vpn, vpn + win
+        elif prev == vpn + 1:
+            lo, hi = vpn - win + 1, vpn + 1
+        else:
+            left = (win - 1) // 2
+            lo, hi = vpn - left, vpn + win - left
+        table_start = vpn & ~PTE_TABLE_MASK
+        lo = max(lo, vma.start, table_start)
+        hi = min(hi, vma.end, table_start + PTRS_PER_PTE)
+        ptes = task.mm.pte_table(vpn)[0]
+        for p in range(lo, hi):
+            if p == vpn:
+                continue
+            v = ptes[p & PTE_TABLE_MASK]
+            if v and not v & PTE_PRESENT:
+                self.swapin_one(SwpEntry(v >> 1), task, p, True)
+
+    def swap_cluster_readahead(self: Machine, entry: SwpEntry, task: Task, vpn: int) -> None:
+        """Models: ``swap_cluster_readahead()``: the aligned window of physical offsets
+        around the entry's slot, each mapped back to its swap entry
+        (``swp_slot_to_swp_entry``: the identity in the classic design, the reverse map
+        under the virtual one, where an entry not on a device reads only itself)."""
+        design = self.design
+        slot = design.swp_entry_to_swp_slot(entry)
+        if not slot:
+            return
+        win = self.swapin_nr_pages(self.cluster_ra_prev, int(slot), self.cluster_ra_win)
+        self.cluster_ra_prev, self.cluster_ra_win = int(slot), win
+        if win <= 1:
+            return
+        mask = win - 1
+        from vswap.swap.types import swp_slot_offset, swp_slot_type
+
+        type_ = swp_slot_type(slot)
+        off = swp_slot_offset(slot)
+        si = design.devices.swap_type_to_swap_info(type_)  # type: ignore[attr-defined]
+        if si is None:
+            return
+        for o in range(max(off & ~mask, 1), min(off | mask, si.max - 1) + 1):
+            if o == off:
+                continue
+            e = design.swp_slot_to_swp_entry(slot - off + o)  # type: ignore[arg-type]
+            if e:
+                self.swapin_one(e, task, vpn, True)
+
+    def swapin_one(self: Machine, entry: SwpEntry, task: Task, vpn: int,
+                   readahead: bool | None) -> Folio | None:
+        """``read_swap_cache_async`` + ``swap_read_folio`` for one entry, with the integrity
+        check of what was read. ``readahead`` marks a page read ahead of use."""
+        design = self.design
+        folio, new = design.read_swap_cache_async(entry)
+        self.reap_folios()
+        if folio is None:
+            return None
+        if new:
+            reads = self.read_path_snapshot()
+            ok = design.swap_read_folio(folio)
+            path = self.read_path_since(reads)
+            folio.folio_unlock()
+            if not ok:
+                return folio if not readahead else None
+            self.oracle_verify(folio, 0, entry, task, vpn, path)
+            if readahead:
+                folio.readahead = True
+                self.count_event("swap_ra", 1, 0)
+        return folio
+
+    def read_path_snapshot(self: Machine) -> tuple[int, int, int]:
+        vm = self.vmstat
+        return vm["swpin_zero"], vm["zswpin"], vm["pswpin"]
+
+    def read_path_since(self: Machine, before: tuple[int, int, int]) -> str:
+        vm = self.vmstat
+        if vm["zswpin"] != before[1]:
+            return "zswap"
+        if vm["pswpin"] != before[2]:
+            return "device"
+        if vm["swpin_zero"] != before[0]:
+            return "zero"
+        return "swapcache"
+
+    # -- zap and fork -------------------------------------------------------------------------
+    def zap_pte_range(self: Machine, mm: MmStruct, start: int, end: int) -> None:
+        """Clear every PTE in ``[start, end)``: unmap folios (freeing those nobody else
+        holds) and drop swap references (``free_swap_and_cache_nr``, batched over runs of
+        consecutive entries within one 512-entry block).
+
+        Models: ``zap_pte_range()`` (munmap, exit, ``MADV_DONTNEED``).
+        """
+        design = self.design
+        for key in range(start >> PTE_TABLE_SHIFT, ((end - 1) >> PTE_TABLE_SHIFT) + 1):
+            t = mm.tables.get(key)
+            if t is None:
+                continue
+            ptes, folios = t
+            base = key << PTE_TABLE_SHIFT
+            lo = max(start - base, 0)
+            hi = min(end - base, PTRS_PER_PTE)
+            run_entry = 0
+            run_nr = 0
+            for i in range(lo, hi):
+                v = ptes[i]
+                if not v:
+                    continue
+                if v & PTE_PRESENT:
+                    folio = folios[i]
+                    ptes[i] = 0
+                    if folio is not None:
+                        folios[i] = None
+                        self.folio_remove_rmap_pte(folio, mm, base + i)
+                        mm.rss_anon -= 1
+                        self.maybe_free_folio(folio)
+                    continue
+                e = v >> 1
+                ptes[i] = 0
+                mm.swapents -= 1
+                if run_nr and e == run_entry + run_nr and (e & 511) != 0:
+                    run_nr += 1
+                    continue
+                if run_nr:
+                    design.free_swap_and_cache_nr(SwpEntry(run_entry), run_nr)
+                run_entry, run_nr = e, 1
+            if run_nr:
+                design.free_swap_and_cache_nr(SwpEntry(run_entry), run_nr)
+        self.reap_folios()
+
+    def copy_page_range(self: Machine, src: MmStruct, dst: MmStruct) -> None:
+        """Copy every PTE of ``src`` into ``dst`` for fork.
+
+        Models: ``copy_page_range()`` -> ``copy_pte_range()``: a present page is shared
+        copy-on-write (both PTEs read-only, the child's old), a swap PTE is copied after
+        ``swap_duplicate`` (so swap counts above one occur), the zero page is copied.
+        """
+        design = self.design
+        for key, (ptes, folios) in src.tables.items():
+            base = key << PTE_TABLE_SHIFT
+            dptes, dfolios = dst.pte_table(base)
+            for i in range(PTRS_PER_PTE):
+                v = ptes[i]
+                if not v:
+                    continue
+                if v & PTE_PRESENT:
+                    v &= ~PTE_WRITE
+                    ptes[i] = v
+                    dptes[i] = v & ~PTE_YOUNG
+                    folio = folios[i]
+                    if folio is not None:
+                        dfolios[i] = folio
+                        self.folio_add_rmap_pte(folio, dst, base + i)
+                        dst.rss_anon += 1
+                    continue
+                if design.swap_duplicate(SwpEntry(v >> 1)) < 0:
+                    raise RuntimeError(f"fork: swap_duplicate({v >> 1:#x}) failed")
+                dptes[i] = v
+                dst.swapents += 1
+
+    # -- madvise ------------------------------------------------------------------------------
+    def madvise_pageout(self: Machine, task: Task, start: int, end: int) -> int:
+        """Reclaim the folios mapped in ``[start, end)`` now. Returns pages reclaimed.
+
+        Models: ``madvise_cold_or_pageout_pte_range()`` + ``reclaim_pages()``: folios
+        mapped by other processes too are skipped (``folio_likely_mapped_shared``), young
+        bits cleared, the rest reclaimed without reference checks.
+        """
+        mm = task.mm
+        picked: list[Folio] = []
+        seen: set[int] = set()
+        for vpn, v in mm.iter_ptes(start, end):
+            if not v & PTE_PRESENT:
+                continue
+            folio = mm.tables[vpn >> PTE_TABLE_SHIFT][1][vpn & PTE_TABLE_MASK]
+            if folio is None or id(folio) in seen:
+                continue
+            seen.add(id(folio))
+            if any((k >> 36) != mm.id for k in folio.rmap):
+                continue
+            if not folio.lru or folio.mm_pins:
+                continue
+            self.folio_referenced(folio)
+            folio.referenced = False
+            self.folio_del_lru(folio)
+            folio.mm_pins += 1
+            picked.append(folio)
+        return self.reclaim_pages(picked)
+
+    # -- classic swapoff: the page-table walk ---------------------------------------------------
+    def unuse_ptes(self: Machine, type_: int) -> int:
+        """Bring in every page of swap device ``type_`` that a PTE references, and map it.
+
+        Models: ``try_to_unuse()``'s ``unuse_mm()`` -> ``unuse_vma()`` ->
+        ``unuse_pte_range()`` -> ``unuse_pte()`` over every mm (the ``mmlist``): every PTE
+        of every VMA with an ``anon_vma`` is visited. Returns the PTEs visited.
+        """
+        from vswap.swap.types import swp_type
+
+        visited = 0
+        prev_mode, self.hook_mode = self.hook_mode, "swapoff"
+        try:
+            for mm in list(self.mms.values()):
+                task = next((t for t in self.tasks.values() if t.mm is mm), None)
+                for vma in list(mm.vmas):
+                    if not vma.anon_vma:
+                        continue
+                    for key in range(vma.start >> PTE_TABLE_SHIFT,
+                                     ((vma.end - 1) >> PTE_TABLE_SHIFT) + 1):
+                        t = mm.tables.get(key)
+                        if t is None:
+                            continue
+                        ptes = t[0]
+                        base = key << PTE_TABLE_SHIFT
+                        lo = max(vma.start - base, 0)
+                        hi = min(vma.end - base, PTRS_PER_PTE)
+                        visited += hi - lo
+                        for i in range(lo, hi):
+                            v = ptes[i]
+                            if not v or v & PTE_PRESENT or swp_type(SwpEntry(v >> 1)) != type_:
+                                continue
+                            self.unuse_pte(mm, task, vma, base + i, SwpEntry(v >> 1))
+        finally:
+            self.hook_mode = prev_mode
+        return visited
+
+    def unuse_pte(self: Machine, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
+                  entry: SwpEntry) -> None:
+        """Models: ``unuse_pte()``: swap the page in (readahead), map it read-only, drop
+        the swap reference, and ``folio_free_swap`` it."""
+        design = self.design
+        folio = design.swap_cache_get_folio(entry)
+        if folio is None:
+            folio, new = design.read_swap_cache_async(entry)
+            self.reap_folios()
+            if folio is None:
+                return
+            if new:
+                reads = self.read_path_snapshot()
+                ok = design.swap_read_folio(folio)
+                path = self.read_path_since(reads)
+                folio.folio_unlock()
+                if not ok:
+                    return
+                self.oracle_verify(folio, 0, entry, task, vpn, path)
+        elif not folio.mm_written:
+            self.oracle_verify(folio, entry - folio.swap, entry, task, vpn, "swapcache")
+        if not folio.uptodate or not folio.swapcache:
+            return
+        ptes, folios = mm.pte_table(vpn)
+        i = vpn & PTE_TABLE_MASK
+        idx = entry - folio.swap
+        ptes[i] = pte_mkpresent(idx, False) & ~PTE_YOUNG
+        folios[i] = folio
+        self.folio_add_rmap_pte(folio, mm, vpn)
+        mm.rss_anon += 1
+        mm.swapents -= 1
+        folio.mm_pins += 1
+        design.swap_free_nr(entry, 1)
+        if folio.folio_trylock():
+            design.folio_free_swap(folio)
+            folio.folio_unlock()
+        folio.mm_pins -= 1
+        if not folio.lru and folio.mm_charged:
+            self.folio_add_lru(folio)

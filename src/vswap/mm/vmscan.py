@@ -1,0 +1,465 @@
+"""Page reclaim: anonymous LRU lists, aging, shrink_folio_list, kswapd, direct and memcg reclaim.
+
+Models: mm/vmscan.c (v6.14, the classic two-list LRU; MGLRU off) for anonymous memory, and
+the anon half of mm/workingset.c (shadow entries, refault distance).
+
+* Per memcg one ``lruvec`` with an inactive and an active anonymous list. New anonymous
+  folios start inactive (since v5.9). Lists are insertion-ordered: the *first* item is the
+  tail the kernel scans (oldest), appending is ``list_add`` at the head.
+* ``shrink_active_list`` moves folios from the active tail to the inactive list, clearing
+  their young bits and setting ``PG_workingset``; anonymous folios are never kept active
+  for being referenced.
+* ``shrink_folio_list`` follows the kernel's order: ``folio_check_references`` (activate a
+  folio referenced twice, give a once-referenced one another round), ``add_to_swap`` (split
+  a large folio the swap layer cannot take whole: ``thp_swpout_fallback``), ``try_to_unmap``,
+  ``pageout`` through ``swap_writepage`` (``AOP_WRITEPAGE_ACTIVATE`` activates),
+  ``__remove_mapping`` with a workingset shadow and ``put_swap_folio``, free.
+* Scan pressure per memcg is ``lru_size >> priority`` from ``DEF_PRIORITY`` down, as
+  ``get_scan_count`` computes it when only anonymous pages exist; anon is scanned only when
+  ``can_reclaim_anon_pages`` (swap space, or zswap under the virtual design) and, in memcg
+  reclaim, ``swappiness > 0``.
+* kswapd runs when free memory falls below the low watermark, until the high watermark
+  (``balance_pgdat``); an allocation that would go below min reclaims directly
+  (``try_to_free_pages``); a charge over ``memory.max`` reclaims in the cgroup
+  (``try_to_free_mem_cgroup_pages``).
+* ``shrink_slab`` is the zswap shrinker (``zswap_shrinker_count`` / ``_scan``), scanned
+  per memcg with the kernel's ``(freeable >> priority) * 4 / seeks`` pressure.
+
+Simplification: reclaim is synchronous (a write-out completes before ``swap_writepage``
+returns), so there is no ``PG_reclaim`` rotation and no writeback throttling.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vswap.mm.folio import Folio
+from vswap.swap.swap_state import pack_shadow, unpack_shadow
+from vswap.swap.types import PAGE_SIZE
+
+if TYPE_CHECKING:
+    from vswap.mm.machine import Machine
+    from vswap.mm.memcontrol import MemCgroup
+
+#: ``DEF_PRIORITY``: scan ``size >> 12`` first, doubling down to the whole list.
+DEF_PRIORITY = 12
+#: ``SWAP_CLUSTER_MAX``: the reclaim batch.
+SWAP_CLUSTER_MAX = 32
+#: ``MAX_RECLAIM_RETRIES`` (mm/internal.h).
+MAX_RECLAIM_RETRIES = 16
+#: ``DEFAULT_SEEKS`` and ``SHRINK_BATCH`` (include/linux/shrinker.h).
+DEFAULT_SEEKS = 2
+SHRINK_BATCH = 128
+
+# folio_check_references() verdicts.
+FOLIOREF_RECLAIM = 0
+FOLIOREF_KEEP = 1
+FOLIOREF_ACTIVATE = 2
+
+
+class Lruvec:
+    """One memcg's anonymous LRU lists and workingset state. Models: ``struct lruvec``.
+
+    ``nr_inactive`` / ``nr_active`` are in pages (``NR_INACTIVE_ANON`` / ``NR_ACTIVE_ANON``),
+    ``nr_anon`` is ``NR_ANON_MAPPED`` (pages of mapped folios), ``nonresident_age`` the
+    workingset clock (``lruvec->nonresident_age``).
+    """
+
+    __slots__ = ("active", "inactive", "memcg", "nonresident_age", "nr_active", "nr_anon",
+                 "nr_inactive", "parent")
+
+    def __init__(self, memcg: MemCgroup, parent: Lruvec | None) -> None:
+        self.memcg = memcg
+        self.parent = parent
+        self.inactive: OrderedDict[Folio, None] = OrderedDict()
+        self.active: OrderedDict[Folio, None] = OrderedDict()
+        self.nr_inactive = 0
+        self.nr_active = 0
+        self.nr_anon = 0
+        self.nonresident_age = 0
+
+    def lru_pages(self) -> int:
+        return self.nr_inactive + self.nr_active
+
+    def inactive_is_low(self) -> bool:
+        """Models: ``inactive_is_low()`` with ``inactive_ratio = int_sqrt(10 * GB)`` (1 below
+        1 GB): the inactive list needs refilling from the active list."""
+        gb = (self.nr_inactive + self.nr_active) * PAGE_SIZE >> 30
+        ratio = int((10 * gb) ** 0.5) if gb else 1
+        return self.nr_inactive * ratio < self.nr_active
+
+
+@dataclass
+class ScanControl:
+    """Models: ``struct scan_control`` (the fields anonymous reclaim uses)."""
+
+    nr_to_reclaim: int
+    target: MemCgroup | None = None
+    swappiness: int = 60
+    may_swap: bool = True
+    kswapd: bool = False
+    priority: int = DEF_PRIORITY
+    nr_scanned: int = 0
+    nr_reclaimed: int = 0
+    #: ``reclaim_pages()`` (MADV_PAGEOUT): skip the reference checks.
+    ignore_references: bool = False
+    #: Proactive reclaim (``memory.reclaim``).
+    proactive: bool = False
+
+
+class VmscanMixin:
+    """Reclaim entry points of :class:`~vswap.mm.machine.Machine` (see module docstring)."""
+
+    # -- LRU maintenance ---------------------------------------------------------------------
+    def folio_add_lru(self: Machine, folio: Folio) -> None:
+        """Models: ``folio_add_lru()``: onto the list its ``PG_active`` names."""
+        lruvec = self.lruvecs[folio.memcg_id]
+        folio.lru = True
+        if folio.active:
+            lruvec.active[folio] = None
+            lruvec.nr_active += folio.nr_pages
+        else:
+            lruvec.inactive[folio] = None
+            lruvec.nr_inactive += folio.nr_pages
+
+    def folio_del_lru(self: Machine, folio: Folio) -> None:
+        """Models: ``lruvec_del_folio()`` (also isolation: ``folio_isolate_lru``)."""
+        if not folio.lru:
+            return
+        lruvec = self.lruvecs[folio.memcg_id]
+        folio.lru = False
+        if folio.active:
+            del lruvec.active[folio]
+            lruvec.nr_active -= folio.nr_pages
+        else:
+            del lruvec.inactive[folio]
+            lruvec.nr_inactive -= folio.nr_pages
+
+    def folio_putback_lru(self: Machine, folio: Folio) -> None:
+        """Models: ``folio_putback_lru()``: drop the isolation pin; free a folio nobody uses."""
+        folio.mm_pins -= 1
+        if not folio.mm_charged:
+            return
+        if folio.mapcount == 0 and not folio.swapcache and folio.mm_pins == 0:
+            self.free_folio(folio)
+            return
+        if not folio.lru:
+            self.folio_add_lru(folio)
+
+    # -- workingset (mm/workingset.c) -------------------------------------------------------
+    def workingset_age_nonresident(self: Machine, lruvec: Lruvec, nr: int) -> None:
+        """Models: ``workingset_age_nonresident()``: advance the clock here and above."""
+        lv: Lruvec | None = lruvec
+        while lv is not None:
+            lv.nonresident_age += nr
+            lv = lv.parent
+
+    def workingset_eviction(self: Machine, folio: Folio) -> int:
+        """Models: ``workingset_eviction()``: the shadow left in the swap cache."""
+        lruvec = self.lruvecs[folio.memcg_id]
+        eviction = lruvec.nonresident_age
+        self.workingset_age_nonresident(lruvec, folio.nr_pages)
+        return pack_shadow(folio.memcg_id, eviction, folio.workingset)
+
+    def workingset_refault(self: Machine, folio: Folio, shadow: int) -> None:
+        """Models: ``workingset_refault()`` for anon: count the refault and activate the
+        folio if its refault distance fits in the active list (``workingset_test_recent``)."""
+        memcg_id, eviction, workingset = unpack_shadow(shadow)
+        eviction_lruvec = self.lruvecs.get(memcg_id)
+        if eviction_lruvec is None:
+            return
+        nr = folio.nr_pages
+        self.count_event("workingset_refault_anon", nr, folio.memcg_id)
+        distance = eviction_lruvec.nonresident_age - eviction
+        if distance > eviction_lruvec.nr_active:
+            return
+        folio.active = True
+        self.workingset_age_nonresident(self.lruvecs[folio.memcg_id], nr)
+        self.count_event("workingset_activate_anon", nr, folio.memcg_id)
+        if workingset:
+            folio.workingset = True
+            self.count_event("workingset_restore_anon", nr, folio.memcg_id)
+
+    # -- reference checks ------------------------------------------------------------------
+    def folio_check_references(self: Machine, folio: Folio) -> int:
+        """Models: ``folio_check_references()`` for anonymous folios."""
+        referenced_ptes = self.folio_referenced(folio)
+        referenced_folio = folio.referenced
+        folio.referenced = False
+        if referenced_ptes:
+            folio.referenced = True
+            if referenced_folio or referenced_ptes > 1:
+                return FOLIOREF_ACTIVATE
+            return FOLIOREF_KEEP
+        return FOLIOREF_RECLAIM
+
+    # -- the LRU scanners --------------------------------------------------------------------
+    def shrink_active_list(self: Machine, lruvec: Lruvec, nr_to_scan: int,
+                           sc: ScanControl) -> None:
+        """Models: ``shrink_active_list()``: age the oldest active folios onto the inactive
+        list (clearing young bits, setting ``PG_workingset``)."""
+        active = lruvec.active
+        moved = 0
+        scanned = 0
+        while active and scanned < nr_to_scan:
+            folio, _ = active.popitem(last=False)
+            lruvec.nr_active -= folio.nr_pages
+            scanned += folio.nr_pages
+            if folio.mapcount:
+                self.folio_referenced(folio)
+            folio.active = False
+            folio.workingset = True
+            lruvec.inactive[folio] = None
+            lruvec.nr_inactive += folio.nr_pages
+            moved += folio.nr_pages
+        self.count_event("pgrefill", scanned, lruvec.memcg.id)
+        self.count_event("pgdeactivate", moved, lruvec.memcg.id)
+
+    def shrink_inactive_list(self: Machine, lruvec: Lruvec, nr_to_scan: int,
+                             sc: ScanControl) -> int:
+        """Models: ``shrink_inactive_list()``: isolate up to ``nr_to_scan`` pages from the
+        tail, run ``shrink_folio_list``, put the rest back. Returns pages reclaimed."""
+        inactive = lruvec.inactive
+        batch: list[Folio] = []
+        scanned = 0
+        while inactive and scanned < nr_to_scan:
+            folio, _ = inactive.popitem(last=False)
+            nr = folio.nr_pages
+            lruvec.nr_inactive -= nr
+            folio.lru = False
+            folio.mm_pins += 1
+            scanned += nr
+            batch.append(folio)
+        if not batch:
+            return 0
+        memcg_id = lruvec.memcg.id
+        self.count_event("pgscan_anon", scanned, memcg_id)
+        self.count_event("pgscan_kswapd" if sc.kswapd else "pgscan_direct", scanned, memcg_id)
+        sc.nr_scanned += scanned
+        reclaimed = self.shrink_folio_list(batch, sc)
+        if reclaimed:
+            self.count_event("pgsteal_anon", reclaimed, memcg_id)
+            self.count_event("pgsteal_kswapd" if sc.kswapd else "pgsteal_direct", reclaimed,
+                             memcg_id)
+        sc.nr_reclaimed += reclaimed
+        return reclaimed
+
+    def shrink_folio_list(self: Machine, folios: list[Folio], sc: ScanControl) -> int:
+        """Reclaim isolated (pinned, off-LRU) folios; return pages freed.
+
+        Models: ``shrink_folio_list()`` (anonymous, swap-backed folios). Every folio comes
+        back through :meth:`folio_putback_lru` (kept, activated) or is freed here.
+        """
+        design = self.design
+        reclaimed = 0
+        i = 0
+        while i < len(folios):
+            folio = folios[i]
+            i += 1
+            if not folio.folio_trylock():
+                self.folio_putback_lru(folio)
+                continue
+            if not sc.ignore_references:
+                ref = self.folio_check_references(folio)
+                if ref == FOLIOREF_ACTIVATE:
+                    self._activate_locked(folio)
+                    continue
+                if ref == FOLIOREF_KEEP:
+                    folio.folio_unlock()
+                    self.folio_putback_lru(folio)
+                    continue
+            if not folio.swapcache:
+                if folio.order and self.folio_partially_mapped(folio):
+                    # Split partially mapped folios right away: unmapped pages go without I/O.
+                    folio.folio_unlock()
+                    folios.extend(self.split_folio_isolated(folio))
+                    continue
+                if not self.add_to_swap(folio):
+                    if not folio.order:
+                        self._activate_locked(folio)
+                        continue
+                    order = folio.order
+                    folio.folio_unlock()
+                    if order == self.HPAGE_PMD_ORDER:
+                        self.count_event("thp_swpout_fallback", 1, folio.memcg_id)
+                    self.count_mthp_stat(order, "swpout_fallback")
+                    folios.extend(self.split_folio_isolated(folio))
+                    continue
+            if folio.mapcount and not self.try_to_unmap(folio):
+                self._activate_locked(folio)
+                continue
+            if folio.dirty:
+                # pageout(): the dirty bit moves to the I/O, swap_writepage unlocks.
+                folio.dirty = False
+                if folio.mm_written:
+                    self.oracle_record_folio(folio)
+                order = folio.order
+                ret = design.swap_writepage(folio)
+                if ret:
+                    # AOP_WRITEPAGE_ACTIVATE: kept dirty (zswap refused, writeback disabled).
+                    if folio.folio_trylock():
+                        self._activate_locked(folio)
+                    else:
+                        folio.active = True
+                        self.folio_putback_lru(folio)
+                    continue
+                if order:
+                    self.count_mthp_stat(order, "swpout")
+                if folio.swapcache:
+                    self.nr_swapout_pages += folio.nr_pages
+                if folio.writeback or folio.dirty or not folio.folio_trylock():
+                    self.folio_putback_lru(folio)
+                    continue
+            # __remove_mapping(): only a folio nobody maps any more.
+            if folio.mapcount or folio.mm_pins != 1:
+                folio.folio_unlock()
+                self.folio_putback_lru(folio)
+                continue
+            if folio.swapcache:
+                entry = folio.swap
+                shadow = self.workingset_eviction(folio)
+                design.swap_cache._delete_from_swap_cache(  # type: ignore[attr-defined]
+                    folio, entry, shadow)
+                design.put_swap_folio(folio, entry)
+            folio.folio_unlock()
+            folio.mm_pins -= 1
+            reclaimed += folio.nr_pages
+            self.free_folio(folio)
+        return reclaimed
+
+    def _activate_locked(self: Machine, folio: Folio) -> None:
+        """The ``activate_locked`` exit: back onto the active list (``pgactivate``)."""
+        if folio.swapcache and self.swap_full_for(folio):
+            # Not worth keeping a swap slot for a folio that stays in memory.
+            self.design.folio_free_swap(folio)
+        if not folio.active:
+            folio.active = True
+            self.count_event("pgactivate", folio.nr_pages, folio.memcg_id)
+        folio.folio_unlock()
+        self.folio_putback_lru(folio)
+
+    # -- per-memcg and per-node shrinking -----------------------------------------------
+    def shrink_lruvec(self: Machine, lruvec: Lruvec, sc: ScanControl) -> None:
+        """Models: ``shrink_lruvec()`` with ``get_scan_count()`` for anonymous pages only."""
+        if not sc.may_swap or not self.can_reclaim_anon_pages(lruvec.memcg, sc):
+            return
+        if sc.target is not None and sc.swappiness == 0:
+            return
+        size = lruvec.lru_pages()
+        scan = size >> sc.priority
+        if not scan:
+            if sc.priority > 0 and size > SWAP_CLUSTER_MAX:
+                return
+            scan = min(size, SWAP_CLUSTER_MAX)
+        target = sc.nr_to_reclaim
+        while scan > 0 and sc.nr_reclaimed < target:
+            chunk = min(scan, SWAP_CLUSTER_MAX)
+            if lruvec.inactive_is_low():
+                self.shrink_active_list(lruvec, chunk, sc)
+            if not lruvec.inactive:
+                break
+            self.shrink_inactive_list(lruvec, chunk, sc)
+            scan -= chunk
+
+    def shrink_node_memcgs(self: Machine, sc: ScanControl) -> None:
+        """Models: ``shrink_node_memcgs()``: every memcg of the target subtree, then its
+        slab (the zswap shrinker)."""
+        root = sc.target if sc.target is not None else self.memcgs.root
+        for memcg in root.subtree():
+            lruvec = self.lruvecs.get(memcg.id)
+            if lruvec is None:
+                continue
+            self.shrink_lruvec(lruvec, sc)
+            self.shrink_slab(memcg, sc)
+            if sc.nr_reclaimed >= sc.nr_to_reclaim and not sc.kswapd:
+                break
+
+    def shrink_slab(self: Machine, memcg: MemCgroup, sc: ScanControl) -> int:
+        """Models: ``shrink_slab()`` -> ``do_shrink_slab()`` for the zswap shrinker."""
+        zswap = self.zswap
+        if zswap is None or not hasattr(zswap, "zswap_shrinker_scan"):
+            return 0
+        freeable = zswap.zswap_shrinker_count(memcg)
+        if not freeable:
+            return 0
+        total_scan = min((freeable >> sc.priority) * 4 // DEFAULT_SEEKS, 2 * freeable)
+        freed = 0
+        self._memalloc += 1
+        try:
+            while total_scan >= SHRINK_BATCH or (total_scan and total_scan >= freeable):
+                nr = min(SHRINK_BATCH, total_scan)
+                ret = zswap.zswap_shrinker_scan(memcg, nr)
+                if ret is None or ret < 0:
+                    break
+                freed += ret
+                total_scan -= nr
+        finally:
+            self._memalloc -= 1
+        self.reap_folios()
+        return freed
+
+    def do_try_to_free_pages(self: Machine, sc: ScanControl) -> int:
+        """Models: ``do_try_to_free_pages()``: raise the priority until enough was freed."""
+        self._memalloc += 1
+        try:
+            sc.priority = DEF_PRIORITY
+            while sc.priority >= 0:
+                self.shrink_node_memcgs(sc)
+                if sc.nr_reclaimed >= sc.nr_to_reclaim:
+                    break
+                sc.priority -= 1
+        finally:
+            self._memalloc -= 1
+        self.reap_folios()
+        return sc.nr_reclaimed
+
+    def try_to_free_mem_cgroup_pages(self: Machine, memcg: MemCgroup, nr_pages: int, *,
+                                     swappiness: int | None = None,
+                                     proactive: bool = False) -> int:
+        """Models: ``try_to_free_mem_cgroup_pages()``: reclaim at least SWAP_CLUSTER_MAX."""
+        sc = ScanControl(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX), target=memcg,
+                         swappiness=self.swappiness if swappiness is None else swappiness,
+                         proactive=proactive)
+        return self.do_try_to_free_pages(sc)
+
+    def try_to_free_pages(self: Machine, nr_pages: int) -> int:
+        """Models: ``try_to_free_pages()``: global direct reclaim."""
+        sc = ScanControl(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX),
+                         swappiness=self.swappiness)
+        self.stats_allocstall += 1
+        return self.do_try_to_free_pages(sc)
+
+    def balance_pgdat(self: Machine) -> int:
+        """Models: kswapd's ``balance_pgdat()``: reclaim until free >= the high watermark.
+
+        Returns pages reclaimed; gives up (``kswapd_failures``) after a pass at priority 0
+        freed nothing.
+        """
+        total = 0
+        while self.nr_free_pages() < self.wmark_high:
+            need = self.wmark_high - self.nr_free_pages()
+            sc = ScanControl(nr_to_reclaim=max(need, SWAP_CLUSTER_MAX), kswapd=True,
+                             swappiness=self.swappiness)
+            got = self.do_try_to_free_pages(sc)
+            total += got
+            if not got:
+                self.kswapd_failures += 1
+                break
+        return total
+
+    def reclaim_pages(self: Machine, folios: list[Folio]) -> int:
+        """Models: ``reclaim_pages()`` (MADV_PAGEOUT): reclaim isolated folios regardless
+        of references."""
+        if not folios:
+            return 0
+        sc = ScanControl(nr_to_reclaim=len(folios), ignore_references=True,
+                         swappiness=self.swappiness)
+        self._memalloc += 1
+        try:
+            got = self.shrink_folio_list(folios, sc)
+        finally:
+            self._memalloc -= 1
+        self.reap_folios()
+        return got
