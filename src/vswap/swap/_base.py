@@ -9,6 +9,7 @@ the entry-specific operations (the template methods named in each docstring).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Hashable
 
 from vswap.errors import Errno, KernelError
@@ -21,7 +22,7 @@ from vswap.swap.swapfile import SwapDevices, SwapInfo
 from vswap.swap.types import HPAGE_PMD_ORDER, PAGE_SIZE, SwpEntry
 
 
-class SwapDesignBase:
+class SwapDesignBase(abc.ABC):
     """Shared state and steps of a swap design.
 
     Attributes: ``devices`` (the physical layer), ``swap_cache``, ``memcgs`` (the cgroup
@@ -209,29 +210,37 @@ class SwapDesignBase:
         """Whether an entry with no device is dead (classic) or simply not on disk (vswap)."""
         return True
 
+    @abc.abstractmethod
     def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.get_swap_device``."""
 
+    @abc.abstractmethod
     def put_swap_device(self, si: SwapInfo) -> None:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.put_swap_device``."""
 
+    @abc.abstractmethod
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.folio_alloc_swap``."""
 
+    @abc.abstractmethod
     def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.put_swap_folio``."""
 
+    @abc.abstractmethod
     def swapcache_prepare(self, entry: SwpEntry, nr: int) -> int:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.swapcache_prepare``."""
 
+    @abc.abstractmethod
     def swp_swapcount(self, entry: SwpEntry) -> int:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.swp_swapcount``."""
 
+    @abc.abstractmethod
     def folio_swapped(self, folio: Folio) -> bool:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.folio_swapped``."""
 
+    @abc.abstractmethod
     def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int:
-        raise NotImplementedError
+        """Design-specific: see ``SwapDesign.lookup_swap_cgroup_id``."""
 
     # -- accounting -----------------------------------------------------------------------
     def device_metadata_bytes(self) -> dict[str, int]:
