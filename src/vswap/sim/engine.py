@@ -35,6 +35,7 @@ threads or asyncio (real concurrency is non-deterministic).
 
 from __future__ import annotations
 
+import abc
 import itertools
 import random
 import sys
@@ -261,7 +262,7 @@ class Process(Event):
         self.engine.schedule(self, NORMAL, 0)
 
 
-class _Condition(Event):
+class _Condition(Event, metaclass=abc.ABCMeta):
     """Base of :class:`AllOf` / :class:`AnyOf`: waits on several events."""
 
     __slots__ = ("_events", "_remaining")
@@ -279,11 +280,13 @@ class _Condition(Event):
             else:
                 ev.callbacks.append(self._check)
 
-    def _result(self) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _result(self) -> Any:
+        """The condition's value once it holds (AllOf: all values; AnyOf: the first)."""
 
+    @abc.abstractmethod
     def _check(self, event: Event) -> None:
-        raise NotImplementedError  # pragma: no cover - overridden
+        """Called as each watched event is processed: trigger or fail the condition."""
 
 
 class AllOf(_Condition):

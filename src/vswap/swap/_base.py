@@ -16,7 +16,7 @@ from vswap.errors import Errno, KernelError
 from vswap.mm.folio import Folio
 from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
 from vswap.mm.vmstat import VmStat
-from vswap.swap._api import SwapHooks
+from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import SwapDevices, SwapInfo
 from vswap.swap.types import HPAGE_PMD_ORDER, PAGE_SIZE, SwpEntry
@@ -190,7 +190,7 @@ class SwapDesignBase(abc.ABC):
             if new is None:
                 return None, False
             err = self.swapcache_prepare(entry, 1)
-            if err:
+            if err or not self.swapin_pinned_ok(entry):
                 return None, False
             new.locked = True
             new.swapbacked = True
@@ -205,7 +205,64 @@ class SwapDesignBase(abc.ABC):
             if si is not None:
                 self.put_swap_device(si)
 
+    def swapin_pinned_ok(self, entry: SwpEntry) -> bool:
+        """After ``swapcache_prepare`` pinned ``entry`` for a swap-in: may it be read?
+
+        A design returns False (having dropped the pin) when reading would be bogus; the
+        caller then retries. The classic design always may.
+        """
+        return True
+
+    def swap_writepage(self, folio: Folio) -> int:
+        """Write a locked swap-cache folio out: zero check, then zswap, then the device.
+
+        Models: ``swap_writepage()`` (mm/page_io.c; v6.14, and patch 12's order under vswap).
+        Context: folio locked, in the swap cache, dirty bit already cleared by the caller
+        (``pageout``). In order: no PTE left -> freed from the swap cache; all zero ->
+        :meth:`swap_zeromap_folio_set`; else :meth:`swap_zeromap_folio_clear` and
+        ``zswap_store``; zswap refused and ``memory.zswap.writeback=0`` -> kept; else the
+        design's :meth:`swap_writepage_fallback` (the device).
+
+        Returns:
+            0 (the folio is clean: freed, zero-marked, in zswap or written) or
+            ``AOP_WRITEPAGE_ACTIVATE`` (kept dirty in the swap cache; reclaim activates it).
+            The folio is unlocked on return in both cases.
+        """
+        if self.folio_free_swap(folio):
+            folio.folio_unlock()
+            return 0
+        if all(folio.page_is_zero(i) for i in range(folio.nr_pages)):
+            self.swap_zeromap_folio_set(folio)
+            folio.folio_unlock()
+            return 0
+        self.swap_zeromap_folio_clear(folio)
+        if self.zswap is not None and self.zswap.zswap_store(folio):  # type: ignore[attr-defined]
+            folio.folio_unlock()
+            return 0
+        memcg = self.memcg_of(folio.memcg_id)
+        if memcg is not None and not memcg.mem_cgroup_zswap_writeback_enabled():
+            ret = AOP_WRITEPAGE_ACTIVATE
+        else:
+            ret = self.swap_writepage_fallback(folio)
+        if ret:
+            folio.dirty = True
+        folio.folio_unlock()
+        return ret
+
     # -- template methods the designs provide ------------------------------------------------
+    @abc.abstractmethod
+    def swap_zeromap_folio_set(self, folio: Folio) -> None:
+        """Record that every page of the folio is zero; count ``swpout_zero``."""
+
+    @abc.abstractmethod
+    def swap_zeromap_folio_clear(self, folio: Folio) -> None:
+        """Forget any zero mark of the folio's entries (it is about to be stored)."""
+
+    @abc.abstractmethod
+    def swap_writepage_fallback(self, folio: Folio) -> int:
+        """Write the folio to a device after zswap refused it: 0, or
+        ``AOP_WRITEPAGE_ACTIVATE`` to keep it (the caller re-dirties and unlocks)."""
+
     def entry_needs_device(self, entry: SwpEntry) -> bool:
         """Whether an entry with no device is dead (classic) or simply not on disk (vswap)."""
         return True

@@ -39,7 +39,6 @@ from vswap.mm.folio import Folio
 from vswap.mm.memcontrol import MemCgroupTree
 from vswap.mm.vmstat import VmStat
 from vswap.swap._api import (
-    AOP_WRITEPAGE_ACTIVATE,
     TTRS_ANYWAY,
     TTRS_FULL,
     TTRS_UNMAPPED,
@@ -574,33 +573,9 @@ class ClassicSwap(SwapDesignBase):
         return n, first
 
     # -- I/O ----------------------------------------------------------------------------------
-    def swap_writepage(self, folio: Folio) -> int:
-        """Write a locked swap-cache folio out: zero check, then zswap, then the device.
-
-        Models: ``swap_writepage()`` (mm/page_io.c, v6.14). Context: folio locked, in the swap
-        cache, dirty bit already cleared by the caller (``pageout``). Returns 0 (the folio is
-        clean: freed from the swap cache, zero-marked, in zswap or written) or
-        ``AOP_WRITEPAGE_ACTIVATE`` (kept, dirty: ``memory.zswap.writeback=0`` and zswap
-        refused it). The folio is unlocked on return in both cases.
-        """
-        if self.folio_free_swap(folio):
-            folio.folio_unlock()
-            return 0
-        if all(folio.page_is_zero(i) for i in range(folio.nr_pages)):
-            self.swap_zeromap_folio_set(folio)
-            folio.folio_unlock()
-            return 0
-        self.swap_zeromap_folio_clear(folio)
-        if self.zswap is not None and self.zswap.zswap_store(folio):  # type: ignore[attr-defined]
-            folio.folio_unlock()
-            return 0
-        memcg = self.memcg_of(folio.memcg_id)
-        if memcg is not None and not memcg.mem_cgroup_zswap_writeback_enabled():
-            folio.dirty = True
-            folio.folio_unlock()
-            return AOP_WRITEPAGE_ACTIVATE
+    def swap_writepage_fallback(self, folio: Folio) -> int:
+        """Write the folio to the slots reserved at ``folio_alloc_swap`` (always possible)."""
         self._swap_writepage_device(folio)
-        folio.folio_unlock()
         return 0
 
     def _swap_writepage_device(self, folio: Folio) -> None:

@@ -61,23 +61,18 @@ class SwapStorage(Protocol):
 
     def read_page(self, offset: int) -> bytes:
         """Return the 4096 bytes of slot ``offset``."""
-        ...
 
     def write_page(self, offset: int, data: Buffer) -> None:
         """Store exactly 4096 bytes at slot ``offset``."""
-        ...
 
     def read_pages(self, offset: int, nr: int) -> bytes:
         """Return ``nr`` consecutive pages starting at slot ``offset``."""
-        ...
 
     def write_pages(self, offset: int, data: Buffer) -> None:
         """Store a whole number of pages starting at slot ``offset``."""
-        ...
 
     def close(self) -> None:
         """Release the storage; further access is EBADF."""
-        ...
 
 
 class _MmapSwapStorage:

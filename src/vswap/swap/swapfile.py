@@ -246,6 +246,18 @@ class SwapInfo:
         """Overridden by the device set: ``vm_swap_full()`` needs the global counts."""
         return False
 
+    def slot_cache_only(self, offset: int) -> bool:
+        """Is the used slot ``offset`` held only by the swap cache (reclaimable)?
+
+        Models: the ``SWAP_HAS_CACHE``-only test of the classic reclaim scans; the virtual
+        design overrides it (``swap_cache_only``: the rmap owner's refs are exactly 1).
+        """
+        return self.swap_map[offset] == SWAP_HAS_CACHE
+
+    def may_have_cache_only_slots(self) -> bool:
+        """Whether a reclaim scan can find anything (a design may know it cannot)."""
+        return self.reclaim_cb is not None
+
     def _cluster_scan_range(self, c: int, start: int, nr: int) -> tuple[bool, bool]:
         """Models: ``cluster_scan_range()``: (usable, need_reclaim) for ``start..start+nr``."""
         if self.cluster_count[c] == 0:
@@ -253,10 +265,9 @@ class SwapInfo:
         need_reclaim = False
         swap_map = self.swap_map
         for off in range(start, start + nr):
-            v = swap_map[off]
-            if v == 0:
+            if swap_map[off] == 0:
                 continue
-            if v == SWAP_HAS_CACHE and self.map_bad == SWAP_MAP_BAD:
+            if self.slot_cache_only(off):
                 if not self.vm_swap_full_cb():
                     return False, False
                 need_reclaim = True
@@ -265,18 +276,23 @@ class SwapInfo:
         return True, need_reclaim
 
     def _cluster_reclaim_range(self, start: int, end: int) -> bool:
-        """Models: ``cluster_reclaim_range()``: free cache-only slots so the range is free."""
+        """Models: ``cluster_reclaim_range()``: free cache-only slots so the range is free.
+
+        Stops at the first slot that is neither free nor reclaimable, as the kernel does.
+        """
         if self.reclaim_cb is None:
             return False
         off = start
         while off < end:
-            if self.swap_map[off] == SWAP_HAS_CACHE:
+            if self.swap_map[off] == 0:
+                off += 1
+            elif self.slot_cache_only(off):
                 n = self.reclaim_cb(self, off)
                 if n <= 0:
                     return False
                 off += n
             else:
-                off += 1
+                return False
         return all(self.swap_map[o] == 0 for o in range(start, end))
 
     def _alloc_scan_cluster(self, c: int, offset: int, order: int, usage: int,
@@ -389,8 +405,9 @@ class SwapInfo:
         the allocation path does; with ``force`` (the reclaim work) all full clusters.
         Returns the slots freed.
         """
-        if self.reclaim_cb is None:
+        if not self.may_have_cache_only_slots():
             return 0
+        assert self.reclaim_cb is not None
         to_scan = len(self.full_clusters) if force else 1
         freed = 0
         for c in list(self.full_clusters)[:to_scan]:
@@ -398,7 +415,7 @@ class SwapInfo:
             end = min(start + SWAPFILE_CLUSTER, self.max)
             off = start
             while off < end:
-                if self.swap_map[off] == SWAP_HAS_CACHE:
+                if self.swap_map[off] and self.slot_cache_only(off):
                     n = self.reclaim_cb(self, off)
                     if n > 0:
                         freed += n

@@ -127,58 +127,13 @@ class VSwapInfo(SwapInfo):
 
     vswap: VirtualSwap
 
-    def _cluster_scan_range(self, c: int, start: int, nr: int) -> tuple[bool, bool]:
-        if self.cluster_count[c] == 0:
-            return True, False
-        need_reclaim = False
-        for off in range(start, start + nr):
-            v = self.swap_map[off]
-            if v == 0:
-                continue
-            if v == SWAP_MAP_ALLOCATED and self.vswap.swap_cache_only(self, off):
-                if not self.vm_swap_full_cb():
-                    return False, False
-                need_reclaim = True
-                continue
-            return False, False
-        return True, need_reclaim
+    def slot_cache_only(self, offset: int) -> bool:
+        """Models: ``swap_cache_only()`` (patch 10): the rmap owner has refs == 1."""
+        return self.vswap.swap_cache_only(self, offset)
 
-    def _cluster_reclaim_range(self, start: int, end: int) -> bool:
-        if self.reclaim_cb is None:
-            return False
-        off = start
-        while off < end:
-            if self.swap_map[off] == SWAP_MAP_ALLOCATED:
-                n = self.reclaim_cb(self, off)
-                if n <= 0:
-                    return False
-                off += n
-            else:
-                off += 1
-        return all(self.swap_map[o] == 0 for o in range(start, end))
-
-    def swap_reclaim_full_clusters(self, *, force: bool) -> int:
+    def may_have_cache_only_slots(self) -> bool:
         # Only a folio in the swap cache can be reclaimed: with none, skip the scan.
-        if self.reclaim_cb is None or not self.vswap.swap_cache.nr_pages:
-            return 0
-        to_scan = len(self.full_clusters) if force else 1
-        freed = 0
-        col = self.vswap.rmap[self.type]
-        refs = self.vswap.table.refs
-        for c in list(self.full_clusters)[:to_scan]:
-            start = c * SWAPFILE_CLUSTER
-            off = start
-            end = min(start + SWAPFILE_CLUSTER, self.max)
-            while off < end:
-                owner = col[off]
-                if owner and refs[owner] == SWAP_CACHE_INC:
-                    n = self.reclaim_cb(self, off)
-                    if n > 0:
-                        freed += n
-                        off += n
-                        continue
-                off += 1
-        return freed
+        return self.reclaim_cb is not None and bool(self.vswap.swap_cache.nr_pages)
 
 
 class VirtualSwap(SwapDesignBase):
@@ -945,41 +900,14 @@ class VirtualSwap(SwapDesignBase):
     # =====================================================================================
     # swap cache
     # =====================================================================================
-    def read_swap_cache_async(self, entry: SwpEntry, *,
-                              skip_if_exists: bool = False) -> tuple[Folio | None, bool]:
-        """Find or create the swap-cache folio of ``entry``.
-
-        Models: ``__read_swap_cache_async()`` with patch 12's guard: after the pin is taken,
-        a FOLIO-backed entry whose folio is not in the cache is transient (reading "storage"
-        would be bogus): the pin is dropped and None returned, for the caller to retry.
-        Otherwise as :meth:`SwapDesignBase.read_swap_cache_async`.
-        """
-        _ok, si = self.trylock_swapoff(entry)
-        try:
-            folio = self.swap_cache_get_folio(entry)
-            if folio is not None:
-                return folio, False
-            if not self.swp_swapcount(entry):
-                return None, False
-            new = self.hooks.alloc_swapin_folio(entry, 0, self.lookup_swap_cgroup_id(entry))
-            if new is None:
-                return None, False
-            if self.swapcache_prepare(entry, 1):
-                return None, False
-            if self.vswap_folio_backed(entry, 1):
-                self.swapcache_clear(entry, 1)
-                return None, False
-            new.locked = True
-            new.swapbacked = True
-            err, shadow = self.add_to_swap_cache(new, entry)
-            if err:
-                self.put_swap_folio(new, entry)
-                new.locked = False
-                return None, False
-            self.hooks.swapin_folio_added(new, shadow)
-            return new, True
-        finally:
-            self.unlock_swapoff(entry, si)
+    def swapin_pinned_ok(self, entry: SwpEntry) -> bool:
+        """Patch 12's guard in ``__read_swap_cache_async()``: once pinned, a FOLIO-backed
+        entry whose folio is not in the swap cache is transient (reading "storage" would be
+        bogus): drop the pin; the caller retries."""
+        if self.vswap_folio_backed(entry, 1):
+            self.swapcache_clear(entry, 1)
+            return False
+        return True
 
     def swap_cluster_readahead_entries(self, entry: SwpEntry, page_cluster: int) -> list[SwpEntry]:
         """The entries cluster readahead would read around ``entry``, target included.
@@ -1026,44 +954,20 @@ class VirtualSwap(SwapDesignBase):
     # =====================================================================================
     # I/O (mm/page_io.c, patch 12)
     # =====================================================================================
-    def swap_writepage(self, folio: Folio) -> int:
-        """Write a locked swap-cache folio out: zero page, then zswap, then a new disk slot.
+    def swap_writepage_fallback(self, folio: Folio) -> int:
+        """Allocate physical slots on demand and write (patches 12, 14).
 
-        Models: ``swap_writepage()`` under vswap (patch 12, spec part 2 4.2). Context: folio
-        locked, in the swap cache, descriptors normally FOLIO(folio). Steps:
-        ``folio_free_swap`` (nothing maps it: done); all zero -> ZERO (no slot, no zswap,
-        ``swpout_zero``); else ``vswap_store_folio`` (any old slot, zswap entry or ZERO mark
-        is released, T3) and ``zswap_store`` (-> ZSWAP); then, with
-        ``memory.zswap.writeback=0``, stay FOLIO; else ``vswap_alloc_swap_slot`` (charge
-        ``memory.swap``) and write; no room or ``swap.max`` hit -> stay FOLIO.
-
-        Returns:
-            0 (clean: freed, ZERO, ZSWAP or written) or ``AOP_WRITEPAGE_ACTIVATE`` (the folio
-            stays dirty in the swap cache as the only copy). The folio is unlocked.
+        ``vswap_alloc_swap_slot`` charges ``memory.swap``; with no room on any device or
+        ``memory.swap.max`` hit the descriptors stay FOLIO and the folio is kept
+        (``AOP_WRITEPAGE_ACTIVATE``): it is then the only copy, in the swap cache.
+        The zero, zswap and writeback-disabled steps before this are the shared
+        :meth:`SwapDesignBase.swap_writepage`; under vswap a zero folio becomes ZERO and a
+        stored one ZSWAP, with no slot.
         """
-        if self.folio_free_swap(folio):
-            folio.folio_unlock()
-            return 0
-        if all(folio.page_is_zero(i) for i in range(folio.nr_pages)):
-            self.swap_zeromap_folio_set(folio)
-            folio.folio_unlock()
-            return 0
-        self.swap_zeromap_folio_clear(folio)
-        if self.zswap is not None and self.zswap.zswap_store(folio):  # type: ignore[attr-defined]
-            folio.folio_unlock()
-            return 0
-        memcg = self.memcg_of(folio.memcg_id)
-        if memcg is not None and not memcg.mem_cgroup_zswap_writeback_enabled():
-            folio.dirty = True
-            folio.folio_unlock()
-            return AOP_WRITEPAGE_ACTIVATE
         slot = self.vswap_alloc_swap_slot(folio)
         if not slot:
-            folio.dirty = True
-            folio.folio_unlock()
             return AOP_WRITEPAGE_ACTIVATE
         self._swap_writepage_device(folio, slot)
-        folio.folio_unlock()
         return 0
 
     def _swap_writepage_device(self, folio: Folio, slot: SwpSlot) -> None:

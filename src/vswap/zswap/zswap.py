@@ -198,14 +198,12 @@ class ZswapHost(Protocol):
         tree per 64 MiB per device (``swap_zswap_tree``; :func:`classic_zswap_tree_key`).
         Virtual: one constant key for the global tree (or a partition id when partitioned).
         """
-        ...
 
     def zswap_tree_index(self, entry: SwpEntry) -> int:
         """The index of ``entry`` inside its tree.
 
         Classic: ``swp_offset(entry)``. Virtual: ``entry`` itself (``zswap_tree_index``).
         """
-        ...
 
     def zswap_entry_stored(self, entry: SwpEntry, zentry: int) -> None:
         """*vswap-only.* Page ``entry`` is now in zswap as entry id ``zentry``.
@@ -214,7 +212,6 @@ class ZswapHost(Protocol):
         ``ZSWAP(zentry)``. Called with the folio locked, after the tree insert, per page.
         Classic: no-op.
         """
-        ...
 
     def zswap_store_undone(self, folio: Folio) -> None:
         """*vswap-only.* ``zswap_store(folio)`` failed; its tree entries are already erased.
@@ -224,7 +221,6 @@ class ZswapHost(Protocol):
         ``zswap_invalidate`` finds nothing). Called on every failed store, also when zswap is
         disabled. Classic: no-op.
         """
-        ...
 
     def zswap_loaded_exclusive(self, folio: Folio) -> None:
         """*vswap-only.* ``zswap_load`` erased the entry: the swap-cache folio is the only copy.
@@ -233,7 +229,6 @@ class ZswapHost(Protocol):
         becomes ``FOLIO(folio)``. Called after the tree erase, before the entry is freed.
         Classic: no-op.
         """
-        ...
 
     def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | Errno:
         """Give writeback a new locked order-0 folio in the swap cache for ``entry``.
@@ -249,7 +244,6 @@ class ZswapHost(Protocol):
         that fails, delete the folio from the swap cache, unlock it and return
         ``Errno.ENOMEM`` (the descriptor stays ZSWAP).
         """
-        ...
 
     def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
         """Undo :meth:`zswap_writeback_prepare`: the tree no longer holds the expected entry.
@@ -259,7 +253,6 @@ class ZswapHost(Protocol):
         12 (``vswap_assoc_zswap(entry, zentry)``: free the just-allocated slot, uncharge),
         taken only if the descriptor is still the one writeback converted (spec section 16.3).
         """
-        ...
 
     def zswap_writeback_submit(self, folio: Folio) -> None:
         """Write the decompressed, uptodate folio to its slot.
@@ -269,7 +262,6 @@ class ZswapHost(Protocol):
         The folio stays clean in the swap cache for reclaim to free; the host unlocks it when
         the write completes (``end_swap_bio_write``). zswap has already freed its entry.
         """
-        ...
 
     def zswap_writeback_possible(self, memcg: MemCgroup | None) -> bool:
         """May the memory-pressure shrinker write back at all (``zswap_shrinker_count``)?
@@ -277,7 +269,6 @@ class ZswapHost(Protocol):
         Classic: always True. Virtual (patch 13): ``get_nr_swap_pages() > 0``, because no slot
         is reserved for a zswap entry and writeback without free physical swap can only fail.
         """
-        ...
 
 
 def classic_zswap_tree_key(entry: SwpEntry) -> tuple[int, int]:
