@@ -1,0 +1,1 @@
+"""Results, reports and plots: the typed run result, terminal tables, kernel-format views."""

@@ -1,0 +1,129 @@
+"""The result of one run: the JSON contract between ``vswap run``/``compare``/``bench`` and
+``vswap stat``/``plot`` (and any script reading results).
+
+A result file is ``{"format": "vswap-result", "version": RESULT_VERSION, "runs": [...]}``
+with one :class:`RunResult` per design. Readers refuse another ``format`` or ``version``
+with a one-line error naming the file (:func:`load_results`).
+
+Field meanings (units in the names where not obvious):
+
+* ``design``, ``workload`` (the workload's own command line), ``configuration`` (machine,
+  devices, zswap, cgroups, CPUs, scale: whatever the run was given, as plain JSON), ``seed``.
+* ``metrics``: :class:`RunMetrics` — what the RFC reports: ``real_s`` (makespan), ``user_s``,
+  ``sys_s`` (kernel time including spinning), ``throughput_kbps`` (usemem's KB/s),
+  ``free_time_s`` (time to free memory at exit), plus the model's own counts.
+* ``vmstat``: ``/proc/vmstat`` counters by kernel name; ``meminfo``: ``/proc/meminfo`` in kB.
+* ``cgroups``: per cgroup path, its files (``memory.current`` ..., ``memory.stat`` as a dict).
+* ``devices``: per device ``name``, ``kind``, ``size_pages``, ``used_pages``,
+  ``peak_used_pages``, ``prio``, I/O counts.
+* ``metadata_bytes``: swap metadata by structure (the design's ``metadata_bytes()``).
+* ``verified_pages``, ``data_loss`` (pages that read back wrong; must be 0), ``verify``
+  (whether verification was on).
+* ``locks``: per lock class: ``acquisitions``, ``contentions``, ``wait_ns``, ``max_wait_ns``,
+  ``hold_ns``.
+* ``swapoff``: for swapoff runs: ``ptes_visited`` (``swapoff_ptes_visited``), ``pages_read``,
+  ``real_s``, ``sys_s``.
+* ``timeline``: samples over virtual time for plots: a list of
+  ``{"t_ns", "resident_pages", "swapcache_pages", "zswap_pool_bytes", "zswap_pages",
+  "zero_pages", "device_pages"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vswap.errors import ConfigError
+
+RESULT_FORMAT = "vswap-result"
+RESULT_VERSION = 1
+
+
+@dataclass
+class RunMetrics:
+    """The run's times and throughput, in the RFC's terms (seconds of virtual time)."""
+
+    real_s: float = 0.0
+    user_s: float = 0.0
+    sys_s: float = 0.0
+    throughput_kbps: float = 0.0
+    free_time_s: float = 0.0
+    page_events: int = 0
+    wall_s: float = 0.0
+
+
+@dataclass
+class RunResult:
+    """One design's run of one workload. See the module docstring for every field."""
+
+    design: str
+    workload: str
+    seed: int
+    configuration: dict[str, Any] = field(default_factory=dict)
+    metrics: RunMetrics = field(default_factory=RunMetrics)
+    vmstat: dict[str, int] = field(default_factory=dict)
+    meminfo: dict[str, int] = field(default_factory=dict)
+    cgroups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    metadata_bytes: dict[str, int] = field(default_factory=dict)
+    verified_pages: int = 0
+    data_loss: int = 0
+    verify: bool = True
+    locks: dict[str, dict[str, int]] = field(default_factory=dict)
+    swapoff: dict[str, float] = field(default_factory=dict)
+    timeline: list[dict[str, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "result") -> RunResult:
+        """Build from :meth:`to_dict` output; ConfigError naming ``source`` and the key."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"{source}: unknown result key {sorted(unknown)[0]!r}")
+        for key in ("design", "workload", "seed"):
+            if key not in data:
+                raise ConfigError(f"{source}: result lacks {key!r}")
+        values = dict(data)
+        metrics = values.pop("metrics", {})
+        if not isinstance(metrics, dict):
+            raise ConfigError(f"{source}: 'metrics' must be an object")
+        try:
+            m = RunMetrics(**metrics)
+        except TypeError as exc:
+            raise ConfigError(f"{source}: metrics: {exc}") from None
+        return cls(metrics=m, **values)
+
+
+def save_results(path: str | Path, runs: list[RunResult]) -> Path:
+    """Write ``runs`` as a result file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps({"format": RESULT_FORMAT, "version": RESULT_VERSION,
+                             "runs": [r.to_dict() for r in runs]}, indent=1))
+    return p
+
+
+def load_results(path: str | Path) -> list[RunResult]:
+    """Read a result file; ConfigError (one line, naming the file) if it is not one."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigError(f"{p}: not a vswap result file (not JSON)") from None
+    if not isinstance(data, dict) or data.get("format") != RESULT_FORMAT:
+        raise ConfigError(f"{p}: not a vswap result file")
+    if data.get("version") != RESULT_VERSION:
+        raise ConfigError(f"{p}: result version {data.get('version')!r}, this vswap reads "
+                          f"version {RESULT_VERSION}")
+    runs = data.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ConfigError(f"{p}: no runs in result file")
+    return [RunResult.from_dict(r, source=str(p)) for r in runs]
