@@ -23,7 +23,7 @@ from vswap.errors import ConfigError, DataLossError, KernelError
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse prints the whole usage; one line naming the problem is what we promise.
-        sys.stderr.write(f"vswap: error: {message}\n")
+        sys.stderr.write(f"vswap: error: {_printable(message)}\n")
         raise SystemExit(2)
 
 
@@ -63,8 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{exc.filename}: {exc.strerror}"
-    return " ".join(str(exc).split())
+        return _printable(f"{exc.filename}: {exc.strerror}")
+    return _printable(" ".join(str(exc).split()))
+
+
+def _printable(text: str) -> str:
+    """Escape characters that are not printable (a line break in a user's argument would
+    split the one-line error)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,9 +15,10 @@ Memory accounting: every folio the model allocates is charged to a memcg (bytes,
 and counted against RAM (``nr_used_pages``); zswap's pool pages count against RAM too. A
 folio is freed when no PTE maps it, it is not in the swap cache and nothing pins it (the
 model's ``folio_put`` reaching zero). Folios that leave the swap cache inside the swap layer
-(``free_swap_and_cache_nr``, ``__try_to_reclaim_swap`` on a full device, swapoff) are found
-through a notification on the swap cache's ``_delete_from_swap_cache`` and freed at the next
-safe point (:meth:`Machine.reap_folios`); see docs/mm.md for why.
+(``free_swap_and_cache_nr``, ``__try_to_reclaim_swap`` on a full device, swapoff) arrive
+through ``SwapHooks.swapcache_folio_deleted`` and are freed at the next safe point
+(:meth:`Machine.reap_folios`); swap-in folios the layer drops unused come back through
+``SwapHooks.release_swapin_folio`` and are freed at once.
 
 Operations are synchronous: kswapd and ``memory.high`` reclaim run at the end of the
 operation that woke them (the return to user space).
@@ -25,11 +26,12 @@ operation that woke them (the return to user space).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from vswap.errors import ConfigError, Errno, KernelError
+from vswap.faults import NO_FAULTS, FaultInjector
+from vswap.ktrace import NULL_TRACER, KernelTracer
 from vswap.mm.folio import Folio
 from vswap.mm.huge_memory import THP_ORDERS, HugeMemoryMixin, ThpSettings
 from vswap.mm.integrity import PageOracle
@@ -76,6 +78,9 @@ class MachineConfig:
       ``vma_ra_enabled`` (``/sys/kernel/mm/swap/vma_ra_enabled``, true).
     * ``skip_swapcache``: memory swap devices are ``SWP_SYNCHRONOUS_IO`` (zram-like).
     * ``verify``: check every page read back against the integrity oracle.
+    * ``faults``: a :class:`vswap.faults.FaultInjector` (None: no faults), installed in the
+      design, its devices and zswap; the machine consults it at ``swapoff_eintr`` and
+      ``swapoff_enomem``.
     * ``min_free_kbytes``: None computes the kernel's default, ``sqrt(16 * RAM in kB)``
       clamped to 128..262144.
     """
@@ -90,6 +95,7 @@ class MachineConfig:
     vma_ra_enabled: bool = True
     skip_swapcache: bool = True
     verify: bool = True
+    faults: FaultInjector | None = None
     min_free_kbytes: int | None = None
     watermark_scale_factor: int = 10
     nr_cpus: int = 1
@@ -98,6 +104,9 @@ class MachineConfig:
 class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, MemcgFilesMixin,
               ProcfsMixin):
     """One simulated machine. See the module docstring for the public API."""
+
+    #: Kernel-step hooks (vswap.ktrace); a timed run sets its recorder here.
+    tracer: KernelTracer = NULL_TRACER
 
     def __init__(self, config: MachineConfig | None = None, **kwargs: Any) -> None:
         if config is None:
@@ -145,11 +154,12 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         self.hooks = SwapHooks(alloc_swapin_folio=self._hook_alloc_swapin_folio,
                                swapin_folio_added=self._hook_swapin_folio_added,
                                unuse_ptes=self.unuse_ptes,
-                               folio_mapped=lambda folio: folio.mapcount > 0)
+                               folio_mapped=lambda folio: folio.mapcount > 0,
+                               swapcache_folio_deleted=self._reap.append,
+                               release_swapin_folio=self._hook_release_swapin_folio)
         self.design = create_design(config.design, nr_cpus=config.nr_cpus, memcgs=self.memcgs,
                                     vmstat=self.vmstat, hooks=self.hooks,
                                     **config.design_options)
-        self._watch_swap_cache()
         self.zswap: Any = None
         if config.zswap:
             from vswap.zswap.zswap import Zswap, ZswapParams
@@ -158,6 +168,9 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
                                params=ZswapParams(**config.zswap_params), memcgs=self.memcgs,
                                vmstat=self.vmstat)
             self.design.zswap = self.zswap  # type: ignore[attr-defined]
+        self.faults = config.faults if config.faults is not None else NO_FAULTS
+        self.design.set_fault_injector(self.faults)  # type: ignore[attr-defined]
+        self._signal = False
 
     # -- setup helpers -------------------------------------------------------------------------
     def _init_watermarks(self, config: MachineConfig) -> None:
@@ -180,26 +193,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         lv = self.lruvecs[memcg.id] = Lruvec(memcg, parent)
         return lv
 
-    def _watch_swap_cache(self) -> None:
-        """Get told when the swap layer takes a folio out of the swap cache.
-
-        The kernel's swap cache holds a folio reference that ``__delete_from_swap_cache``'s
-        caller drops (``folio_put``); an unmapped folio is then freed. The swap API has no
-        such hook (see docs/mm.md), so the model wraps the cache's deletion and frees such
-        folios at the next safe point.
-        """
-        cache = getattr(self.design, "swap_cache", None)
-        if cache is None:
-            return
-        inner: Callable[..., None] = cache._delete_from_swap_cache
-        reap = self._reap
-
-        def _delete_from_swap_cache(folio: Folio, entry: SwpEntry, shadow: int | None) -> None:
-            inner(folio, entry, shadow)
-            reap.append(folio)
-
-        cache._delete_from_swap_cache = _delete_from_swap_cache
-
     # -- swap hooks ------------------------------------------------------------------------
     def _hook_alloc_swapin_folio(self, entry: SwpEntry, order: int,
                                  memcg_id: int) -> Folio | None:
@@ -215,6 +208,8 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             memcg = self.memcgs.root
         nr = 1 << order
         nbytes = nr * PAGE_SIZE
+        if self.hook_mode == "swapoff" and self.faults.fail("swapoff_enomem"):
+            return None
         if self._memalloc:
             memcg.charge_memory(nbytes)
         else:
@@ -232,9 +227,13 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
                     return None
         folio = Folio(order, memcg_id=memcg.id)
         folio.mm_charged = nbytes
+        self.tracer.folio_alloc(nr, False)
         self.nr_used_pages += nr
-        self._reap.append(folio)
         return folio
+
+    def _hook_release_swapin_folio(self, folio: Folio) -> None:
+        """``folio_put`` of a swap-in folio the swap layer allocated and did not use."""
+        self.maybe_free_folio(folio)
 
     def _hook_swapin_folio_added(self, folio: Folio, shadow: int | None) -> None:
         """``workingset_refault`` + ``folio_add_lru`` for a new swap-cache folio."""
@@ -256,7 +255,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         return int(cache.nr_pages) if cache is not None else 0
 
     def total_swap_pages(self) -> int:
-        return int(self.design.devices.total_swap_pages)  # type: ignore[attr-defined]
+        return int(self.design.devices.total_swap_pages)
 
     def alloc_folio(self, order: int, memcg: MemCgroup, task: Task | None, *,
                     may_reclaim: bool) -> Folio | None:
@@ -278,6 +277,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         folio = Folio(order, memcg_id=memcg.id)
         folio.uptodate = True
         folio.mm_charged = nr * PAGE_SIZE
+        self.tracer.folio_alloc(nr, True)
         self.nr_used_pages += nr
         return folio
 
@@ -363,6 +363,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         if memcg is not None:
             memcg.uncharge_memory(folio.mm_charged)
         self.nr_used_pages -= folio.nr_pages
+        self.tracer.folio_free(folio.nr_pages)
         folio.mm_charged = 0
 
     def maybe_free_folio(self, folio: Folio) -> None:
@@ -372,8 +373,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             self.free_folio(folio)
 
     def reap_folios(self) -> None:
-        """Free the folios the swap layer dropped from its cache (or allocated and never
-        used) that nothing else holds."""
+        """Free the folios the swap layer dropped from its cache that nothing else holds."""
         reap = self._reap
         while reap:
             folio = reap.pop()
@@ -396,24 +396,13 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
 
     def swap_full_for(self, folio: Folio) -> bool:
         """``mem_cgroup_swap_full()`` (``vm_swap_full()`` or a cgroup's swap half used)."""
-        fn = getattr(self.design, "memcg_swap_full", None)
-        if fn is not None:
-            return bool(fn(folio))
-        return bool(self.design.devices.vm_swap_full())  # type: ignore[attr-defined]
+        return self.design.memcg_swap_full(folio)
 
     def can_reclaim_anon_pages(self, memcg: MemCgroup, sc: Any) -> bool:
         """Models: ``can_reclaim_anon_pages()``: swap space this cgroup may still use
-        (``mem_cgroup_get_nr_swap_pages``; under the virtual design unlimited while zswap
-        can take pages)."""
-        fn = getattr(self.design, "mem_cgroup_get_nr_swap_pages", None)
-        if fn is not None:
-            return bool(fn(memcg) > 0)
-        nr = self.design.devices.nr_swap_pages  # type: ignore[attr-defined]
-        m: MemCgroup | None = memcg
-        while m is not None and m.parent is not None:
-            nr = min(nr, m.swap.max - m.swap.usage)
-            m = m.parent
-        return bool(nr > 0)
+        (the design's ``mem_cgroup_get_nr_swap_pages``; under the virtual design unlimited
+        while zswap can take pages)."""
+        return self.design.mem_cgroup_get_nr_swap_pages(memcg) > 0
 
     def count_event(self, name: str, nr: int, memcg_id: int) -> None:
         """A vm event, global and (if ``memcg_id``) for that cgroup."""
@@ -752,11 +741,21 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         :meth:`unuse_ptes`), the virtual design repoints descriptors."""
         self.op_begin(None)
         self.hook_mode = "swapoff"
+        self._signal = False
         try:
-            return self.design.swapoff(name_or_type)
+            return self.design.swapoff(name_or_type, signal_pending=self.signal_pending)
         finally:
             self.hook_mode = "fault"
+            self._signal = False
             self.op_end()
+
+    def signal_pending(self) -> bool:
+        """Models: ``signal_pending(current)`` for the task running swapoff: a signal arrives
+        when the fault injector says so (``swapoff_eintr``) and stays pending until the
+        syscall returns."""
+        if not self._signal and self.faults.fail("swapoff_eintr"):
+            self._signal = True
+        return self._signal
 
     # -- reclaim control -----------------------------------------------------------------------
     def run_kswapd(self) -> int:
@@ -907,6 +906,15 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             assert memcg.memory.local == local, (
                 f"{memcg.path}: memory charged {memcg.memory.local} != folios+zswap {local}")
         self.design.check_invariants()
+
+    def check_no_leaks(self) -> None:
+        """Once every task exited: drop what only the swap cache holds (as reclaim would),
+        then raise :class:`vswap.mm.checks.LeakError` listing anything still held (used
+        slots, live descriptors, zswap entries and pool bytes, swap-cache pages, resident
+        pages, memcg charges). Run it at the end of every run."""
+        from vswap.mm.checks import check_no_leaks
+
+        check_no_leaks(self)
 
     def metadata_bytes(self) -> dict[str, int]:
         """Python bytes the model spends on page tables (for the benchmark)."""

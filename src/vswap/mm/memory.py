@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vswap.errors import DataLossError
+from vswap.errors import DataLossError, Errno, KernelError
 from vswap.mm.folio import Folio
 from vswap.mm.mm_types import (
     PTE_IDX_SHIFT,
@@ -35,6 +35,7 @@ from vswap.mm.mm_types import (
     Vma,
     pte_mkpresent,
 )
+from vswap.swap.swapfile import SWP_SYNCHRONOUS_IO
 from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class FaultMixin:
                            f"segfault at {vpn << PAGE_SHIFT:#x}: no mapping")
             raise AssertionError("unreachable: kill_task raises for the current task")
         self.count_event("pgfault", 1, mm.memcg.id)
+        self.tracer.fault()
         for _ in range(64):
             v = mm.get_pte(vpn)
             if not v:
@@ -174,6 +176,7 @@ class FaultMixin:
         if old is not None:
             idx = v >> PTE_IDX_SHIFT
             new.data[:] = old.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE]
+            self.tracer.page_copy(1)
             self.folio_remove_rmap_pte(old, mm, vpn)
         else:
             mm.rss_anon += 1
@@ -238,6 +241,8 @@ class FaultMixin:
                                    f"swap-in of {vpn << PAGE_SHIFT:#x} keeps failing")
                 return False
             major = True
+            # The fault sleeps on the folio lock until its read (and readahead) is done.
+            self.tracer.io_wait()
         self.swapin_fail_streak = 0
         if not folio.uptodate:
             self.kill_task(task, Signal.SIGBUS,
@@ -309,10 +314,9 @@ class FaultMixin:
         if si is None:
             return None
         try:
-            # SWP_SYNCHRONOUS_IO: a memory device (zram-like), and only the faulting PTE
-            # references the entry (``__swap_count(entry) == 1``).
-            if si.kind == "file" or getattr(si.storage, "kind", "") != "mem" or \
-                    design.swp_swapcount(entry) != 1:
+            # SWP_SYNCHRONOUS_IO (set at swapon for memory devices, zram-like), and only the
+            # faulting PTE references the entry (``__swap_count(entry) == 1``).
+            if not si.flags & SWP_SYNCHRONOUS_IO or design.swp_swapcount(entry) != 1:
                 return None
         finally:
             design.put_swap_device(si)
@@ -352,6 +356,14 @@ class FaultMixin:
             reads = self.read_path_snapshot()
             try:
                 ok = design.swap_read_folio(folio)
+            except KernelError as exc:
+                if exc.errno != Errno.EIO:
+                    folio.swap = SwpEntry(0)
+                    folio.locked = False
+                    design.swapcache_clear(e, nr)
+                    self.free_folio(folio)
+                    raise
+                ok = False  # zswap could not decompress: an I/O error like a device's
             except Exception:
                 folio.swap = SwpEntry(0)
                 folio.locked = False
@@ -359,6 +371,7 @@ class FaultMixin:
                 self.free_folio(folio)
                 raise
             path = self.read_path_since(reads)
+            self.tracer.io_wait()
             folio.swap = SwpEntry(0)
             folio.locked = False
             if not ok or not folio.uptodate:
@@ -396,10 +409,7 @@ class FaultMixin:
 
     def get_shadow(self: Machine, entry: SwpEntry) -> int | None:
         """Models: ``get_shadow_from_swap_cache()``."""
-        cache = getattr(self.design, "swap_cache", None)
-        if cache is None:
-            return None
-        return cache.get_shadow_from_swap_cache(entry)  # type: ignore[no-any-return]
+        return self.design.get_shadow_from_swap_cache(entry)
 
     # -- readahead ----------------------------------------------------------------------------
     def swapin_nr_pages(self: Machine, prev: int, cur: int, prev_win: int) -> int:
@@ -483,7 +493,7 @@ class FaultMixin:
 
         type_ = swp_slot_type(slot)
         off = swp_slot_offset(slot)
-        si = design.devices.swap_type_to_swap_info(type_)  # type: ignore[attr-defined]
+        si = design.devices.swap_type_to_swap_info(type_)
         if si is None:
             return
         for o in range(max(off & ~mask, 1), min(off | mask, si.max - 1) + 1):
@@ -504,11 +514,24 @@ class FaultMixin:
             return None
         if new:
             reads = self.read_path_snapshot()
-            ok = design.swap_read_folio(folio)
+            try:
+                ok = design.swap_read_folio(folio)
+            except KernelError as exc:
+                if exc.errno != Errno.EIO:
+                    folio.folio_unlock()
+                    raise
+                ok = False  # zswap could not decompress: an I/O error like a device's
             path = self.read_path_since(reads)
-            folio.folio_unlock()
             if not ok:
+                # end_swap_bio_read left the folio !uptodate. The kernel keeps it in the swap
+                # cache until reclaim drops it (a sibling faulting first gets SIGBUS too);
+                # the model drops it at once, so only the faulting task sees the error.
+                folio.uptodate = False
+                if folio.swapcache:
+                    design.delete_from_swap_cache(folio)
+                folio.folio_unlock()
                 return folio if not readahead else None
+            folio.folio_unlock()
             self.oracle_verify(folio, 0, entry, task, vpn, path)
             if readahead:
                 folio.readahead = True
@@ -538,6 +561,7 @@ class FaultMixin:
         Models: ``zap_pte_range()`` (munmap, exit, ``MADV_DONTNEED``).
         """
         design = self.design
+        nr_before = mm.rss_anon + mm.swapents
         for key in range(start >> PTE_TABLE_SHIFT, ((end - 1) >> PTE_TABLE_SHIFT) + 1):
             t = mm.tables.get(key)
             if t is None:
@@ -572,6 +596,7 @@ class FaultMixin:
                 run_entry, run_nr = e, 1
             if run_nr:
                 design.free_swap_and_cache_nr(SwpEntry(run_entry), run_nr)
+        self.tracer.pte_zap(nr_before - mm.rss_anon - mm.swapents)
         self.reap_folios()
 
     def copy_page_range(self: Machine, src: MmStruct, dst: MmStruct) -> None:
@@ -647,6 +672,8 @@ class FaultMixin:
         prev_mode, self.hook_mode = self.hook_mode, "swapoff"
         try:
             for mm in list(self.mms.values()):
+                if self.hook_mode == "swapoff" and self.signal_pending():
+                    break  # try_to_unuse() stops walking the mmlist on a signal
                 task = next((t for t in self.tasks.values() if t.mm is mm), None)
                 for vma in list(mm.vmas):
                     if not vma.anon_vma:
@@ -661,6 +688,7 @@ class FaultMixin:
                         lo = max(vma.start - base, 0)
                         hi = min(vma.end - base, PTRS_PER_PTE)
                         visited += hi - lo
+                        self.tracer.pte_walk(hi - lo)
                         for i in range(lo, hi):
                             v = ptes[i]
                             if not v or v & PTE_PRESENT or swp_type(SwpEntry(v >> 1)) != type_:
@@ -673,22 +701,26 @@ class FaultMixin:
     def unuse_pte(self: Machine, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
                   entry: SwpEntry) -> None:
         """Models: ``unuse_pte()``: swap the page in (readahead), map it read-only, drop
-        the swap reference, and ``folio_free_swap`` it."""
+        the swap reference, and ``folio_free_swap`` it.
+
+        As v6.14's ``unuse_pte_range()``, a page not in the swap cache comes through
+        ``swapin_readahead()`` (a hit on a readahead page counts ``swap_ra_hit``); the model
+        takes the cluster readahead, since the VMA window would need the task's fault state.
+        """
         design = self.design
         folio = design.swap_cache_get_folio(entry)
+        if folio is not None and folio.readahead:
+            folio.readahead = False
+            self.count_event("swap_ra_hit", 1, 0)
+            self.swapin_readahead_hits += 1
         if folio is None:
-            folio, new = design.read_swap_cache_async(entry)
-            self.reap_folios()
+            folio = self.swapin_one(entry, task, vpn, None)
             if folio is None:
                 return
-            if new:
-                reads = self.read_path_snapshot()
-                ok = design.swap_read_folio(folio)
-                path = self.read_path_since(reads)
-                folio.folio_unlock()
-                if not ok:
-                    return
-                self.oracle_verify(folio, 0, entry, task, vpn, path)
+            if self.page_cluster and folio.uptodate:
+                self.swap_cluster_readahead(entry, task, vpn)
+            # swapoff sleeps on the folio lock until the read (and its readahead) is done.
+            self.tracer.io_wait()
         elif not folio.mm_written:
             self.oracle_verify(folio, entry - folio.swap, entry, task, vpn, "swapcache")
         if not folio.uptodate or not folio.swapcache:

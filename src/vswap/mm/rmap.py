@@ -93,6 +93,7 @@ class RmapMixin:
         design = self.design
         entry0 = folio.swap
         mms = self.mms
+        self.tracer.unmap(len(folio.rmap))
         for key in list(folio.rmap):
             mm = mms[key >> VPN_BITS]
             vpn = key & VPN_MASK

@@ -258,6 +258,7 @@ class VmscanMixin:
         while i < len(folios):
             folio = folios[i]
             i += 1
+            self.tracer.reclaim_scan(folio.nr_pages)
             if not folio.folio_trylock():
                 self.folio_putback_lru(folio)
                 continue

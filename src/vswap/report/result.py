@@ -26,6 +26,16 @@ Field meanings (units in the names where not obvious):
 * ``timeline``: samples over virtual time for plots: a list of
   ``{"t_ns", "resident_pages", "swapcache_pages", "zswap_pool_bytes", "zswap_pages",
   "zero_pages", "device_pages"}``.
+* ``rfc`` (optional, may be empty): the RFC's published numbers for this design and
+  workload, keyed like ``metrics`` (``real_s``, ``user_s``, ``sys_s``, ``throughput_kbps``,
+  ``free_time_s``), for ``vswap plot``'s RFC-vs-model bars; ``rfc_source`` says where they
+  come from.
+* ``report``: the workload's own output lines (usemem's ``N bytes / U usecs = T KB/s``, ...);
+  ``workload_metrics``: the workload's further numbers (per-process throughputs, free times,
+  bogo ops); ``kernel_steps``: how often each costed kernel step ran (the timed run's
+  tracer); ``tasks_killed``: tasks the model's kernel killed (OOM, SIGBUS).
+* ``metrics`` also holds ``spin_s`` (the part of ``sys_s`` spent spinning on contended
+  locks), ``idle_s`` and ``page_events_per_wall_s`` (the model's own speed).
 """
 
 from __future__ import annotations
@@ -52,6 +62,9 @@ class RunMetrics:
     free_time_s: float = 0.0
     page_events: int = 0
     wall_s: float = 0.0
+    spin_s: float = 0.0
+    idle_s: float = 0.0
+    page_events_per_wall_s: float = 0.0
 
 
 @dataclass
@@ -74,6 +87,12 @@ class RunResult:
     locks: dict[str, dict[str, int]] = field(default_factory=dict)
     swapoff: dict[str, float] = field(default_factory=dict)
     timeline: list[dict[str, int]] = field(default_factory=list)
+    rfc: dict[str, float] = field(default_factory=dict)
+    rfc_source: str = ""
+    report: list[str] = field(default_factory=list)
+    workload_metrics: dict[str, Any] = field(default_factory=dict)
+    kernel_steps: dict[str, int] = field(default_factory=dict)
+    tasks_killed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""

@@ -20,7 +20,8 @@ from vswap.swap.types import SwpEntry, SwpSlot
 
 if TYPE_CHECKING:  # folio.py imports the swap types, so Folio is imported lazily here
     from vswap.mm.folio import Folio
-    from vswap.swap.swapfile import SwapInfo
+    from vswap.mm.memcontrol import MemCgroup
+    from vswap.swap.swapfile import SwapDevices, SwapInfo
 
 #: ``AOP_WRITEPAGE_ACTIVATE``: writepage kept the folio; reclaim should activate it.
 AOP_WRITEPAGE_ACTIVATE = 0x80000
@@ -48,6 +49,13 @@ class SwapHooks:
       every page of device ``type_`` mapped by a PTE, repoint the PTEs, and return the PTEs
       visited. The default knows of no page tables and visits none.
     * ``folio_mapped(folio)``: ``folio_mapped()``.
+    * ``swapcache_folio_deleted(folio)``: the swap cache dropped its reference to ``folio``
+      (``__delete_from_swap_cache()``'s caller then does ``folio_put``); the memory manager
+      frees the folio if nothing else holds it. Called by :class:`SwapCache` on every
+      removal, whichever path took the folio out.
+    * ``release_swapin_folio(folio)``: a folio ``alloc_swapin_folio`` returned is dropped
+      unused (``swapcache_prepare`` lost a race, ``add_to_swap_cache`` failed, a guard
+      refused the pinned entry): ``folio_put`` on a new folio, releasing its memcg charge.
     """
 
     alloc_swapin_folio: Callable[[SwpEntry, int, int], Folio | None] = field(
@@ -55,6 +63,8 @@ class SwapHooks:
     swapin_folio_added: Callable[[Folio, int | None], None] = lambda folio, shadow: None
     unuse_ptes: Callable[[int], int] = lambda type_: 0
     folio_mapped: Callable[[Folio], bool] = lambda folio: folio.mapcount > 0
+    swapcache_folio_deleted: Callable[[Folio], None] = lambda folio: None
+    release_swapin_folio: Callable[[Folio], None] = lambda folio: None
 
 
 @dataclass
@@ -76,11 +86,14 @@ class SwapDesign(Protocol):
     """One swap design behind the kernel's swap API (classic v6.14, the seed's vswap, ...)."""
 
     name: str
+    #: The physical layer (``swap_info[]``, ``nr_swap_pages``, ``/proc/swaps``).
+    devices: SwapDevices
 
     # -- devices ---------------------------------------------------------------------------
     def swapon(self, storage: object, *, prio: int | None = None,
                blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo: ...
-    def swapoff(self, name_or_type: str | int) -> SwapoffResult: ...
+    def swapoff(self, name_or_type: str | int, *,
+                signal_pending: Callable[[], bool] | None = None) -> SwapoffResult: ...
     def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None: ...
     def put_swap_device(self, si: SwapInfo) -> None: ...
     def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot: ...
@@ -112,6 +125,9 @@ class SwapDesign(Protocol):
 
     # -- memcg -----------------------------------------------------------------------------
     def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int: ...
+    def mem_cgroup_get_nr_swap_pages(self, memcg: MemCgroup | None) -> int: ...
+    def memcg_swap_full(self, folio: Folio) -> bool: ...
+    def get_shadow_from_swap_cache(self, entry: SwpEntry) -> int | None: ...
 
     # -- accounting ------------------------------------------------------------------------
     def metadata_bytes(self) -> dict[str, int]: ...

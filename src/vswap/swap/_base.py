@@ -13,6 +13,8 @@ import abc
 from collections.abc import Hashable
 
 from vswap.errors import Errno, KernelError
+from vswap.faults import NO_FAULTS, FaultInjector
+from vswap.ktrace import NULL_TRACER, KernelTracer
 from vswap.mm.folio import Folio
 from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
 from vswap.mm.vmstat import VmStat
@@ -31,6 +33,8 @@ class SwapDesignBase(abc.ABC):
     """
 
     name = "base"
+    #: Kernel-step hooks (vswap.ktrace); a timed run sets its recorder here.
+    tracer: KernelTracer = NULL_TRACER
 
     def __init__(self, *, devices: SwapDevices, swap_cache: SwapCache,
                  memcgs: MemCgroupTree | None = None, vmstat: VmStat | None = None,
@@ -40,10 +44,26 @@ class SwapDesignBase(abc.ABC):
         self.memcgs = memcgs if memcgs is not None else MemCgroupTree()
         self.vmstat = vmstat if vmstat is not None else VmStat()
         self.hooks = hooks if hooks is not None else SwapHooks()
+        # The swap cache's folio reference is dropped through the hooks (``folio_put``).
+        swap_cache.folio_deleted = lambda folio: self.hooks.swapcache_folio_deleted(folio)
         self.zswap: object | None = None
         #: Device I/O counts (pages), for the engine and reports.
         self.io_reads = 0
         self.io_writes = 0
+        #: Device I/O errors (pages): the kernel logs "Write-error on swap-device" /
+        #: "Read-error on swap-device" (``end_swap_bio_write`` / ``end_swap_bio_read``).
+        self.io_write_errors = 0
+        self.io_read_errors = 0
+        #: Fault injection (``device_write``, ``device_read``; the devices and zswap share it).
+        self.faults: FaultInjector = NO_FAULTS
+
+    def set_fault_injector(self, faults: FaultInjector) -> None:
+        """Install a run's :class:`~vswap.faults.FaultInjector` here, in the physical layer
+        and in zswap (if attached)."""
+        self.faults = faults
+        self.devices.faults = faults
+        if self.zswap is not None:
+            self.zswap.faults = faults  # type: ignore[attr-defined]
 
     def attach_zswap(self, *, total_ram_pages: int, params: object | None = None,
                      **options: object) -> object:
@@ -58,6 +78,7 @@ class SwapDesignBase(abc.ABC):
                       params=params if params is not None else ZswapParams(),  # type: ignore[arg-type]
                       memcgs=self.memcgs, vmstat=self.vmstat, **options)  # type: ignore[arg-type]
         self.zswap = zswap
+        zswap.faults = self.faults
         for si in self.devices.devices():
             zswap.zswap_swapon(si.type, si.max)
         return zswap
@@ -86,30 +107,70 @@ class SwapDesignBase(abc.ABC):
             memcg = memcg.parent
         return False
 
+    def mem_cgroup_get_nr_swap_pages(self, memcg: MemCgroup | None) -> int:
+        """Swap pages ``memcg`` may still use; reclaim scans anon only if > 0.
+
+        Models: ``mem_cgroup_get_nr_swap_pages()`` (v6.14 mm/memcontrol.c): free swap
+        (``get_nr_swap_pages()``) clamped by the ``swap.max`` headroom of every non-root
+        ancestor. Designs where some swap-out takes no slot override it (vswap).
+        """
+        nr: int = self.devices.nr_swap_pages
+        m = memcg
+        while m is not None and m.parent is not None:
+            nr = min(nr, m.swap.max - m.swap.usage)
+            m = m.parent
+        return nr
+
+    def get_shadow_from_swap_cache(self, entry: SwpEntry) -> int | None:
+        """Models: ``get_shadow_from_swap_cache()``: the workingset shadow at ``entry``."""
+        return self.swap_cache.get_shadow_from_swap_cache(entry)
+
     # -- device I/O -----------------------------------------------------------------------
     def device_write(self, si: SwapInfo, offset: int, folio: Folio) -> None:
-        """Write the folio's pages to ``offset..`` of ``si`` (``__swap_writepage``)."""
+        """Write the folio's pages to ``offset..`` of ``si`` (``__swap_writepage``).
+
+        The write is counted (``pswpout``) at submission, as ``count_swpout_vm_event`` does.
+        A write error (fault point ``device_write``) follows ``end_swap_bio_write()``: the
+        folio is re-dirtied and stays in the swap cache holding its slots, so reclaim keeps
+        it and writes it again later; the device's bytes are stale and never read (the cache
+        folio is found first). Counted in ``io_write_errors``.
+        """
         storage = si.storage
         nr = folio.nr_pages
-        if nr == 1:
+        if self.faults.fail("device_write"):
+            self.io_write_errors += nr
+            folio.dirty = True
+        elif nr == 1:
             storage.write_page(offset, folio.data)  # type: ignore[attr-defined]
         else:
             storage.write_pages(offset, folio.data)  # type: ignore[attr-defined]
         self.io_writes += nr
+        self.tracer.device_io(si.name, "write", nr * PAGE_SIZE)
         self.count_event("pswpout", nr, folio.memcg_id)
         if folio.order == HPAGE_PMD_ORDER:
             self.count_event("thp_swpout", 1, folio.memcg_id)
 
-    def device_read(self, si: SwapInfo, offset: int, folio: Folio) -> None:
-        """Read ``offset..`` of ``si`` into the folio (``swap_read_folio_bdev_*``)."""
+    def device_read(self, si: SwapInfo, offset: int, folio: Folio) -> bool:
+        """Read ``offset..`` of ``si`` into the folio (``swap_read_folio_bdev_*``).
+
+        Returns True, or False for a read error (fault point ``device_read``): as
+        ``end_swap_bio_read()`` the folio is left !uptodate (its bytes untouched), counted
+        in ``io_read_errors``; the fault that wanted it raises SIGBUS.
+        """
         storage = si.storage
         nr = folio.nr_pages
+        if self.faults.fail("device_read"):
+            self.io_read_errors += nr
+            folio.uptodate = False
+            return False
         if nr == 1:
             folio.data[:] = storage.read_page(offset)  # type: ignore[attr-defined]
         else:
             folio.data[:] = storage.read_pages(offset, nr)  # type: ignore[attr-defined]
         self.io_reads += nr
+        self.tracer.device_io(si.name, "read", nr * PAGE_SIZE)
         self.count_event("pswpin", nr, folio.memcg_id)
+        return True
 
     # -- swap cache glue ------------------------------------------------------------------
     def add_to_swap_cache(self, folio: Folio, entry: SwpEntry) -> tuple[int, int | None]:
@@ -191,6 +252,8 @@ class SwapDesignBase(abc.ABC):
                 return None, False
             err = self.swapcache_prepare(entry, 1)
             if err or not self.swapin_pinned_ok(entry):
+                # The new folio is dropped unused (folio_put): its charge goes back.
+                self.hooks.release_swapin_folio(new)
                 return None, False
             new.locked = True
             new.swapbacked = True
@@ -198,6 +261,7 @@ class SwapDesignBase(abc.ABC):
             if err:
                 self.put_swap_folio(new, entry)
                 new.locked = False
+                self.hooks.release_swapin_folio(new)
                 return None, False
             self.hooks.swapin_folio_added(new, shadow)
             return new, True
@@ -231,6 +295,7 @@ class SwapDesignBase(abc.ABC):
         if self.folio_free_swap(folio):
             folio.folio_unlock()
             return 0
+        self.tracer.zero_check(folio.nr_pages)
         if all(folio.page_is_zero(i) for i in range(folio.nr_pages)):
             self.swap_zeromap_folio_set(folio)
             folio.folio_unlock()

@@ -31,7 +31,7 @@ its zswap entry and its swap-cache shadow.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from vswap.errors import Errno, KernelError
 from vswap.metadata import sizes
@@ -127,14 +127,19 @@ class ClassicSwap(SwapDesignBase):
                 return si
         raise KernelError(Errno.EINVAL, f"swapoff: {name_or_type} is not a swap device")
 
-    def swapoff(self, name_or_type: str | int) -> SwapoffResult:
+    def swapoff(self, name_or_type: str | int, *,
+                signal_pending: Callable[[], bool] | None = None) -> SwapoffResult:
         """Models: ``sys_swapoff()`` with ``try_to_unuse()``: walk every page table.
 
         Every PTE that maps a slot of the device is visited and its page brought back
-        (``hooks.unuse_ptes``); then pages left only in the swap cache are freed. If slots
-        remain in use the device is re-enabled (``reinsert_swap_info``) and KernelError(EBUSY)
-        ... is not raised: the result says ``completed=False`` with the reason, as the syscall
-        returns an error and leaves the device on.
+        (``hooks.unuse_ptes``, which stops early when a signal is pending); then pages left
+        only in the swap cache are freed. If slots remain in use the device is re-enabled
+        (``reinsert_swap_info``) and no exception is raised: the result says
+        ``completed=False`` with the reason, as the syscall returns an error and leaves the
+        device on: ``EINTR`` when ``signal_pending()`` says so (``try_to_unuse`` returns
+        -EINTR), else the slots still in use (a read or allocation failed; the kernel would
+        retry or return -ENOMEM). Pages already brought back stay mapped; a later swapoff
+        continues from there.
         """
         si = self._find_device(name_or_type)
         self.devices.begin_swapoff(si)
@@ -154,7 +159,10 @@ class ClassicSwap(SwapDesignBase):
         if si.inuse_pages:
             self.devices.abort_swapoff(si)
             result.completed = False
-            result.error = f"{si.inuse_pages} slots still in use"
+            if signal_pending is not None and signal_pending():
+                result.error = "EINTR: interrupted by a signal"
+            else:
+                result.error = f"{si.inuse_pages} slots still in use"
             return result
         if self.zswap is not None:
             self.zswap.zswap_swapoff(si.type)  # type: ignore[attr-defined]
@@ -280,6 +288,9 @@ class ClassicSwap(SwapDesignBase):
         offset = swp_offset(entry)
         if si is None or not offset > 0 or offset + nr > si.max:
             return -Errno.ENOENT
+        # Under lock_cluster() of the range's cluster.
+        self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                              "swap_map_update")
         smap = si.swap_map
         for i in range(nr):
             count = smap[offset + i]
@@ -339,6 +350,8 @@ class ClassicSwap(SwapDesignBase):
         Returns the new map value; 0 means the slot must now be freed (it holds
         ``SWAP_HAS_CACHE`` as a transit value until :meth:`_swap_entry_range_free`).
         """
+        self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                              "swap_map_update")
         count = si.swap_map[offset]
         has_cache = count & SWAP_HAS_CACHE
         count &= ~SWAP_HAS_CACHE
@@ -608,7 +621,8 @@ class ClassicSwap(SwapDesignBase):
             if found:
                 return bool(folio.uptodate)
         si, offset = self._swap_info_get(entry)
-        self.device_read(si, offset, folio)
+        if not self.device_read(si, offset, folio):
+            return False
         folio.uptodate = True
         return True
 

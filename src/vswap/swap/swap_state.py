@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator
 
 from vswap.errors import Errno
+from vswap.ktrace import NULL_TRACER, KernelTracer
 from vswap.metadata import sizes
 from vswap.mm.folio import Folio
 from vswap.swap.types import NO_ENTRY, SwpEntry
@@ -50,12 +51,18 @@ class SwapCache:
     the classic design; one space and ``entry`` itself under the seed's virtual design.
     """
 
+    #: Kernel-step hooks (vswap.ktrace): each locked operation names its space's lock.
+    tracer: KernelTracer = NULL_TRACER
+
     def __init__(self, space_of: Callable[[SwpEntry], Hashable],
                  index_of: Callable[[SwpEntry], int]) -> None:
         self.space_of = space_of
         self.index_of = index_of
         self.spaces: dict[Hashable, dict[int, Folio | int]] = {}
         self.nr_pages = 0
+        #: Called with each folio after it left the cache (the cache's reference is gone);
+        #: the design points it at ``SwapHooks.swapcache_folio_deleted``.
+        self.folio_deleted: Callable[[Folio], None] = lambda folio: None
         #: Lock acquisitions per space (``i_pages`` lock), for the contention model.
         self.lock_ops: dict[Hashable, int] = {}
 
@@ -66,9 +73,12 @@ class SwapCache:
             space = self.spaces[key] = {}
         return space
 
-    def _locked(self, entry: SwpEntry) -> Hashable:
+    def _locked(self, entry: SwpEntry, cost: str = "swap_cache_delete") -> Hashable:
+        """Count one ``i_pages`` lock section of the entry's space; ``cost`` names the cost
+        table entry of the work done under it (for the timed run's tracer)."""
         key = self.space_of(entry)
         self.lock_ops[key] = self.lock_ops.get(key, 0) + 1
+        self.tracer.lock_step("swap_cache", key, cost)
         return key
 
     def swap_address_space(self, entry: SwpEntry) -> Hashable:
@@ -87,7 +97,7 @@ class SwapCache:
             holds a folio, with nothing changed.
         """
         nr = folio.nr_pages
-        self._locked(entry)
+        self._locked(entry, "swap_cache_insert")
         space = self._space(entry, create=True)
         assert space is not None
         base = self.index_of(entry)
@@ -109,6 +119,7 @@ class SwapCache:
 
         Models: ``__delete_from_swap_cache()``. Context: folio locked, in the swap cache, not
         under writeback. The entries' cache pins are *not* dropped here (``put_swap_folio``).
+        The cache's folio reference is dropped: :attr:`folio_deleted` is told.
         """
         self._locked(entry)
         space = self._space(entry, create=False)
@@ -125,9 +136,11 @@ class SwapCache:
         folio.swap = NO_ENTRY
         folio.swapcache = False
         self.nr_pages -= folio.nr_pages
+        self.folio_deleted(folio)
 
     def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
         """Models: the lookup half of ``swap_cache_get_folio()`` / ``filemap_get_folio()``."""
+        self.tracer.swap_cache_lookup()
         space = self._space(entry, create=False)
         if space is None:
             return None

@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from vswap.errors import Errno, KernelError
+from vswap.faults import NO_FAULTS, FaultInjector
+from vswap.ktrace import NULL_TRACER, KernelTracer
 from vswap.metadata import sizes
 from vswap.swap.types import (
     MAX_SWAPFILES,
@@ -71,6 +73,9 @@ SWP_WRITEOK = 1 << 1
 SWP_DISCARDABLE = 1 << 2
 SWP_BLKDEV = 1 << 4
 SWP_SOLIDSTATE = 1 << 8
+#: ``SWP_SYNCHRONOUS_IO``: the device completes I/O synchronously (zram, pmem): swap-in may
+#: skip the swap cache. Set at swapon for memory devices (``storage.kind == "mem"``).
+SWP_SYNCHRONOUS_IO = 1 << 12
 
 
 class ClusterFlag(enum.IntEnum):
@@ -120,7 +125,7 @@ class SwapInfo:
 
     def __init__(self, type_: int, storage: object, *, nr_pages: int, bad_pages: tuple[int, ...],
                  prio: int, solidstate: bool, blkdev: bool, nr_cpus: int, map_bad: int,
-                 name: str, kind: str) -> None:
+                 name: str, kind: str, synchronous_io: bool = False) -> None:
         self.type = type_
         self.storage = storage
         self.name = name
@@ -131,6 +136,8 @@ class SwapInfo:
             self.flags |= SWP_SOLIDSTATE
         if blkdev:
             self.flags |= SWP_BLKDEV
+        if synchronous_io:
+            self.flags |= SWP_SYNCHRONOUS_IO
         self.max = nr_pages
         self.map_bad = map_bad
         self.swap_map = bytearray(nr_pages)
@@ -571,6 +578,9 @@ class SwapDevices:
     share load (upstream commit 52f37efc, late 2025).
     """
 
+    #: Kernel-step hooks (vswap.ktrace): a slot allocation names its cluster's lock.
+    tracer: KernelTracer = NULL_TRACER
+
     def __init__(self, *, nr_cpus: int = 1, default_prio: str = "decreasing",
                  map_bad: int = SWAP_MAP_BAD, max_swapfiles: int = MAX_SWAPFILES) -> None:
         if default_prio not in ("decreasing", "round-robin"):
@@ -585,12 +595,17 @@ class SwapDevices:
         self.nr_swap_pages = 0
         self.total_swap_pages = 0
         self.current_cpu = 0
+        #: Fault injection (point ``device_full``); the design installs the run's injector.
+        self.faults: FaultInjector = NO_FAULTS
 
     # -- swapon / swapoff bookkeeping ----------------------------------------------------
     def add_device(self, storage: object, *, nr_pages: int, bad_pages: tuple[int, ...] = (),
                    prio: int | None = None, solidstate: bool = True, blkdev: bool = False,
-                   name: str, kind: str) -> SwapInfo:
+                   name: str, kind: str, synchronous_io: bool | None = None) -> SwapInfo:
         """Register a device (the bookkeeping half of the ``swapon`` syscall).
+
+        ``synchronous_io`` None: decided from the storage's kind, as ``sys_swapon()`` sets
+        ``SWP_SYNCHRONOUS_IO`` when ``bdev_synchronous()``: memory devices (zram-like) are.
 
         Raises:
             KernelError(EPERM): MAX_SWAPFILES devices already exist.
@@ -613,9 +628,12 @@ class SwapDevices:
                 prio = self.least_priority
             else:
                 prio = -1
+        if synchronous_io is None:
+            synchronous_io = getattr(storage, "kind", "") == "mem"
         si = SwapInfo(type_, storage, nr_pages=nr_pages, bad_pages=bad_pages, prio=prio,
                       solidstate=solidstate, blkdev=blkdev, nr_cpus=self.nr_cpus,
-                      map_bad=self.map_bad, name=name, kind=kind)
+                      map_bad=self.map_bad, name=name, kind=kind,
+                      synchronous_io=synchronous_io)
         if si.pages <= 0:
             raise KernelError(Errno.EINVAL, f"{name}: swap area has no usable pages")
         si.vm_swap_full_cb = self.vm_swap_full  # type: ignore[method-assign]
@@ -689,7 +707,7 @@ class SwapDevices:
         is tried (round robin); a large allocation tries only the first device.
         """
         nr = 1 << order
-        if self.nr_swap_pages < nr:
+        if self.nr_swap_pages < nr or self.faults.fail("device_full"):
             return SwpSlot(0)
         for si in list(self.avail):
             if si not in self.avail:
@@ -697,6 +715,8 @@ class SwapDevices:
             self._requeue(si)
             offset = si.cluster_alloc_swap_entry(order, usage, self.current_cpu)
             if offset:
+                self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                                      "swap_slot_alloc")
                 self.nr_swap_pages -= nr
                 if si.inuse_pages >= si.pages:
                     self._del_from_avail_list(si)

@@ -195,6 +195,7 @@ class VirtualSwap(SwapDesignBase):
             raise AssertionError(f"VM_WARN_ON: {msg}")
 
     def _get_live(self, entry: SwpEntry, what: str) -> int:
+        self.tracer.desc_lookup()
         e = int(entry)
         if not self.table.is_live(e):
             raise KernelError(Errno.ENOENT, f"{what}: virtual swap slot {e:#x} is not live")
@@ -213,7 +214,9 @@ class VirtualSwap(SwapDesignBase):
         return ("swp_desc", int(entry))
 
     def _alloc_lock(self, e: int) -> None:
-        self.lock_ops[("vswap_map", self.partitions.partition_of(e))] += 1
+        key = ("vswap_map", self.partitions.partition_of(e))
+        self.lock_ops[key] += 1
+        self.tracer.lock_step("vswap_map", key, "vswap_slot_alloc")
 
     # =====================================================================================
     # devices
@@ -421,6 +424,7 @@ class VirtualSwap(SwapDesignBase):
             elif ty == SWAPFILE:
                 s = t.slot[e]
                 if s:
+                    self.tracer.lock_step("vswap_rmap", "vswap_rmap", "swap_cache_delete")
                     self.rmap[swp_slot_type(SwpSlot(s))][swp_slot_offset(SwpSlot(s))] = 0
                     t.slot[e] = 0
                     freed.append((s, t.memcgid[e]))
@@ -498,6 +502,7 @@ class VirtualSwap(SwapDesignBase):
             self.devices.swap_range_free(si, off, nr)
             return SwpSlot(0)
         col = self.rmap[type_]
+        self.tracer.lock_step("vswap_rmap", "vswap_rmap", "swap_cache_insert")
         for i in range(nr):
             e = entry + i
             ty = t.type[e]
@@ -685,7 +690,10 @@ class VirtualSwap(SwapDesignBase):
             is exhausted; ``vswap_alloc_reject`` grows by ``nr`` then.
         """
         nr = folio.nr_pages
+        global_locks = self.partitions.global_lock_count
         e, _p = self.partitions.alloc(nr, self.devices.current_cpu)
+        if self.partitions.global_lock_count != global_locks:
+            self.tracer.lock_step("vswap_partition", "global", "vswap_slot_alloc")
         if not e:
             self.table.alloc_reject += nr
             return SwpEntry(0)
@@ -1020,7 +1028,8 @@ class VirtualSwap(SwapDesignBase):
                 return False
             if self.zswap is not None:
                 self.zswap.zswap_folio_swapin(folio)  # type: ignore[attr-defined]
-            self.device_read(si, swp_slot_offset(SwpSlot(slot)), folio)
+            if not self.device_read(si, swp_slot_offset(SwpSlot(slot)), folio):
+                return False
             folio.uptodate = True
             return True
         return self.table.folio.get(int(entry)) is folio and folio.uptodate
@@ -1209,7 +1218,8 @@ class VirtualSwap(SwapDesignBase):
             e = col[off]
             if e:
                 self._pagein(SwpEntry(e))
-        # Round 2: repoint each owner to its swap-cache folio.
+        # Round 2: repoint each owner to its swap-cache folio, once round 1's reads are in.
+        self.tracer.io_wait()
         converted = 0
         if not error:
             for off in used_offsets():

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from vswap.errors import ConfigError, Errno, KernelError
+from vswap.faults import NO_FAULTS, FaultInjector
+from vswap.ktrace import NULL_TRACER, KernelTracer
 from vswap.metadata.sizes import ZSWAP_ENTRY_BYTES, xarray_bytes
 from vswap.mm.folio import Folio
 from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
@@ -315,6 +317,9 @@ class Zswap:
         pool_max_pages: page budget of the zsmalloc pool (``alloc_page`` failing past it).
     """
 
+    #: Kernel-step hooks (vswap.ktrace): tree operations name their tree's lock.
+    tracer: KernelTracer = NULL_TRACER
+
     def __init__(self, host: ZswapHost, *, total_ram_pages: int,
                  params: ZswapParams | None = None, memcgs: MemCgroupTree | None = None,
                  vmstat: VmStat | None = None, check_crc: bool = True,
@@ -348,6 +353,8 @@ class Zswap:
         self._reject_compress_poor = 0
         self._reject_alloc_fail = 0
         self._decompress_fail = 0
+        #: Fault injection (``zswap_compress``, ``zswap_alloc``, ``zswap_decompress``).
+        self.faults: FaultInjector = NO_FAULTS
         # Trees: key -> tree id; tree id -> {index: entry id}.
         self._tree_ids: dict[Hashable, int] = {}
         self._tree_keys: list[Hashable] = []
@@ -444,6 +451,7 @@ class Zswap:
     def _tree(self, entry: SwpEntry) -> tuple[int, int]:
         """(tree id, index) of ``entry``; a tree is created on first use."""
         key = self.host.zswap_tree_key(entry)
+        self.tracer.lock_step("zswap_tree", key, "swap_cache_delete")
         tid = self._tree_ids.get(key)
         if tid is None:
             tid = self._add_tree(key)
@@ -506,6 +514,7 @@ class Zswap:
         pool = self._pools[pool_id]
         assert pool is not None
         pool[1].zs_free(self._e_handle[eid])
+        self.tracer.zpool_free()
         self._pool_nr[pool_id] -= 1
         if not self._pool_nr[pool_id] and pool_id != self._cur_pool:
             self._pools[pool_id] = None  # __zswap_pool_empty: the old pool is destroyed
@@ -538,7 +547,10 @@ class Zswap:
         comp, zs = pool
         length = self._e_len[eid]
         src = zs.zs_obj_read(self._e_handle[eid], length)
+        self.tracer.decompress(comp.name, PAGE_SIZE)
         try:
+            if self.faults.fail("zswap_decompress"):
+                raise DecompressError("injected decompression failure")
             out = bytes(src) if length == PAGE_SIZE else comp.decompress(src)
             if self.check_crc and zlib.crc32(out) != self._e_crc[eid]:
                 raise DecompressError("checksum mismatch: bytes decoded but not the page stored")
@@ -794,11 +806,14 @@ class Zswap:
         page = memoryview(folio.data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]
         comp, zs = self._pools[self._cur_pool]  # type: ignore[misc]
         try:
+            if self.faults.fail("zswap_compress"):
+                raise DecompressError("injected compressor failure")
             dst: bytes | memoryview = comp.compress(page)
             failed = False
         except Exception:  # a library failure is the crypto layer returning an error
             dst, failed = page, True
         dlen = len(dst)
+        self.tracer.compress(comp.name, PAGE_SIZE)
         if failed or dlen >= PAGE_SIZE or not dlen:
             if not self._writeback_enabled(folio.memcg_id):
                 if failed:
@@ -807,7 +822,7 @@ class Zswap:
                     self._reject_compress_poor += 1
                 return False
             dst, dlen = page, PAGE_SIZE
-        handle = zs.zs_malloc(dlen)
+        handle = zs.zs_malloc(dlen) if not self.faults.fail("zswap_alloc") else -Errno.ENOMEM
         if handle < 0:
             if handle == -Errno.ENOSPC:
                 self._reject_compress_poor += 1
@@ -1041,9 +1056,11 @@ class Zswap:
             return None
         pool = self._pools[self._e_pool[eid]]
         assert pool is not None
+        # The key comes from the host: ``_tree_keys`` is compacted by zswap_swapoff and
+        # is not indexed by tree id.
         return ZswapEntryInfo(eid, self._e_swp[eid], self._e_len[eid], self._e_handle[eid],
                               self._e_memcg[eid], bool(self._e_ref[eid]), pool[0].name,
-                              self._tree_keys[tid], index)
+                              self.host.zswap_tree_key(entry), index)
 
     def lru_entries(self, memcg: MemCgroup | None) -> list[int]:
         """The swap entries on ``memcg``'s zswap LRU, head (coldest) first."""

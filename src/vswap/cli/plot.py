@@ -1,0 +1,52 @@
+"""``vswap plot RESULT.json [--out DIR] [--format png,svg] [--design D,...]``: draw a run.
+
+Writes ``DIR/<result stem>-<figure>.<format>`` for each figure the result has data for
+(:mod:`vswap.report.plots`: usage, locations, locks, rfc), prints each path, and says which
+figures were skipped and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vswap.errors import ConfigError
+from vswap.report.plots import make_figures, parse_formats, save_figures
+from vswap.report.result import load_results
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``plot`` subcommand."""
+    p = subparsers.add_parser(
+        "plot", help="plot memory, swap usage, page locations, lock wait, RFC vs model",
+        description="Draw the figures of a result file: memory/swap-cache/zswap/device "
+                    "usage over virtual time, where pages live, lock wait per lock class, "
+                    "and the RFC's numbers beside the model's.")
+    p.add_argument("result", metavar="RESULT.json", help="a result file (vswap run --json)")
+    p.add_argument("--out", default=".", metavar="DIR",
+                   help="output directory (default: the current directory)")
+    p.add_argument("--format", default="png", help="comma list of png, svg (default png)")
+    p.add_argument("--design", help="comma list of designs to draw (default: every run)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``vswap plot``."""
+    formats = parse_formats(args.format)
+    runs = load_results(args.result)
+    if args.design:
+        wanted = [d.strip() for d in args.design.split(",") if d.strip()]
+        missing = [d for d in wanted if d not in {r.design for r in runs}]
+        if missing:
+            raise ConfigError(f"{args.result}: no run of design {missing[0]!r} "
+                              f"(runs: {', '.join(r.design for r in runs)})")
+        runs = [r for r in runs if r.design in wanted]
+    figures, skipped = make_figures(runs)
+    if not figures:
+        raise ConfigError(f"{args.result}: nothing to plot ("
+                          f"{'; '.join(sorted(set(skipped.values())))})")
+    for path in save_figures(figures, args.out, Path(args.result).stem, formats):
+        print(path)
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
+    return 0

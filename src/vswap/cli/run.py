@@ -1,0 +1,34 @@
+"""``vswap run``: one workload under one design, in modelled time on N CPUs."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from vswap.cli._runopts import add_run_options, configs_from_args, run_all, side_by_side
+from vswap.errors import ConfigError, DataLossError
+from vswap.report.result import save_results
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run one workload under one swap design (modelled time)")
+    add_run_options(p, default_design="classic")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    configs = configs_from_args(args)
+    if len(configs) != 1:
+        raise ConfigError("run: give one --design (use `vswap compare` for several)")
+    results = run_all(configs, jobs=1)
+    r = results[0]
+    console = Console()
+    for line in r.report:
+        console.print(line, highlight=False)
+    console.print(side_by_side(results, f"{r.workload} on {r.design}, seed {r.seed}"))
+    if args.json:
+        save_results(args.json, results)
+    if r.data_loss:
+        raise DataLossError(f"{r.data_loss} pages read back wrong")
+    return 0

@@ -1,0 +1,81 @@
+"""``vswap stat RESULT.json``: print a run's kernel-format views, or the designs side by side.
+
+``--view vmstat|meminfo|swaps|memory.stat|all`` (default ``all``), ``--design D`` (default:
+every run in the file), ``--cgroup PATH`` (``memory.stat`` of one cgroup; default all).
+A single view of a single run prints exactly the kernel's text, nothing else, so it can be
+diffed against a real ``/proc/vmstat``; more than one adds ``==> design <==`` and
+``# /proc/...`` header lines. ``--table`` prints the comparison table instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from vswap.errors import ConfigError
+from vswap.report.result import RunResult, load_results
+from vswap.report.tables import print_comparison
+from vswap.report.views import VIEWS, format_view
+
+_TITLES = {"vmstat": "/proc/vmstat", "meminfo": "/proc/meminfo", "swaps": "/proc/swaps",
+           "memory.stat": "memory.stat"}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``stat`` subcommand."""
+    p = subparsers.add_parser(
+        "stat", help="print a run's /proc/vmstat, /proc/meminfo, /proc/swaps, memory.stat",
+        description="Print the kernel-format views recorded in a result file, exactly as "
+                    "the kernel prints them, or (--table) the designs side by side.")
+    p.add_argument("result", metavar="RESULT.json", help="a result file (vswap run --json)")
+    p.add_argument("--design", help="only this design's run (default: every run)")
+    p.add_argument("--view", default="all", choices=[*VIEWS, "all"],
+                   help="which view (default all)")
+    p.add_argument("--cgroup", metavar="PATH",
+                   help="memory.stat of this cgroup only (e.g. /bench; default: every cgroup)")
+    p.add_argument("--table", action="store_true",
+                   help="print the designs side by side, differences highlighted")
+    p.set_defaults(func=run)
+
+
+def select_runs(runs: list[RunResult], design: str | None, source: str) -> list[RunResult]:
+    """The runs of ``design`` (all if None); ConfigError naming the file if there is none."""
+    if design is None:
+        return runs
+    chosen = [r for r in runs if r.design == design]
+    if not chosen:
+        raise ConfigError(f"{source}: no run of design {design!r} "
+                          f"(runs: {', '.join(r.design for r in runs)})")
+    return chosen
+
+
+def render(runs: list[RunResult], view: str, cgroup: str | None) -> str:
+    """The text ``vswap stat`` prints for ``runs`` (see the module docstring)."""
+    views = list(VIEWS) if view == "all" else [view]
+    if cgroup is not None and "memory.stat" not in views:
+        raise ConfigError("--cgroup: only meaningful with --view memory.stat or all")
+    out = []
+    for i, r in enumerate(runs):
+        if len(runs) > 1:
+            out.append(("\n" if i else "") + f"==> {r.design} <==\n")
+        for j, v in enumerate(views):
+            if len(views) > 1:
+                out.append(("\n" if j else "") + f"# {_TITLES[v]}\n")
+            out.append(format_view(r, v, cgroup))
+    return "".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``vswap stat``."""
+    runs = select_runs(load_results(args.result), args.design, args.result)
+    if args.table:
+        print_comparison(runs, Console())
+        return 0
+    try:
+        text = render(runs, args.view, args.cgroup)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.result}: {exc}") from None
+    sys.stdout.write(text)
+    return 0

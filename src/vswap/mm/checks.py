@@ -1,0 +1,261 @@
+"""Whole-machine consistency checks: page contents, swap references, leaks.
+
+Not a kernel file: the model's equivalent of ``CONFIG_DEBUG_VM`` sweeps
+(``swap_cluster_assert_empty``, ``check_mm`` at exit reporting "BUG: Bad rss-counter state")
+for the reliability tests, the soak and the end of every run. Each check raises
+:class:`AssertionError` naming what is wrong (or, for the leak check, :class:`LeakError`
+listing everything left).
+
+* :func:`peek_page` reads what a task would see at a page *without side effects*: no fault,
+  no swap-in, no counter, no injected fault (the swap backends are read directly).
+* :func:`pte_swap_refs` walks every page table of every mm and counts the swap PTEs per entry.
+* :func:`check_swap_references`: every entry's swap count equals its page-table references,
+  its swap-cache pin is held exactly while a folio is cached at it, no slot or descriptor is
+  held by nothing; every resident folio is mapped or in the swap cache.
+* :func:`check_counters`: the swap-out counters add up, zswap's and the design's invariants
+  hold.
+* :func:`check_no_leaks`: with every task gone, after dropping what only the swap cache holds
+  (as reclaim would), nothing is left: no used slot, live descriptor, zswap entry, pool byte,
+  swap-cache page or shadow, resident folio, or memcg charge.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_PRESENT, PTE_TABLE_SHIFT
+from vswap.swap.types import PAGE_SIZE, SwpEntry, swp_offset, swp_type
+
+if TYPE_CHECKING:
+    from vswap.mm.machine import Machine
+    from vswap.mm.mm_types import Task
+
+_ZERO = bytes(PAGE_SIZE)
+
+
+class LeakError(AssertionError):
+    """Resources are still held after every task exited; the message lists them."""
+
+
+def _backend_bytes(m: Machine, entry: SwpEntry) -> bytes | None:
+    """The bytes stored for a swap entry with no swap-cache folio, read from its backend
+    directly (zero map, zswap pool, device) without counters. None: no backend has it."""
+    from vswap.swap.classic import ClassicSwap
+    from vswap.swap.vswap import VirtualSwap
+    from vswap.swap.vswap_desc import SwapType
+
+    d = m.design
+    z = m.zswap
+    if isinstance(d, VirtualSwap):
+        e = int(entry)
+        t = d.table
+        if not t.is_live(e):
+            return None
+        ty = t.type[e]
+        if ty == SwapType.VSWAP_ZERO:
+            return _ZERO
+        if ty == SwapType.VSWAP_ZSWAP:
+            return z._decompress(t.zswap[e]) if z is not None else None
+        if ty == SwapType.VSWAP_SWAPFILE and t.slot[e]:
+            from vswap.swap.types import SwpSlot, swp_slot_offset, swp_slot_type
+
+            slot = SwpSlot(t.slot[e])
+            si = d.devices.swap_type_to_swap_info(swp_slot_type(slot))
+            if si is None:
+                return None
+            return bytes(si.storage.read_page(swp_slot_offset(slot)))  # type: ignore[attr-defined]
+        return None
+    if isinstance(d, ClassicSwap):
+        type_, off = swp_type(entry), swp_offset(entry)
+        si = d.devices.swap_type_to_swap_info(type_)
+        if si is None or not 0 < off < si.max:
+            return None
+        if d._zeromap_test(type_, off):
+            return _ZERO
+        if z is not None:
+            info = z.lookup(entry)
+            if info is not None:
+                return z._decompress(info.id)
+        return bytes(si.storage.read_page(off))  # type: ignore[attr-defined]
+    raise NotImplementedError(f"peek_page: no backend reader for design {d.name}")
+
+
+def peek_page(m: Machine, task: Task, vpn: int) -> bytes | None:
+    """What ``task`` would read at page ``vpn``, without faulting. None: not mapped."""
+    mm = task.mm
+    if mm.find_vma(vpn) is None:
+        return None
+    t = mm.tables.get(vpn >> PTE_TABLE_SHIFT)
+    if t is None:
+        return _ZERO
+    i = vpn & ((1 << PTE_TABLE_SHIFT) - 1)
+    v = t[0][i]
+    if not v:
+        return _ZERO
+    if v & PTE_PRESENT:
+        folio = t[1][i]
+        if folio is None:
+            return _ZERO
+        idx = v >> PTE_IDX_SHIFT
+        return bytes(folio.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE])
+    entry = SwpEntry(v >> 1)
+    folio = m.design.swap_cache_get_folio(entry)
+    if folio is not None and folio.uptodate:
+        idx = entry - folio.swap
+        return bytes(folio.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE])
+    with m.faults.suspend():
+        return _backend_bytes(m, entry)
+
+
+def pte_swap_refs(m: Machine) -> Counter[int]:
+    """Swap PTEs per swap entry over every page table of every mm."""
+    refs: Counter[int] = Counter()
+    for mm in m.mms.values():
+        for ptes, _ in mm.tables.values():
+            for v in ptes:
+                if v and not v & PTE_PRESENT:
+                    refs[v >> 1] += 1
+    return refs
+
+
+def check_swap_references(m: Machine) -> None:
+    """Swap counts equal page-table references plus swap-cache pins; nothing held by nothing.
+
+    Raises AssertionError naming the first entry (or folio) that disagrees.
+    """
+    from vswap.swap.classic import ClassicSwap
+    from vswap.swap.swapfile import SWAP_HAS_CACHE
+    from vswap.swap.types import swp_entry
+    from vswap.swap.vswap import VirtualSwap
+    from vswap.swap.vswap_desc import SWAP_CACHE_INC
+
+    d = m.design
+    refs = pte_swap_refs(m)
+    cached: dict[int, object] = {}
+    for folio in d.swap_cache.folios():  # type: ignore[attr-defined]
+        assert folio.mm_charged, f"{folio!r} in the swap cache was freed"
+        for k in range(folio.nr_pages):
+            cached[int(folio.swap) + k] = folio
+    if isinstance(d, VirtualSwap):
+        t = d.table
+        live = set(t.live_ids())
+        for e in live:
+            pin = 1 if t.refs[e] & SWAP_CACHE_INC else 0
+            want = 2 * refs.get(e, 0) + (1 if e in cached else 0)
+            assert t.refs[e] == want, (
+                f"vswap id {e:#x}: swap_refs {t.refs[e]}, page tables hold {refs.get(e, 0)}"
+                f"{' + swap-cache pin' if e in cached else ''} (pin bit {pin})")
+        for e in refs:
+            assert e in live, f"swap PTE holds dead vswap id {e:#x}"
+    elif isinstance(d, ClassicSwap):
+        seen: set[int] = set()
+        for si in d.devices.devices():
+            smap = si.swap_map
+            for off in range(1, si.max):
+                b = smap[off]
+                if not b or b == si.map_bad:
+                    continue
+                e = int(swp_entry(si.type, off))
+                seen.add(e)
+                count = si.full_count(off)
+                has_cache = bool(b & SWAP_HAS_CACHE)
+                assert count == refs.get(e, 0), (
+                    f"slot {si.type}:{off}: swap count {count}, page tables hold "
+                    f"{refs.get(e, 0)}")
+                assert has_cache == (e in cached), (
+                    f"slot {si.type}:{off}: SWAP_HAS_CACHE={has_cache} but "
+                    f"{'a' if e in cached else 'no'} folio is cached")
+        for e in refs:
+            assert e in seen, f"swap PTE holds free slot {e:#x}"
+    else:
+        for e, n in refs.items():
+            assert d.swp_swapcount(SwpEntry(e)) == n, f"entry {e:#x}: count != {n} PTEs"
+    for lv in m.lruvecs.values():
+        for folio in (*lv.inactive, *lv.active):
+            assert folio.mapcount or folio.swapcache or folio.mm_pins, (
+                f"{folio!r} on the LRU is held by nothing (not mapped, not cached)")
+
+
+def check_counters(m: Machine) -> None:
+    """Counters that must agree: every swap-out went to exactly one of zero map, zswap or a
+    device (``pswpout`` also counts zswap writeback); zswap's and the model's invariants."""
+    vs = m.vmstat
+    outs = vs["pswpout"] + vs["zswpout"] + vs["swpout_zero"]
+    assert outs == m.nr_swapout_pages + vs["zswpwb"], (
+        f"pswpout {vs['pswpout']} + zswpout {vs['zswpout']} + swpout_zero "
+        f"{vs['swpout_zero']} != pages swapped out {m.nr_swapout_pages} + zswpwb "
+        f"{vs['zswpwb']}")
+    m.check_invariants()
+    if m.zswap is not None:
+        m.zswap.check_invariants()
+
+
+def drain_swap_cache(m: Machine) -> int:
+    """Drop every swap-cache folio nothing maps (``__try_to_reclaim_swap`` with
+    ``TTRS_ANYWAY`` as reclaim would eventually); returns folios dropped."""
+    d = m.design
+    dropped = 0
+    for folio in list(d.swap_cache.folios()):  # type: ignore[attr-defined]
+        if folio.mapcount or folio.mm_pins or not folio.folio_trylock():
+            continue
+        try:
+            if d.folio_free_swap(folio):
+                dropped += 1
+        finally:
+            folio.folio_unlock()
+    m.reap_folios()
+    return dropped
+
+
+def leftovers(m: Machine) -> list[str]:
+    """What is still held; empty when nothing leaked."""
+    out: list[str] = []
+    d = m.design
+    if m.tasks:
+        out.append(f"{len(m.tasks)} tasks alive: " + ", ".join(
+            f"{t.comm}[{t.pid}]" for t in m.tasks.values()))
+    if m.mms:
+        out.append(f"{len(m.mms)} mm_structs")
+    for si in d.devices.devices():
+        if si.inuse_pages:
+            out.append(f"{si.inuse_pages} used slots on {si.name}")
+    table = getattr(d, "table", None)
+    if table is not None and table.used:
+        out.append(f"{table.used} live vswap descriptors")
+    if getattr(d, "_wb_pending", None):
+        out.append(f"{len(d._wb_pending)} pending zswap writebacks")  # type: ignore[attr-defined]
+    cache = d.swap_cache  # type: ignore[attr-defined]
+    if cache.nr_pages:
+        out.append(f"{cache.nr_pages} swap-cache pages")
+    shadows = cache.nr_shadows()
+    if shadows:
+        out.append(f"{shadows} swap-cache shadows")
+    z = m.zswap
+    if z is not None:
+        st = z.statistics()
+        if st.stored_pages:
+            out.append(f"{st.stored_pages} zswap entries")
+        if st.pool_total_size:
+            out.append(f"{st.pool_total_size} zswap pool bytes")
+    if m.nr_used_pages:
+        out.append(f"{m.nr_used_pages} resident pages")
+    for memcg in m.memcgs:
+        for name in ("memory", "swap", "zswap"):
+            usage = getattr(memcg, name).usage
+            if usage:
+                out.append(f"{memcg.path}: {name} usage {usage}")
+    return out
+
+
+def check_no_leaks(m: Machine) -> None:
+    """With every task exited: drop cache-only folios, then require that nothing is held.
+
+    Raises:
+        LeakError: listing every resource left (slots, descriptors, zswap entries and pool
+            bytes, swap-cache pages and shadows, resident pages, memcg charges).
+    """
+    drain_swap_cache(m)
+    left = leftovers(m)
+    if left:
+        raise LeakError("leak after all tasks exited: " + "; ".join(left))

@@ -1,0 +1,250 @@
+"""Execute, then charge: record the kernel steps of one operation, replay them as time.
+
+Models: nothing in the kernel; this is how the synchronous memory-manager model gets
+modelled time (docs/run.md). A task's memory operation runs on the
+:class:`~vswap.mm.machine.Machine` at once (deterministically, in engine order); meanwhile
+:class:`StepRecorder`, the run's :class:`~vswap.ktrace.KernelTracer`, turns each hook into a
+step. The task then *charges* the steps on the engine (:meth:`Charger.charge`):
+
+* plain kernel work (fault entry, PTE updates, clearing, compression, lookups) is summed
+  into one ``task.work(ns, "sys")`` chunk between two lock or I/O steps;
+* a critical section acquires the lock instance the design named (``swap_cache[(0, 3)]``,
+  ``vswap_map[('vswap_map', 0)]``, ``zswap_tree[0]``, ``swap_cluster[(0, 17)]``), works for
+  the cost of the step under it, and releases it; a waiter spins on its CPU (sys time);
+* a device request goes to that device's :class:`~vswap.sim.ioqueue.IoQueue` (asynchronously;
+  its submit and completion CPU costs are charged as work); an ``io_wait`` step blocks the
+  task off-CPU until its outstanding reads are done; a synchronous device (zram, pmem)
+  charges its service time as CPU work instead;
+* writes are not waited for, but a task with more than :data:`WRITEBACK_LIMIT` writes in
+  flight waits for the oldest at the end of its operation (writeback throttling), so a slow
+  device does slow reclaim down.
+
+Contention is not a constant anywhere: it emerges from several tasks charging critical
+sections on the same lock instance at the same virtual time.
+
+Simplifications (also in docs/run.md): the state change happens at the start of the
+operation and the time is charged after it, so two tasks' operations are atomic with respect
+to each other while their *time* interleaves; kswapd and ``memory.high`` reclaim (which the
+model runs on return to user space) are charged to the task whose operation woke them; the
+costs of a folio's lock, the LRU lock and RCU are folded into the steps' costs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator, Hashable
+from typing import Any
+
+from vswap.ktrace import KernelTracer
+from vswap.sim.costs import CostTable
+from vswap.sim.cpus import Task as CpuTask
+from vswap.sim.engine import Engine, Event
+from vswap.sim.ioqueue import IoQueue
+from vswap.sim.locks import LockTable, SpinLock
+from vswap.swap.device_kinds import DeviceKind
+
+__all__ = ["IO", "LOCK", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger", "StepRecorder"]
+
+#: Step kinds (first element of a step tuple).
+WORK, LOCK, IO, WAIT = 0, 1, 2, 3
+
+#: Writes a task may have in flight before it waits at the end of an operation: the
+#: ``SWAP_CLUSTER_MAX`` (32) batch of one shrink_folio_list pass, twice (an estimate of how
+#: far reclaim runs ahead of writeback before ``reclaim_throttle`` stalls it).
+WRITEBACK_LIMIT = 64
+
+
+class StepRecorder(KernelTracer):
+    """The timed run's tracer: each hook appends work or a step (see the module docstring).
+
+    ``counts`` holds how many times each hook fired over the whole run (the report's
+    "kernel steps"); ``steps``/``ns`` hold the current operation's steps until
+    :meth:`take`.
+    """
+
+    def __init__(self, costs: CostTable, device_kinds: dict[str, DeviceKind]) -> None:
+        c = costs
+        self.costs = costs
+        self.device_kinds = device_kinds
+        self.steps: list[tuple[Any, ...]] = []
+        self.ns = 0
+        self.counts: dict[str, int] = {}
+        self._hold: dict[str, int] = {}
+        self._lock_overhead = c.spin_lock_uncontended
+        self._fault = c.fault_entry_exit + c.pte_update
+        # clear_page has no entry of its own: a 4 KiB memset moves as many bytes as memcpy.
+        self._alloc_zeroed = c.memcg_charge + c.lru_add + c.page_copy
+        self._alloc = c.memcg_charge + c.lru_add
+        self._free = c.memcg_uncharge + c.lru_move
+        self._scan = c.lru_move + c.rmap_walk
+        self._unmap = c.rmap_walk + c.tlb_flush_local
+        self._comp: dict[str, int] = {}
+        self._decomp: dict[str, int] = {}
+
+    def _count(self, name: str, n: int = 1) -> None:
+        counts = self.counts
+        counts[name] = counts.get(name, 0) + n
+
+    def take(self) -> tuple[list[tuple[Any, ...]], int]:
+        """The steps recorded since the last call, and the trailing work in ns."""
+        steps, ns = self.steps, self.ns
+        self.steps = []
+        self.ns = 0
+        return steps, ns
+
+    def _flush(self) -> None:
+        if self.ns:
+            self.steps.append((WORK, self.ns))
+            self.ns = 0
+
+    # -- mm ------------------------------------------------------------------------------------
+    def fault(self) -> None:
+        self.ns += self._fault
+        self._count("fault")
+
+    def folio_alloc(self, nr: int, zeroed: bool) -> None:
+        self.ns += nr * (self._alloc_zeroed if zeroed else self._alloc)
+        self._count("folio_alloc", nr)
+
+    def folio_free(self, nr: int) -> None:
+        self.ns += nr * self._free
+        self._count("folio_free", nr)
+
+    def page_copy(self, nr: int) -> None:
+        self.ns += nr * self.costs.page_copy
+        self._count("page_copy", nr)
+
+    def reclaim_scan(self, nr: int) -> None:
+        self.ns += self._scan
+        self._count("reclaim_scan", nr)
+
+    def unmap(self, nr_ptes: int) -> None:
+        self.ns += self._unmap + nr_ptes * self.costs.pte_update
+        self._count("unmap_pte", nr_ptes)
+
+    def pte_zap(self, nr_ptes: int) -> None:
+        self.ns += nr_ptes * self.costs.pte_update
+        self._count("pte_zap", nr_ptes)
+
+    def pte_walk(self, nr_ptes: int) -> None:
+        self.ns += nr_ptes * self.costs.pte_walk_per_pte
+        self._count("pte_walk", nr_ptes)
+
+    def io_wait(self) -> None:
+        self._flush()
+        self.steps.append((WAIT,))
+        self._count("io_wait")
+
+    # -- swap ----------------------------------------------------------------------------------
+    def lock_step(self, lock_class: str, instance: Hashable, cost: str) -> None:
+        hold = self._hold.get(cost)
+        if hold is None:
+            hold = self._hold[cost] = getattr(self.costs, cost)
+        self.ns += self._lock_overhead
+        self._flush()
+        self.steps.append((LOCK, lock_class, instance, hold))
+        self._count("lock:" + lock_class)
+
+    def swap_cache_lookup(self) -> None:
+        self.ns += self.costs.swap_cache_lookup
+        self._count("swap_cache_lookup")
+
+    def desc_lookup(self) -> None:
+        self.ns += self.costs.swap_desc_lookup
+        self._count("desc_lookup")
+
+    def zero_check(self, nr: int) -> None:
+        self.ns += nr * self.costs.zero_check
+        self._count("zero_check", nr)
+
+    def device_io(self, device: str, op: str, nbytes: int) -> None:
+        kind = self.device_kinds.get(device)
+        sync = kind is not None and kind.synchronous_io
+        self._count(f"io_{op}")
+        if sync:
+            assert kind is not None
+            lat = kind.read_latency_ns if op == "read" else kind.write_latency_ns
+            bw = kind.read_bandwidth if op == "read" else kind.write_bandwidth
+            self.ns += self.costs.io_submit_sync + lat + -(-nbytes * 1_000_000_000 // bw)
+            return
+        self.ns += self.costs.io_submit + self.costs.io_complete
+        self._flush()
+        self.steps.append((IO, device, op, nbytes))
+
+    # -- zswap ---------------------------------------------------------------------------------
+    def compress(self, algo: str, nbytes: int) -> None:
+        ns = self._comp.get(algo)
+        if ns is None:
+            ns = self._comp[algo] = self.costs.compress_ns(algo) + self.costs.zsmalloc_alloc
+        self.ns += ns
+        self._count("compress")
+
+    def decompress(self, algo: str, nbytes: int) -> None:
+        ns = self._decomp.get(algo)
+        if ns is None:
+            ns = self._decomp[algo] = self.costs.decompress_ns(algo)
+        self.ns += ns
+        self._count("decompress")
+
+    def zpool_free(self) -> None:
+        self.ns += self.costs.zsmalloc_free
+        self._count("zpool_free")
+
+
+class Charger:
+    """Replays recorded steps on the engine: locks by (class, instance), I/O by device."""
+
+    def __init__(self, engine: Engine, locks: LockTable, queues: dict[str, IoQueue]) -> None:
+        self.engine = engine
+        self.locks = locks
+        self.queues = queues
+        self._locks: dict[tuple[str, Hashable], SpinLock] = {}
+        self._reads: dict[CpuTask, list[Event]] = {}
+        self._writes: dict[CpuTask, deque[Event]] = {}
+
+    def lock(self, lock_class: str, instance: Hashable) -> SpinLock:
+        """The spinlock instance ``lock_class[instance]``, created on first use."""
+        key = (lock_class, instance)
+        lk = self._locks.get(key)
+        if lk is None:
+            lk = self._locks[key] = self.locks.spinlock(lock_class, instance)
+        return lk
+
+    def charge(self, task: CpuTask, steps: list[tuple[Any, ...]],
+               tail_ns: int) -> Generator[Event, Any, None]:
+        """``yield from charger.charge(task, *recorder.take())``."""
+        for step in steps:
+            kind = step[0]
+            if kind == WORK:
+                yield task.work(step[1])
+            elif kind == LOCK:
+                lk = self.lock(step[1], step[2])
+                yield lk.acquire(task)
+                yield task.work(step[3])
+                lk.release(task)
+            elif kind == IO:
+                queue = self.queues[step[1]]
+                req = queue.submit(step[2], step[3])
+                if step[2] == "read":
+                    self._reads.setdefault(task, []).append(req)
+                else:
+                    self._writes.setdefault(task, deque()).append(req)
+            else:
+                reads = self._reads.pop(task, None)
+                if reads:
+                    pending = [r for r in reads if not r.processed]
+                    if pending:
+                        yield task.block(self.engine.all_of(pending))
+        if tail_ns:
+            yield task.work(tail_ns)
+        reads = self._reads.get(task)
+        if reads is not None and len(reads) > WRITEBACK_LIMIT:
+            self._reads[task] = [r for r in reads if not r.processed]
+        writes = self._writes.get(task)
+        if writes:
+            while writes and writes[0].processed:
+                writes.popleft()
+            while len(writes) > WRITEBACK_LIMIT:
+                req = writes.popleft()
+                if not req.processed:
+                    yield task.block(req)

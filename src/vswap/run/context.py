@@ -1,0 +1,534 @@
+"""One timed run: a machine, an engine with N CPUs, locks, device queues, and a workload.
+
+Models: a test box running one benchmark (the RFC's usemem, kernel build or swapoff) under
+one swap design: ``Machine`` (RAM, the design, zswap, swap devices, the workload's cgroup),
+:class:`~vswap.sim.cpus.CpuSet` (``--cpus``), a :class:`~vswap.sim.locks.LockTable` whose
+spinlock instances are the ones the design names, one
+:class:`~vswap.sim.ioqueue.IoQueue` per swap device. :func:`run_workload` builds it, lets the
+workload spawn its tasks, runs the engine to the end and returns a
+:class:`~vswap.report.result.RunResult`.
+
+Workload task bodies are generators ``body(task)`` that use the context:
+
+* ``result = yield from ctx.op(task, machine_fn, *args)``: a kernel operation (a page
+  write, mmap, munmap, madvise, fork, exit, swapoff): executed on the machine at once,
+  then charged in virtual time (:mod:`vswap.run.charge`);
+* ``yield ctx.user(task, ns)``: user-mode work;
+* ``yield task.sleep(ns)``; ``yield from barrier.wait(task)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vswap.errors import ConfigError
+from vswap.mm.machine import Machine, MachineConfig
+from vswap.mm.mm_types import TaskKilled
+from vswap.report.result import RunMetrics, RunResult
+from vswap.run.charge import Charger, StepRecorder
+from vswap.sim.costs import DEFAULT_COSTS, CostTable
+from vswap.sim.cpus import CpuSet
+from vswap.sim.cpus import Task as CpuTask
+from vswap.sim.engine import Engine, Event
+from vswap.sim.locks import LockTable
+from vswap.swap.device_kinds import DeviceKind, get_device_kind
+from vswap.swap.types import PAGE_SIZE
+from vswap.units import format_size, parse_size
+
+if TYPE_CHECKING:
+    from vswap.workloads import Workload
+
+__all__ = ["Barrier", "DeviceSpec", "RunConfig", "RunContext", "parse_device_spec",
+           "run_workload"]
+
+#: The cgroup every workload runs in (``--memory-max`` applies to it).
+WORKLOAD_CGROUP = "/bench"
+#: Host bytes the model spends per page it holds, beyond the 4 KiB of data: the Folio, its
+#: rmap and LRU entries, the PTE and the oracle (docs/mm.md, results/bench_mm.json: ~500 B
+#: resident, ~170-350 B swapped), rounded up.
+MODEL_BYTES_PER_PAGE = PAGE_SIZE + 1024
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A swap device to create: ``backing`` "file" (a real swap file made by mkswap in a
+    temporary directory) or "mem" (an in-memory swap area, ``SWP_SYNCHRONOUS_IO``), its
+    size, and the device kind whose latency and bandwidth its I/O queue gets."""
+
+    backing: str
+    size: int
+    kind: str
+
+    def text(self) -> str:
+        return f"{self.backing}:{format_size(self.size)}:{self.kind}"
+
+
+def parse_device_spec(text: str) -> DeviceSpec | None:
+    """``file:1G``, ``mem:512M``, ``file:32G:ssd`` (kind: a device kind; default nvme for
+    files, zram for memory); ``none`` gives None.
+
+    Raises:
+        ConfigError: a malformed spec, an unknown kind or a bad size.
+    """
+    t = text.strip()
+    if t.lower() == "none":
+        return None
+    parts = t.split(":")
+    if len(parts) not in (2, 3) or parts[0] not in ("file", "mem"):
+        raise ConfigError(f"--swap-device: {text!r} is not file:SIZE[:KIND], mem:SIZE[:KIND] "
+                          "or none")
+    size = parse_size(parts[1], what="--swap-device size")
+    if size < 64 * PAGE_SIZE:
+        raise ConfigError(f"--swap-device: {text!r} is smaller than 256K")
+    kind = parts[2] if len(parts) == 3 else ("nvme" if parts[0] == "file" else "zram")
+    try:
+        dk = get_device_kind(kind)
+    except (KeyError, ConfigError):
+        raise ConfigError(f"--swap-device: unknown device kind {kind!r}") from None
+    return DeviceSpec(parts[0], size - size % PAGE_SIZE, dk.name)
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """Everything a run is given (recorded as the result's ``configuration``)."""
+
+    design: str = "classic"
+    workload: str = "usemem -n 4 -O 64M"
+    memory_max: int | None = None
+    ram: int | None = None
+    swap_devices: list[DeviceSpec] = field(
+        default_factory=lambda: [DeviceSpec("file", 1 << 30, "nvme")])
+    zswap: str | None = None
+    #: Further zswap module parameters (``shrinker_enabled``, ``max_pool_percent``, ...).
+    zswap_params: dict[str, Any] = field(default_factory=dict)
+    cpus: int = 4
+    seed: int = 1
+    verify: bool = True
+    design_options: dict[str, Any] = field(default_factory=dict)
+    costs: CostTable = DEFAULT_COSTS
+    #: Free-form labels recorded with the run (bench table, scale).
+    labels: dict[str, Any] = field(default_factory=dict)
+    #: Samples in the result's timeline (about; 0: none).
+    timeline_samples: int = 64
+    #: Called with (done, total) work units as the run progresses (None: silent).
+    progress: Callable[[int, int], None] | None = None
+    #: A configuration file (:class:`vswap.config.RunConfig`): when set, the machine,
+    #: devices, zswap and cgroups come from it (``memory_max``, ``ram``, ``swap_devices``,
+    #: ``zswap`` are unused) and ``workloads`` lists (cgroup, command) pairs to run at once.
+    config_file: Any = None
+    workloads: list[tuple[str, str]] = field(default_factory=list)
+
+    def machine_ram(self, footprint: int) -> int:
+        """RAM of the machine: ``ram`` if given, else room for the cgroup's limit (or the
+        workload) plus headroom, so reclaim is the cgroup's, not global (as on the RFC's
+        hosts, whose RAM exceeded memory.max)."""
+        if self.ram is not None:
+            return self.ram
+        base = self.memory_max if self.memory_max is not None else footprint
+        ram = 2 * base + (64 << 20)
+        return ram - ram % PAGE_SIZE
+
+    def as_json(self) -> dict[str, Any]:
+        if self.config_file is not None:
+            return {"design": self.design, "workload": self.workload,
+                    "config_file": self.config_file.to_dict(), "cpus": self.cpus,
+                    "seed": self.seed, "verify": self.verify,
+                    "cost_table": self.costs.calibration_file or "default", **self.labels}
+        return {"design": self.design, "workload": self.workload,
+                "memory_max": self.memory_max, "ram": self.ram,
+                "swap_devices": [d.text() for d in self.swap_devices],
+                "zswap": self.zswap or "off", "zswap_params": dict(self.zswap_params),
+                "cpus": self.cpus, "seed": self.seed,
+                "verify": self.verify, "design_options": dict(self.design_options),
+                "cost_table": self.costs.calibration_file or "default", **self.labels}
+
+
+class Barrier:
+    """``n`` tasks meet; the last to arrive releases them all (usemem's ready pipes)."""
+
+    def __init__(self, engine: Engine, n: int) -> None:
+        self.n = n
+        self.arrived = 0
+        self.event = Event(engine)
+
+    def wait(self, task: CpuTask) -> Generator[Event, Any, None]:
+        self.arrived += 1
+        if self.arrived >= self.n:
+            if not self.event.triggered:
+                self.event.succeed()
+            return
+        yield task.block(self.event)
+
+
+def host_mem_available() -> int | None:
+    """``MemAvailable`` of this host in bytes, or None when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_fits(workload: Workload, config: RunConfig, *, parallel: int = 1) -> int:
+    """Estimate the host memory a run needs; refuse up front if it would not fit.
+
+    Returns the estimate in bytes.
+
+    Raises:
+        ConfigError: the estimate (times ``parallel`` runs at once) exceeds 80% of the
+            host's available memory.
+    """
+    pages = -(-workload.footprint_bytes() // PAGE_SIZE)
+    est = pages * MODEL_BYTES_PER_PAGE + (64 << 20)
+    avail = host_mem_available()
+    if avail is not None and est * parallel > avail * 0.8:
+        raise ConfigError(
+            f"{workload.command!r} would need about {format_size_h(est * parallel)} of host "
+            f"memory for the model ({pages} pages x ~{MODEL_BYTES_PER_PAGE} B"
+            f"{f' x {parallel} runs' if parallel > 1 else ''}), but only "
+            f"{format_size_h(avail)} is available: use a smaller size or --scale")
+    return est
+
+
+def format_size_h(n: float) -> str:
+    for unit, mult in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= mult:
+            return f"{n / mult:.1f}{unit}"
+    return f"{int(n)}B"
+
+
+class RunContext:
+    """The machine, engine and accounting of one run (see the module docstring)."""
+
+    def __init__(self, config: RunConfig, workload: Workload, tmpdir: str) -> None:
+        self.config = config
+        self.workload = workload
+        costs = config.costs
+        self.engine = Engine(seed=config.seed)
+        self.rng = self.engine.rng
+        self.cpus = CpuSet(self.engine, config.cpus)
+        self.locks = LockTable(self.engine, handoff_ns=costs.spin_handoff)
+        self.queues: dict[str, Any] = {}
+        self.kinds: dict[str, DeviceKind] = {}
+        self.device_records: dict[str, dict[str, Any]] = {}
+        self._storages: list[Any] = []
+        if config.config_file is not None:
+            from vswap.config import build_machine
+
+            cf = config.config_file
+            self.machine = build_machine(cf, config.design, workdir=tmpdir)
+            for i, si in enumerate(list(self.machine.design.devices.devices())):
+                dev = cf.devices[i]
+                self._storages.append(si.storage)
+                self._add_queue(si, get_device_kind(dev.kind), dev.type,
+                                dev.path or f"swapfile{i}")
+        else:
+            footprint = workload.footprint_bytes()
+            zswap_params = ({"compressor": config.zswap} | dict(config.zswap_params)
+                            if config.zswap else {})
+            self.machine = Machine(MachineConfig(
+                ram=config.machine_ram(footprint), design=config.design,
+                design_options=dict(config.design_options), zswap=config.zswap is not None,
+                zswap_params=zswap_params, verify=config.verify, nr_cpus=config.cpus))
+            for i, spec in enumerate(config.swap_devices):
+                self._swapon(spec, i, tmpdir)
+        m = self.machine
+        self.recorder = StepRecorder(costs, self.kinds)
+        self._attach_tracer(self.recorder)
+        self.charger = Charger(self.engine, self.locks, self.queues)
+        if config.config_file is not None:
+            self.cgroup = config.workloads[0][0]
+        else:
+            m.create_cgroup(WORKLOAD_CGROUP)
+            if config.memory_max is not None:
+                m.cgroup_write(WORKLOAD_CGROUP, "memory.max", str(config.memory_max))
+            self.cgroup = WORKLOAD_CGROUP
+        #: usemem-style output lines of the workload.
+        self.report_lines: list[str] = []
+        #: Workload metrics (throughput_kbps, free_time_s, ...), filled by the workload.
+        self.metrics: dict[str, Any] = {}
+        self.swapoff: dict[str, float] = {}
+        self.data_loss = 0
+        self.verified_pages = 0
+        self.killed = 0
+        self.metadata_snapshot: dict[str, int] | None = None
+        self.timeline: list[dict[str, int]] = []
+        self._next_sample = 0
+        self._sample_every = 0
+        self._ops = 0
+        self.progress_total = max(workload.progress_total(), 1)
+        self.progress_done = 0
+
+    # -- setup -----------------------------------------------------------------------------------
+    def _swapon(self, spec: DeviceSpec, i: int, tmpdir: str) -> None:
+        from vswap.swap.storage import FileSwapStorage, MemSwapStorage
+        from vswap.swap.swap_area import mkswap
+
+        if spec.backing == "file":
+            path = Path(tmpdir) / f"swapfile{i}"
+            mkswap(path, spec.size, label=f"vswap{i}")
+            storage: Any = FileSwapStorage.open(path)
+        else:
+            storage = MemSwapStorage(spec.size, label=f"vswap{i}")
+        self._storages.append(storage)
+        si = self.machine.swapon(storage)
+        self._add_queue(si, get_device_kind(spec.kind), spec.backing, f"swapfile{i}")
+
+    def _add_queue(self, si: Any, kind: DeviceKind, backing: str, file_name: str) -> None:
+        """An I/O queue of ``kind`` for device ``si``, and its result record."""
+        name = si.name
+        self.kinds[name] = kind
+        self.queues[name] = kind.make_queue(self.engine, name)
+        self.device_records[name] = {
+            "name": name if backing == "mem" else file_name, "kind": kind.name,
+            "backing": backing, "type": "file" if backing == "file" else "partition",
+            "size_pages": int(si.pages), "used_pages": 0,
+            "peak_used_pages": 0, "prio": int(si.prio), "_si": si}
+
+    def _attach_tracer(self, tracer: Any) -> None:
+        m = self.machine
+        m.tracer = tracer
+        design: Any = m.design
+        design.tracer = tracer
+        design.swap_cache.tracer = tracer
+        design.devices.tracer = tracer
+        if m.zswap is not None:
+            m.zswap.tracer = tracer
+
+    def close(self) -> None:
+        for s in self._storages:
+            # Best effort at teardown: the temporary directory goes anyway.
+            with contextlib.suppress(OSError):
+                s.close()
+
+    # -- what task bodies use ----------------------------------------------------------------------
+    def spawn(self, body: Callable[..., Generator[Event, Any, Any]], *args: Any,
+              name: str) -> CpuTask:
+        """Start an engine task running ``body(task, *args)``; a task killed by the kernel
+        (OOM, SIGBUS) ends quietly and is counted."""
+        def guarded(task: CpuTask, *a: Any) -> Generator[Event, Any, Any]:
+            try:
+                return (yield from body(task, *a))
+            except TaskKilled:
+                self.killed += 1
+                return None
+        return self.cpus.spawn(guarded, *args, name=name)
+
+    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any
+           ) -> Generator[Event, Any, Any]:
+        """Run kernel operation ``fn(*args)`` on the machine now, then charge its steps."""
+        m = self.machine
+        m.design.devices.current_cpu = task.cpu.id  # type: ignore[union-attr]
+        error: BaseException | None = None
+        result = None
+        try:
+            result = fn(*args)
+        except TaskKilled as exc:
+            error = exc
+        steps, tail = self.recorder.take()
+        self._after_op()
+        yield from self.charger.charge(task, steps, tail)
+        if error is not None:
+            raise error
+        return result
+
+    def user(self, task: CpuTask, ns: int) -> Event:
+        """User-mode work of ``ns``."""
+        return task.work(int(ns), "user")
+
+    def barrier(self, n: int) -> Barrier:
+        return Barrier(self.engine, n)
+
+    def advance(self, units: int = 1) -> None:
+        """The workload did ``units`` of its :meth:`Workload.progress_total`."""
+        self.progress_done += units
+        cb = self.config.progress
+        if cb is not None and (self.progress_done & 63) == 0:
+            cb(self.progress_done, self.progress_total)
+
+    def now_us(self) -> int:
+        return self.engine.now // 1000
+
+    def snapshot_metadata(self) -> None:
+        """Record the design's swap metadata now (a workload calls it at its peak)."""
+        self.metadata_snapshot = dict(self.machine.design.metadata_bytes())
+
+    # -- per-operation bookkeeping --------------------------------------------------------------
+    def _after_op(self) -> None:
+        for rec in self.device_records.values():
+            used = rec["_si"].inuse_pages
+            rec["used_pages"] = used
+            if used > rec["peak_used_pages"]:
+                rec["peak_used_pages"] = used
+        self._ops += 1
+        if self.config.timeline_samples and self.engine.now >= self._next_sample:
+            self.sample()
+
+    def sample(self) -> None:
+        """Append one timeline sample (and schedule the next)."""
+        m = self.machine
+        vm = m.vmstat
+        z = m.zswap
+        stats = z.statistics() if z is not None else None
+        self.timeline.append({
+            "t_ns": self.engine.now,
+            "resident_pages": m.nr_used_pages,
+            "swapcache_pages": m.nr_swapcached(),
+            "zswap_pool_bytes": int(stats.pool_total_size) if stats is not None else 0,
+            "zswap_pages": int(stats.stored_pages) if stats is not None else 0,
+            "zero_pages": max(vm["swpout_zero"] - vm["swpin_zero"], 0),
+            "device_pages": sum(r["used_pages"] for r in self.device_records.values()),
+        })
+        if not self._sample_every:
+            # Spread samples over the workload's expected length, learnt from the first ops.
+            self._sample_every = max(self.workload.expected_ns() //
+                                     max(self.config.timeline_samples, 1), 1_000)
+        self._next_sample = self.engine.now + self._sample_every
+
+
+def _page_events(vm: dict[str, int]) -> int:
+    """Simulated page events: faults, swap-outs (device, zswap, zero) and swap-ins."""
+    return sum(vm.get(k, 0) for k in ("pgfault", "pswpout", "zswpout", "swpout_zero",
+                                      "pswpin", "zswpin", "swpin_zero"))
+
+
+def run_workload(config: RunConfig, workload: Workload | None = None) -> RunResult:
+    """Run ``config.workload`` under ``config.design`` and return its result.
+
+    Raises:
+        ConfigError: bad workload command line, bad configuration, or a run that would not
+            fit in host memory.
+        DataLossError: a page read back wrong (the machine's oracle).
+    """
+    from vswap.workloads import parse_workload
+
+    if config.cpus < 1:
+        raise ConfigError(f"--cpus must be a positive number, not {config.cpus}")
+    if config.config_file is not None:
+        return _run_file_workloads(config)
+    wl = workload if workload is not None else parse_workload(config.workload)
+    if wl.needs_device():
+        if not config.swap_devices:
+            raise ConfigError(f"workload {wl.name}: needs a swap device (--swap-device)")
+        setter = getattr(wl, "set_device_bytes", None)
+        if setter is not None:
+            setter(config.swap_devices[0].size)
+    check_fits(wl, config)
+    wall0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vswap-run-") as tmp:
+        ctx = RunContext(config, wl, tmp)
+        try:
+            wl.start(ctx)
+            ctx.engine.run()
+            wl.finish(ctx)
+            ctx.sample()
+            result = _build_result(ctx, time.perf_counter() - wall0)
+        finally:
+            ctx.close()
+    if config.progress is not None:
+        config.progress(ctx.progress_total, ctx.progress_total)
+    return result
+
+
+def _run_file_workloads(config: RunConfig) -> RunResult:
+    """A run from a configuration file: every workload in its cgroup, at the same time."""
+    from vswap.run.fromconfig import WorkloadView
+    from vswap.workloads import parse_workload
+
+    workloads = [(cg, parse_workload(cmd)) for cg, cmd in config.workloads]
+    if any(wl.needs_device() for _, wl in workloads) and not config.config_file.devices:
+        raise ConfigError(f"{config.config_file.source}: a workload needs a swap device "
+                          "([[swap]])")
+    first = workloads[0][1]
+    est = sum(check_fits(wl, config) for _, wl in workloads)
+    if len(workloads) > 1:
+        avail = host_mem_available()
+        if avail is not None and est > avail * 0.8:
+            raise ConfigError(f"{config.config_file.source}: the workloads would need about "
+                              f"{format_size_h(est)} of host memory, only "
+                              f"{format_size_h(avail)} is available: lower scale")
+    wall0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vswap-run-") as tmp:
+        ctx = RunContext(config, first, tmp)
+        try:
+            for cg, _ in workloads:
+                ctx.machine.create_cgroup(cg)  # mkdir -p: a workload's cgroup may be unset
+            views = [(WorkloadView(ctx, cg), wl) for cg, wl in workloads]
+            for view, wl in views:
+                wl.start(view)  # type: ignore[arg-type]
+            ctx.engine.run()
+            for i, (view, wl) in enumerate(views):
+                wl.finish(view)  # type: ignore[arg-type]
+                tag = "" if len(views) == 1 else f"[{view.cgroup}] "
+                ctx.report_lines.extend(tag + line for line in view.report_lines)
+                if i == 0:
+                    ctx.metrics.update(view.metrics)
+                else:
+                    ctx.metrics.update({f"{view.cgroup}:{wl.name}:{k}": v
+                                        for k, v in view.metrics.items()})
+            ctx.sample()
+            result = _build_result(ctx, time.perf_counter() - wall0)
+        finally:
+            ctx.close()
+    return result
+
+
+def _build_result(ctx: RunContext, wall_s: float) -> RunResult:
+    m = ctx.machine
+    st = ctx.cpus.statistics()
+    vm = m.vmstat_dict()
+    events = _page_events(vm)
+    metrics = RunMetrics(
+        real_s=st.real_ns / 1e9, user_s=st.user_ns / 1e9, sys_s=st.sys_ns / 1e9,
+        throughput_kbps=float(ctx.metrics.get("throughput_kbps", 0.0)),
+        free_time_s=float(ctx.metrics.get("free_time_s", 0.0)),
+        page_events=events, wall_s=round(wall_s, 3),
+        spin_s=st.spin_ns / 1e9, idle_s=st.idle_ns / 1e9,
+        page_events_per_wall_s=round(events / wall_s, 1) if wall_s > 0 else 0.0)
+    devices = []
+    for name, rec in ctx.device_records.items():
+        q = ctx.queues[name].statistics()
+        devices.append({k: v for k, v in rec.items() if not k.startswith("_")} | {
+            "reads": int(q.reads), "writes": int(q.writes), "read_bytes": int(q.read_bytes),
+            "write_bytes": int(q.write_bytes), "io_busy_ns": int(q.busy_ns),
+            "in_flight_max": int(q.in_flight_max)})
+    locks = {}
+    for cls, ls in ctx.locks.statistics(by="class").items():
+        locks[cls] = {"acquisitions": ls.acquisitions, "contentions": ls.contentions,
+                      "wait_ns": ls.wait_total_ns, "max_wait_ns": ls.wait_max_ns,
+                      "hold_ns": ls.hold_total_ns, "instances": ls.instances}
+    cgroups = {}
+    paths = ["/", ctx.cgroup]
+    if ctx.config.config_file is not None:
+        paths += [c.path for c in ctx.config.config_file.cgroups if c.path not in paths]
+    for path in paths:
+        files = m.cgroup_files(path)
+        cgroups[path] = {k: v for k, v in files.items()}
+    oracle = m.oracle.stats
+    meta = ctx.metadata_snapshot if ctx.metadata_snapshot is not None else \
+        dict(m.design.metadata_bytes())
+    metrics_extra = {k: v for k, v in ctx.metrics.items()
+                     if k not in ("throughput_kbps", "free_time_s")}
+    return RunResult(
+        design=ctx.config.design, workload=ctx.config.workload, seed=ctx.config.seed,
+        configuration=ctx.config.as_json(), metrics=metrics, vmstat=vm, meminfo=m.meminfo(),
+        cgroups=cgroups, devices=devices, metadata_bytes={k: int(v) for k, v in meta.items()},
+        verified_pages=int(oracle.checked) + ctx.verified_pages, data_loss=ctx.data_loss,
+        verify=ctx.config.verify, locks=locks, swapoff=dict(ctx.swapoff),
+        timeline=ctx.timeline, report=list(ctx.report_lines),
+        workload_metrics=metrics_extra, kernel_steps=dict(sorted(ctx.recorder.counts.items())),
+        tasks_killed=ctx.killed)
+
+
+def default_jobs() -> int:
+    """Parallel runs for compare/bench: one per host CPU, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))

@@ -1,0 +1,43 @@
+"""Workloads: the RFC's benchmarks as programs running on the modelled kernel.
+
+Each module is one workload behind :class:`~vswap.workloads._base.Workload`; each parses its
+own command line (``usemem -n 16 -O 2g``, ``memhog 1G``, ``stress-ng --pageswap 4
+--pageswap-ops 1000``, ``kbuild -j 52 --jobs 300``, ``swapoff --fill 0.5``). Bad input is a
+one-line :class:`~vswap.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from vswap.errors import ConfigError
+from vswap.workloads._base import Workload
+from vswap.workloads.kbuild import Kbuild
+from vswap.workloads.memhog import Memhog
+from vswap.workloads.stress_ng import StressNgPageswap
+from vswap.workloads.swapoff import SwapoffWorkload
+from vswap.workloads.usemem import Usemem
+
+#: Workload name -> class.
+WORKLOADS: dict[str, type[Workload]] = {
+    w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload)}
+
+__all__ = ["WORKLOADS", "Workload", "parse_workload"]
+
+
+def parse_workload(command: str) -> Workload:
+    """Build a workload from its command line.
+
+    Raises:
+        ConfigError: empty or unparseable line, unknown workload, or bad options.
+    """
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(f"--workload: {exc}") from None
+    if not argv:
+        raise ConfigError("--workload: empty command line")
+    cls = WORKLOADS.get(argv[0])
+    if cls is None:
+        raise ConfigError(f"unknown workload {argv[0]!r} (known: {', '.join(WORKLOADS)})")
+    return cls.parse(argv[1:], command)

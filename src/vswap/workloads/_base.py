@@ -1,0 +1,114 @@
+"""The workload protocol, command-line parsing helpers and the user-mode cost estimates.
+
+A workload is built from its own command line (``usemem -n 4 -O 64M``), says how much memory
+it will touch (so a run that cannot fit in host memory is refused up front) and spawns its
+tasks on a :class:`~vswap.run.context.RunContext` (libCacheSim's reader protocol plays the
+same role there: one protocol, one module per workload).
+"""
+
+from __future__ import annotations
+
+import abc
+import argparse
+from typing import TYPE_CHECKING, ClassVar, NoReturn
+
+import numpy as np
+
+from vswap.errors import ConfigError
+from vswap.swap.types import PAGE_SIZE
+from vswap.units import parse_size
+
+if TYPE_CHECKING:
+    from vswap.run.context import RunContext
+
+__all__ = ["USER_RANDOM_NS", "USER_WORD_NS", "Workload", "WorkloadParser", "usemem_bytes"]
+
+#: User time of one 8-byte access in usemem's loop (``vp[idx] = idx`` through a volatile
+#: pointer, index arithmetic, loop test): estimate, ~3 cycles at 3 GHz for a store-bound loop
+#: whose line is already being filled. 512 per page: ~0.5 µs per 4 KiB page.
+USER_WORD_NS = 1
+#: Extra user time of one random index (``lrand48_r`` + scaling): estimate, ~60 cycles.
+USER_RANDOM_NS = 20
+#: User time to memset one 4 KiB page: the cost table's memcpy rate (lzbench memcpy 8657 MB/s).
+USER_MEMSET_PAGE_NS = round(PAGE_SIZE * 1000 / 8657)
+
+
+class WorkloadParser(argparse.ArgumentParser):
+    """argparse whose errors are one-line :class:`ConfigError` naming the workload."""
+
+    def __init__(self, prog: str, **kwargs: object) -> None:
+        super().__init__(prog=prog, add_help=False, allow_abbrev=False, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"workload {self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise ConfigError(f"workload {self.prog}: {message or 'bad arguments'}")
+
+
+def size_arg(what: str):  # type: ignore[no-untyped-def]
+    """An argparse type parsing a size with K/M/G/T suffix (ConfigError naming ``what``)."""
+    def parse(text: str) -> int:
+        return parse_size(text, what=what)
+    return parse
+
+
+def positive_int(what: str):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise ConfigError(f"{what}: {text!r} is not an integer") from None
+        if v < 1:
+            raise ConfigError(f"{what}: must be at least 1, not {v}")
+        return v
+    return parse
+
+
+def usemem_bytes(offset: int, nbytes: int) -> bytes:
+    """usemem's content for ``[offset, offset + nbytes)`` of a region: every 8-byte word
+    holds its index in the region (``vp[idx] = idx``), little endian."""
+    first = offset // 8
+    return np.arange(first, first + nbytes // 8, dtype="<u8").tobytes()
+
+
+class Workload(abc.ABC):
+    """One workload instance, built from its command line by :meth:`parse`."""
+
+    #: The command name (first word of the command line).
+    name: ClassVar[str]
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    @classmethod
+    @abc.abstractmethod
+    def parse(cls, argv: list[str], command: str) -> Workload:
+        """Build from the arguments after the name. Raises ConfigError (one line)."""
+
+    @abc.abstractmethod
+    def footprint_bytes(self) -> int:
+        """Bytes of anonymous memory the workload touches in all (the fit estimate)."""
+
+    def progress_total(self) -> int:
+        """Work units :meth:`RunContext.advance` will count to (pages by default)."""
+        return self.footprint_bytes() // PAGE_SIZE
+
+    def expected_ns(self) -> int:
+        """A rough virtual duration, only to space timeline samples (10 µs per page)."""
+        return max(self.footprint_bytes() // PAGE_SIZE * 10_000, 1_000_000)
+
+    @abc.abstractmethod
+    def start(self, ctx: RunContext) -> None:
+        """Create cgroup state and tasks on ``ctx`` (the engine then runs them)."""
+
+    def finish(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
+        """After the engine ran: summarise into ``ctx.metrics`` and ``ctx.report_lines``."""
+
+    def needs_device(self) -> bool:
+        """True if the workload cannot run without a swap device."""
+        return False
+
+
+def fail(msg: str) -> NoReturn:
+    raise ConfigError(msg)

@@ -1,0 +1,38 @@
+"""Every `vswap bench rfc` table on every design at a small scale, pages verified."""
+
+from __future__ import annotations
+
+import pytest
+
+from vswap.run import run_workload
+from vswap.run.rfc import RFC_DESIGNS, rfc_tables, table_value
+
+TABLES = {t.key: t for t in rfc_tables(1 / 1024, kbuild_jobs=52, kbuild_scale=1 / 512)}
+
+
+@pytest.mark.parametrize("design", RFC_DESIGNS)
+@pytest.mark.parametrize("table", ["usemem", "kbuild", "swapoff"])
+def test_rfc_table_small_scale(table: str, design: str) -> None:
+    t = TABLES[table]
+    r = run_workload(t.configs[design])
+    assert r.verify and r.data_loss == 0
+    assert r.tasks_killed == 0
+    assert r.metrics.real_s > 0 and r.metrics.sys_s > 0
+    for col in t.columns:
+        assert table_value(t, r, col) >= 0
+    if table == "usemem":
+        assert r.metrics.throughput_kbps > 0 and r.metrics.free_time_s > 0
+        assert r.vmstat["pswpout"] > 0
+        assert len([x for x in r.report if x.endswith("usecs to free memory")]) == 16
+    elif table == "kbuild":
+        assert r.workload_metrics["jobs"] == 52
+        assert r.vmstat["zswpout"] > 0 and r.verified_pages > 0
+    else:
+        assert r.swapoff["completed"]
+        fill = r.devices[0]["size_pages"] // 2
+        assert r.swapoff["pages_read"] == pytest.approx(fill, abs=1)
+        assert r.verified_pages >= fill
+        if design == "classic":
+            assert r.swapoff["ptes_visited"] >= fill
+        else:
+            assert r.swapoff["ptes_visited"] == 0
