@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from vswap import __version__
 from vswap.errors import ConfigError, DataLossError, KernelError
+from vswap.mm.checks import LeakError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except DataLossError as exc:
         sys.stderr.write(f"vswap: DATA LOSS: {_one_line(exc)}\n")
+        return 3
+    except LeakError as exc:
+        sys.stderr.write(f"vswap: LEAK: {_one_line(exc)}\n")
         return 3
     except KeyboardInterrupt:
         sys.stderr.write("vswap: interrupted\n")

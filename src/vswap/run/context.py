@@ -432,6 +432,7 @@ def run_workload(config: RunConfig, workload: Workload | None = None) -> RunResu
             wl.finish(ctx)
             ctx.sample()
             result = _build_result(ctx, time.perf_counter() - wall0)
+            _check_leaks(ctx)
         finally:
             ctx.close()
     if config.progress is not None:
@@ -477,9 +478,24 @@ def _run_file_workloads(config: RunConfig) -> RunResult:
                                         for k, v in view.metrics.items()})
             ctx.sample()
             result = _build_result(ctx, time.perf_counter() - wall0)
+            _check_leaks(ctx)
         finally:
             ctx.close()
     return result
+
+
+def _check_leaks(ctx: RunContext) -> None:
+    """Issue 7's end-of-run check: once every task has exited, nothing may still hold a
+    slot, descriptor, zswap entry, pool byte, swap-cache page or charge.
+
+    Raises:
+        LeakError: listing what is left (after the result was built, so it is not lost
+            for debugging).
+    """
+    from vswap.mm.checks import check_no_leaks
+
+    if not ctx.machine.tasks:
+        check_no_leaks(ctx.machine)
 
 
 def _build_result(ctx: RunContext, wall_s: float) -> RunResult:

@@ -27,6 +27,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from vswap.errors import ConfigError
+from vswap.mm.mm_types import TaskKilled
 from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_size
 from vswap.workloads._base import USER_MEMSET_PAGE_NS, Workload, WorkloadParser, positive_int
@@ -100,6 +101,7 @@ class Kbuild(Workload):
         self.user_per_touch_ns = user_per_touch_ns
         self.worker_heap = worker_heap
         self.jobs_done = 0
+        self.jobs_failed = 0
 
     @classmethod
     def parse(cls, argv: list[str], command: str) -> Kbuild:
@@ -162,7 +164,16 @@ class Kbuild(Workload):
                 yield from ctx.op(task, m.write, proc, base + off, data)
         while queue:
             job = queue.popleft()
-            yield from self._job(task, ctx, proc, job, seed)
+            try:
+                yield from self._job(task, ctx, proc, job, seed)
+            except TaskKilled as exc:
+                if exc.task is proc:
+                    raise
+                # A compile job (cc1) was killed (OOM, SIGBUS): make reports the failed job
+                # and goes on with the next one; the worker itself lives.
+                ctx.killed += 1
+                self.jobs_failed += 1
+                continue
             self.jobs_done += 1
             ctx.advance(1)
         yield from ctx.op(task, m.exit, proc)
@@ -212,9 +223,11 @@ class Kbuild(Workload):
 
     def finish(self, ctx: RunContext) -> None:
         ctx.metrics["jobs"] = self.jobs_done
+        ctx.metrics["jobs_failed"] = self.jobs_failed
         real_s = ctx.cpus.statistics().real_ns / 1e9
-        ctx.report_lines.append(f"kbuild: {self.jobs_done} jobs on {self.workers} workers "
-                                f"in {real_s:.3f} s")
+        failed = f" ({self.jobs_failed} killed)" if self.jobs_failed else ""
+        ctx.report_lines.append(f"kbuild: {self.jobs_done} jobs{failed} on {self.workers} "
+                                f"workers in {real_s:.3f} s")
 
 
 def id_of(name: str) -> int:
