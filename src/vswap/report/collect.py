@@ -36,7 +36,7 @@ __all__ = ["TIMELINE_KEYS", "DevicePeaks", "device_records", "lock_record",
 
 #: The keys of one ``timeline`` sample, in order.
 TIMELINE_KEYS = ("t_ns", "resident_pages", "swapcache_pages", "zswap_pool_bytes",
-                 "zswap_pages", "zero_pages", "device_pages")
+                 "zswap_pages", "zero_pages", "device_pages", "device_slots")
 
 
 def _swap_infos(machine: Machine) -> list[Any]:
@@ -90,7 +90,8 @@ def timeline_sample(machine: Machine, t_ns: int) -> dict[str, int]:
     return {"t_ns": int(t_ns), "resident_pages": loc["resident"],
             "swapcache_pages": loc["swapcache"], "zswap_pool_bytes": pool,
             "zswap_pages": loc["zswap"], "zero_pages": loc["zero"],
-            "device_pages": loc["device"]}
+            "device_pages": loc["device"],
+            "device_slots": sum(int(si.inuse_pages) for si in _swap_infos(machine))}
 
 
 class DevicePeaks:

@@ -44,7 +44,7 @@ LOCATION_LAYERS = {"resident_pages": "resident", "zswap_pages": "zswap",
 USAGE_PANELS = (("memory in use", "resident_pages", MiB // PAGE_SIZE),
                 ("swap cache", "swapcache_pages", MiB // PAGE_SIZE),
                 ("zswap pool", "zswap_pool_bytes", MiB),
-                ("swap device used", "device_pages", MiB // PAGE_SIZE))
+                ("swap device slots used", "device_slots", MiB // PAGE_SIZE))
 
 
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -66,6 +66,13 @@ def _times_ms(run: RunResult) -> list[float]:
     return [s.get("t_ns", 0) / 1e6 for s in run.timeline]
 
 
+def _sample(sample: dict[str, int], key: str) -> int:
+    # Results written before device_slots existed only have device_pages.
+    if key == "device_slots" and key not in sample:
+        return sample.get("device_pages", 0)
+    return sample.get(key, 0)
+
+
 def usage_figure(runs: Sequence[RunResult]) -> Figure:
     """Four panels over virtual time (ms): memory in use, swap cache, zswap pool, swap device
     used (MiB); one line per design."""
@@ -74,7 +81,7 @@ def usage_figure(runs: Sequence[RunResult]) -> Figure:
     for ax, (title, key, div) in zip(axes, USAGE_PANELS):
         for i, r in enumerate(runs):
             # Designs often agree for a while: distinct dashes keep overlapping lines visible.
-            ax.plot(_times_ms(r), [s.get(key, 0) / div for s in r.timeline],
+            ax.plot(_times_ms(r), [_sample(s, key) / div for s in r.timeline],
                     label=_label(r, runs), drawstyle="steps-post",
                     linestyle=_LINESTYLES[i % len(_LINESTYLES)], linewidth=1.6)
         ax.set_title(title)

@@ -25,7 +25,9 @@ Field meanings (units in the names where not obvious):
   ``real_s``, ``sys_s``.
 * ``timeline``: samples over virtual time for plots: a list of
   ``{"t_ns", "resident_pages", "swapcache_pages", "zswap_pool_bytes", "zswap_pages",
-  "zero_pages", "device_pages"}``.
+  "zero_pages", "device_pages", "device_slots"}``: each page counted once where its data is
+  (``device_pages``: data on a device); ``device_slots`` is the slots in use, which under the
+  classic design includes the slots zswap and zero pages hold.
 * ``rfc`` (optional, may be empty): the RFC's published numbers for this design and
   workload, keyed like ``metrics`` (``real_s``, ``user_s``, ``sys_s``, ``throughput_kbps``,
   ``free_time_s``), for ``vswap plot``'s RFC-vs-model bars; ``rfc_source`` says where they

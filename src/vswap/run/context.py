@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from vswap.errors import ConfigError
 from vswap.mm.machine import Machine, MachineConfig
 from vswap.mm.mm_types import TaskKilled
+from vswap.report.collect import timeline_sample
 from vswap.report.result import RunMetrics, RunResult
 from vswap.run.charge import Charger, StepRecorder
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
@@ -375,19 +376,7 @@ class RunContext:
 
     def sample(self) -> None:
         """Append one timeline sample (and schedule the next)."""
-        m = self.machine
-        vm = m.vmstat
-        z = m.zswap
-        stats = z.statistics() if z is not None else None
-        self.timeline.append({
-            "t_ns": self.engine.now,
-            "resident_pages": m.nr_used_pages,
-            "swapcache_pages": m.nr_swapcached(),
-            "zswap_pool_bytes": int(stats.pool_total_size) if stats is not None else 0,
-            "zswap_pages": int(stats.stored_pages) if stats is not None else 0,
-            "zero_pages": max(vm["swpout_zero"] - vm["swpin_zero"], 0),
-            "device_pages": sum(r["used_pages"] for r in self.device_records.values()),
-        })
+        self.timeline.append(timeline_sample(self.machine, self.engine.now))
         if not self._sample_every:
             # Spread samples over the workload's expected length, learnt from the first ops.
             self._sample_every = max(self.workload.expected_ns() //
