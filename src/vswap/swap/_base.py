@@ -21,7 +21,14 @@ from vswap.mm.vmstat import VmStat
 from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import SwapDevices, SwapInfo
-from vswap.swap.types import HPAGE_PMD_ORDER, PAGE_SIZE, SwpEntry
+from vswap.swap.types import (
+    HPAGE_PMD_ORDER,
+    PAGE_SIZE,
+    SwpEntry,
+    SwpSlot,
+    swp_slot_offset,
+    swp_slot_type,
+)
 
 
 class SwapDesignBase(abc.ABC):
@@ -332,13 +339,30 @@ class SwapDesignBase(abc.ABC):
         """Whether an entry with no device is dead (classic) or simply not on disk (vswap)."""
         return True
 
-    @abc.abstractmethod
     def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None:
-        """Design-specific: see ``SwapDesign.get_swap_device``."""
+        """Pin the device holding ``entry``'s data, unless it is going away.
+
+        Models: ``get_swap_device()`` (classic: the entry *is* the slot) and
+        ``vswap_get_device()`` (patch 12: only a SWAPFILE-backed entry has a device; ZERO,
+        ZSWAP, FOLIO, unbacked and dead entries give None, "not on a device").
+        Released by :meth:`put_swap_device`.
+        """
+        slot = self.swp_entry_to_swp_slot(entry)
+        if not slot:
+            return None
+        si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
+        if si is None or si.dying or not 0 < swp_slot_offset(slot) < si.max:
+            return None
+        si.users += 1
+        return si
+
+    def put_swap_device(self, si: SwapInfo) -> None:
+        """Models: ``put_swap_device()`` (``swap_slot_put_swap_info()`` in the seed)."""
+        si.users -= 1
 
     @abc.abstractmethod
-    def put_swap_device(self, si: SwapInfo) -> None:
-        """Design-specific: see ``SwapDesign.put_swap_device``."""
+    def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot:
+        """The physical slot holding ``entry``'s data (0: none)."""
 
     @abc.abstractmethod
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry:

@@ -171,18 +171,6 @@ class ClassicSwap(SwapDesignBase):
         del self.zeromap[si.type]
         return result
 
-    def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None:
-        """Models: ``get_swap_device()``: pin the entry's device unless it is going away."""
-        si = self.devices.swap_type_to_swap_info(swp_type(entry))
-        if si is None or si.dying or not 0 < swp_offset(entry) < si.max:
-            return None
-        si.users += 1
-        return si
-
-    def put_swap_device(self, si: SwapInfo) -> None:
-        """Models: ``put_swap_device()``."""
-        si.users -= 1
-
     def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot:
         """Models: ``swp_entry_to_swp_slot()``: the identity in the classic design."""
         return SwpSlot(entry)

@@ -245,25 +245,6 @@ class VirtualSwap(SwapDesignBase):
                 return si
         raise KernelError(Errno.EINVAL, f"swapoff: {name_or_type} is not a swap device")
 
-    def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None:
-        """Pin the device backing ``entry``, if it is SWAPFILE-backed.
-
-        Models: ``vswap_get_device()`` (patch 12). Returns None for ZERO, ZSWAP, FOLIO,
-        unbacked and dead entries: under vswap that is "not on a device", not an error.
-        """
-        slot = self.swp_entry_to_swp_slot(entry)
-        if not slot:
-            return None
-        si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
-        if si is None or si.dying:
-            return None
-        si.users += 1
-        return si
-
-    def put_swap_device(self, si: SwapInfo) -> None:
-        """Models: ``swap_slot_put_swap_info()``."""
-        si.users -= 1
-
     def entry_needs_device(self, entry: SwpEntry) -> bool:
         """Under vswap an entry without a device is simply not on disk."""
         return False
