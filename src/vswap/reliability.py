@@ -214,7 +214,8 @@ class Harness:
 
     def zswap_writeback(self, cg: int, nr: int) -> None:
         m = self.m
-        if m.zswap is None:
+        zswap = m.zswap
+        if zswap is None:
             return
 
         def op() -> None:
@@ -222,7 +223,7 @@ class Harness:
             m.op_begin(None)
             m._memalloc += 1
             try:
-                m.zswap.zswap_shrinker_scan(memcg, nr)
+                zswap.zswap_shrinker_scan(memcg, nr)
             finally:
                 m._memalloc -= 1
                 m.op_end()

@@ -87,18 +87,21 @@ def _codecs() -> dict[str, tuple[str, Callable[[bytes], bytes], Callable[[bytes]
     """Available compressors: name -> (library, compress, decompress)."""
     out: dict[str, tuple[str, Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {}
     try:
-        import lz4  # type: ignore[import-untyped]
-        import lz4.block  # type: ignore[import-untyped]
+        import lz4
+        import lz4.block
 
         def lz4_c(b: bytes) -> bytes:
-            return lz4.block.compress(b, store_size=False)
+            data: bytes = lz4.block.compress(b, store_size=False)
+            return data
 
         def lz4hc_c(b: bytes) -> bytes:
-            return lz4.block.compress(b, mode="high_compression", compression=9,
-                                      store_size=False)
+            data: bytes = lz4.block.compress(b, mode="high_compression", compression=9,
+                                             store_size=False)
+            return data
 
         def lz4_d(b: bytes) -> bytes:
-            return lz4.block.decompress(b, uncompressed_size=PAGE_SIZE)
+            data: bytes = lz4.block.decompress(b, uncompressed_size=PAGE_SIZE)
+            return data
 
         version = f"lz4 {lz4.__version__}"
         out["lz4"] = (version, lz4_c, lz4_d)
@@ -106,7 +109,7 @@ def _codecs() -> dict[str, tuple[str, Callable[[bytes], bytes], Callable[[bytes]
     except ImportError:  # pragma: no cover - dependency of the project
         pass
     try:
-        import zstandard  # type: ignore[import-untyped]
+        import zstandard
 
         cctx = zstandard.ZstdCompressor(level=3)
         dctx = zstandard.ZstdDecompressor()
@@ -127,7 +130,7 @@ def _codecs() -> dict[str, tuple[str, Callable[[bytes], bytes], Callable[[bytes]
 
     out["deflate"] = (f"zlib {zlib.ZLIB_RUNTIME_VERSION}", deflate_c, deflate_d)
     try:
-        import lzallright  # type: ignore[import-untyped]
+        import lzallright
 
         lzo = lzallright.LZOCompressor()
         version = getattr(lzallright, "__version__", "")

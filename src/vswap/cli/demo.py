@@ -88,16 +88,16 @@ def run(args: argparse.Namespace) -> int:
             used_peak = sum(si.inuse_pages for si in design.devices.devices())
             meta = design.metadata_bytes()
             for entry, data in zip(entries, pages):
-                folio, new = design.read_swap_cache_async(entry)
-                assert folio is not None and new
-                design.swap_read_folio(folio)
-                if bytes(folio.data) != data:
+                swapin, new = design.read_swap_cache_async(entry)
+                assert swapin is not None and new
+                design.swap_read_folio(swapin)
+                if bytes(swapin.data) != data:
                     raise DataLossError(f"{name}: entry {entry:#x} read back wrong bytes")
-                folio.folio_unlock()
+                swapin.folio_unlock()
                 design.swap_free_nr(entry, 1)
-                folio.folio_lock()
-                design.folio_free_swap(folio)
-                folio.folio_unlock()
+                swapin.folio_lock()
+                design.folio_free_swap(swapin)
+                swapin.folio_unlock()
             design.check_invariants()
             result = design.swapoff(storage.name)
             storage.close()

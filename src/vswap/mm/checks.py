@@ -64,7 +64,7 @@ def _backend_bytes(m: Machine, entry: SwpEntry) -> bytes | None:
             si = d.devices.swap_type_to_swap_info(swp_slot_type(slot))
             if si is None:
                 return None
-            return bytes(si.storage.read_page(swp_slot_offset(slot)))  # type: ignore[attr-defined]
+            return bytes(si.storage.read_page(swp_slot_offset(slot)))
         return None
     if isinstance(d, ClassicSwap):
         type_, off = swp_type(entry), swp_offset(entry)
@@ -77,7 +77,7 @@ def _backend_bytes(m: Machine, entry: SwpEntry) -> bytes | None:
             info = z.lookup(entry)
             if info is not None:
                 return z._decompress(info.id)
-        return bytes(si.storage.read_page(off))  # type: ignore[attr-defined]
+        return bytes(si.storage.read_page(off))
     raise NotImplementedError(f"peek_page: no backend reader for design {d.name}")
 
 
@@ -133,7 +133,7 @@ def check_swap_references(m: Machine) -> None:
     d = m.design
     refs = pte_swap_refs(m)
     cached: dict[int, object] = {}
-    for folio in d.swap_cache.folios():  # type: ignore[attr-defined]
+    for folio in d.swap_cache.folios():
         assert folio.mm_charged, f"{folio!r} in the swap cache was freed"
         for k in range(folio.nr_pages):
             cached[int(folio.swap) + k] = folio
@@ -196,7 +196,7 @@ def drain_swap_cache(m: Machine) -> int:
     ``TTRS_ANYWAY`` as reclaim would eventually); returns folios dropped."""
     d = m.design
     dropped = 0
-    for folio in list(d.swap_cache.folios()):  # type: ignore[attr-defined]
+    for folio in list(d.swap_cache.folios()):
         if folio.mapcount or folio.mm_pins or not folio.folio_trylock():
             continue
         try:
@@ -225,7 +225,7 @@ def leftovers(m: Machine) -> list[str]:
         out.append(f"{table.used} live vswap descriptors")
     if getattr(d, "_wb_pending", None):
         out.append(f"{len(d._wb_pending)} pending zswap writebacks")  # type: ignore[attr-defined]
-    cache = d.swap_cache  # type: ignore[attr-defined]
+    cache = d.swap_cache
     if cache.nr_pages:
         out.append(f"{cache.nr_pages} swap-cache pages")
     shadows = cache.nr_shadows()

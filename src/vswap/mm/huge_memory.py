@@ -21,12 +21,12 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from vswap.errors import Errno, KernelError
+from vswap.mm._base import MachineBase
 from vswap.mm.folio import Folio
 from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_TABLE_MASK, PTE_TABLE_SHIFT, VPN_BITS, VPN_MASK
 from vswap.swap.types import HPAGE_PMD_ORDER, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from vswap.mm.machine import Machine
     from vswap.mm.mm_types import Vma
 
 THP_ORDERS = tuple(range(2, HPAGE_PMD_ORDER + 1))
@@ -83,20 +83,20 @@ class ThpSettings:
         return out
 
 
-class HugeMemoryMixin:
+class HugeMemoryMixin(MachineBase):
     """mTHP helpers of :class:`~vswap.mm.machine.Machine`."""
 
     HPAGE_PMD_ORDER = HPAGE_PMD_ORDER
 
-    def thp_orders_for(self: Machine, vma: Vma) -> list[int]:
+    def thp_orders_for(self, vma: Vma) -> list[int]:
         return self.thp.orders_for(vma) if self.thp_any_enabled else []
 
-    def count_mthp_stat(self: Machine, order: int, name: str) -> None:
+    def count_mthp_stat(self, order: int, name: str) -> None:
         """Models: ``count_mthp_stat()``."""
         if order in self.thp.stats:
             self.thp.stats[order][name] += 1
 
-    def split_folio_isolated(self: Machine, folio: Folio) -> list[Folio]:
+    def split_folio_isolated(self, folio: Folio) -> list[Folio]:
         """Split an isolated large folio (not in the swap cache) into order-0 folios.
 
         Models: ``split_folio_to_list()``: the pages keep their contents, flags, memcg

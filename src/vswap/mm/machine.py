@@ -27,7 +27,7 @@ operation that woke them (the return to user space).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vswap.errors import ConfigError, Errno, KernelError
 from vswap.faults import NO_FAULTS, FaultInjector
@@ -54,10 +54,13 @@ from vswap.mm.mm_types import (
 from vswap.mm.oom import OomMixin
 from vswap.mm.procfs import ProcfsMixin
 from vswap.mm.rmap import RmapMixin
-from vswap.mm.vmscan import MAX_RECLAIM_RETRIES, Lruvec, VmscanMixin
+from vswap.mm.vmscan import MAX_RECLAIM_RETRIES, Lruvec, ScanControl, VmscanMixin
 from vswap.mm.vmstat import VmStat
 from vswap.swap import SwapHooks, SwapoffResult, create_design
 from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
+
+if TYPE_CHECKING:
+    from vswap.swap.storage import SwapStorage
 
 #: madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
 MADV_DONTNEED = 4
@@ -160,14 +163,14 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         self.design = create_design(config.design, nr_cpus=config.nr_cpus, memcgs=self.memcgs,
                                     vmstat=self.vmstat, hooks=self.hooks,
                                     **config.design_options)
-        self.zswap: Any = None
+        self.zswap = None
         if config.zswap:
             from vswap.zswap.zswap import Zswap, ZswapParams
 
             self.zswap = Zswap(self.design, total_ram_pages=self.nr_pages,  # type: ignore[arg-type]
                                params=ZswapParams(**config.zswap_params), memcgs=self.memcgs,
                                vmstat=self.vmstat)
-            self.design.zswap = self.zswap  # type: ignore[attr-defined]
+            self.design.zswap = self.zswap
         self.faults = config.faults if config.faults is not None else NO_FAULTS
         self.design.set_fault_injector(self.faults)  # type: ignore[attr-defined]
         self._signal = False
@@ -398,7 +401,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         """``mem_cgroup_swap_full()`` (``vm_swap_full()`` or a cgroup's swap half used)."""
         return self.design.memcg_swap_full(folio)
 
-    def can_reclaim_anon_pages(self, memcg: MemCgroup, sc: Any) -> bool:
+    def can_reclaim_anon_pages(self, memcg: MemCgroup, sc: ScanControl) -> bool:
         """Models: ``can_reclaim_anon_pages()``: swap space this cgroup may still use
         (the design's ``mem_cgroup_get_nr_swap_pages``; under the virtual design unlimited
         while zswap can take pages)."""
@@ -731,7 +734,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             self.op_end()
 
     # -- swap devices --------------------------------------------------------------------------
-    def swapon(self, storage: object, *, prio: int | None = None) -> Any:
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None) -> Any:
         """``swapon`` a storage (:class:`vswap.swap.storage.MemSwapStorage` or
         ``FileSwapStorage``). Returns the design's ``SwapInfo``."""
         return self.design.swapon(storage, prio=prio)

@@ -15,14 +15,11 @@ page counters. Anything else is ``-EINVAL`` with a one-line message and no state
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from vswap.errors import Errno, KernelError
+from vswap.mm._base import MachineBase
 from vswap.mm.memcontrol import MAX, MEMORY_EVENTS, SWAP_EVENTS, MemCgroup
 from vswap.swap.types import PAGE_SIZE
-
-if TYPE_CHECKING:
-    from vswap.mm.machine import Machine
 
 _MEMPARSE = re.compile(r"^(\d+)([kKmMgGtTpPeE]?)$")
 _SUFFIX = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
@@ -73,11 +70,11 @@ def _fmt_limit(value: int) -> str:
     return "max" if value >= MAX else str(value)
 
 
-class MemcgFilesMixin:
+class MemcgFilesMixin(MachineBase):
     """The cgroup files of :class:`~vswap.mm.machine.Machine`."""
 
     # -- reads -------------------------------------------------------------------------------
-    def memcg_stat(self: Machine, memcg: MemCgroup) -> dict[str, int]:
+    def memcg_stat(self, memcg: MemCgroup) -> dict[str, int]:
         """``memory.stat`` as a dict (bytes for state items, counts for events)."""
         subtree = list(memcg.subtree())
         ids = {m.id for m in subtree}
@@ -118,7 +115,7 @@ class MemcgFilesMixin:
                 out[key] = ev(key)
         return out
 
-    def cgroup_read(self: Machine, path: str, name: str) -> str:
+    def cgroup_read(self, path: str, name: str) -> str:
         """Read a memory controller file of the cgroup at ``path``, in the kernel's format.
 
         Raises:
@@ -127,7 +124,7 @@ class MemcgFilesMixin:
         memcg = self.memcgs.lookup(path)
         return self._cgroup_read(memcg, name)
 
-    def _cgroup_read(self: Machine, memcg: MemCgroup, name: str) -> str:
+    def _cgroup_read(self, memcg: MemCgroup, name: str) -> str:
         if name == "memory.current":
             return f"{memcg.memory.usage}\n"
         if name == "memory.peak":
@@ -162,7 +159,7 @@ class MemcgFilesMixin:
             return "".join(f"{k} {v}\n" for k, v in self.memcg_stat(memcg).items())
         raise KernelError(Errno.ENOENT, f"{memcg.path}: no file {name!r}")
 
-    def cgroup_files(self: Machine, path: str) -> dict[str, object]:
+    def cgroup_files(self, path: str) -> dict[str, object]:
         """Every readable memory file of a cgroup as a dict: numbers as ints (``max`` as the
         string ``"max"``), the flat-keyed files (stat, events) as dicts."""
         memcg = self.memcgs.lookup(path)
@@ -181,7 +178,7 @@ class MemcgFilesMixin:
         return out
 
     # -- writes ------------------------------------------------------------------------------
-    def cgroup_write(self: Machine, path: str, name: str, value: str | int) -> None:
+    def cgroup_write(self, path: str, name: str, value: str | int) -> None:
         """Write a memory controller file, as ``echo value > <cgroup>/<name>``.
 
         Raises:
@@ -199,7 +196,7 @@ class MemcgFilesMixin:
         finally:
             self.op_end()
 
-    def _cgroup_write(self: Machine, memcg: MemCgroup, name: str, text: str) -> None:
+    def _cgroup_write(self, memcg: MemCgroup, name: str, text: str) -> None:
         if name == "memory.max":
             limit = page_counter_memparse(text, name)
             memcg.memory.max = limit // PAGE_SIZE * PAGE_SIZE if limit < MAX else MAX
@@ -230,7 +227,7 @@ class MemcgFilesMixin:
         else:
             raise KernelError(Errno.ENOENT, f"{memcg.path}: no writable file {name!r}")
 
-    def memory_reclaim(self: Machine, memcg: MemCgroup, text: str) -> int:
+    def memory_reclaim(self, memcg: MemCgroup, text: str) -> int:
         """Models: ``memory_reclaim()``: proactive reclaim of ``<bytes>
         [swappiness=<0-200|max>]``. Returns pages reclaimed.
 
@@ -275,7 +272,7 @@ class MemcgFilesMixin:
                                             f"{nr_to_reclaim} pages")
         return reclaimed
 
-    def memory_max_enforce(self: Machine, memcg: MemCgroup) -> None:
+    def memory_max_enforce(self, memcg: MemCgroup) -> None:
         """Models: the loop of ``memory_max_write()``: reclaim down to the new limit, then
         OOM-kill until the cgroup fits or nothing is left to kill."""
         from vswap.mm.vmscan import MAX_RECLAIM_RETRIES
@@ -290,7 +287,7 @@ class MemcgFilesMixin:
             if self.out_of_memory(memcg, "memory.max lowered") is None:
                 break
 
-    def reclaim_high(self: Machine, memcg: MemCgroup, *, event: bool = True) -> None:
+    def reclaim_high(self, memcg: MemCgroup, *, event: bool = True) -> None:
         """Models: ``reclaim_high()``: reclaim each ancestor over ``memory.high`` back
         under it, raising the ``high`` event."""
         for m in memcg.ancestors():

@@ -102,9 +102,9 @@ class MemCgroup:
         self.name = name
         self.parent = parent
         self.children: list[MemCgroup] = []
-        self.memory = PageCounter(parent.memory if parent else None)
-        self.swap = PageCounter(parent.swap if parent else None)
-        self.zswap = PageCounter(parent.zswap if parent else None)
+        self.memory: PageCounter = PageCounter(parent.memory if parent else None)
+        self.swap: PageCounter = PageCounter(parent.swap if parent else None)
+        self.zswap: PageCounter = PageCounter(parent.zswap if parent else None)
         self.memory_high = MAX
         self.swap_high = MAX
         self.zswap_writeback = True

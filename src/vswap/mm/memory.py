@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vswap.errors import DataLossError, Errno, KernelError
+from vswap.mm._base import MachineBase
 from vswap.mm.folio import Folio
 from vswap.mm.mm_types import (
     PTE_IDX_SHIFT,
@@ -36,20 +37,20 @@ from vswap.mm.mm_types import (
     pte_mkpresent,
 )
 from vswap.swap.swapfile import SWP_SYNCHRONOUS_IO
-from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
+from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry, SwpSlot
 
 if TYPE_CHECKING:
-    from vswap.mm.machine import Machine
+    from vswap.mm.memcontrol import MemCgroup
 
 #: The present PTE of the shared zero page: present, read-only, young, no folio.
 ZERO_PTE = PTE_PRESENT | PTE_YOUNG
 
 
-class FaultMixin:
+class FaultMixin(MachineBase):
     """Fault handling and page-table walks of :class:`~vswap.mm.machine.Machine`."""
 
     # -- the fault entry point --------------------------------------------------------------
-    def handle_mm_fault(self: Machine, task: Task, vpn: int, write: bool) -> None:
+    def handle_mm_fault(self, task: Task, vpn: int, write: bool) -> None:
         """Resolve a fault at page ``vpn`` of ``task``.
 
         Models: ``handle_mm_fault()`` -> ``handle_pte_fault()``. Raises TaskKilled (after the
@@ -80,7 +81,7 @@ class FaultMixin:
         raise RuntimeError(f"{task}: fault at {vpn << PAGE_SHIFT:#x} made no progress")
 
     # -- anonymous pages ----------------------------------------------------------------------
-    def do_anonymous_page(self: Machine, task: Task, vma: Vma, vpn: int, write: bool) -> None:
+    def do_anonymous_page(self, task: Task, vma: Vma, vpn: int, write: bool) -> None:
         """Models: ``do_anonymous_page()`` with ``alloc_anon_folio()``.
 
         A read maps the zero page. A write allocates the largest enabled mTHP order whose
@@ -136,7 +137,7 @@ class FaultMixin:
         self.folio_add_lru(folio)
 
     # -- copy on write ------------------------------------------------------------------------
-    def do_wp_page(self: Machine, task: Task, vma: Vma, vpn: int) -> None:
+    def do_wp_page(self, task: Task, vma: Vma, vpn: int) -> None:
         """Write to a read-only present PTE: reuse the folio if this PTE is its only user,
         else copy the page.
 
@@ -190,7 +191,7 @@ class FaultMixin:
             self.maybe_free_folio(old)
 
     # -- swap-in ------------------------------------------------------------------------------
-    def do_swap_page(self: Machine, task: Task, vma: Vma, vpn: int, write: bool) -> bool:
+    def do_swap_page(self, task: Task, vma: Vma, vpn: int, write: bool) -> bool:
         """Bring the page of a swap PTE back and map it.
 
         Models: ``do_swap_page()``: swap-cache lookup (``swap_ra_hit`` for a readahead
@@ -275,7 +276,7 @@ class FaultMixin:
             self.folio_add_lru(folio)
         return True
 
-    def should_try_to_free_swap(self: Machine, folio: Folio, vma: Vma, write: bool) -> bool:
+    def should_try_to_free_swap(self, folio: Folio, vma: Vma, write: bool) -> bool:
         """Models: ``should_try_to_free_swap()``: swap over half full (``vm_swap_full`` /
         ``mem_cgroup_swap_full``), a locked VMA, or a write fault by the only user."""
         if not folio.swapcache:
@@ -284,7 +285,7 @@ class FaultMixin:
             return True
         return write and folio.mapcount == 1 and folio.mm_pins == 1
 
-    def swapin_memcg_id(self: Machine, entry: SwpEntry, mm: MmStruct) -> int:
+    def swapin_memcg_id(self, entry: SwpEntry, mm: MmStruct) -> int:
         """The cgroup a swapped-in folio is charged to: the recorded owner if it still
         exists, else the faulting mm's (``mem_cgroup_swapin_charge_folio``)."""
         memcg_id = self.design.lookup_swap_cgroup_id(entry)
@@ -292,12 +293,13 @@ class FaultMixin:
             return memcg_id
         return mm.memcg.id
 
-    def swapin_memcg(self: Machine, entry: SwpEntry, mm: MmStruct):  # type: ignore[no-untyped-def]
+    def swapin_memcg(self, entry: SwpEntry, mm: MmStruct) -> MemCgroup:
         memcg = self.memcgs.mem_cgroup_from_id(self.swapin_memcg_id(entry, mm))
         return memcg if memcg is not None else mm.memcg
 
-    def do_swap_page_skip_swapcache(self: Machine, task: Task, vma: Vma, vpn: int,
-                                    entry: SwpEntry, write: bool, memcg) -> bool | None:  # type: ignore[no-untyped-def]
+    def do_swap_page_skip_swapcache(self, task: Task, vma: Vma, vpn: int,
+                                    entry: SwpEntry, write: bool,
+                                    memcg: MemCgroup) -> bool | None:
         """The ``SWP_SYNCHRONOUS_IO`` path of ``do_swap_page``: read straight into a private
         folio, pinned by ``swapcache_prepare`` but not inserted in the swap cache.
 
@@ -407,12 +409,12 @@ class FaultMixin:
             return True
         return None
 
-    def get_shadow(self: Machine, entry: SwpEntry) -> int | None:
+    def get_shadow(self, entry: SwpEntry) -> int | None:
         """Models: ``get_shadow_from_swap_cache()``."""
         return self.design.get_shadow_from_swap_cache(entry)
 
     # -- readahead ----------------------------------------------------------------------------
-    def swapin_nr_pages(self: Machine, prev: int, cur: int, prev_win: int) -> int:
+    def swapin_nr_pages(self, prev: int, cur: int, prev_win: int) -> int:
         """Models: ``__swapin_nr_pages()``: grow the window with readahead hits, keep at
         least half the previous one, at most ``1 << page_cluster``."""
         max_pages = 1 << self.page_cluster
@@ -432,7 +434,7 @@ class FaultMixin:
         pages = min(pages, max_pages)
         return max(pages, prev_win // 2)
 
-    def swapin_readahead(self: Machine, entry: SwpEntry, task: Task, vma: Vma,
+    def swapin_readahead(self, entry: SwpEntry, task: Task, vma: Vma,
                          vpn: int) -> Folio | None:
         """Models: ``swapin_readahead()``: VMA readahead if ``vma_ra_enabled``, else cluster
         readahead. The target page is read first (so readahead pages never take the memory
@@ -448,7 +450,7 @@ class FaultMixin:
             self.swap_cluster_readahead(entry, task, vpn)
         return folio
 
-    def swap_vma_readahead(self: Machine, task: Task, vma: Vma, vpn: int) -> None:
+    def swap_vma_readahead(self, task: Task, vma: Vma, vpn: int) -> None:
         """Models: ``swap_vma_readahead()`` with ``swap_ra_info()``: a window of swap PTEs
         around the fault, inside the VMA and its page table, sized by ``__swapin_nr_pages``
         from the VMA's last fault (``vma->swap_readahead_info``)."""
@@ -475,7 +477,7 @@ class FaultMixin:
             if v and not v & PTE_PRESENT:
                 self.swapin_one(SwpEntry(v >> 1), task, p, True)
 
-    def swap_cluster_readahead(self: Machine, entry: SwpEntry, task: Task, vpn: int) -> None:
+    def swap_cluster_readahead(self, entry: SwpEntry, task: Task | None, vpn: int) -> None:
         """Models: ``swap_cluster_readahead()``: the aligned window of physical offsets
         around the entry's slot, each mapped back to its swap entry
         (``swp_slot_to_swp_entry``: the identity in the classic design, the reverse map
@@ -499,11 +501,11 @@ class FaultMixin:
         for o in range(max(off & ~mask, 1), min(off | mask, si.max - 1) + 1):
             if o == off:
                 continue
-            e = design.swp_slot_to_swp_entry(slot - off + o)  # type: ignore[arg-type]
+            e = design.swp_slot_to_swp_entry(SwpSlot(slot - off + o))
             if e:
                 self.swapin_one(e, task, vpn, True)
 
-    def swapin_one(self: Machine, entry: SwpEntry, task: Task, vpn: int,
+    def swapin_one(self, entry: SwpEntry, task: Task | None, vpn: int,
                    readahead: bool | None) -> Folio | None:
         """``read_swap_cache_async`` + ``swap_read_folio`` for one entry, with the integrity
         check of what was read. ``readahead`` marks a page read ahead of use."""
@@ -538,11 +540,11 @@ class FaultMixin:
                 self.count_event("swap_ra", 1, 0)
         return folio
 
-    def read_path_snapshot(self: Machine) -> tuple[int, int, int]:
+    def read_path_snapshot(self) -> tuple[int, int, int]:
         vm = self.vmstat
         return vm["swpin_zero"], vm["zswpin"], vm["pswpin"]
 
-    def read_path_since(self: Machine, before: tuple[int, int, int]) -> str:
+    def read_path_since(self, before: tuple[int, int, int]) -> str:
         vm = self.vmstat
         if vm["zswpin"] != before[1]:
             return "zswap"
@@ -553,7 +555,7 @@ class FaultMixin:
         return "swapcache"
 
     # -- zap and fork -------------------------------------------------------------------------
-    def zap_pte_range(self: Machine, mm: MmStruct, start: int, end: int) -> None:
+    def zap_pte_range(self, mm: MmStruct, start: int, end: int) -> None:
         """Clear every PTE in ``[start, end)``: unmap folios (freeing those nobody else
         holds) and drop swap references (``free_swap_and_cache_nr``, batched over runs of
         consecutive entries within one 512-entry block).
@@ -599,7 +601,7 @@ class FaultMixin:
         self.tracer.pte_zap(nr_before - mm.rss_anon - mm.swapents)
         self.reap_folios()
 
-    def copy_page_range(self: Machine, src: MmStruct, dst: MmStruct) -> None:
+    def copy_page_range(self, src: MmStruct, dst: MmStruct) -> None:
         """Copy every PTE of ``src`` into ``dst`` for fork.
 
         Models: ``copy_page_range()`` -> ``copy_pte_range()``: a present page is shared
@@ -630,7 +632,7 @@ class FaultMixin:
                 dst.swapents += 1
 
     # -- madvise ------------------------------------------------------------------------------
-    def madvise_pageout(self: Machine, task: Task, start: int, end: int) -> int:
+    def madvise_pageout(self, task: Task, start: int, end: int) -> int:
         """Reclaim the folios mapped in ``[start, end)`` now. Returns pages reclaimed.
 
         Models: ``madvise_cold_or_pageout_pte_range()`` + ``reclaim_pages()``: folios
@@ -659,7 +661,7 @@ class FaultMixin:
         return self.reclaim_pages(picked)
 
     # -- classic swapoff: the page-table walk ---------------------------------------------------
-    def unuse_ptes(self: Machine, type_: int) -> int:
+    def unuse_ptes(self, type_: int) -> int:
         """Bring in every page of swap device ``type_`` that a PTE references, and map it.
 
         Models: ``try_to_unuse()``'s ``unuse_mm()`` -> ``unuse_vma()`` ->
@@ -698,7 +700,7 @@ class FaultMixin:
             self.hook_mode = prev_mode
         return visited
 
-    def unuse_pte(self: Machine, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
+    def unuse_pte(self, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
                   entry: SwpEntry) -> None:
         """Models: ``unuse_pte()``: swap the page in (readahead), map it read-only, drop
         the swap reference, and ``folio_free_swap`` it.

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import Signal, Task
 from vswap.swap.types import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from vswap.mm.machine import Machine
     from vswap.mm.memcontrol import MemCgroup
 
 OOM_SCORE_ADJ_MIN = -1000
 
 
-class OomMixin:
+class OomMixin(MachineBase):
     """OOM handling of :class:`~vswap.mm.machine.Machine`."""
 
-    def oom_badness(self: Machine, task: Task, totalpages: int) -> int | None:
+    def oom_badness(self, task: Task, totalpages: int) -> int | None:
         """Models: ``oom_badness()``; None for an unkillable task."""
         if task.oom_score_adj <= OOM_SCORE_ADJ_MIN or not task.alive:
             return None
@@ -34,7 +34,7 @@ class OomMixin:
         points = mm.rss_anon + mm.swapents + mm.pgtables_bytes() // PAGE_SIZE
         return points + task.oom_score_adj * totalpages // 1000
 
-    def select_bad_process(self: Machine, memcg: MemCgroup | None) -> Task | None:
+    def select_bad_process(self, memcg: MemCgroup | None) -> Task | None:
         """Models: ``select_bad_process()``: the highest badness in the constraint (later
         tasks win ties, as the kernel's ``>=`` scan does)."""
         if memcg is not None:
@@ -55,7 +55,7 @@ class OomMixin:
                 chosen, best = task, points
         return chosen
 
-    def out_of_memory(self: Machine, memcg: MemCgroup | None, reason: str) -> Task | None:
+    def out_of_memory(self, memcg: MemCgroup | None, reason: str) -> Task | None:
         """Kill the worst task of ``memcg`` (or of the machine); return it, or None when no
         task can be killed.
 

@@ -7,25 +7,21 @@ text (exactly as the kernel prints it) and as a dict.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from vswap.mm._base import MachineBase
 from vswap.swap.types import PAGE_SIZE
-
-if TYPE_CHECKING:
-    from vswap.mm.machine import Machine
 
 #: The /proc/meminfo lines the model provides, in the kernel's order.
 MEMINFO_KEYS = ("MemTotal", "MemFree", "SwapCached", "Active(anon)", "Inactive(anon)",
                 "SwapTotal", "SwapFree", "Zswap", "Zswapped", "AnonPages")
 
 
-class ProcfsMixin:
+class ProcfsMixin(MachineBase):
     """The /proc views of :class:`~vswap.mm.machine.Machine`."""
 
-    def meminfo(self: Machine) -> dict[str, int]:
+    def meminfo(self) -> dict[str, int]:
         """/proc/meminfo as a dict, values in kB."""
         kb = PAGE_SIZE // 1024
-        free_swap, total_swap = self.design.devices.si_swapinfo()  # type: ignore[attr-defined]
+        free_swap, total_swap = self.design.devices.si_swapinfo()
         active = sum(lv.nr_active for lv in self.lruvecs.values())
         inactive = sum(lv.nr_inactive for lv in self.lruvecs.values())
         zswap_bytes = 0
@@ -46,28 +42,28 @@ class ProcfsMixin:
             "AnonPages": self.nr_anon_mapped * kb,
         }
 
-    def proc_meminfo(self: Machine) -> str:
+    def proc_meminfo(self) -> str:
         """/proc/meminfo text (the subset in MEMINFO_KEYS)."""
         return "".join(f"{k + ':':<16}{v:>8} kB\n" for k, v in self.meminfo().items())
 
-    def proc_vmstat(self: Machine) -> str:
+    def proc_vmstat(self) -> str:
         """/proc/vmstat text: the swap-related state and event counters."""
         state = {"nr_free_pages": max(self.nr_free_pages(), 0),
                  "nr_anon_pages": self.nr_anon_mapped,
                  "nr_swapcached": self.nr_swapcached()}
         return "".join(f"{k} {v}\n" for k, v in state.items()) + self.vmstat.format()
 
-    def vmstat_dict(self: Machine) -> dict[str, int]:
+    def vmstat_dict(self) -> dict[str, int]:
         """/proc/vmstat as a dict."""
         out = {k: int(v) for k, v in (line.split() for line in self.proc_vmstat().splitlines())}
         return out
 
-    def proc_swaps(self: Machine) -> str:
+    def proc_swaps(self) -> str:
         """/proc/swaps text."""
-        return self.design.devices.proc_swaps()  # type: ignore[attr-defined,no-any-return]
+        return self.design.devices.proc_swaps()
 
-    def swaps(self: Machine) -> list[dict[str, object]]:
+    def swaps(self) -> list[dict[str, object]]:
         """/proc/swaps as a list of dicts (Filename, Type, Size, Used, Priority; kB)."""
         return [{"Filename": d.name, "Type": d.kind, "Size": d.size_kib, "Used": d.used_kib,
                  "Priority": d.prio}
-                for d in self.design.devices.device_infos()]  # type: ignore[attr-defined]
+                for d in self.design.devices.device_infos()]

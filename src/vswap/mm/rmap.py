@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import (
     PTE_IDX_SHIFT,
     PTE_TABLE_MASK,
@@ -22,17 +23,17 @@ from vswap.mm.mm_types import (
     VPN_BITS,
     VPN_MASK,
 )
+from vswap.swap.types import SwpEntry
 
 if TYPE_CHECKING:
     from vswap.mm.folio import Folio
-    from vswap.mm.machine import Machine
     from vswap.mm.mm_types import MmStruct
 
 
-class RmapMixin:
+class RmapMixin(MachineBase):
     """Reverse-map operations of :class:`~vswap.mm.machine.Machine`."""
 
-    def folio_add_rmap_pte(self: Machine, folio: Folio, mm: MmStruct, vpn: int) -> None:
+    def folio_add_rmap_pte(self, folio: Folio, mm: MmStruct, vpn: int) -> None:
         """Models: ``folio_add_anon_rmap_pte()`` / ``folio_add_new_anon_rmap()``."""
         if not folio.mapcount:
             self.lruvecs[folio.memcg_id].nr_anon += folio.nr_pages
@@ -40,7 +41,7 @@ class RmapMixin:
         folio.rmap.append(mm.id << VPN_BITS | vpn)
         folio.mapcount += 1
 
-    def folio_remove_rmap_pte(self: Machine, folio: Folio, mm: MmStruct, vpn: int) -> None:
+    def folio_remove_rmap_pte(self, folio: Folio, mm: MmStruct, vpn: int) -> None:
         """Models: ``folio_remove_rmap_pte()``."""
         folio.rmap.remove(mm.id << VPN_BITS | vpn)
         folio.mapcount -= 1
@@ -48,7 +49,7 @@ class RmapMixin:
             self.lruvecs[folio.memcg_id].nr_anon -= folio.nr_pages
             self.nr_anon_mapped -= folio.nr_pages
 
-    def folio_referenced(self: Machine, folio: Folio) -> int:
+    def folio_referenced(self, folio: Folio) -> int:
         """Count and clear the young bits of the PTEs mapping ``folio``.
 
         Models: ``folio_referenced()`` (``folio_referenced_one`` with
@@ -68,7 +69,7 @@ class RmapMixin:
                 referenced += 1
         return referenced
 
-    def folio_partially_mapped(self: Machine, folio: Folio) -> bool:
+    def folio_partially_mapped(self, folio: Folio) -> bool:
         """Models: ``folio_test_partially_mapped()``: some page of a mapped large folio is
         mapped by no PTE (after a partial munmap, MADV_DONTNEED or COW)."""
         if not folio.mapcount:
@@ -81,7 +82,7 @@ class RmapMixin:
             seen.add(v >> PTE_IDX_SHIFT)
         return len(seen) < folio.nr_pages
 
-    def try_to_unmap(self: Machine, folio: Folio) -> bool:
+    def try_to_unmap(self, folio: Folio) -> bool:
         """Replace every PTE mapping the swap-cache ``folio`` with its swap entry.
 
         Models: ``try_to_unmap()`` / ``try_to_unmap_one()`` for anonymous folios. Context:
@@ -99,7 +100,7 @@ class RmapMixin:
             vpn = key & VPN_MASK
             ptes, folios = mm.tables[vpn >> PTE_TABLE_SHIFT]
             i = vpn & PTE_TABLE_MASK
-            entry = entry0 + (ptes[i] >> PTE_IDX_SHIFT)
+            entry = SwpEntry(entry0 + (ptes[i] >> PTE_IDX_SHIFT))
             if design.swap_duplicate(entry) < 0:
                 return False
             ptes[i] = entry << 1

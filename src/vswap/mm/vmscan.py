@@ -35,12 +35,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vswap.mm._base import MachineBase
 from vswap.mm.folio import Folio
 from vswap.swap.swap_state import pack_shadow, unpack_shadow
 from vswap.swap.types import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from vswap.mm.machine import Machine
     from vswap.mm.memcontrol import MemCgroup
 
 #: ``DEF_PRIORITY``: scan ``size >> 12`` first, doubling down to the whole list.
@@ -109,11 +109,11 @@ class ScanControl:
     proactive: bool = False
 
 
-class VmscanMixin:
+class VmscanMixin(MachineBase):
     """Reclaim entry points of :class:`~vswap.mm.machine.Machine` (see module docstring)."""
 
     # -- LRU maintenance ---------------------------------------------------------------------
-    def folio_add_lru(self: Machine, folio: Folio) -> None:
+    def folio_add_lru(self, folio: Folio) -> None:
         """Models: ``folio_add_lru()``: onto the list its ``PG_active`` names."""
         lruvec = self.lruvecs[folio.memcg_id]
         folio.lru = True
@@ -124,7 +124,7 @@ class VmscanMixin:
             lruvec.inactive[folio] = None
             lruvec.nr_inactive += folio.nr_pages
 
-    def folio_del_lru(self: Machine, folio: Folio) -> None:
+    def folio_del_lru(self, folio: Folio) -> None:
         """Models: ``lruvec_del_folio()`` (also isolation: ``folio_isolate_lru``)."""
         if not folio.lru:
             return
@@ -137,7 +137,7 @@ class VmscanMixin:
             del lruvec.inactive[folio]
             lruvec.nr_inactive -= folio.nr_pages
 
-    def folio_putback_lru(self: Machine, folio: Folio) -> None:
+    def folio_putback_lru(self, folio: Folio) -> None:
         """Models: ``folio_putback_lru()``: drop the isolation pin; free a folio nobody uses."""
         folio.mm_pins -= 1
         if not folio.mm_charged:
@@ -149,21 +149,21 @@ class VmscanMixin:
             self.folio_add_lru(folio)
 
     # -- workingset (mm/workingset.c) -------------------------------------------------------
-    def workingset_age_nonresident(self: Machine, lruvec: Lruvec, nr: int) -> None:
+    def workingset_age_nonresident(self, lruvec: Lruvec, nr: int) -> None:
         """Models: ``workingset_age_nonresident()``: advance the clock here and above."""
         lv: Lruvec | None = lruvec
         while lv is not None:
             lv.nonresident_age += nr
             lv = lv.parent
 
-    def workingset_eviction(self: Machine, folio: Folio) -> int:
+    def workingset_eviction(self, folio: Folio) -> int:
         """Models: ``workingset_eviction()``: the shadow left in the swap cache."""
         lruvec = self.lruvecs[folio.memcg_id]
         eviction = lruvec.nonresident_age
         self.workingset_age_nonresident(lruvec, folio.nr_pages)
         return pack_shadow(folio.memcg_id, eviction, folio.workingset)
 
-    def workingset_refault(self: Machine, folio: Folio, shadow: int) -> None:
+    def workingset_refault(self, folio: Folio, shadow: int) -> None:
         """Models: ``workingset_refault()`` for anon: count the refault and activate the
         folio if its refault distance fits in the active list (``workingset_test_recent``)."""
         memcg_id, eviction, workingset = unpack_shadow(shadow)
@@ -183,7 +183,7 @@ class VmscanMixin:
             self.count_event("workingset_restore_anon", nr, folio.memcg_id)
 
     # -- reference checks ------------------------------------------------------------------
-    def folio_check_references(self: Machine, folio: Folio) -> int:
+    def folio_check_references(self, folio: Folio) -> int:
         """Models: ``folio_check_references()`` for anonymous folios."""
         referenced_ptes = self.folio_referenced(folio)
         referenced_folio = folio.referenced
@@ -196,7 +196,7 @@ class VmscanMixin:
         return FOLIOREF_RECLAIM
 
     # -- the LRU scanners --------------------------------------------------------------------
-    def shrink_active_list(self: Machine, lruvec: Lruvec, nr_to_scan: int,
+    def shrink_active_list(self, lruvec: Lruvec, nr_to_scan: int,
                            sc: ScanControl) -> None:
         """Models: ``shrink_active_list()``: age the oldest active folios onto the inactive
         list (clearing young bits, setting ``PG_workingset``)."""
@@ -217,7 +217,7 @@ class VmscanMixin:
         self.count_event("pgrefill", scanned, lruvec.memcg.id)
         self.count_event("pgdeactivate", moved, lruvec.memcg.id)
 
-    def shrink_inactive_list(self: Machine, lruvec: Lruvec, nr_to_scan: int,
+    def shrink_inactive_list(self, lruvec: Lruvec, nr_to_scan: int,
                              sc: ScanControl) -> int:
         """Models: ``shrink_inactive_list()``: isolate up to ``nr_to_scan`` pages from the
         tail, run ``shrink_folio_list``, put the rest back. Returns pages reclaimed."""
@@ -246,7 +246,7 @@ class VmscanMixin:
         sc.nr_reclaimed += reclaimed
         return reclaimed
 
-    def shrink_folio_list(self: Machine, folios: list[Folio], sc: ScanControl) -> int:
+    def shrink_folio_list(self, folios: list[Folio], sc: ScanControl) -> int:
         """Reclaim isolated (pinned, off-LRU) folios; return pages freed.
 
         Models: ``shrink_folio_list()`` (anonymous, swap-backed folios). Every folio comes
@@ -321,7 +321,7 @@ class VmscanMixin:
             if folio.swapcache:
                 entry = folio.swap
                 shadow = self.workingset_eviction(folio)
-                design.swap_cache._delete_from_swap_cache(  # type: ignore[attr-defined]
+                design.swap_cache._delete_from_swap_cache(
                     folio, entry, shadow)
                 design.put_swap_folio(folio, entry)
             folio.folio_unlock()
@@ -330,7 +330,7 @@ class VmscanMixin:
             self.free_folio(folio)
         return reclaimed
 
-    def _activate_locked(self: Machine, folio: Folio) -> None:
+    def _activate_locked(self, folio: Folio) -> None:
         """The ``activate_locked`` exit: back onto the active list (``pgactivate``)."""
         if folio.swapcache and self.swap_full_for(folio):
             # Not worth keeping a swap slot for a folio that stays in memory.
@@ -342,7 +342,7 @@ class VmscanMixin:
         self.folio_putback_lru(folio)
 
     # -- per-memcg and per-node shrinking -----------------------------------------------
-    def shrink_lruvec(self: Machine, lruvec: Lruvec, sc: ScanControl) -> None:
+    def shrink_lruvec(self, lruvec: Lruvec, sc: ScanControl) -> None:
         """Models: ``shrink_lruvec()`` with ``get_scan_count()`` for anonymous pages only."""
         if not sc.may_swap or not self.can_reclaim_anon_pages(lruvec.memcg, sc):
             return
@@ -364,7 +364,7 @@ class VmscanMixin:
             self.shrink_inactive_list(lruvec, chunk, sc)
             scan -= chunk
 
-    def shrink_node_memcgs(self: Machine, sc: ScanControl) -> None:
+    def shrink_node_memcgs(self, sc: ScanControl) -> None:
         """Models: ``shrink_node_memcgs()``: every memcg of the target subtree, then its
         slab (the zswap shrinker)."""
         root = sc.target if sc.target is not None else self.memcgs.root
@@ -377,7 +377,7 @@ class VmscanMixin:
             if sc.nr_reclaimed >= sc.nr_to_reclaim and not sc.kswapd:
                 break
 
-    def shrink_slab(self: Machine, memcg: MemCgroup, sc: ScanControl) -> int:
+    def shrink_slab(self, memcg: MemCgroup, sc: ScanControl) -> int:
         """Models: ``shrink_slab()`` -> ``do_shrink_slab()`` for the zswap shrinker."""
         zswap = self.zswap
         if zswap is None or not hasattr(zswap, "zswap_shrinker_scan"):
@@ -401,7 +401,7 @@ class VmscanMixin:
         self.reap_folios()
         return freed
 
-    def do_try_to_free_pages(self: Machine, sc: ScanControl) -> int:
+    def do_try_to_free_pages(self, sc: ScanControl) -> int:
         """Models: ``do_try_to_free_pages()``: raise the priority until enough was freed."""
         self._memalloc += 1
         try:
@@ -416,7 +416,7 @@ class VmscanMixin:
         self.reap_folios()
         return sc.nr_reclaimed
 
-    def try_to_free_mem_cgroup_pages(self: Machine, memcg: MemCgroup, nr_pages: int, *,
+    def try_to_free_mem_cgroup_pages(self, memcg: MemCgroup, nr_pages: int, *,
                                      swappiness: int | None = None,
                                      proactive: bool = False) -> int:
         """Models: ``try_to_free_mem_cgroup_pages()``: reclaim at least SWAP_CLUSTER_MAX."""
@@ -425,14 +425,14 @@ class VmscanMixin:
                          proactive=proactive)
         return self.do_try_to_free_pages(sc)
 
-    def try_to_free_pages(self: Machine, nr_pages: int) -> int:
+    def try_to_free_pages(self, nr_pages: int) -> int:
         """Models: ``try_to_free_pages()``: global direct reclaim."""
         sc = ScanControl(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX),
                          swappiness=self.swappiness)
         self.stats_allocstall += 1
         return self.do_try_to_free_pages(sc)
 
-    def balance_pgdat(self: Machine) -> int:
+    def balance_pgdat(self) -> int:
         """Models: kswapd's ``balance_pgdat()``: reclaim until free >= the high watermark.
 
         Returns pages reclaimed; gives up (``kswapd_failures``) after a pass at priority 0
@@ -450,7 +450,7 @@ class VmscanMixin:
                 break
         return total
 
-    def reclaim_pages(self: Machine, folios: list[Folio]) -> int:
+    def reclaim_pages(self, folios: list[Folio]) -> int:
         """Models: ``reclaim_pages()`` (MADV_PAGEOUT): reclaim isolated folios regardless
         of references."""
         if not folios:

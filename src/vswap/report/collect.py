@@ -40,7 +40,7 @@ TIMELINE_KEYS = ("t_ns", "resident_pages", "swapcache_pages", "zswap_pool_bytes"
 
 
 def _swap_infos(machine: Machine) -> list[Any]:
-    return list(machine.design.devices.devices())  # type: ignore[attr-defined]
+    return list(machine.design.devices.devices())
 
 
 def page_locations(machine: Machine) -> dict[str, int]:

@@ -245,6 +245,6 @@ class Charger:
             while writes and writes[0].processed:
                 writes.popleft()
             while len(writes) > WRITEBACK_LIMIT:
-                req = writes.popleft()
-                if not req.processed:
-                    yield task.block(req)
+                oldest = writes.popleft()
+                if not oldest.processed:
+                    yield task.block(oldest)

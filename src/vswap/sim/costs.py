@@ -197,7 +197,7 @@ class CostTable:
         Raises:
             ConfigError: unknown algorithm (the message lists the valid ones).
         """
-        per_page = getattr(self, "compress_" + self._algo_field(algo))
+        per_page: int = getattr(self, "compress_" + self._algo_field(algo))
         return per_page if nbytes == PAGE_SIZE else -(-per_page * nbytes // PAGE_SIZE)
 
     def decompress_ns(self, algo: str, nbytes: int = PAGE_SIZE) -> int:
@@ -206,7 +206,7 @@ class CostTable:
         Raises:
             ConfigError: unknown algorithm.
         """
-        per_page = getattr(self, "decompress_" + self._algo_field(algo))
+        per_page: int = getattr(self, "decompress_" + self._algo_field(algo))
         return per_page if nbytes == PAGE_SIZE else -(-per_page * nbytes // PAGE_SIZE)
 
     def io_submit_ns(self, synchronous: bool) -> int:
@@ -236,7 +236,7 @@ class CostTable:
                 raise ConfigError(f"calibration: {name} must be a positive number of ns, "
                                   f"not {value!r}")
             clean[name] = max(1, round(value))
-        return dataclasses.replace(self, **clean,  # type: ignore[arg-type]
+        return dataclasses.replace(self, **clean,
                                    calibrated=self.calibrated | frozenset(clean),
                                    calibration_file=note)
 

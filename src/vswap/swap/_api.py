@@ -21,6 +21,9 @@ from vswap.swap.types import SwpEntry, SwpSlot
 if TYPE_CHECKING:  # folio.py imports the swap types, so Folio is imported lazily here
     from vswap.mm.folio import Folio
     from vswap.mm.memcontrol import MemCgroup
+    from vswap.mm.vmstat import VmStat
+    from vswap.swap.storage import SwapStorage
+    from vswap.swap.swap_state import SwapCache
     from vswap.swap.swapfile import SwapDevices, SwapInfo
 
 #: ``AOP_WRITEPAGE_ACTIVATE``: writepage kept the folio; reclaim should activate it.
@@ -88,9 +91,15 @@ class SwapDesign(Protocol):
     name: str
     #: The physical layer (``swap_info[]``, ``nr_swap_pages``, ``/proc/swaps``).
     devices: SwapDevices
+    #: The swap cache (``swap_address_space``).
+    swap_cache: SwapCache
+    #: The ``/proc/vmstat`` counters the design counts (``pswpin``, ``pswpout``, ...).
+    vmstat: VmStat
+    #: The ``Zswap`` in front of the devices; None until :meth:`attach_zswap`.
+    zswap: object | None
 
     # -- devices ---------------------------------------------------------------------------
-    def swapon(self, storage: object, *, prio: int | None = None,
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None,
                blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo: ...
     def swapoff(self, name_or_type: str | int, *,
                 signal_pending: Callable[[], bool] | None = None) -> SwapoffResult: ...
@@ -98,6 +107,10 @@ class SwapDesign(Protocol):
     def put_swap_device(self, si: SwapInfo) -> None: ...
     def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot: ...
     def swp_slot_to_swp_entry(self, slot: SwpSlot) -> SwpEntry: ...
+
+    # -- zswap -----------------------------------------------------------------------------
+    def attach_zswap(self, *, total_ram_pages: int, params: object | None = None,
+                     **options: object) -> object: ...
 
     # -- lifetime --------------------------------------------------------------------------
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry: ...

@@ -148,9 +148,9 @@ class SwapDesignBase(abc.ABC):
             self.io_write_errors += nr
             folio.dirty = True
         elif nr == 1:
-            storage.write_page(offset, folio.data)  # type: ignore[attr-defined]
+            storage.write_page(offset, folio.data)
         else:
-            storage.write_pages(offset, folio.data)  # type: ignore[attr-defined]
+            storage.write_pages(offset, folio.data)
         self.io_writes += nr
         self.tracer.device_io(si.name, "write", nr * PAGE_SIZE)
         self.count_event("pswpout", nr, folio.memcg_id)
@@ -171,9 +171,9 @@ class SwapDesignBase(abc.ABC):
             folio.uptodate = False
             return False
         if nr == 1:
-            folio.data[:] = storage.read_page(offset)  # type: ignore[attr-defined]
+            folio.data[:] = storage.read_page(offset)
         else:
-            folio.data[:] = storage.read_pages(offset, nr)  # type: ignore[attr-defined]
+            folio.data[:] = storage.read_pages(offset, nr)
         self.io_reads += nr
         self.tracer.device_io(si.name, "read", nr * PAGE_SIZE)
         self.count_event("pswpin", nr, folio.memcg_id)

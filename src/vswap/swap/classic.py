@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
 from vswap.errors import Errno, KernelError
 from vswap.metadata import sizes
@@ -68,6 +69,9 @@ from vswap.swap.types import (
     swp_type,
 )
 
+if TYPE_CHECKING:
+    from vswap.swap.storage import SwapStorage
+
 
 def _classic_space(entry: SwpEntry) -> Hashable:
     """Models: ``swap_address_space()``: ``swapper_spaces[type][offset >> 14]``."""
@@ -99,21 +103,21 @@ class ClassicSwap(SwapDesignBase):
         self.zeromap: dict[int, bytearray] = {}
 
     # -- devices ----------------------------------------------------------------------------
-    def swapon(self, storage: object, *, prio: int | None = None,
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None,
                blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo:
         """Models: ``sys_swapon()``: register the device and allocate its per-slot tables.
 
         ``blkdev`` defaults to True for a memory device (a block device such as zram or a
         partition) and False for a swap file, which can then take no large folio whole.
         """
-        header = storage.header  # type: ignore[attr-defined]
-        kind = storage.kind  # type: ignore[attr-defined]
+        header = storage.header
+        kind = storage.kind
         if blkdev is None:
             blkdev = kind != "file"
         si = self.devices.add_device(
             storage, nr_pages=header.last_page + 1, bad_pages=tuple(header.bad_pages),
             prio=prio, solidstate=solidstate, blkdev=blkdev,
-            name=storage.name, kind="file" if kind == "file" else "partition")  # type: ignore[attr-defined]
+            name=storage.name, kind="file" if kind == "file" else "partition")
         si.reclaim_cb = lambda dev, off: self.try_to_reclaim_swap(dev, off, TTRS_ANYWAY)
         self.swap_cgroup[si.type] = array("H", bytes(2 * si.max))
         self.zeromap[si.type] = bytearray((si.max + 7) // 8)
@@ -686,8 +690,8 @@ class ClassicSwap(SwapDesignBase):
         ``SWAP_HAS_CACHE`` on all its slots, and every slot with ``SWAP_HAS_CACHE`` and no count
         is either in the cache or pinned by a swap-in in progress (not checked: transient).
         """
-        for si in self.devices.devices():
-            si.check_invariants()
+        for dev in self.devices.devices():
+            dev.check_invariants()
         self.swap_cache.check_invariants()
         for folio in self.swap_cache.folios():
             si = self.devices.swap_type_to_swap_info(swp_type(folio.swap))

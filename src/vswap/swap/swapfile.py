@@ -38,6 +38,7 @@ import enum
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vswap.errors import Errno, KernelError
 from vswap.faults import NO_FAULTS, FaultInjector
@@ -52,6 +53,9 @@ from vswap.swap.types import (
     SwpSlot,
     swp_slot,
 )
+
+if TYPE_CHECKING:
+    from vswap.swap.storage import SwapStorage
 
 # -- swap_map byte values (include/linux/swap.h, v6.14) -----------------------------------
 SWAP_HAS_CACHE = 0x40
@@ -123,9 +127,10 @@ class SwapInfo:
     (0 if it could not). It is consulted only when ``vm_swap_full()``.
     """
 
-    def __init__(self, type_: int, storage: object, *, nr_pages: int, bad_pages: tuple[int, ...],
-                 prio: int, solidstate: bool, blkdev: bool, nr_cpus: int, map_bad: int,
-                 name: str, kind: str, synchronous_io: bool = False) -> None:
+    def __init__(self, type_: int, storage: SwapStorage, *, nr_pages: int,
+                 bad_pages: tuple[int, ...], prio: int, solidstate: bool, blkdev: bool,
+                 nr_cpus: int, map_bad: int, name: str, kind: str,
+                 synchronous_io: bool = False) -> None:
         self.type = type_
         self.storage = storage
         self.name = name
@@ -599,7 +604,7 @@ class SwapDevices:
         self.faults: FaultInjector = NO_FAULTS
 
     # -- swapon / swapoff bookkeeping ----------------------------------------------------
-    def add_device(self, storage: object, *, nr_pages: int, bad_pages: tuple[int, ...] = (),
+    def add_device(self, storage: SwapStorage, *, nr_pages: int, bad_pages: tuple[int, ...] = (),
                    prio: int | None = None, solidstate: bool = True, blkdev: bool = False,
                    name: str, kind: str, synchronous_io: bool | None = None) -> SwapInfo:
         """Register a device (the bookkeeping half of the ``swapon`` syscall).

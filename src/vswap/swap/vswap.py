@@ -35,6 +35,7 @@ import dataclasses
 from array import array
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,13 +49,13 @@ from vswap.swap._base import SwapDesignBase
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import (
     SWAP_MAP_ALLOCATED,
-    SWAPFILE_CLUSTER,
     VSWAP_MAP_BAD,
     SwapDevices,
     SwapInfo,
 )
 from vswap.swap.types import (
     PAGE_SIZE,
+    SWAPFILE_CLUSTER,
     SwpEntry,
     SwpSlot,
     swp_slot,
@@ -71,6 +72,9 @@ from vswap.swap.vswap_desc import (
     VswapDescTable,
     VswapPartitions,
 )
+
+if TYPE_CHECKING:
+    from vswap.swap.storage import SwapStorage
 
 SWAPFILE = SwapType.VSWAP_SWAPFILE
 ZERO = SwapType.VSWAP_ZERO
@@ -173,7 +177,7 @@ class VirtualSwap(SwapDesignBase):
         part_of = self.partitions.partition_of
         super().__init__(devices=SwapDevices(nr_cpus=nr_cpus, default_prio=default_prio,
                                              map_bad=VSWAP_MAP_BAD),
-                         swap_cache=SwapCache(part_of, int),  # type: ignore[arg-type]
+                         swap_cache=SwapCache(part_of, int),
                          memcgs=memcgs, vmstat=vmstat, hooks=hooks)
         #: ``vswap_rmap``: per device type, virtual id by physical offset (0: no owner).
         self.rmap: dict[int, array[int]] = {}
@@ -221,18 +225,18 @@ class VirtualSwap(SwapDesignBase):
     # =====================================================================================
     # devices
     # =====================================================================================
-    def swapon(self, storage: object, *, prio: int | None = None,
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None,
                blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo:
         """Models: ``sys_swapon()`` under vswap: no swap_cgroup, no zeromap (patch 18), no
         zswap trees (the tree is static); a reverse-map column per device instead."""
-        header = storage.header  # type: ignore[attr-defined]
-        kind = storage.kind  # type: ignore[attr-defined]
+        header = storage.header
+        kind = storage.kind
         if blkdev is None:
             blkdev = kind != "file"
         si = self.devices.add_device(
             storage, nr_pages=header.last_page + 1, bad_pages=tuple(header.bad_pages),
             prio=prio, solidstate=solidstate, blkdev=blkdev,
-            name=storage.name, kind="file" if kind == "file" else "partition")  # type: ignore[attr-defined]
+            name=storage.name, kind="file" if kind == "file" else "partition")
         si.__class__ = VSwapInfo
         si.vswap = self  # type: ignore[attr-defined]
         si.reclaim_cb = lambda dev, off: self.try_to_reclaim_swap(dev, off, TTRS_ANYWAY)
@@ -1330,8 +1334,8 @@ class VirtualSwap(SwapDesignBase):
         """
         t = self.table
         t.check_invariants()
-        for si in self.devices.devices():
-            si.check_invariants()
+        for dev in self.devices.devices():
+            dev.check_invariants()
         self.swap_cache.check_invariants()
         charged: Counter[int] = Counter()
         for e in t.live_ids():
@@ -1364,10 +1368,11 @@ class VirtualSwap(SwapDesignBase):
             si = self.devices.swap_type_to_swap_info(type_)
             assert si is not None
             owners = 0
-            for off in np.flatnonzero(np.frombuffer(col.tobytes(), dtype=np.uint32)):
-                e = col[int(off)]
+            for slot_off in np.flatnonzero(np.frombuffer(col.tobytes(), dtype=np.uint32)):
+                e = col[int(slot_off)]
                 assert t.is_live(e) and t.type[e] == SWAPFILE and \
-                    t.slot[e] == swp_slot(type_, int(off)), f"rmap {type_}:{off} -> {e:#x}"
+                    t.slot[e] == swp_slot(type_, int(slot_off)), (
+                        f"rmap {type_}:{slot_off} -> {e:#x}")
                 owners += 1
             assert owners == si.inuse_pages, (
                 f"device {type_}: {si.inuse_pages} slots allocated, {owners} owned")

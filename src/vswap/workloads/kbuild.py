@@ -129,7 +129,7 @@ class Kbuild(Workload):
             p.error("--touches and --user-per-touch must be >= 0")
         wh = parse_size(a.worker_heap, what="kbuild --worker-heap")
         return cls(command, workers=a.workers, jobs=a.jobs or 4 * a.workers, heap_min=lo,
-                   heap_max=hi, mix=mix, touches=a.touches,  # type: ignore[arg-type]
+                   heap_max=hi, mix=mix, touches=a.touches,
                    user_per_touch_ns=a.user_per_touch, worker_heap=wh - wh % PAGE_SIZE)
 
     def footprint_bytes(self) -> int:

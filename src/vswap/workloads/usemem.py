@@ -220,8 +220,8 @@ class Usemem(Workload):
             ctx.metrics["throughput_kbps"] = sum(self.throughputs) / len(self.throughputs)
         if self.free_us:
             ctx.metrics["free_time_s"] = sum(self.free_us) / len(self.free_us) / 1e6
-        ctx.metrics["throughputs_kbps"] = list(self.throughputs)  # type: ignore[assignment]
-        ctx.metrics["free_times_us"] = list(self.free_us)  # type: ignore[assignment]
+        ctx.metrics["throughputs_kbps"] = list(self.throughputs)
+        ctx.metrics["free_times_us"] = list(self.free_us)
         if self.read_throughputs:
             ctx.metrics["read_again_kbps"] = sum(self.read_throughputs) / len(
                 self.read_throughputs)

@@ -108,10 +108,12 @@ def _make_lz4() -> Compressor:
     block = lz4.block
 
     def compress(src: bytes | bytearray | memoryview) -> bytes:
-        return block.compress(src, mode="default", acceleration=1, store_size=False)
+        out: bytes = block.compress(src, mode="default", acceleration=1, store_size=False)
+        return out
 
     def raw(src: bytes | bytearray | memoryview) -> bytes:
-        return block.decompress(src, uncompressed_size=PAGE_SIZE)
+        out: bytes = block.decompress(src, uncompressed_size=PAGE_SIZE)
+        return out
 
     return Compressor("lz4", compress, _checked("lz4", raw, (block.LZ4BlockError, ValueError)),
                       f"lz4 {lz4.version.version}")
@@ -121,11 +123,13 @@ def _make_lz4hc() -> Compressor:
     block = lz4.block
 
     def compress(src: bytes | bytearray | memoryview) -> bytes:
-        return block.compress(src, mode="high_compression", compression=LZ4HC_DEFAULT_CLEVEL,
-                              store_size=False)
+        out: bytes = block.compress(src, mode="high_compression",
+                                    compression=LZ4HC_DEFAULT_CLEVEL, store_size=False)
+        return out
 
     def raw(src: bytes | bytearray | memoryview) -> bytes:
-        return block.decompress(src, uncompressed_size=PAGE_SIZE)
+        out: bytes = block.decompress(src, uncompressed_size=PAGE_SIZE)
+        return out
 
     return Compressor("lz4hc", compress,
                       _checked("lz4hc", raw, (block.LZ4BlockError, ValueError)),

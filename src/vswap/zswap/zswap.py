@@ -41,7 +41,7 @@ import zlib
 from array import array
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from vswap.errors import ConfigError, Errno, KernelError
 from vswap.faults import NO_FAULTS, FaultInjector
@@ -391,7 +391,8 @@ class Zswap:
         """
         if name not in {f.name for f in dataclasses.fields(ZswapParams)}:
             raise ConfigError(f"zswap: unknown parameter {name!r}")
-        new = dataclasses.replace(self._params, **{name: value})
+        change: dict[str, Any] = {name: value}
+        new = dataclasses.replace(self._params, **change)
         if name == "compressor" and value != self._params.compressor:
             self._cur_pool = self._new_pool(str(value))
         self._params = new
@@ -556,7 +557,7 @@ class Zswap:
                 raise DecompressError("checksum mismatch: bytes decoded but not the page stored")
         except DecompressError as exc:
             self._decompress_fail += 1
-            swp = self._e_swp[eid]
+            swp = SwpEntry(self._e_swp[eid])
             raise KernelError(
                 Errno.EIO,
                 f"zswap: decompression error for swap entry {swp:#x} (type {swp_type(swp)}, "
@@ -1102,8 +1103,8 @@ class Zswap:
                 assert self._e_tree[eid] == tid, "entry's tree"
                 key = self._tree_keys[tid] if tid < len(self._tree_keys) else None
                 if key is not None:
-                    e = SwpEntry(self._e_swp[eid])
-                    assert self.host.zswap_tree_index(e) == index, "entry's index"
+                    swp = SwpEntry(self._e_swp[eid])
+                    assert self.host.zswap_tree_index(swp) == index, "entry's index"
         assert len(live) == self._stored_pages, "stored_pages != tree entries"
         on_lru = [e for lru in self._lru.values() for e in lru]
         assert sorted(on_lru) == sorted(live), "LRU membership != tree membership"

@@ -1,0 +1,199 @@
+"""The typed base shared by :class:`~vswap.mm.machine.Machine` and its mixins.
+
+Not a kernel file: the kernel's mm/ functions all see one global state (``struct pglist_data``,
+``current``, the swap API), which the model keeps on one :class:`Machine` split over one mixin
+per kernel file (:mod:`vswap.mm.memory`, :mod:`vswap.mm.vmscan`, :mod:`vswap.mm.rmap`,
+:mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`, :mod:`vswap.mm.memcg_files`,
+:mod:`vswap.mm.procfs`). :class:`MachineBase` is what the mixins have in common, so that each
+is type-checked as a class of its own (mypy rejects ``self: Machine`` on a mixin Machine
+inherits from): it declares
+
+* the machine state the mixins read and write (assigned by ``Machine.__init__``), and
+* as abstract methods, the operations one mixin calls that :class:`Machine` or another
+  mixin implements (with the same signatures, which mypy checks against the
+  implementations; instantiating a :class:`Machine` missing one fails).
+
+It holds no state and no behaviour of its own. Why not a ``Protocol`` self type: every mixin
+method would then see only the protocol, so the protocol would have to repeat nearly every
+method of every mixin; the base repeats only the cross-file calls.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from vswap.faults import FaultInjector
+    from vswap.ktrace import KernelTracer
+    from vswap.mm.folio import Folio
+    from vswap.mm.huge_memory import ThpSettings
+    from vswap.mm.integrity import PageOracle
+    from vswap.mm.machine import MachineConfig
+    from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
+    from vswap.mm.mm_types import MmStruct, Signal, Task, Vma
+    from vswap.mm.vmscan import Lruvec, ScanControl
+    from vswap.mm.vmstat import VmStat
+    from vswap.swap import SwapDesign, SwapHooks
+    from vswap.swap.types import SwpEntry
+    from vswap.zswap.zswap import Zswap
+
+
+class MachineBase(abc.ABC):
+    """State and cross-mixin operations of a :class:`~vswap.mm.machine.Machine`."""
+
+    # -- state (see Machine.__init__) -----------------------------------------------------
+    config: MachineConfig
+    #: RAM: total pages, pages held by folios, anonymous pages mapped; the watermarks.
+    nr_pages: int
+    nr_used_pages: int
+    nr_anon_mapped: int
+    wmark_min: int
+    wmark_low: int
+    wmark_high: int
+    vmstat: VmStat
+    memcgs: MemCgroupTree
+    lruvecs: dict[int, Lruvec]
+    tasks: dict[int, Task]
+    mms: dict[int, MmStruct]
+    #: The task doing the current operation (``current``); None outside one or in kswapd.
+    current: Task | None
+    # Tunables (vm.swappiness, vm.page-cluster, vma_ra_enabled, skip-swapcache devices).
+    swappiness: int
+    page_cluster: int
+    vma_ra_enabled: bool
+    skip_swapcache_enabled: bool
+    # Readahead state (swap_ra_info, the cluster readahead window, swap-in failures).
+    swapin_readahead_hits: int
+    vma_ra_info: dict[int, tuple[int, int]]
+    cluster_ra_prev: int
+    cluster_ra_win: int
+    swapin_fail_streak: int
+    # Reclaim and OOM.
+    kswapd_pending: bool
+    kswapd_failures: int
+    stats_allocstall: int
+    nr_swapout_pages: int
+    oom_log: list[tuple[str, int, str]]
+    # Transparent huge pages.
+    HPAGE_PMD_ORDER: ClassVar[int]
+    thp: ThpSettings
+    thp_any_enabled: bool
+    # The swap layer and what it calls back; zswap (None when not configured).
+    oracle: PageOracle
+    hook_mode: str
+    _memalloc: int
+    hooks: SwapHooks
+    design: SwapDesign
+    zswap: Zswap | None
+    faults: FaultInjector
+    tracer: KernelTracer
+
+    # -- implemented by Machine ------------------------------------------------------------
+    @abc.abstractmethod
+    def nr_free_pages(self) -> int: ...
+
+    @abc.abstractmethod
+    def nr_swapcached(self) -> int: ...
+
+    @abc.abstractmethod
+    def total_swap_pages(self) -> int: ...
+
+    @abc.abstractmethod
+    def alloc_folio(self, order: int, memcg: MemCgroup, task: Task | None, *,
+                    may_reclaim: bool) -> Folio | None: ...
+
+    @abc.abstractmethod
+    def charge_prepare(self, memcg: MemCgroup, nr: int, task: Task | None) -> None: ...
+
+    @abc.abstractmethod
+    def free_folio(self, folio: Folio) -> None: ...
+
+    @abc.abstractmethod
+    def maybe_free_folio(self, folio: Folio) -> None: ...
+
+    @abc.abstractmethod
+    def reap_folios(self) -> None: ...
+
+    @abc.abstractmethod
+    def add_to_swap(self, folio: Folio) -> bool: ...
+
+    @abc.abstractmethod
+    def oracle_record_folio(self, folio: Folio) -> None: ...
+
+    @abc.abstractmethod
+    def oracle_verify(self, folio: Folio, idx: int, entry: SwpEntry, task: Task | None,
+                      vpn: int, path: str) -> None: ...
+
+    @abc.abstractmethod
+    def swap_full_for(self, folio: Folio) -> bool: ...
+
+    @abc.abstractmethod
+    def can_reclaim_anon_pages(self, memcg: MemCgroup, sc: ScanControl) -> bool: ...
+
+    @abc.abstractmethod
+    def count_event(self, name: str, nr: int, memcg_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def op_begin(self, task: Task | None) -> None: ...
+
+    @abc.abstractmethod
+    def op_end(self) -> None: ...
+
+    @abc.abstractmethod
+    def kill_task(self, task: Task, signal: Signal, reason: str, *,
+                  raise_: bool = True) -> None: ...
+
+    @abc.abstractmethod
+    def raise_killed(self, task: Task) -> None: ...
+
+    @abc.abstractmethod
+    def signal_pending(self) -> bool: ...
+
+    # -- implemented by VmscanMixin (vswap.mm.vmscan) ---------------------------------------
+    @abc.abstractmethod
+    def folio_add_lru(self, folio: Folio) -> None: ...
+
+    @abc.abstractmethod
+    def folio_del_lru(self, folio: Folio) -> None: ...
+
+    @abc.abstractmethod
+    def workingset_refault(self, folio: Folio, shadow: int) -> None: ...
+
+    @abc.abstractmethod
+    def reclaim_pages(self, folios: list[Folio]) -> int: ...
+
+    @abc.abstractmethod
+    def try_to_free_mem_cgroup_pages(self, memcg: MemCgroup, nr_pages: int, *,
+                                     swappiness: int | None = None,
+                                     proactive: bool = False) -> int: ...
+
+    # -- implemented by RmapMixin (vswap.mm.rmap) -------------------------------------------
+    @abc.abstractmethod
+    def folio_add_rmap_pte(self, folio: Folio, mm: MmStruct, vpn: int) -> None: ...
+
+    @abc.abstractmethod
+    def folio_remove_rmap_pte(self, folio: Folio, mm: MmStruct, vpn: int) -> None: ...
+
+    @abc.abstractmethod
+    def folio_referenced(self, folio: Folio) -> int: ...
+
+    @abc.abstractmethod
+    def folio_partially_mapped(self, folio: Folio) -> bool: ...
+
+    @abc.abstractmethod
+    def try_to_unmap(self, folio: Folio) -> bool: ...
+
+    # -- implemented by OomMixin (vswap.mm.oom) ---------------------------------------------
+    @abc.abstractmethod
+    def out_of_memory(self, memcg: MemCgroup | None, reason: str) -> Task | None: ...
+
+    # -- implemented by HugeMemoryMixin (vswap.mm.huge_memory) ------------------------------
+    @abc.abstractmethod
+    def thp_orders_for(self, vma: Vma) -> list[int]: ...
+
+    @abc.abstractmethod
+    def count_mthp_stat(self, order: int, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def split_folio_isolated(self, folio: Folio) -> list[Folio]: ...
