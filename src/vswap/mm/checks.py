@@ -25,7 +25,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_PRESENT, PTE_TABLE_SHIFT
-from vswap.swap.types import PAGE_SIZE, SwpEntry, swp_offset, swp_type
+from vswap.swap.types import PAGE_SIZE, SwpEntry
 
 if TYPE_CHECKING:
     from vswap.mm.machine import Machine
@@ -41,44 +41,7 @@ class LeakError(AssertionError):
 def _backend_bytes(m: Machine, entry: SwpEntry) -> bytes | None:
     """The bytes stored for a swap entry with no swap-cache folio, read from its backend
     directly (zero map, zswap pool, device) without counters. None: no backend has it."""
-    from vswap.swap.classic import ClassicSwap
-    from vswap.swap.vswap import VirtualSwap
-    from vswap.swap.vswap_desc import SwapType
-
-    d = m.design
-    z = m.zswap
-    if isinstance(d, VirtualSwap):
-        e = int(entry)
-        t = d.table
-        if not t.is_live(e):
-            return None
-        ty = t.type[e]
-        if ty == SwapType.VSWAP_ZERO:
-            return _ZERO
-        if ty == SwapType.VSWAP_ZSWAP:
-            return z._decompress(t.zswap[e]) if z is not None else None
-        if ty == SwapType.VSWAP_SWAPFILE and t.slot[e]:
-            from vswap.swap.types import SwpSlot, swp_slot_offset, swp_slot_type
-
-            slot = SwpSlot(t.slot[e])
-            si = d.devices.swap_type_to_swap_info(swp_slot_type(slot))
-            if si is None:
-                return None
-            return bytes(si.storage.read_page(swp_slot_offset(slot)))
-        return None
-    if isinstance(d, ClassicSwap):
-        type_, off = swp_type(entry), swp_offset(entry)
-        si = d.devices.swap_type_to_swap_info(type_)
-        if si is None or not 0 < off < si.max:
-            return None
-        if d._zeromap_test(type_, off):
-            return _ZERO
-        if z is not None:
-            info = z.lookup(entry)
-            if info is not None:
-                return z._decompress(info.id)
-        return bytes(si.storage.read_page(off))
-    raise NotImplementedError(f"peek_page: no backend reader for design {d.name}")
+    return m.design.swap_peek_entry(entry)
 
 
 def peek_page(m: Machine, task: Task, vpn: int) -> bytes | None:
@@ -124,12 +87,6 @@ def check_swap_references(m: Machine) -> None:
 
     Raises AssertionError naming the first entry (or folio) that disagrees.
     """
-    from vswap.swap.classic import ClassicSwap
-    from vswap.swap.swapfile import SWAP_HAS_CACHE
-    from vswap.swap.types import swp_entry
-    from vswap.swap.vswap import VirtualSwap
-    from vswap.swap.vswap_desc import SWAP_CACHE_INC
-
     d = m.design
     refs = pte_swap_refs(m)
     cached: dict[int, object] = {}
@@ -137,40 +94,17 @@ def check_swap_references(m: Machine) -> None:
         assert folio.mm_charged, f"{folio!r} in the swap cache was freed"
         for k in range(folio.nr_pages):
             cached[int(folio.swap) + k] = folio
-    if isinstance(d, VirtualSwap):
-        t = d.table
-        live = set(t.live_ids())
-        for e in live:
-            pin = 1 if t.refs[e] & SWAP_CACHE_INC else 0
-            want = 2 * refs.get(e, 0) + (1 if e in cached else 0)
-            assert t.refs[e] == want, (
-                f"vswap id {e:#x}: swap_refs {t.refs[e]}, page tables hold {refs.get(e, 0)}"
-                f"{' + swap-cache pin' if e in cached else ''} (pin bit {pin})")
-        for e in refs:
-            assert e in live, f"swap PTE holds dead vswap id {e:#x}"
-    elif isinstance(d, ClassicSwap):
-        seen: set[int] = set()
-        for si in d.devices.devices():
-            smap = si.swap_map
-            for off in range(1, si.max):
-                b = smap[off]
-                if not b or b == si.map_bad:
-                    continue
-                e = int(swp_entry(si.type, off))
-                seen.add(e)
-                count = si.full_count(off)
-                has_cache = bool(b & SWAP_HAS_CACHE)
-                assert count == refs.get(e, 0), (
-                    f"slot {si.type}:{off}: swap count {count}, page tables hold "
-                    f"{refs.get(e, 0)}")
-                assert has_cache == (e in cached), (
-                    f"slot {si.type}:{off}: SWAP_HAS_CACHE={has_cache} but "
-                    f"{'a' if e in cached else 'no'} folio is cached")
-        for e in refs:
-            assert e in seen, f"swap PTE holds free slot {e:#x}"
-    else:
-        for e, n in refs.items():
-            assert d.swp_swapcount(SwpEntry(e)) == n, f"entry {e:#x}: count != {n} PTEs"
+    live: set[int] = set()
+    for entry, count, pinned in d.live_swap_entries():
+        e = int(entry)
+        live.add(e)
+        assert count == refs.get(e, 0), (
+            f"entry {e:#x}: swap count {count}, page tables hold {refs.get(e, 0)}")
+        assert pinned == (e in cached), (
+            f"entry {e:#x}: swap-cache pin {pinned} but {'a' if e in cached else 'no'} "
+            "folio is cached")
+    for e in refs:
+        assert e in live, f"swap PTE holds dead entry {e:#x}"
     for lv in m.lruvecs.values():
         for folio in (*lv.inactive, *lv.active):
             assert folio.mapcount or folio.swapcache or folio.mm_pins, (

@@ -10,7 +10,8 @@ the entry-specific operations (the template methods named in each docstring).
 from __future__ import annotations
 
 import abc
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from typing import TYPE_CHECKING
 
 from vswap.errors import Errno, KernelError
 from vswap.faults import NO_FAULTS, FaultInjector
@@ -29,6 +30,9 @@ from vswap.swap.types import (
     swp_slot_offset,
     swp_slot_type,
 )
+
+if TYPE_CHECKING:
+    from vswap.zswap.zswap import Zswap
 
 
 class SwapDesignBase(abc.ABC):
@@ -53,7 +57,7 @@ class SwapDesignBase(abc.ABC):
         self.hooks = hooks if hooks is not None else SwapHooks()
         # The swap cache's folio reference is dropped through the hooks (``folio_put``).
         swap_cache.folio_deleted = lambda folio: self.hooks.swapcache_folio_deleted(folio)
-        self.zswap: object | None = None
+        self.zswap: Zswap | None = None
         #: Device I/O counts (pages), for the engine and reports.
         self.io_reads = 0
         self.io_writes = 0
@@ -70,7 +74,7 @@ class SwapDesignBase(abc.ABC):
         self.faults = faults
         self.devices.faults = faults
         if self.zswap is not None:
-            self.zswap.faults = faults  # type: ignore[attr-defined]
+            self.zswap.faults = faults
 
     def attach_zswap(self, *, total_ram_pages: int, params: object | None = None,
                      **options: object) -> object:
@@ -308,7 +312,7 @@ class SwapDesignBase(abc.ABC):
             folio.folio_unlock()
             return 0
         self.swap_zeromap_folio_clear(folio)
-        if self.zswap is not None and self.zswap.zswap_store(folio):  # type: ignore[attr-defined]
+        if self.zswap is not None and self.zswap.zswap_store(folio):
             folio.folio_unlock()
             return 0
         memcg = self.memcg_of(folio.memcg_id)
@@ -329,6 +333,18 @@ class SwapDesignBase(abc.ABC):
     @abc.abstractmethod
     def swap_zeromap_folio_clear(self, folio: Folio) -> None:
         """Forget any zero mark of the folio's entries (it is about to be stored)."""
+
+    @abc.abstractmethod
+    def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
+        """Every live swap entry with its swap count and whether its swap-cache pin is held
+        (``SWAP_HAS_CACHE`` / ``swap_refs`` bit 0): what the checkers compare against the
+        page tables and the swap cache (``mm/checks.py``)."""
+
+    @abc.abstractmethod
+    def swap_peek_entry(self, entry: SwpEntry) -> bytes | None:
+        """The page stored for ``entry`` in its backend (zero, zswap, device), read
+        without I/O accounting, counters or state changes; None if no backend holds it.
+        For checkers and debugging (``mm/checks.py``), not a kernel path."""
 
     @abc.abstractmethod
     def swap_writepage_fallback(self, folio: Folio) -> int:

@@ -31,7 +31,7 @@ its zswap entry and its swap-cache shadow.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING
 
 from vswap.errors import Errno, KernelError
@@ -122,7 +122,7 @@ class ClassicSwap(SwapDesignBase):
         self.swap_cgroup[si.type] = array("H", bytes(2 * si.max))
         self.zeromap[si.type] = bytearray((si.max + 7) // 8)
         if self.zswap is not None:
-            self.zswap.zswap_swapon(si.type, si.max)  # type: ignore[attr-defined]
+            self.zswap.zswap_swapon(si.type, si.max)
         return si
 
     def _find_device(self, name_or_type: str | int) -> SwapInfo:
@@ -169,7 +169,7 @@ class ClassicSwap(SwapDesignBase):
                 result.error = f"{si.inuse_pages} slots still in use"
             return result
         if self.zswap is not None:
-            self.zswap.zswap_swapoff(si.type)  # type: ignore[attr-defined]
+            self.zswap.zswap_swapoff(si.type)
         self.devices.remove_device(si)
         del self.swap_cgroup[si.type]
         del self.zeromap[si.type]
@@ -388,7 +388,7 @@ class ClassicSwap(SwapDesignBase):
             zmap[off >> 3] &= ~(1 << (off & 7))
         if self.zswap is not None:
             for i in range(nr):
-                self.zswap.zswap_invalidate(swp_entry(si.type, offset + i))  # type: ignore[attr-defined]
+                self.zswap.zswap_invalidate(swp_entry(si.type, offset + i))
         self.swap_cache.clear_shadow(entry, nr)
 
     def _cluster_swap_free_nr(self, si: SwapInfo, offset: int, nr: int, usage: int) -> None:
@@ -578,6 +578,30 @@ class ClassicSwap(SwapDesignBase):
         return n, first
 
     # -- I/O ----------------------------------------------------------------------------------
+    def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
+        """Every used slot: (entry, full swap count, ``SWAP_HAS_CACHE`` set)."""
+        for si in self.devices.devices():
+            smap = si.swap_map
+            for off in range(1, si.max):
+                b = smap[off]
+                if b and b != si.map_bad:
+                    yield (swp_entry(si.type, off), si.full_count(off),
+                           bool(b & SWAP_HAS_CACHE))
+
+    def swap_peek_entry(self, entry: SwpEntry) -> bytes | None:
+        """The stored page of ``entry``: zeromap, then zswap, then the slot on the device."""
+        type_, off = swp_type(entry), swp_offset(entry)
+        si = self.devices.swap_type_to_swap_info(type_)
+        if si is None or not 0 < off < si.max or not si.swap_map[off]:
+            return None
+        if self._zeromap_test(type_, off):
+            return bytes(PAGE_SIZE)
+        if self.zswap is not None:
+            info = self.zswap.lookup(entry)
+            if info is not None:
+                return self.zswap._decompress(info.id)
+        return bytes(si.storage.read_page(off))
+
     def swap_writepage_fallback(self, folio: Folio) -> int:
         """Write the folio to the slots reserved at ``folio_alloc_swap`` (always possible)."""
         self._swap_writepage_device(folio)
@@ -609,7 +633,7 @@ class ClassicSwap(SwapDesignBase):
             self.count_event("swpin_zero", nr, folio.memcg_id)
             return True
         if self.zswap is not None:
-            found = self.zswap.zswap_load(folio)  # type: ignore[attr-defined]
+            found = self.zswap.zswap_load(folio)
             if found:
                 return bool(folio.uptodate)
         si, offset = self._swap_info_get(entry)
@@ -679,7 +703,7 @@ class ClassicSwap(SwapDesignBase):
         ) * sizes.ADDRESS_SPACE_BYTES
         out["swap_cache_xarray"] = self.swap_cache.metadata_bytes()
         if self.zswap is not None:
-            for k, v in self.zswap.metadata_bytes().items():  # type: ignore[attr-defined]
+            for k, v in self.zswap.metadata_bytes().items():
                 out[f"zswap_{k}"] = v
         return out
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 from array import array
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -343,7 +343,7 @@ class VirtualSwap(SwapDesignBase):
         non-root ancestor's ``swap.max`` headroom.
         """
         zswap = self.zswap
-        if zswap is not None and zswap.zswap_is_enabled() and (  # type: ignore[attr-defined]
+        if zswap is not None and zswap.zswap_is_enabled() and (
                 memcg is None or memcg.obj_cgroup_may_zswap()):
             return MAX
         nr = self.devices.nr_swap_pages
@@ -405,7 +405,7 @@ class VirtualSwap(SwapDesignBase):
             if ty == ZSWAP:
                 t.zswap.pop(e, None)
                 if self.zswap is not None:
-                    self.zswap.zswap_invalidate(SwpEntry(e))  # type: ignore[attr-defined]
+                    self.zswap.zswap_invalidate(SwpEntry(e))
             elif ty == SWAPFILE:
                 s = t.slot[e]
                 if s:
@@ -947,6 +947,33 @@ class VirtualSwap(SwapDesignBase):
     # =====================================================================================
     # I/O (mm/page_io.c, patch 12)
     # =====================================================================================
+    def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
+        """Every live virtual id: (entry, ``swap_refs >> 1``, cache pin bit)."""
+        t = self.table
+        for e in t.live_ids():
+            refs = t.refs[e]
+            yield SwpEntry(e), refs >> 1, bool(refs & SWAP_CACHE_INC)
+
+    def swap_peek_entry(self, entry: SwpEntry) -> bytes | None:
+        """The stored page of ``entry`` by its descriptor's backend: ZERO, ZSWAP or a
+        SWAPFILE slot (FOLIO and unbacked entries have no backend copy: None)."""
+        e = int(entry)
+        t = self.table
+        if not t.is_live(e):
+            return None
+        ty = t.type[e]
+        if ty == ZERO:
+            return bytes(PAGE_SIZE)
+        if ty == ZSWAP:
+            return self.zswap._decompress(t.zswap[e]) if self.zswap is not None else None
+        if ty == SWAPFILE and t.slot[e]:
+            slot = SwpSlot(t.slot[e])
+            si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
+            if si is None:
+                return None
+            return bytes(si.storage.read_page(swp_slot_offset(slot)))
+        return None
+
     def swap_writepage_fallback(self, folio: Folio) -> int:
         """Allocate physical slots on demand and write (patches 12, 14).
 
@@ -1000,7 +1027,7 @@ class VirtualSwap(SwapDesignBase):
             if self.zswap is None:
                 self._warn("swap_read_folio: ZSWAP descriptor without zswap")
                 return False
-            if self.zswap.zswap_load(folio):  # type: ignore[attr-defined]
+            if self.zswap.zswap_load(folio):
                 return bool(folio.uptodate)
             self._warn("swap_read_folio: ZSWAP descriptor with no tree entry")
             return False
@@ -1012,7 +1039,7 @@ class VirtualSwap(SwapDesignBase):
             if si is None:
                 return False
             if self.zswap is not None:
-                self.zswap.zswap_folio_swapin(folio)  # type: ignore[attr-defined]
+                self.zswap.zswap_folio_swapin(folio)
             if not self.device_read(si, swp_slot_offset(SwpSlot(slot)), folio):
                 return False
             folio.uptodate = True
@@ -1288,7 +1315,7 @@ class VirtualSwap(SwapDesignBase):
         out["vswap_map"] = {("vswap_map", p) for p in parts}
         out["vswap_rmap"] = {"vswap_rmap"}
         if self.zswap is not None:
-            out["zswap_tree"] = set(self.zswap.tree_keys())  # type: ignore[attr-defined]
+            out["zswap_tree"] = set(self.zswap.tree_keys())
         if self.partitions.mode == "dynamic":
             out["vswap_partition_global"] = {"vswap_partition_global"}
         out["swp_desc"] = {("swp_desc", e) for e in self.table.live_ids()}
@@ -1318,7 +1345,7 @@ class VirtualSwap(SwapDesignBase):
         out["vswap_rmap"] = _xarray_bytes_np(np.concatenate(slots)) if slots else 0
         out["swap_cache_xarray"] = self.swap_cache.metadata_bytes()
         if self.zswap is not None:
-            for k, v in self.zswap.metadata_bytes().items():  # type: ignore[attr-defined]
+            for k, v in self.zswap.metadata_bytes().items():
                 out[f"zswap_{k}"] = v
         return out
 
@@ -1354,7 +1381,7 @@ class VirtualSwap(SwapDesignBase):
             elif ty == ZSWAP:
                 assert e in t.zswap, f"ZSWAP id {e:#x} without an entry"
                 if self.zswap is not None:
-                    info = self.zswap.lookup(SwpEntry(e))  # type: ignore[attr-defined]
+                    info = self.zswap.lookup(SwpEntry(e))
                     assert info is not None and info.id == t.zswap[e], (
                         f"ZSWAP id {e:#x}: tree does not hold its entry")
             elif ty == FOLIO:
@@ -1381,7 +1408,7 @@ class VirtualSwap(SwapDesignBase):
                 assert t.is_live(e) and t.refs[e] & SWAP_CACHE_INC, (
                     f"cached id {e:#x} without a cache pin")
         if self.zswap is not None:
-            total = sum(self.zswap.tree_entry_counts().values())  # type: ignore[attr-defined]
+            total = sum(self.zswap.tree_entry_counts().values())
             assert total == len(t.zswap) + len(self._wb_pending), (
                 f"zswap holds {total} entries, {len(t.zswap)} ZSWAP descriptors")
         for memcg in self.memcgs:

@@ -84,9 +84,13 @@ def test_rfc_examples_are_at_full_scale() -> None:
 
 
 def test_example_workloads_parse_with_the_workload_parsers() -> None:
-    workloads = pytest.importorskip("vswap.workloads", exc_type=ImportError)
+    from vswap.workloads import parse_workload
+
     for path in EXAMPLES:
-        load_config(path, parse_workload=workloads.parse_workload)
+        config = load_config(path, parse_workload=parse_workload)
+        assert config.workloads, path
+        for w in config.workloads:
+            assert parse_workload(w.command).name == w.command.split()[0], w.command
 
 
 def test_scaled_knob_values() -> None:
