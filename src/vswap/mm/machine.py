@@ -254,8 +254,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         return free
 
     def nr_swapcached(self) -> int:
-        cache = getattr(self.design, "swap_cache", None)
-        return int(cache.nr_pages) if cache is not None else 0
+        return int(self.design.swap_cache.nr_pages)
 
     def total_swap_pages(self) -> int:
         return int(self.design.devices.total_swap_pages)

@@ -85,10 +85,8 @@ class MemcgFilesMixin(MachineBase):
                 anon += lv.nr_anon
                 inactive += lv.nr_inactive
                 active += lv.nr_active
-        swapcached = 0
-        cache = getattr(self.design, "swap_cache", None)
-        if cache is not None:
-            swapcached = sum(f.nr_pages for f in cache.folios() if f.memcg_id in ids)
+        swapcached = sum(f.nr_pages for f in self.design.swap_cache.folios()
+                         if f.memcg_id in ids)
 
         def ev(name: str) -> int:
             return sum(m.stat[name] for m in subtree)

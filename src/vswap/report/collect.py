@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from vswap.report.result import RunMetrics, RunResult
 
 if TYPE_CHECKING:
@@ -54,32 +52,9 @@ def page_locations(machine: Machine) -> dict[str, int]:
     zswap_pages = 0
     if machine.zswap is not None:
         zswap_pages = int(machine.zswap.statistics().stored_pages)
-    table = getattr(machine.design, "table", None)
-    if table is not None and hasattr(table, "occupied"):
-        zero, device = _vswap_locations(table)
-    else:
-        zero = 0
-        for zmap in getattr(machine.design, "zeromap", {}).values():
-            zero += int(np.unpackbits(np.frombuffer(bytes(zmap), dtype=np.uint8)).sum())
-        inuse = sum(int(si.inuse_pages) for si in _swap_infos(machine))
-        device = max(inuse - zero - zswap_pages, 0)
+    zero, device = machine.design.swapped_page_locations()
     return {"resident": int(machine.nr_used_pages), "swapcache": int(machine.nr_swapcached()),
             "zswap": zswap_pages, "zero": zero, "device": device}
-
-
-def _vswap_locations(table: Any) -> tuple[int, int]:
-    """(zero, device) descriptor counts of the virtual design's table."""
-    from vswap.swap.vswap_desc import SwapType
-
-    occ = np.frombuffer(bytes(table.occupied), dtype=np.uint8)
-    ty = np.frombuffer(bytes(table.type), dtype=np.uint8)
-    slot = np.frombuffer(table.slot, dtype=np.uint64) if len(table.slot) else np.zeros(0)
-    n = min(len(occ), len(ty), len(slot))
-    live = occ[:n] == 1
-    zero = int(np.count_nonzero(live & (ty[:n] == SwapType.VSWAP_ZERO)))
-    device = int(np.count_nonzero(live & (ty[:n] == SwapType.VSWAP_SWAPFILE)
-                                  & (slot[:n] != 0)))
-    return zero, device
 
 
 def timeline_sample(machine: Machine, t_ns: int) -> dict[str, int]:

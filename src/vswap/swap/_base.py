@@ -335,6 +335,12 @@ class SwapDesignBase(abc.ABC):
         """Forget any zero mark of the folio's entries (it is about to be stored)."""
 
     @abc.abstractmethod
+    def swapped_page_locations(self) -> tuple[int, int]:
+        """(zero, device): swapped-out pages that are zero-filled (no data anywhere) and pages
+        whose data is on a swap device, each counted once (zswap pages are zswap's count).
+        For reports and plots, not a kernel path."""
+
+    @abc.abstractmethod
     def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
         """Every live swap entry with its swap count and whether its swap-cache pin is held
         (``SWAP_HAS_CACHE`` / ``swap_refs`` bit 0): what the checkers compare against the

@@ -578,6 +578,14 @@ class ClassicSwap(SwapDesignBase):
         return n, first
 
     # -- I/O ----------------------------------------------------------------------------------
+    def swapped_page_locations(self) -> tuple[int, int]:
+        """Zero pages are the zeromap's set bits; device pages are the used slots that hold
+        neither a zero page nor a zswap page (both of which also occupy a slot here)."""
+        zero = sum(int.from_bytes(zmap, "little").bit_count() for zmap in self.zeromap.values())
+        zswapped = self.zswap.statistics().stored_pages if self.zswap is not None else 0
+        inuse = sum(si.inuse_pages for si in self.devices.devices())
+        return zero, max(inuse - zero - zswapped, 0)
+
     def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
         """Every used slot: (entry, full swap count, ``SWAP_HAS_CACHE`` set)."""
         for si in self.devices.devices():

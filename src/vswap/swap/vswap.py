@@ -947,6 +947,18 @@ class VirtualSwap(SwapDesignBase):
     # =====================================================================================
     # I/O (mm/page_io.c, patch 12)
     # =====================================================================================
+    def swapped_page_locations(self) -> tuple[int, int]:
+        """Live ZERO descriptors, and live SWAPFILE descriptors with a slot."""
+        t = self.table
+        occ = np.frombuffer(t.occupied, dtype=np.uint8)
+        ty = np.frombuffer(t.type, dtype=np.uint8)
+        slot = np.frombuffer(t.slot, dtype=np.uint64) if len(t.slot) else np.zeros(0, np.uint64)
+        n = min(len(occ), len(ty), len(slot))
+        live = occ[:n] == 1
+        zero = int(np.count_nonzero(live & (ty[:n] == ZERO)))
+        device = int(np.count_nonzero(live & (ty[:n] == SWAPFILE) & (slot[:n] != 0)))
+        return zero, device
+
     def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
         """Every live virtual id: (entry, ``swap_refs >> 1``, cache pin bit)."""
         t = self.table
