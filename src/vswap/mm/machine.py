@@ -436,13 +436,18 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             task = self.current
             if task is not None:
                 memcg = task.mm.memcg
-                for m in memcg.ancestors():
+                # The ancestors() walks, without generators (this runs once per operation).
+                m: MemCgroup | None = memcg
+                while m is not None:
                     if m.memory.usage > m.memory_high:
                         self.reclaim_high(memcg)
                         break
-                for m in memcg.ancestors():
+                    m = m.parent
+                m = memcg
+                while m is not None:
                     if m.swap_high < MAX and m.swap.usage > m.swap_high:
                         m.memcg_swap_event("high")
+                    m = m.parent
             if self.kswapd_pending or self.nr_free_pages() < self.wmark_low:
                 self.kswapd_pending = False
                 self.balance_pgdat()
@@ -703,6 +708,14 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         """
         self.op_begin(task)
         try:
+            off = addr & (PAGE_SIZE - 1)
+            if 0 < length <= PAGE_SIZE - off:
+                # Within one page: one copy instead of slice + append + bytes().
+                folio, idx = self._page(task, addr >> PAGE_SHIFT, False)
+                if folio is None:
+                    return bytes(length)
+                base = idx * PAGE_SIZE + off
+                return bytes(memoryview(folio.data)[base:base + length])
             out = bytearray()
             pos = 0
             while pos < length:

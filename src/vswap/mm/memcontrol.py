@@ -199,12 +199,13 @@ class MemCgroup:
         byte limit rounded down to pages as ``page_counter_memparse`` stores it). A limit
         below the current usage is allowed: stores are refused until usage drops.
         """
-        for memcg in self.ancestors():
-            if memcg.parent is None or memcg.zswap.max >= MAX:
-                continue
-            max_pages = memcg.zswap.max // PAGE_SIZE
-            if max_pages == 0 or memcg.zswap.usage // PAGE_SIZE >= max_pages:
-                return False
+        memcg: MemCgroup | None = self
+        while memcg is not None:  # the ancestors() walk, without a generator
+            if memcg.parent is not None and memcg.zswap.max < MAX:
+                max_pages = memcg.zswap.max // PAGE_SIZE
+                if max_pages == 0 or memcg.zswap.usage // PAGE_SIZE >= max_pages:
+                    return False
+            memcg = memcg.parent
         return True
 
     def obj_cgroup_charge_zswap(self, size: int) -> None:
@@ -246,7 +247,12 @@ class MemCgroup:
 
     def mem_cgroup_zswap_writeback_enabled(self) -> bool:
         """Models: ``mem_cgroup_zswap_writeback_enabled()``: 0 anywhere above disables it."""
-        return all(memcg.zswap_writeback for memcg in self.ancestors())
+        memcg: MemCgroup | None = self
+        while memcg is not None:  # the ancestors() walk, without a generator
+            if not memcg.zswap_writeback:
+                return False
+            memcg = memcg.parent
+        return True
 
     # -- statistics --------------------------------------------------------------------
     def count_memcg_events(self, name: str, nr: int = 1) -> None:

@@ -62,6 +62,8 @@ from vswap.swap.types import (
     SWAP_ADDRESS_SPACE_MASK,
     SWAP_ADDRESS_SPACE_SHIFT,
     SWAPFILE_CLUSTER,
+    SWP_OFFSET_MASK,
+    SWP_TYPE_SHIFT,
     SwpEntry,
     SwpSlot,
     swp_entry,
@@ -75,12 +77,13 @@ if TYPE_CHECKING:
 
 def _classic_space(entry: SwpEntry) -> Hashable:
     """Models: ``swap_address_space()``: ``swapper_spaces[type][offset >> 14]``."""
-    return (swp_type(entry), swp_offset(entry) >> SWAP_ADDRESS_SPACE_SHIFT)
+    # swp_type / swp_offset inlined: this runs several times per swapped page.
+    return (entry >> SWP_TYPE_SHIFT, (entry & SWP_OFFSET_MASK) >> SWAP_ADDRESS_SPACE_SHIFT)
 
 
 def _classic_index(entry: SwpEntry) -> int:
     """Models: ``swap_cache_index()``: ``offset & SWAP_ADDRESS_SPACE_MASK``."""
-    return swp_offset(entry) & SWAP_ADDRESS_SPACE_MASK
+    return entry & SWP_OFFSET_MASK & SWAP_ADDRESS_SPACE_MASK
 
 
 class ClassicSwap(SwapDesignBase):
@@ -420,6 +423,8 @@ class ClassicSwap(SwapDesignBase):
 
     def _swap_only_has_cache(self, si: SwapInfo, offset: int, nr: int) -> bool:
         """Models: ``swap_only_has_cache()``."""
+        if nr == 1 and offset < len(si.swap_map):
+            return bool(si.swap_map[offset] == SWAP_HAS_CACHE)
         return all(v == SWAP_HAS_CACHE for v in si.swap_map[offset:offset + nr])
 
     def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None:
@@ -546,6 +551,8 @@ class ClassicSwap(SwapDesignBase):
         if si is None:
             return False
         off = swp_offset(folio.swap)
+        if not folio.order and off < len(si.swap_map):
+            return bool(si.swap_map[off] & ~SWAP_HAS_CACHE)
         return any(v & ~SWAP_HAS_CACHE for v in si.swap_map[off:off + folio.nr_pages])
 
     # -- zeromap ----------------------------------------------------------------------------

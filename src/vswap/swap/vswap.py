@@ -887,6 +887,9 @@ class VirtualSwap(SwapDesignBase):
         if not folio.swap:
             return False
         t = self.table
+        if not folio.order:
+            e = int(folio.swap)
+            return bool(t.is_live(e) and t.refs[e] >= SWAP_COUNT_INC)
         return any(t.is_live(e) and t.refs[e] >= SWAP_COUNT_INC
                    for e in range(int(folio.swap), int(folio.swap) + folio.nr_pages))
 

@@ -156,12 +156,15 @@ def huge_class_size(chain_size: int = CONFIG_ZSMALLOC_CHAIN_SIZE) -> int:
 class _SizeClass:
     """Live state of one distinct class: fullness lists and object statistics."""
 
-    __slots__ = ("fullness", "objs_allocated", "objs_inuse", "objs_per_zspage", "spec",
-                 "zspages")
+    __slots__ = ("fullness", "hdr", "objs_allocated", "objs_inuse", "objs_per_zspage",
+                 "size", "spec", "zspages")
 
     def __init__(self, spec: SizeClassSpec) -> None:
         self.spec = spec
         self.objs_per_zspage = spec.objs_per_zspage
+        #: Object stride and where its payload starts (huge objects have no handle header).
+        self.size = spec.size
+        self.hdr = 0 if spec.huge else ZS_HANDLE_SIZE
         # One insertion-ordered dict per group; the *last* key is the list head (list_add).
         self.fullness: list[dict[int, None]] = [{} for _ in range(NR_FULLNESS_GROUPS)]
         self.objs_allocated = 0
@@ -271,8 +274,7 @@ class ZsPool:
         cls = self._classes[self._zs_class[zid]]
         buf = self._zs_buf[zid]
         assert buf is not None
-        huge = cls.spec.objs_per_zspage == 1 and cls.spec.pages_per_zspage == 1
-        return buf, obj * cls.spec.size + (0 if huge else ZS_HANDLE_SIZE), huge
+        return buf, obj * cls.size + cls.hdr, not cls.hdr
 
     # -- main API ------------------------------------------------------------------------
     def zs_malloc(self, size: int) -> int:
@@ -291,11 +293,14 @@ class ZsPool:
         cls = self._class_for_size[size]
         zid = 0
         lists = cls.fullness
-        for fg in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_0 - 1, -1):
-            lst = lists[fg]
-            if lst:
-                zid = next(reversed(lst))
-                break
+        # A class of one object per zspage has only full zspages (an emptied one is freed at
+        # once): no group below 100 % can offer room, so the search is skipped.
+        if cls.objs_per_zspage > 1:
+            for fg in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_0 - 1, -1):
+                lst = lists[fg]
+                if lst:
+                    zid = next(reversed(lst))
+                    break
         new = zid == 0
         if new:
             zid = self._alloc_zspage(cls)
@@ -306,15 +311,17 @@ class ZsPool:
         obj = free.pop()
         inuse = self._zs_inuse[zid] + 1
         self._zs_inuse[zid] = inuse
-        newfg = self._fullness_group(inuse, cls.objs_per_zspage)
+        objs = cls.objs_per_zspage  # _fullness_group() inlined (inuse > 0 here)
+        newfg = ZS_INUSE_RATIO_100 if inuse == objs else (100 * inuse // objs) // 10 + 1
         if new:
             lists[newfg][zid] = None
             self._zs_fullness[zid] = newfg
         elif newfg != self._zs_fullness[zid]:
             self._move(cls, zid, newfg)
         cls.objs_inuse += 1
-        if self._h_free:
-            handle = self._h_free.pop()
+        h_free = self._h_free
+        if h_free:
+            handle = h_free.pop()
             self._h_zspage[handle] = zid
             self._h_obj[handle] = obj
         else:
@@ -355,13 +362,19 @@ class ZsPool:
     def zs_obj_write(self, handle: int, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` into the object (``zs_obj_write``; the header keeps the handle)."""
         zid = self._h_zspage[handle]
-        buf, off, _huge = self._offset(zid, self._h_obj[handle])
+        cls = self._classes[self._zs_class[zid]]
+        buf = self._zs_buf[zid]
+        assert buf is not None
+        off = self._h_obj[handle] * cls.size + cls.hdr
         buf[off:off + len(data)] = data
 
     def zs_obj_read(self, handle: int, length: int) -> memoryview:
         """A read-only view of the object's first ``length`` bytes (``zs_obj_read_begin``)."""
         zid = self._h_zspage[handle]
-        buf, off, _huge = self._offset(zid, self._h_obj[handle])
+        cls = self._classes[self._zs_class[zid]]
+        buf = self._zs_buf[zid]
+        assert buf is not None
+        off = self._h_obj[handle] * cls.size + cls.hdr
         return memoryview(buf)[off:off + length].toreadonly()
 
     def zs_obj_corrupt(self, handle: int, offset: int, xor: int = 0xFF) -> None:

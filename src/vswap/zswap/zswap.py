@@ -55,6 +55,8 @@ from vswap.swap.types import (
     PAGE_SIZE,
     SWAP_ADDRESS_SPACE_PAGES,
     SWAP_ADDRESS_SPACE_SHIFT,
+    SWP_OFFSET_MASK,
+    SWP_TYPE_SHIFT,
     SwpEntry,
     swp_offset,
     swp_type,
@@ -275,12 +277,12 @@ class ZswapHost(Protocol):
 
 def classic_zswap_tree_key(entry: SwpEntry) -> tuple[int, int]:
     """The classic design's tree key: ``(type, offset >> SWAP_ADDRESS_SPACE_SHIFT)``."""
-    return (swp_type(entry), swp_offset(entry) >> SWAP_ADDRESS_SPACE_SHIFT)
+    return (entry >> SWP_TYPE_SHIFT, (entry & SWP_OFFSET_MASK) >> SWAP_ADDRESS_SPACE_SHIFT)
 
 
 def classic_zswap_tree_index(entry: SwpEntry) -> int:
     """The classic design's tree index: the device offset."""
-    return swp_offset(entry)
+    return entry & SWP_OFFSET_MASK
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +430,11 @@ class Zswap:
 
     def zswap_total_pages(self) -> int:
         """Models: ``zswap_total_pages()``: pages of every pool."""
-        return sum(p[1].pages_allocated for p in self._pools if p is not None)
+        total = 0
+        for p in self._pools:
+            if p is not None:
+                total += p[1].pages_allocated
+        return total
 
     @property
     def pool_total_size(self) -> int:
@@ -441,8 +447,12 @@ class Zswap:
         Hysteresis: once the pool reaches ``max_pool_percent`` every store is refused until it
         drops to ``accept_threshold_percent`` of the maximum.
         """
-        cur = self.zswap_total_pages()
-        if cur >= self.zswap_max_pages():
+        cur = 0
+        for p in self._pools:
+            if p is not None:
+                cur += p[1].pages_allocated
+        params = self._params
+        if cur >= self.total_ram_pages * params.max_pool_percent // 100:
             self._pool_limit_hit += 1
             self._pool_reached_full = True
         elif self._pool_reached_full and cur <= self.zswap_accept_thr_pages():
@@ -451,12 +461,13 @@ class Zswap:
 
     def _tree(self, entry: SwpEntry) -> tuple[int, int]:
         """(tree id, index) of ``entry``; a tree is created on first use."""
-        key = self.host.zswap_tree_key(entry)
+        host = self.host
+        key = host.zswap_tree_key(entry)
         self.tracer.lock_step("zswap_tree", key, "swap_cache_delete")
         tid = self._tree_ids.get(key)
         if tid is None:
             tid = self._add_tree(key)
-        return tid, self.host.zswap_tree_index(entry)
+        return tid, host.zswap_tree_index(entry)
 
     def _add_tree(self, key: Hashable) -> int:
         tid = len(self._trees)
@@ -549,8 +560,9 @@ class Zswap:
         length = self._e_len[eid]
         src = zs.zs_obj_read(self._e_handle[eid], length)
         self.tracer.decompress(comp.name, PAGE_SIZE)
+        faults = self.faults
         try:
-            if self.faults.fail("zswap_decompress"):
+            if (faults.rates or faults.schedule) and faults.fail("zswap_decompress"):
                 raise DecompressError("injected decompression failure")
             out = bytes(src) if length == PAGE_SIZE else comp.decompress(src)
             if self.check_crc and zlib.crc32(out) != self._e_crc[eid]:
@@ -804,12 +816,21 @@ class Zswap:
         (the rejection is counted); an older entry at the same index stays (the caller
         erases it).
         """
-        page = memoryview(folio.data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]
-        comp, zs = self._pools[self._cur_pool]  # type: ignore[misc]
+        # An order-0 folio's bytes are the page: no view to build.
+        data = folio.data
+        page: bytearray | memoryview = (
+            data if not i and len(data) == PAGE_SIZE
+            else memoryview(data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE])
+        cur_pool = self._cur_pool
+        comp, zs = self._pools[cur_pool]  # type: ignore[misc]
+        faults = self.faults
+        # FaultInjector.fail() is False, and counts nothing, for a point with no rate or
+        # schedule: test for any first, so runs without faults skip the call.
+        inject = bool(faults.rates or faults.schedule)
         try:
-            if self.faults.fail("zswap_compress"):
+            if inject and faults.fail("zswap_compress"):
                 raise DecompressError("injected compressor failure")
-            dst: bytes | memoryview = comp.compress(page)
+            dst: bytes | bytearray | memoryview = comp.compress(page)
             failed = False
         except Exception:  # a library failure is the crypto layer returning an error
             dst, failed = page, True
@@ -823,7 +844,8 @@ class Zswap:
                     self._reject_compress_poor += 1
                 return False
             dst, dlen = page, PAGE_SIZE
-        handle = zs.zs_malloc(dlen) if not self.faults.fail("zswap_alloc") else -Errno.ENOMEM
+        handle = (zs.zs_malloc(dlen) if not (inject and faults.fail("zswap_alloc"))
+                  else -Errno.ENOMEM)
         if handle < 0:
             if handle == -Errno.ENOSPC:
                 self._reject_compress_poor += 1
@@ -833,7 +855,8 @@ class Zswap:
         zs.zs_obj_write(handle, dst)
         entry = SwpEntry(folio.swap + i)
         tid, index = self._tree(entry)
-        eid = self._e_free.pop() if self._e_free else 0
+        e_free = self._e_free
+        eid = e_free.pop() if e_free else 0
         memcg_id = objcg.id if objcg is not None else 0
         lru_key = memcg_id or self._root_lru_key
         crc = zlib.crc32(page) if self.check_crc else 0
@@ -841,7 +864,7 @@ class Zswap:
             self._e_swp[eid] = entry
             self._e_len[eid] = dlen
             self._e_handle[eid] = handle
-            self._e_pool[eid] = self._cur_pool
+            self._e_pool[eid] = cur_pool
             self._e_memcg[eid] = memcg_id
             self._e_lru[eid] = lru_key
             self._e_tree[eid] = tid
@@ -852,7 +875,7 @@ class Zswap:
             self._e_swp.append(entry)
             self._e_len.append(dlen)
             self._e_handle.append(handle)
-            self._e_pool.append(self._cur_pool)
+            self._e_pool.append(cur_pool)
             self._e_memcg.append(memcg_id)
             self._e_lru.append(lru_key)
             self._e_tree.append(tid)
@@ -865,7 +888,7 @@ class Zswap:
         # is published, as the xa_store + free of zswap_store_page.
         if old:
             self._entry_free(old)
-        self._pool_nr[self._cur_pool] += 1
+        self._pool_nr[cur_pool] += 1
         if objcg is not None:
             objcg.obj_cgroup_charge_zswap(dlen)
         self._stored_pages += 1
@@ -952,7 +975,14 @@ class Zswap:
             warnings.warn("zswap_load: large folio", RuntimeWarning, stacklevel=2)
             return True
         swp = folio.swap
-        tid, index = self._tree(swp)
+        # _tree() inlined
+        host = self.host
+        key = host.zswap_tree_key(swp)
+        self.tracer.lock_step("zswap_tree", key, "swap_cache_delete")
+        tid = self._tree_ids.get(key)
+        if tid is None:
+            tid = self._add_tree(key)
+        index = host.zswap_tree_index(swp)
         tree = self._trees[tid]
         eid = tree.get(index, 0)
         if not eid:
@@ -961,8 +991,9 @@ class Zswap:
         folio.data[0:PAGE_SIZE] = data
         self.vmstat.count_vm_event("zswpin")
         memcg_id = self._e_memcg[eid]
-        if memcg_id and self.memcgs is not None:
-            memcg = self.memcgs.mem_cgroup_from_id(memcg_id)
+        memcgs = self.memcgs
+        if memcg_id and memcgs is not None:
+            memcg = memcgs.mem_cgroup_from_id(memcg_id)
             if memcg is not None:
                 memcg.count_memcg_events("zswpin", 1)
         if folio.swapcache:
