@@ -36,6 +36,12 @@ Field meanings (units in the names where not obvious):
   ``workload_metrics``: the workload's further numbers (per-process throughputs, free times,
   bogo ops); ``kernel_steps``: how often each costed kernel step ran (the timed run's
   tracer); ``tasks_killed``: tasks the model's kernel killed (OOM, SIGBUS).
+* ``kernel_stats`` (optional, may be empty): the kernel's other statistics files by name:
+  ``zswap`` (zswap's debugfs counters with their file names, plus ``peak_pool_total_size``
+  and ``peak_stored_pages``), ``zram0``... (``mm_stat`` and ``io_stat`` with the field names
+  of Documentation/admin-guide/blockdev/zram.rst, and for host runs the block ``stat``),
+  ``kswapd`` (host runs: ``utime_s``, ``stime_s``, ``run_s`` of the kswapd threads), and for
+  host runs ``host`` (kernel version, cgroup version, sampler settings, counter sources).
 * ``metrics`` also holds ``spin_s`` (the part of ``sys_s`` spent spinning on contended
   locks), ``idle_s`` and ``page_events_per_wall_s`` (the model's own speed).
 """
@@ -95,6 +101,7 @@ class RunResult:
     workload_metrics: dict[str, Any] = field(default_factory=dict)
     kernel_steps: dict[str, int] = field(default_factory=dict)
     tasks_killed: int = 0
+    kernel_stats: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""

@@ -60,31 +60,75 @@ MODEL_BYTES_PER_PAGE = PAGE_SIZE + 1024
 @dataclass(frozen=True)
 class DeviceSpec:
     """A swap device to create: ``backing`` "file" (a real swap file made by mkswap in a
-    temporary directory) or "mem" (an in-memory swap area, ``SWP_SYNCHRONOUS_IO``), its
-    size, and the device kind whose latency and bandwidth its I/O queue gets."""
+    temporary directory), "mem" (an in-memory swap area, ``SWP_SYNCHRONOUS_IO``) or "zram"
+    (the zram block device model, :mod:`vswap.swap.zram`), its size, the device kind whose
+    latency and bandwidth its I/O queue gets, and zram's options (``comp``, ...) as sorted
+    ``(name, value)`` pairs."""
 
     backing: str
     size: int
     kind: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, name: str, default: str = "") -> str:
+        """The value of option ``name`` (zram's ``comp`` defaults to lz4)."""
+        for k, v in self.options:
+            if k == name:
+                return v
+        if name == "comp" and self.backing == "zram":
+            return ZRAM_DEFAULT_COMP
+        return default
 
     def text(self) -> str:
+        if self.backing == "zram":
+            opts = "".join(f",{k}={v}" for k, v in self.options)
+            return f"zram:{format_size(self.size)}{opts}"
         return f"{self.backing}:{format_size(self.size)}:{self.kind}"
+
+
+#: zram's compressor when ``comp=`` is not given. The kernel's ``CONFIG_ZRAM_DEF_COMP`` is
+#: usually lzo-rle, whose bitstream no installable library computes (vswap.zswap.compressors),
+#: so runs name lz4 explicitly, and host runs write it to ``comp_algorithm`` too.
+ZRAM_DEFAULT_COMP = "lz4"
+#: zram options a ``zram:`` spec may give (the kernel's sysfs names; docs/zram.md).
+ZRAM_OPTIONS = ("comp", "backing_dev", "writeback", "writeback_batch_size",
+                "writeback_compressed", "mem_limit")
+
+
+def _parse_zram_spec(text: str) -> DeviceSpec:
+    """``zram:SIZE[,comp=ALGO][,backing_dev=SIZE][,writeback=...]...``."""
+    head, *opts = text.strip()[5:].split(",")
+    size = parse_size(head, what="--swap-device zram size")
+    if size < 64 * PAGE_SIZE:
+        raise ConfigError(f"--swap-device: {text!r} is smaller than 256K")
+    options: dict[str, str] = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        key = key.strip()
+        if not sep or key not in ZRAM_OPTIONS or not value.strip():
+            raise ConfigError(f"--swap-device: {text!r}: zram options are "
+                              f"{', '.join(o + '=...' for o in ZRAM_OPTIONS)}")
+        options[key] = value.strip()
+    return DeviceSpec("zram", size - size % PAGE_SIZE, "zram", tuple(sorted(options.items())))
 
 
 def parse_device_spec(text: str) -> DeviceSpec | None:
     """``file:1G``, ``mem:512M``, ``file:32G:ssd`` (kind: a device kind; default nvme for
-    files, zram for memory); ``none`` gives None.
+    files, zram for memory), ``zram:1G[,comp=lz4]`` (the zram device model); ``none`` gives
+    None.
 
     Raises:
-        ConfigError: a malformed spec, an unknown kind or a bad size.
+        ConfigError: a malformed spec, an unknown kind or option, or a bad size.
     """
     t = text.strip()
     if t.lower() == "none":
         return None
+    if t.startswith("zram:"):
+        return _parse_zram_spec(t)
     parts = t.split(":")
     if len(parts) not in (2, 3) or parts[0] not in ("file", "mem"):
-        raise ConfigError(f"--swap-device: {text!r} is not file:SIZE[:KIND], mem:SIZE[:KIND] "
-                          "or none")
+        raise ConfigError(f"--swap-device: {text!r} is not file:SIZE[:KIND], mem:SIZE[:KIND], "
+                          "zram:SIZE[,comp=ALGO] or none")
     size = parse_size(parts[1], what="--swap-device size")
     if size < 64 * PAGE_SIZE:
         raise ConfigError(f"--swap-device: {text!r} is smaller than 256K")
@@ -274,6 +318,9 @@ class RunContext:
         from vswap.swap.storage import FileSwapStorage, MemSwapStorage
         from vswap.swap.swap_area import mkswap
 
+        if spec.backing == "zram":
+            raise ConfigError(f"--swap-device {spec.text()}: the model's zram device is not "
+                              "available yet; zram runs on the host (`vswap host run`)")
         if spec.backing == "file":
             path = Path(tmpdir) / f"swapfile{i}"
             mkswap(path, spec.size, label=f"vswap{i}")
