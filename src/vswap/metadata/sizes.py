@@ -100,11 +100,17 @@ MEMCG_TABLE_BYTES_PER_SLOT = 2
 #: vswap v3/v6 ``struct swp_desc`` (pahole in the v6 cover letter, 24 bytes): union{slot,
 #: zswap_entry} 8 + union{swap_cache, shadow} 8 + swap_count 4 + memcgid:16/in_swapcache:1/type:2 4.
 SWP_DESC_BYTES_V6 = 24
-#: vswap v3/v6 per-virtual-cluster header. Not itemised by the v6 cover letter: its table has
-#: exactly 1 MiB more than 24 B x 8,388,608 at 100%, growing linearly with usage, which is
-#: 64 bytes per used 512-slot cluster (16,384 clusters). Inferred from the table, not pahole.
+#: vswap v3/v6 per-virtual-cluster allocation bitmap (``DECLARE_BITMAP(bitmap, 512)`` in
+#: ``struct vswap_cluster``, mm/vswap.c as posted): 64 bytes. The v6 cover letter's table has
+#: exactly 1 MiB more than 24 B x 8,388,608 at 100%, growing linearly with usage: 64 bytes per
+#: used 512-slot cluster (16,384 clusters), i.e. this bitmap.
 VSWAP_CLUSTER_BYTES_V6 = 64
+#: The rest of ``struct vswap_cluster`` in v6 (the descriptor array moved out of it): lock 4
+#: (+4 padding), union{rcu_head, list_head} 16, id 8, count/order/cached/full bitfields 4,
+#: refcnt 4, descriptors pointer 8. A pahole-style sum of the posted fields.
+VSWAP_CLUSTER_HEADER_BYTES_V6 = 48
 #: vswap v3/v6 physical device: ``swap_map`` replaced by two bitmaps (allocated, bad), one bit
 #: per slot each (v3 changelog).
 VSWAP_ALLOCATED_BITS_PER_SLOT = 1
 VSWAP_BAD_BITS_PER_SLOT = 1
+
