@@ -225,3 +225,19 @@ def test_cli_bad_input(argv: list[str], option: str,
     assert err.startswith("vswap: error: ")
     assert option in err
     assert err.count("\n") == 1
+
+
+def test_geometry_first_slots_and_cluster_slack() -> None:
+    """A running design's geometry: used slots start after the ids it never hands out."""
+    g = Geometry(8192, 2048, device_first=0, virtual_first=1)
+    assert g.clusters_touched("device") == 4
+    assert g.clusters_touched("virtual") == 5, "ids 1..2048 touch five clusters"
+    assert Geometry(8192, 0, virtual_first=1).clusters_touched("virtual") == 0
+    assert Geometry(8192, 512, virtual_first=512).clusters_touched("virtual") == 1
+    slack = Structure(name="rows", kind=Kind.CLUSTER_SLACK, bytes=24, space="virtual",
+                      source="test", counted=False)
+    assert structure_bytes(slack, g, full=True) == 24 * (5 * 512 - 2048)
+    with pytest.raises(ValueError):
+        Geometry(8192, 1, device_first=-1)
+    with pytest.raises(ValueError):
+        Structure(name="x", kind=Kind.PER_USED_CLUSTER, bytes=8, source="t", space="disk")

@@ -32,14 +32,27 @@ MIB = 1 << 20
 
 @dataclass(frozen=True)
 class Geometry:
-    """A swap device of ``nr_slots`` slots with ``used_slots`` of them in use, packed densely."""
+    """A swap device of ``nr_slots`` slots with ``used_slots`` of them in use, packed densely.
+
+    ``device_first`` / ``virtual_first``: the first slot the used ones start from on the
+    physical device and in the virtual space (structures declare which one indexes them,
+    ``Structure.space``). The published tables ignore the slots a kernel never hands out
+    (a device's header slot 0, virtual id 0), so both default to 0; a running design's
+    geometry sets them (1 for a header slot or a reserved id 0, 512 for a vswap device whose
+    cluster 0 is never allocated), and the used clusters are the ones the range
+    ``first .. first + used_slots - 1`` touches.
+    """
 
     nr_slots: int
     used_slots: int
+    device_first: int = 0
+    virtual_first: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.used_slots <= self.nr_slots:
             raise ValueError(f"used_slots {self.used_slots} outside 0..{self.nr_slots}")
+        if self.device_first < 0 or self.virtual_first < 0:
+            raise ValueError("a negative first slot")
 
     @classmethod
     def at_usage(cls, swap_size: int, usage_percent: Fraction | int) -> Geometry:
@@ -53,7 +66,19 @@ class Geometry:
 
     @property
     def used_clusters(self) -> int:
-        return -(-self.used_slots // SWAPFILE_CLUSTER)
+        return self.clusters_touched("device")
+
+    def first_slot(self, space: str) -> int:
+        """Where the used slots start in ``space`` (``"device"`` or ``"virtual"``)."""
+        return self.virtual_first if space == "virtual" else self.device_first
+
+    def clusters_touched(self, space: str) -> int:
+        """Clusters of ``space`` holding at least one of the used slots."""
+        if not self.used_slots:
+            return 0
+        first = self.first_slot(space)
+        return (-(-(first + self.used_slots) // SWAPFILE_CLUSTER)
+                - first // SWAPFILE_CLUSTER)
 
     @property
     def nr_address_spaces(self) -> int:
@@ -101,7 +126,9 @@ def structure_bytes(structure: Structure, geometry: Geometry, *, full: bool = Fa
         case Kind.PER_CLUSTER:
             return s.bytes * g.nr_clusters
         case Kind.PER_USED_CLUSTER:
-            return s.bytes * g.used_clusters
+            return s.bytes * g.clusters_touched(s.space)
+        case Kind.CLUSTER_SLACK:
+            return s.bytes * (g.clusters_touched(s.space) * SWAPFILE_CLUSTER - g.used_slots)
         case Kind.PER_ADDRESS_SPACE:
             return s.bytes * g.nr_address_spaces
         case Kind.PER_DEVICE:
@@ -130,6 +157,17 @@ class Cell:
     @property
     def mib(self) -> float:
         return self.total_bytes / MIB
+
+
+def geometry_cell(layout: Layout, backend: Backend, geometry: Geometry, *,
+                  full: bool = False) -> Cell:
+    """Swap metadata of ``layout`` on an explicit ``geometry`` (what a running design has:
+    see :class:`Geometry`); ``usage`` is the used fraction in percent."""
+    parts = tuple((s.name, structure_bytes(s, geometry, full=full))
+                  for s in layout.for_backend(backend, full=full))
+    usage = Fraction(100 * geometry.used_slots, geometry.nr_slots) if geometry.nr_slots \
+        else Fraction(0)
+    return Cell(layout.name, backend, usage, geometry, parts)
 
 
 def metadata_cell(layout: Layout, backend: Backend, swap_size: int,

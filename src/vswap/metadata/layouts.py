@@ -51,6 +51,8 @@ class Kind(enum.Enum):
     ``per-device``               one unit per swap device (or per design when no device)
     ``xarray``                   an XArray keyed by used entries: ``bytes`` per entry in the
                                  published accounting, whole ``xa_node``\\ s in full mode
+    ``cluster-slack``            the rows of a per-cluster array (allocated whole with a
+                                 used cluster) that no used entry occupies
     ===========================  ==========================================================
     """
 
@@ -61,11 +63,13 @@ class Kind(enum.Enum):
     PER_ADDRESS_SPACE = "per-address-space"
     PER_DEVICE = "per-device"
     XARRAY = "xarray"
+    CLUSTER_SLACK = "cluster-slack"
 
     @property
     def dynamic(self) -> bool:
         """True when the cost grows with usage (zero on an empty device)."""
-        return self in (Kind.DYNAMIC_PER_USED_SLOT, Kind.PER_USED_CLUSTER, Kind.XARRAY)
+        return self in (Kind.DYNAMIC_PER_USED_SLOT, Kind.PER_USED_CLUSTER, Kind.XARRAY,
+                        Kind.CLUSTER_SLACK)
 
 
 class Backend(enum.Enum):
@@ -95,7 +99,9 @@ class Structure:
     ``bitmap_zalloc`` does. ``span`` (``xarray`` only) is how many entries one tree covers
     (``SWAP_ADDRESS_SPACE_PAGES`` for the v6.14 per-64 MiB trees; ``None`` for one flat tree).
     ``counted`` is False when the published accounting leaves the structure out; ``note``
-    then says why.
+    then says why. ``space`` names the index space of a per-cluster structure: the physical
+    ``"device"`` or the ``"virtual"`` swap space (see :class:`~vswap.metadata.calculator.
+    Geometry`).
     """
 
     name: str
@@ -107,6 +113,7 @@ class Structure:
     counted: bool = True
     span: int | None = None
     note: str = ""
+    space: str = "device"
 
     def __post_init__(self) -> None:
         # The layouts are data: reject a declaration that the calculator could not price.
@@ -118,16 +125,24 @@ class Structure:
             raise ValueError(f"{self.name}: span applies to xarray structures only")
         if not self.backends:
             raise ValueError(f"{self.name}: applies to no backend")
+        if self.space not in ("device", "virtual"):
+            raise ValueError(f"{self.name}: unknown index space {self.space!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Layout:
-    """A swap design's metadata: its name, what it models, and its structures."""
+    """A swap design's metadata: its name, what it models, and its structures.
+
+    ``virtual_first`` is the first slot of the virtual space a running design hands out (1:
+    id 0 is never a swap entry; 0: no virtual space). The published tables ignore it; a
+    measured run's geometry needs it.
+    """
 
     name: str
     title: str
     source: str
     structures: tuple[Structure, ...]
+    virtual_first: int = 0
 
     def for_backend(self, backend: Backend, *, full: bool = False) -> tuple[Structure, ...]:
         """The structures paid for with ``backend``; only the counted ones unless ``full``."""
@@ -260,10 +275,23 @@ def _vswap_v6_structures() -> tuple[Structure, ...]:
                   bytes=sizes.SWP_DESC_BYTES_V6,
                   source="v6 cover letter: struct swp_desc, 24 bytes (pahole); also the "
                          "swap cache, shadow, zswap tree and memcg id of the entry"),
+        Structure(name="swp_desc_unused", kind=Kind.CLUSTER_SLACK,
+                  bytes=sizes.SWP_DESC_BYTES_V6, space="virtual", counted=False,
+                  source="v6: cluster->descriptors = vzalloc(512 x sizeof(struct swp_desc)) "
+                         "per virtual cluster (patch 22 context; \"decouple descriptor array "
+                         "from cluster header\")",
+                  note="the cover letter prices 24 B per used entry; the rows of a partly "
+                       "used cluster's array are allocated too"),
         Structure(name="vswap_cluster", kind=Kind.PER_USED_CLUSTER,
-                  bytes=sizes.VSWAP_CLUSTER_BYTES_V6,
-                  source="v3/v6 cluster-based virtual slot allocator; 64 B per used cluster "
-                         "inferred from the v6 cover letter's table (1 MiB at 100%)"),
+                  bytes=sizes.VSWAP_CLUSTER_BYTES_V6, space="virtual",
+                  source="mm/vswap.c struct vswap_cluster: DECLARE_BITMAP(bitmap, 512) = 64 B "
+                         "per live virtual cluster; the v6 cover letter's table has exactly "
+                         "this 1 MiB at 100%"),
+        Structure(name="vswap_cluster_header", kind=Kind.PER_USED_CLUSTER,
+                  bytes=sizes.VSWAP_CLUSTER_HEADER_BYTES_V6, space="virtual", counted=False,
+                  source="mm/vswap.c struct vswap_cluster without its bitmap: lock, "
+                         "rcu/list union, id, bitfields, refcnt, descriptors pointer",
+                  note="the v6 cover letter's table has no term for it"),
         Structure(name="allocated_bitmap", kind=Kind.STATIC_PER_SLOT, bytes=0,
                   bits=sizes.VSWAP_ALLOCATED_BITS_PER_SLOT, backends=DISK_ONLY,
                   source="v3 changelog: swap_map replaced by 2 bitmaps (allocated)"),
@@ -274,7 +302,7 @@ def _vswap_v6_structures() -> tuple[Structure, ...]:
             name="swap_table_rmap", kind=Kind.PER_USED_CLUSTER,
             bytes=sizes.SWAP_TABLE_BYTES_PER_CLUSTER, backends=DISK_ONLY,
             source="v3 changelog: \"Re-use swap table for the reverse mapping\": 8 B per "
-                   "physical slot of each used physical cluster"),
+                   "physical slot of each used physical cluster (vswap_rmap_set)"),
         _cluster_info(sizes.SWAP_CLUSTER_INFO_BYTES_ST, counted=False, backends=DISK_ONLY,
                       source="mm/swap.h struct swap_cluster_info of the physical device (32 B)",
                       note="the cover letter's disk column starts at 2.00 MB: the two "
@@ -287,7 +315,7 @@ VSWAP_V6 = Layout(
     name="vswap-v6", title="virtual swap space v6 (v3 memory layout)",
     source="[PATCH v6 00/22] Virtual Swap Space (lore 20260505153854.1612033-1-nphamcs@gmail.com),"
            " section II; v3 changelog (lore 20260208215839.87595-1-nphamcs@gmail.com)",
-    structures=_vswap_v6_structures())
+    structures=_vswap_v6_structures(), virtual_first=1)
 
 _KAIRUI = "Kairui Song, reply to vswap v3 (2026-02-11): per-phase figures, 32 GB device"
 _CI_KAIRUI = _cluster_info(
