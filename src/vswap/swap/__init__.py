@@ -30,6 +30,7 @@ _DESIGN_PATHS: dict[str, str] = {
     "vswap": "vswap.swap.vswap:VirtualSwap",
     "vswap-static": "vswap.swap.vswap:VirtualSwapStatic",
     "vswap-dynamic": "vswap.swap.vswap:VirtualSwapDynamic",
+    "vswap-v6": "vswap.swap.vswap_v6:VirtualSwapV6",
 }
 
 DESIGNS: tuple[str, ...] = tuple(_DESIGN_PATHS)
