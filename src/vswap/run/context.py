@@ -41,6 +41,7 @@ from vswap.sim.engine import Engine, Event
 from vswap.sim.locks import LockTable
 from vswap.swap.device_kinds import DeviceKind, get_device_kind
 from vswap.swap.types import PAGE_SIZE
+from vswap.swap.zram import ZRAM_WB_BATCH_SIZE, ZramStorage
 from vswap.units import format_size, parse_size
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class DeviceSpec:
 #: so runs name lz4 explicitly, and host runs write it to ``comp_algorithm`` too.
 ZRAM_DEFAULT_COMP = "lz4"
 #: zram options a ``zram:`` spec may give (the kernel's sysfs names; docs/zram.md).
-ZRAM_OPTIONS = ("comp", "backing_dev", "writeback", "writeback_batch_size",
+ZRAM_OPTIONS = ("comp", "backing_dev", "backing_kind", "writeback_batch_size",
                 "writeback_compressed", "mem_limit")
 
 
@@ -110,6 +111,29 @@ def _parse_zram_spec(text: str) -> DeviceSpec:
                               f"{', '.join(o + '=...' for o in ZRAM_OPTIONS)}")
         options[key] = value.strip()
     return DeviceSpec("zram", size - size % PAGE_SIZE, "zram", tuple(sorted(options.items())))
+
+
+def zram_storage(spec: DeviceSpec, index: int) -> ZramStorage:
+    """The zram device model of a ``zram:`` spec, named ``/dev/zram<index>``.
+
+    Raises:
+        ConfigError: a bad option value.
+    """
+    def size_opt(name: str) -> int:
+        text = spec.option(name, "0")
+        return 0 if text in ("0", "none") else parse_size(text, what=f"zram {name}")
+
+    batch = spec.option("writeback_batch_size", str(ZRAM_WB_BATCH_SIZE))
+    if not batch.isdigit():
+        raise ConfigError(f"zram writeback_batch_size {batch!r}: not a number")
+    wbc = spec.option("writeback_compressed", "0")
+    if wbc not in ("0", "1", "Y", "N", "y", "n"):
+        raise ConfigError(f"zram writeback_compressed {wbc!r}: 0 or 1")
+    return ZramStorage(spec.size, comp=spec.option("comp"), name=f"/dev/zram{index}",
+                       label=f"vswap{index}", mem_limit=size_opt("mem_limit"),
+                       backing_dev=size_opt("backing_dev") // PAGE_SIZE * PAGE_SIZE,
+                       writeback_compressed=wbc in ("1", "Y", "y"),
+                       writeback_batch_size=int(batch))
 
 
 def parse_device_spec(text: str) -> DeviceSpec | None:
@@ -312,6 +336,9 @@ class RunContext:
         self._ops = 0
         self.progress_total = max(workload.progress_total(), 1)
         self.progress_done = 0
+        #: Peaks a host run samples: zswap's pool and pages, each zram's mm_stat sizes.
+        self.peak: dict[str, int] = {"zswap_pool": 0, "zswap_pages": 0}
+        self._zrams = [s for s in self._storages if isinstance(s, ZramStorage)]
 
     # -- setup -----------------------------------------------------------------------------------
     def _swapon(self, spec: DeviceSpec, i: int, tmpdir: str) -> None:
@@ -319,12 +346,19 @@ class RunContext:
         from vswap.swap.swap_area import mkswap
 
         if spec.backing == "zram":
-            raise ConfigError(f"--swap-device {spec.text()}: the model's zram device is not "
-                              "available yet; zram runs on the host (`vswap host run`)")
+            storage: Any = zram_storage(spec, i)
+            self._storages.append(storage)
+            si = self.machine.swapon(storage)
+            self._add_queue(si, get_device_kind("zram"), "zram", storage.name)
+            if storage.bd_pages:
+                bd = storage.name + ":backing_dev"
+                self.kinds[bd] = get_device_kind(spec.option("backing_kind", "nvme"))
+                self.queues[bd] = self.kinds[bd].make_queue(self.engine, bd)
+            return
         if spec.backing == "file":
             path = Path(tmpdir) / f"swapfile{i}"
             mkswap(path, spec.size, label=f"vswap{i}")
-            storage: Any = FileSwapStorage.open(path)
+            storage = FileSwapStorage.open(path)
         else:
             storage = MemSwapStorage(spec.size, label=f"vswap{i}")
         self._storages.append(storage)
@@ -351,6 +385,9 @@ class RunContext:
         design.devices.tracer = tracer
         if m.zswap is not None:
             m.zswap.tracer = tracer
+        for storage in self._storages:
+            if isinstance(storage, ZramStorage):
+                storage.tracer = tracer
 
     def close(self) -> None:
         for s in self._storages:
@@ -412,6 +449,19 @@ class RunContext:
 
     # -- per-operation bookkeeping --------------------------------------------------------------
     def _after_op(self) -> None:
+        peak = self.peak
+        zswap = self.machine.zswap
+        if zswap is not None:
+            pool = zswap.pool_total_size
+            if pool > peak["zswap_pool"]:
+                peak["zswap_pool"] = pool
+                peak["zswap_pages"] = max(peak["zswap_pages"], zswap.statistics().stored_pages)
+        for z in self._zrams:
+            orig = (z.pages_stored - z.same_pages - z.bd_count) * PAGE_SIZE
+            for key, v in ((":orig_data_size", orig), (":compr_data_size", z.compr_data_size),
+                           (":mem_used_total", z.pool.zs_get_total_pages() * PAGE_SIZE)):
+                if v > peak.get(z.name + key, -1):
+                    peak[z.name + key] = v
         for rec in self.device_records.values():
             used = rec["_si"].inuse_pages
             rec["used_pages"] = used
@@ -578,7 +628,24 @@ def _build_result(ctx: RunContext, wall_s: float) -> RunResult:
         verify=ctx.config.verify, locks=locks, swapoff=dict(ctx.swapoff),
         timeline=ctx.timeline, report=list(ctx.report_lines),
         workload_metrics=metrics_extra, kernel_steps=dict(sorted(ctx.recorder.counts.items())),
-        tasks_killed=ctx.killed)
+        tasks_killed=ctx.killed, kernel_stats=_kernel_stats(ctx))
+
+
+def _kernel_stats(ctx: RunContext) -> dict[str, Any]:
+    """The model's counterparts of a host run's ``kernel_stats``: zswap's debugfs counters
+    and each zram device's sysfs statistics, with peaks."""
+    out: dict[str, Any] = {}
+    m = ctx.machine
+    if m.zswap is not None:
+        z = m.zswap.statistics().as_dict()
+        out["zswap"] = z | {"peak_pool_total_size": ctx.peak["zswap_pool"],
+                            "peak_stored_pages": ctx.peak["zswap_pages"]}
+    for storage in ctx._zrams:
+        st = storage.stats()
+        st["peak"] = {k.split(":", 1)[1]: v for k, v in ctx.peak.items()
+                      if k.startswith(storage.name + ":")}
+        out[storage.name.rsplit("/", 1)[-1]] = st
+    return out
 
 
 def default_jobs() -> int:

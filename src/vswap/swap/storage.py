@@ -71,6 +71,10 @@ class SwapStorage(Protocol):
     def write_pages(self, offset: int, data: Buffer) -> None:
         """Store a whole number of pages starting at slot ``offset``."""
 
+    def swap_slot_free_notify(self, offset: int, nr: int = 1) -> None:
+        """The swap layer freed slots ``offset..offset+nr-1`` (``swap_slot_free_notify``:
+        zram frees their memory; a plain area ignores it)."""
+
     def close(self) -> None:
         """Release the storage; further access is EBADF."""
 
@@ -199,6 +203,9 @@ class _MmapSwapStorage:
             self._check_bad_range(offset, nr)
         start = offset << PAGE_SHIFT
         self._map[start:start + nbytes] = data
+
+    def swap_slot_free_notify(self, offset: int, nr: int = 1) -> None:
+        """Nothing to free: the slot's bytes stay until overwritten, as on a disk."""
 
     def close(self) -> None:
         """Unmap the storage; idempotent. Every later access is EBADF."""

@@ -731,8 +731,11 @@ class SwapDevices:
         return SwpSlot(0)
 
     def swap_range_free(self, si: SwapInfo, offset: int, nr: int) -> None:
-        """Return ``nr`` slots to the device and the global free count."""
+        """Return ``nr`` slots to the device and the global free count, and tell the device
+        (``swap_slot_free_notify``: zram frees the pages' memory)."""
         si.swap_range_free_map(offset, nr)
+        if si.storage is not None:  # allocator-only devices (tests) have no storage
+            si.storage.swap_slot_free_notify(offset, nr)
         if si.flags & SWP_WRITEOK:
             self.nr_swap_pages += nr
             self._add_to_avail_list(si)
