@@ -92,8 +92,7 @@ def bench_backend(backend: str, n: int) -> tuple[float, dict[str, int]]:
         d.swap_writepage(f)
         if f.swapcache and not f.dirty:  # __remove_mapping of a clean folio
             f.locked = True
-            d.swap_cache._delete_from_swap_cache(f, e, None)
-            d.put_swap_folio(f, e)
+            d.delete_from_swap_cache(f)
             f.locked = False
         entries.append(e)
     for e, data in zip(entries, pages):

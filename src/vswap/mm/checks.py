@@ -151,20 +151,7 @@ def leftovers(m: Machine) -> list[str]:
             f"{t.comm}[{t.pid}]" for t in m.tasks.values()))
     if m.mms:
         out.append(f"{len(m.mms)} mm_structs")
-    for si in d.devices.devices():
-        if si.inuse_pages:
-            out.append(f"{si.inuse_pages} used slots on {si.name}")
-    table = getattr(d, "table", None)
-    if table is not None and table.used:
-        out.append(f"{table.used} live vswap descriptors")
-    if getattr(d, "_wb_pending", None):
-        out.append(f"{len(d._wb_pending)} pending zswap writebacks")  # type: ignore[attr-defined]
-    cache = d.swap_cache
-    if cache.nr_pages:
-        out.append(f"{cache.nr_pages} swap-cache pages")
-    shadows = cache.nr_shadows()
-    if shadows:
-        out.append(f"{shadows} swap-cache shadows")
+    out += d.leftovers()
     z = m.zswap
     if z is not None:
         st = z.statistics()

@@ -61,6 +61,7 @@ from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 
 if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
+    from vswap.swap.swapfile import SwapInfo
 
 #: madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
 MADV_DONTNEED = 4
@@ -165,14 +166,12 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
                                     **config.design_options)
         self.zswap = None
         if config.zswap:
-            from vswap.zswap.zswap import Zswap, ZswapParams
+            from vswap.zswap.zswap import ZswapParams
 
-            self.zswap = Zswap(self.design, total_ram_pages=self.nr_pages,  # type: ignore[arg-type]
-                               params=ZswapParams(**config.zswap_params), memcgs=self.memcgs,
-                               vmstat=self.vmstat)
-            self.design.zswap = self.zswap
+            self.zswap = self.design.attach_zswap(
+                total_ram_pages=self.nr_pages, params=ZswapParams(**config.zswap_params))
         self.faults = config.faults if config.faults is not None else NO_FAULTS
-        self.design.set_fault_injector(self.faults)  # type: ignore[attr-defined]
+        self.design.set_fault_injector(self.faults)
         self._signal = False
 
     # -- setup helpers -------------------------------------------------------------------------
@@ -746,7 +745,7 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             self.op_end()
 
     # -- swap devices --------------------------------------------------------------------------
-    def swapon(self, storage: SwapStorage, *, prio: int | None = None) -> Any:
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None) -> SwapInfo:
         """``swapon`` a storage (:class:`vswap.swap.storage.MemSwapStorage` or
         ``FileSwapStorage``). Returns the design's ``SwapInfo``."""
         return self.design.swapon(storage, prio=prio)

@@ -338,11 +338,9 @@ class FaultMixin(MachineBase):
                     continue
                 if any(ptes[base + k] != (e0 + k) << 1 for k in range(nr)):
                     continue
-                if any(design.swp_swapcount(SwpEntry(e0 + k)) != 1 for k in range(nr)):
-                    continue
-                if design.swap_cache_get_folio(SwpEntry(e0)) is not None:
-                    continue
                 e = SwpEntry(e0)
+                if not design.can_swapin_thp(e, nr):
+                    continue
             else:
                 e = entry
             folio = self.alloc_folio(order, memcg, task, may_reclaim=(order == 0))

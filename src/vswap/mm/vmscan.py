@@ -319,11 +319,8 @@ class VmscanMixin(MachineBase):
                 self.folio_putback_lru(folio)
                 continue
             if folio.swapcache:
-                entry = folio.swap
                 shadow = self.workingset_eviction(folio)
-                design.swap_cache._delete_from_swap_cache(
-                    folio, entry, shadow)
-                design.put_swap_folio(folio, entry)
+                design.delete_from_swap_cache(folio, shadow=shadow)
             folio.folio_unlock()
             folio.mm_pins -= 1
             reclaimed += folio.nr_pages
@@ -380,7 +377,7 @@ class VmscanMixin(MachineBase):
     def shrink_slab(self, memcg: MemCgroup, sc: ScanControl) -> int:
         """Models: ``shrink_slab()`` -> ``do_shrink_slab()`` for the zswap shrinker."""
         zswap = self.zswap
-        if zswap is None or not hasattr(zswap, "zswap_shrinker_scan"):
+        if zswap is None:
             return 0
         freeable = zswap.zswap_shrinker_count(memcg)
         if not freeable:

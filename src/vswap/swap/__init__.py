@@ -12,7 +12,7 @@ line to ``_DESIGN_PATHS`` below, and the shared API tests run against it automat
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vswap.errors import ConfigError
 from vswap.swap._api import (
@@ -22,6 +22,9 @@ from vswap.swap._api import (
     SwapoffResult,
 )
 from vswap.swap.types import NO_ENTRY, SwpEntry, SwpSlot
+
+if TYPE_CHECKING:
+    from vswap.swap._base import SwapDesignBase
 
 #: Design name -> "module:Class". Each takes keyword arguments ``nr_cpus``, ``memcgs``,
 #: ``vmstat``, ``hooks`` plus its own options.
@@ -36,19 +39,25 @@ _DESIGN_PATHS: dict[str, str] = {
 DESIGNS: tuple[str, ...] = tuple(_DESIGN_PATHS)
 
 
-def design_class(name: str) -> type[Any]:
+def design_class(name: str) -> type[SwapDesignBase]:
     """The class implementing design ``name``; ConfigError naming the valid ones otherwise."""
     try:
         path = _DESIGN_PATHS[name]
     except KeyError:
         raise ConfigError(f"unknown swap design {name!r} (known: {', '.join(DESIGNS)})") from None
-    module, cls = path.split(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    from vswap.swap._base import SwapDesignBase
+
+    module, attr = path.split(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, SwapDesignBase)):
+        raise ConfigError(f"swap design {name!r}: {path} is not a SwapDesignBase subclass")
+    return cls
 
 
 def create_design(name: str, **options: Any) -> SwapDesign:
     """Build a swap design by name (libCacheSim's ``create_cache``)."""
-    return design_class(name)(**options)  # type: ignore[no-any-return]
+    design: SwapDesign = design_class(name)(**options)
+    return design
 
 
 __all__ = [

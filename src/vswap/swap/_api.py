@@ -4,10 +4,19 @@ Models: the "Lifetime swap API", "Swap cache API" and "Physical swap allocator a
 device API" groups of include/linux/swap.h as the seed's patch 01 arranges them, with the
 v6.14 function names. A design is a class implementing :class:`SwapDesign`; the memory-manager
 model talks to swap only through it, so a new design plugs in without touching ``mm/``.
+Every design module pins itself to this protocol with a static check (mypy), and
+``vswap.swap.create_design`` returns this type.
 
 Conventions: functions that return an errno in the kernel return ``0`` or ``-Errno.X`` here
 (``swapcache_prepare`` returning ``-EEXIST`` in a swap-in race is routine); breaking a rule
 (freeing an entry twice, an entry of no device) raises :class:`vswap.errors.KernelError`.
+
+References, as the kernel counts them: a swap entry holds one *swap count* per page-table
+entry (or shmem mapping) that names it, taken by ``swap_duplicate`` / given by
+``folio_alloc_swap``'s caller, dropped by ``swap_free_nr`` / ``free_swap_and_cache_nr``; and
+one *cache pin* (``SWAP_HAS_CACHE``; bit 0 of vswap's ``swap_refs``) while a folio is in the
+swap cache at it or a swap-in is about to put one there (``swapcache_prepare``), dropped by
+``put_swap_folio`` / ``swapcache_clear``. An entry is freed when both are gone.
 """
 
 from __future__ import annotations
@@ -19,20 +28,17 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from vswap.swap.types import SwpEntry, SwpSlot
 
 if TYPE_CHECKING:  # folio.py imports the swap types, so Folio is imported lazily here
+    from vswap.faults import FaultInjector
     from vswap.mm.folio import Folio
     from vswap.mm.memcontrol import MemCgroup
     from vswap.mm.vmstat import VmStat
     from vswap.swap.storage import SwapStorage
     from vswap.swap.swap_state import SwapCache
     from vswap.swap.swapfile import SwapDevices, SwapInfo
+    from vswap.zswap.zswap import Zswap, ZswapParams
 
 #: ``AOP_WRITEPAGE_ACTIVATE``: writepage kept the folio; reclaim should activate it.
 AOP_WRITEPAGE_ACTIVATE = 0x80000
-
-#: ``__try_to_reclaim_swap()`` flags.
-TTRS_ANYWAY = 0x1
-TTRS_UNMAPPED = 0x2
-TTRS_FULL = 0x4
 
 
 def _plain_folio(entry: SwpEntry, order: int, memcg_id: int) -> Folio | None:
@@ -86,65 +92,274 @@ class SwapoffResult:
 
 @runtime_checkable
 class SwapDesign(Protocol):
-    """One swap design behind the kernel's swap API (classic v6.14, the seed's vswap, ...)."""
+    """One swap design behind the kernel's swap API (classic v6.14, the seed's vswap, ...).
 
-    name: str
-    #: The physical layer (``swap_info[]``, ``nr_swap_pages``, ``/proc/swaps``).
-    devices: SwapDevices
-    #: The swap cache (``swap_address_space``).
-    swap_cache: SwapCache
-    #: The ``/proc/vmstat`` counters the design counts (``pswpin``, ``pswpout``, ...).
-    vmstat: VmStat
-    #: The ``Zswap`` in front of the devices; None until :meth:`attach_zswap`.
-    zswap: object | None
+    Attributes are read-only to callers: the design owns them.
+    """
+
+    @property
+    def name(self) -> str:
+        """The registry name (``classic``, ``vswap``, ...)."""
+
+    @property
+    def devices(self) -> SwapDevices:
+        """The physical layer: ``swap_info[]``, ``nr_swap_pages``, ``/proc/swaps``."""
+
+    @property
+    def swap_cache(self) -> SwapCache:
+        """The swap cache (``swap_address_space``); read-only use (lookups, counts)."""
+
+    @property
+    def vmstat(self) -> VmStat:
+        """The ``/proc/vmstat`` counters the design counts (``pswpin``, ``pswpout``, ...)."""
+
+    @property
+    def zswap(self) -> Zswap | None:
+        """The ``Zswap`` in front of the devices; None until :meth:`attach_zswap`."""
 
     # -- devices ---------------------------------------------------------------------------
     def swapon(self, storage: SwapStorage, *, prio: int | None = None,
-               blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo: ...
-    def swapoff(self, name_or_type: str | int, *,
-                signal_pending: Callable[[], bool] | None = None) -> SwapoffResult: ...
-    def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None: ...
-    def put_swap_device(self, si: SwapInfo) -> None: ...
-    def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot: ...
-    def swp_slot_to_swp_entry(self, slot: SwpSlot) -> SwpEntry: ...
+               blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo:
+        """Enable a swap area.
 
-    # -- zswap -----------------------------------------------------------------------------
-    def attach_zswap(self, *, total_ram_pages: int, params: object | None = None,
-                     **options: object) -> object: ...
+        Models: ``sys_swapon()``: register the device (priority, flags) and allocate the
+        design's per-slot tables for it. ``blkdev`` None means a block device for a memory
+        storage and a swap file otherwise (a swap file takes no large folio whole).
+
+        Returns:
+            The new device (``swap_info_struct``), which holds a reference until swapoff.
+
+        Raises:
+            KernelError(EBUSY): the storage is already swapped on. KernelError(EPERM): too
+            many devices. KernelError(EINVAL): bad priority or no usable page.
+        """
+
+    def swapoff(self, name_or_type: str | int, *,
+                signal_pending: Callable[[], bool] | None = None) -> SwapoffResult:
+        """Disable a swap area, bringing every page it holds back into memory.
+
+        Models: ``sys_swapoff()`` with ``try_to_unuse()`` (classic: a walk of every page
+        table through ``SwapHooks.unuse_ptes``; vswap, patch 16: descriptors repointed, no
+        PTE visited). ``signal_pending()`` is polled as the kernel polls
+        ``signal_pending(current)``.
+
+        Returns:
+            What was done. On failure (``EINTR``, ``ENOMEM``, ``EIO``, slots still in use)
+            the device stays on (``reinsert_swap_info``), ``completed`` is False and
+            ``error`` names the errno; no exception is raised.
+
+        Raises:
+            KernelError(EINVAL): no such device, or a swapoff of it is already running.
+        """
+
+    def get_swap_device(self, entry: SwpEntry) -> SwapInfo | None:
+        """Pin the device holding ``entry``'s data unless it is going away.
+
+        Models: ``get_swap_device()`` (vswap: ``vswap_get_device()``, which gives None for
+        an entry whose data is not on a device). Returns the device with one more user, to
+        be dropped by :meth:`put_swap_device`, or None (no device, or it is dying).
+        """
+
+    def put_swap_device(self, si: SwapInfo) -> None:
+        """Models: ``put_swap_device()``: drop the pin :meth:`get_swap_device` took."""
+
+    def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot:
+        """Models: ``swp_entry_to_swp_slot()``: the physical slot of ``entry``'s data
+        (classic: the identity; vswap: the descriptor's slot), 0 when it has none."""
+
+    def swp_slot_to_swp_entry(self, slot: SwpSlot) -> SwpEntry:
+        """Models: ``swp_slot_to_swp_entry()``: the entry whose data is in ``slot``
+        (classic: the identity; vswap: the reverse map), 0 when none."""
+
+    def vm_swap_full(self) -> bool:
+        """Models: ``vm_swap_full()``: less than half of all swap space is free."""
+
+    # -- set-up ------------------------------------------------------------------------------
+    def attach_zswap(self, *, total_ram_pages: int, params: ZswapParams | None = None,
+                     check_crc: bool = True, pool_max_pages: int | None = None) -> Zswap:
+        """Put a zswap in front of the devices (``zswap.enabled=1`` at boot).
+
+        The design is zswap's host (``ZswapHost``). Devices already swapped on get their
+        zswap trees now (``zswap_swapon``). Returns the new ``Zswap``.
+        """
+
+    def set_fault_injector(self, faults: FaultInjector) -> None:
+        """Install a run's fault injector in the design, its devices and its zswap."""
 
     # -- lifetime --------------------------------------------------------------------------
-    def folio_alloc_swap(self, folio: Folio) -> SwpEntry: ...
-    def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None: ...
-    def swap_duplicate(self, entry: SwpEntry) -> int: ...
-    def swapcache_prepare(self, entry: SwpEntry, nr: int) -> int: ...
-    def swapcache_clear(self, entry: SwpEntry, nr: int) -> None: ...
-    def swap_free_nr(self, entry: SwpEntry, nr: int) -> None: ...
-    def free_swap_and_cache_nr(self, entry: SwpEntry, nr: int) -> None: ...
-    def folio_free_swap(self, folio: Folio) -> bool: ...
-    def swp_swapcount(self, entry: SwpEntry) -> int: ...
-    def folio_swapped(self, folio: Folio) -> bool: ...
+    def folio_alloc_swap(self, folio: Folio) -> SwpEntry:
+        """Give a folio swap entries, one per page, with the cache pin held.
+
+        Models: ``folio_alloc_swap()`` (classic: device slots and the ``memory.swap``
+        charge; vswap: virtual slots only, the charge waits for a physical slot).
+        Context: folio locked, not in the swap cache.
+
+        Returns:
+            The first entry, or 0 when none could be had (nothing is left allocated; reclaim
+            splits a large folio and retries its pages).
+        """
+
+    def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None:
+        """Drop the cache pin of every page of ``folio`` at ``entry``; free entries left with
+        no reference. Models: ``put_swap_folio()``. Context: folio locked.
+
+        Raises:
+            KernelError(EINVAL / ENOENT): an entry that is not in use or holds no pin.
+        """
+
+    def swap_duplicate(self, entry: SwpEntry) -> int:
+        """Add a swap count for one more page table naming ``entry`` (fork).
+
+        Models: ``swap_duplicate()``. Context: the caller holds a PTE with ``entry``, so the
+        entry is live. Returns 0.
+        """
+
+    def swapcache_prepare(self, entry: SwpEntry, nr: int) -> int:
+        """Take the cache pin of ``nr`` entries for a swap-in, all or none.
+
+        Models: ``swapcache_prepare()``. Returns 0 (pinned: the caller adds a folio to the
+        swap cache or, skipping it, drops the pin with :meth:`swapcache_clear`), ``-EEXIST``
+        (another swap-in holds the pin: retry) or ``-ENOENT`` (an entry was freed).
+        """
+
+    def swapcache_clear(self, entry: SwpEntry, nr: int) -> None:
+        """Models: ``swapcache_clear()``: drop the pins :meth:`swapcache_prepare` took;
+        free entries left with no reference."""
+
+    def swap_free_nr(self, entry: SwpEntry, nr: int) -> None:
+        """Drop one swap count from each of ``nr`` entries (a PTE was made present).
+
+        Models: ``swap_free_nr()``. Entries reaching no reference are freed.
+
+        Raises:
+            KernelError(EINVAL / ENOENT): an entry that holds no count (a double free).
+        """
+
+    def free_swap_and_cache_nr(self, entry: SwpEntry, nr: int) -> None:
+        """Drop one swap count from each of ``nr`` entries and reclaim swap-cache folios
+        only the cache still holds (zap, exit, munmap).
+
+        Models: ``free_swap_and_cache_nr()`` (``__try_to_reclaim_swap`` with
+        ``TTRS_UNMAPPED | TTRS_FULL`` in the classic design).
+
+        Raises:
+            KernelError(EINVAL / ENOENT): a bad or unused entry.
+        """
+
+    def folio_free_swap(self, folio: Folio) -> bool:
+        """Free the swap space of a swap-cache folio no page table references any more.
+
+        Models: ``folio_free_swap()``. Context: folio locked. Returns True if the folio left
+        the swap cache (dirty now, its entries' cache pins dropped).
+        """
+
+    def swp_swapcount(self, entry: SwpEntry) -> int:
+        """Models: ``swp_swapcount()``: the page-table references of ``entry`` (0 when it
+        is free or unknown)."""
+
+    def folio_swapped(self, folio: Folio) -> bool:
+        """Models: ``folio_swapped()``: does any page table still name one of the folio's
+        entries?"""
 
     # -- swap cache ------------------------------------------------------------------------
-    def add_to_swap(self, folio: Folio) -> bool: ...
-    def add_to_swap_cache(self, folio: Folio, entry: SwpEntry) -> tuple[int, int | None]: ...
-    def delete_from_swap_cache(self, folio: Folio) -> None: ...
-    def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None: ...
+    def add_to_swap(self, folio: Folio) -> bool:
+        """Allocate entries for a locked anonymous folio and put it in the swap cache.
+
+        Models: ``add_to_swap()``. Returns False (nothing allocated or left behind) when no
+        entry could be had. On True the folio is dirty, in the swap cache, with the pins.
+
+        Raises:
+            KernelError(EINVAL / EEXIST): folio not locked, or already in the swap cache.
+        """
+
+    def add_to_swap_cache(self, folio: Folio, entry: SwpEntry) -> tuple[int, int | None]:
+        """Models: ``add_to_swap_cache()``: insert a locked folio whose entries the caller
+        pinned. Returns ``(0, shadow)`` (the workingset shadow replaced, or None) or
+        ``(-EEXIST, None)`` with nothing changed."""
+
+    def delete_from_swap_cache(self, folio: Folio, *, shadow: int | None = None) -> None:
+        """Take a locked, clean folio out of the swap cache and drop its cache pins.
+
+        Models: ``delete_from_swap_cache()``; with ``shadow``, the swap-cache half of
+        ``__remove_mapping()``: ``__delete_from_swap_cache(folio, entry, shadow)`` (the
+        workingset shadow stays in the cache's slots) then ``put_swap_folio()``. The cache's
+        folio reference goes to ``SwapHooks.swapcache_folio_deleted``.
+        """
+
+    def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
+        """Models: ``swap_cache_get_folio()``: the folio cached at ``entry``, or None."""
+
     def read_swap_cache_async(self, entry: SwpEntry, *,
-                              skip_if_exists: bool = False) -> tuple[Folio | None, bool]: ...
+                              skip_if_exists: bool = False) -> tuple[Folio | None, bool]:
+        """Find or create the swap-cache folio for ``entry`` (order 0).
+
+        Models: ``__read_swap_cache_async()``. Returns ``(folio, True)`` for a new, locked
+        folio the caller must read into (:meth:`swap_read_folio`) and unlock,
+        ``(folio, False)`` for a cached one, ``(None, False)`` when the entry is gone, no
+        memory can be had, or another task holds the pin (the caller retries later).
+        """
+
+    def can_swapin_thp(self, entry: SwpEntry, nr: int) -> bool:
+        """May ``nr`` consecutive entries from ``entry`` be read into one large folio,
+        skipping the swap cache? Each must have exactly one swap count and no folio may be
+        cached at the first. Models: the per-entry checks of ``can_swapin_thp()``
+        (mm/memory.c); the PTE checks are the caller's."""
 
     # -- I/O -------------------------------------------------------------------------------
-    def swap_writepage(self, folio: Folio) -> int: ...
-    def swap_read_folio(self, folio: Folio) -> bool: ...
+    def swap_writepage(self, folio: Folio) -> int:
+        """Write a locked swap-cache folio out: zero check, then zswap, then the device.
+
+        Models: ``swap_writepage()`` (mm/page_io.c). Context: folio locked, in the swap
+        cache, its dirty bit already cleared by ``pageout``. Returns 0 (clean) or
+        ``AOP_WRITEPAGE_ACTIVATE`` (kept dirty; reclaim activates it); the folio is unlocked
+        on return.
+        """
+
+    def swap_read_folio(self, folio: Folio) -> bool:
+        """Fill a locked folio whose ``swap`` is set from wherever its data is.
+
+        Models: ``swap_read_folio()``: zero pages, zswap, the device. Returns True with the
+        folio uptodate, or False for a read error (the fault raises SIGBUS).
+
+        Raises:
+            KernelError(EIO): zswap's bytes failed to decompress.
+        """
 
     # -- memcg -----------------------------------------------------------------------------
-    def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int: ...
-    def mem_cgroup_get_nr_swap_pages(self, memcg: MemCgroup | None) -> int: ...
-    def memcg_swap_full(self, folio: Folio) -> bool: ...
-    def get_shadow_from_swap_cache(self, entry: SwpEntry) -> int | None: ...
+    def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int:
+        """Models: ``lookup_swap_cgroup_id()``: the memcg id recorded for ``entry`` (0)."""
+
+    def mem_cgroup_get_nr_swap_pages(self, memcg: MemCgroup | None) -> int:
+        """Models: ``mem_cgroup_get_nr_swap_pages()``: swap pages ``memcg`` may still use;
+        reclaim scans anonymous memory only while it is positive."""
+
+    def memcg_swap_full(self, folio: Folio) -> bool:
+        """Models: ``mem_cgroup_swap_full()``: swap over half full, globally or for a
+        cgroup of the folio."""
+
+    def get_shadow_from_swap_cache(self, entry: SwpEntry) -> int | None:
+        """Models: ``get_shadow_from_swap_cache()``: the workingset shadow at ``entry``."""
 
     # -- accounting and checking -------------------------------------------------------------
-    def metadata_bytes(self) -> dict[str, int]: ...
-    def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]: ...
-    def swapped_page_locations(self) -> tuple[int, int]: ...
-    def swap_peek_entry(self, entry: SwpEntry) -> bytes | None: ...
-    def check_invariants(self) -> None: ...
+    def metadata_bytes(self) -> dict[str, int]:
+        """Bytes the kernel would spend on this design's swap metadata, by structure."""
+
+    def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
+        """Every live entry with its swap count and whether its cache pin is held (for the
+        checkers that compare them with the page tables; not a kernel path)."""
+
+    def swapped_page_locations(self) -> tuple[int, int]:
+        """(zero, device): swapped-out pages that are zero-filled and pages whose data is on
+        a device, each counted once (for reports; not a kernel path)."""
+
+    def swap_peek_entry(self, entry: SwpEntry) -> bytes | None:
+        """The page stored for ``entry`` in its backend, read without side effects; None if
+        no backend holds it (for checkers; not a kernel path)."""
+
+    def leftovers(self) -> list[str]:
+        """What the design still holds, one phrase per kind (used slots, live descriptors,
+        swap-cache pages and shadows, ...); empty when nothing is held. The end-of-run leak
+        check reports these."""
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the design's invariants hold (at a quiescent point)."""

@@ -4,13 +4,15 @@ Models the parts of mm/swap_state.c and mm/page_io.c (v6.14) that do not depend 
 swap entry *is*: ``add_to_swap()``, ``delete_from_swap_cache()``,
 ``__read_swap_cache_async()``, ``folio_free_swap()``, device reads and writes with their
 ``pswpin``/``pswpout`` accounting. A design subclasses :class:`SwapDesignBase` and provides
-the entry-specific operations (the template methods named in each docstring).
+the entry-specific operations: every method of the :class:`~vswap.swap.SwapDesign` protocol,
+of :class:`~vswap.zswap.zswap.ZswapHost` and of :class:`~vswap.swap.swapfile.SlotOwner` is
+either implemented here or declared abstract here, so a design missing one cannot be built.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING
 
 from vswap.errors import Errno, KernelError
@@ -19,7 +21,7 @@ from vswap.ktrace import NULL_TRACER, KernelTracer
 from vswap.mm.folio import Folio
 from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
 from vswap.mm.vmstat import VmStat
-from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks
+from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import SwapDevices, SwapInfo
 from vswap.swap.types import (
@@ -32,7 +34,8 @@ from vswap.swap.types import (
 )
 
 if TYPE_CHECKING:
-    from vswap.zswap.zswap import Zswap
+    from vswap.swap.storage import SwapStorage
+    from vswap.zswap.zswap import Zswap, ZswapParams
 
 
 class SwapDesignBase(abc.ABC):
@@ -76,8 +79,8 @@ class SwapDesignBase(abc.ABC):
         if self.zswap is not None:
             self.zswap.faults = faults
 
-    def attach_zswap(self, *, total_ram_pages: int, params: object | None = None,
-                     **options: object) -> object:
+    def attach_zswap(self, *, total_ram_pages: int, params: ZswapParams | None = None,
+                     check_crc: bool = True, pool_max_pages: int | None = None) -> Zswap:
         """Give the design a zswap (``zswap.enabled=1``); returns the ``Zswap``.
 
         The design is zswap's host (``ZswapHost``): it names the trees and does writeback.
@@ -85,9 +88,10 @@ class SwapDesignBase(abc.ABC):
         """
         from vswap.zswap.zswap import Zswap, ZswapParams
 
-        zswap = Zswap(self, total_ram_pages=total_ram_pages,  # type: ignore[arg-type]
-                      params=params if params is not None else ZswapParams(),  # type: ignore[arg-type]
-                      memcgs=self.memcgs, vmstat=self.vmstat, **options)  # type: ignore[arg-type]
+        zswap = Zswap(self, total_ram_pages=total_ram_pages,
+                      params=params if params is not None else ZswapParams(),
+                      memcgs=self.memcgs, vmstat=self.vmstat, check_crc=check_crc,
+                      pool_max_pages=pool_max_pages)
         self.zswap = zswap
         zswap.faults = self.faults
         for si in self.devices.devices():
@@ -212,10 +216,11 @@ class SwapDesignBase(abc.ABC):
         folio.dirty = True
         return True
 
-    def delete_from_swap_cache(self, folio: Folio) -> None:
-        """Models: ``delete_from_swap_cache()``: out of the cache, then drop the cache pins."""
+    def delete_from_swap_cache(self, folio: Folio, *, shadow: int | None = None) -> None:
+        """Models: ``delete_from_swap_cache()``: out of the cache, then drop the cache pins;
+        with ``shadow`` (``__remove_mapping()``), the shadow is left in the cache's slots."""
         entry = folio.swap
-        self.swap_cache._delete_from_swap_cache(folio, entry, None)
+        self.swap_cache._delete_from_swap_cache(folio, entry, shadow)
         self.put_swap_folio(folio, entry)
 
     def folio_swapcache_freeable(self, folio: Folio) -> bool:
@@ -287,6 +292,22 @@ class SwapDesignBase(abc.ABC):
         caller then retries. The classic design always may.
         """
         return True
+
+    def can_swapin_thp(self, entry: SwpEntry, nr: int) -> bool:
+        """Every entry of ``entry .. +nr`` has one swap count and none is cached at the first.
+
+        Models: the per-entry half of ``can_swapin_thp()`` (mm/memory.c): the skip-swapcache
+        path may read the range into one large folio (the design's ``swap_read_folio`` must
+        then cover it with one backend, else the fault falls back to a smaller order).
+        """
+        for k in range(nr):
+            if self.swp_swapcount(SwpEntry(entry + k)) != 1:
+                return False
+        return self.swap_cache_get_folio(entry) is None
+
+    def vm_swap_full(self) -> bool:
+        """Models: ``vm_swap_full()`` (the :class:`SlotOwner` question of the devices)."""
+        return self.devices.vm_swap_full()
 
     def swap_writepage(self, folio: Folio) -> int:
         """Write a locked swap-cache folio out: zero check, then zswap, then the device.
@@ -410,6 +431,93 @@ class SwapDesignBase(abc.ABC):
     def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int:
         """Design-specific: see ``SwapDesign.lookup_swap_cgroup_id``."""
 
+    # -- devices (abstract) -------------------------------------------------------------------
+    @abc.abstractmethod
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None,
+               blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo:
+        """Design-specific: see ``SwapDesign.swapon``; passes ``owner=self`` to
+        ``devices.add_device`` (the design is the devices' :class:`SlotOwner`)."""
+
+    @abc.abstractmethod
+    def swapoff(self, name_or_type: str | int, *,
+                signal_pending: Callable[[], bool] | None = None) -> SwapoffResult:
+        """Design-specific: see ``SwapDesign.swapoff``."""
+
+    @abc.abstractmethod
+    def swp_slot_to_swp_entry(self, slot: SwpSlot) -> SwpEntry:
+        """Design-specific: see ``SwapDesign.swp_slot_to_swp_entry``."""
+
+    # -- lifetime (abstract) ------------------------------------------------------------------
+    @abc.abstractmethod
+    def swap_duplicate(self, entry: SwpEntry) -> int:
+        """Design-specific: see ``SwapDesign.swap_duplicate``."""
+
+    @abc.abstractmethod
+    def swapcache_clear(self, entry: SwpEntry, nr: int) -> None:
+        """Design-specific: see ``SwapDesign.swapcache_clear``."""
+
+    @abc.abstractmethod
+    def swap_free_nr(self, entry: SwpEntry, nr: int) -> None:
+        """Design-specific: see ``SwapDesign.swap_free_nr``."""
+
+    @abc.abstractmethod
+    def free_swap_and_cache_nr(self, entry: SwpEntry, nr: int) -> None:
+        """Design-specific: see ``SwapDesign.free_swap_and_cache_nr``."""
+
+    @abc.abstractmethod
+    def swap_read_folio(self, folio: Folio) -> bool:
+        """Design-specific: see ``SwapDesign.swap_read_folio``."""
+
+    # -- the devices' SlotOwner (abstract) ------------------------------------------------------
+    @abc.abstractmethod
+    def swap_cache_only(self, si: SwapInfo, offset: int) -> bool:
+        """Design-specific: see ``SlotOwner.swap_cache_only``."""
+
+    @abc.abstractmethod
+    def cache_only_slots_possible(self, si: SwapInfo) -> bool:
+        """Design-specific: see ``SlotOwner.cache_only_slots_possible``."""
+
+    @abc.abstractmethod
+    def try_to_reclaim_swap(self, si: SwapInfo, offset: int, flags: int) -> int:
+        """Design-specific: see ``SlotOwner.try_to_reclaim_swap``."""
+
+    # -- zswap host (abstract; see ZswapHost for each contract) ---------------------------------
+    @abc.abstractmethod
+    def zswap_tree_key(self, entry: SwpEntry) -> Hashable:
+        """See ``ZswapHost.zswap_tree_key``."""
+
+    @abc.abstractmethod
+    def zswap_tree_index(self, entry: SwpEntry) -> int:
+        """See ``ZswapHost.zswap_tree_index``."""
+
+    @abc.abstractmethod
+    def zswap_entry_stored(self, entry: SwpEntry, zentry: int) -> None:
+        """See ``ZswapHost.zswap_entry_stored``."""
+
+    @abc.abstractmethod
+    def zswap_store_undone(self, folio: Folio) -> None:
+        """See ``ZswapHost.zswap_store_undone``."""
+
+    @abc.abstractmethod
+    def zswap_loaded_exclusive(self, folio: Folio) -> None:
+        """See ``ZswapHost.zswap_loaded_exclusive``."""
+
+    @abc.abstractmethod
+    def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | Errno:
+        """See ``ZswapHost.zswap_writeback_prepare``."""
+
+    @abc.abstractmethod
+    def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
+        """See ``ZswapHost.zswap_writeback_abort``."""
+
+    @abc.abstractmethod
+    def zswap_writeback_submit(self, folio: Folio) -> None:
+        """See ``ZswapHost.zswap_writeback_submit``."""
+
+    @abc.abstractmethod
+    def zswap_writeback_possible(self, memcg: MemCgroup | None) -> bool:
+        """See ``ZswapHost.zswap_writeback_possible``."""
+
     # -- accounting -----------------------------------------------------------------------
     def device_metadata_bytes(self) -> dict[str, int]:
         """Physical-layer bytes summed over devices, by structure."""
@@ -419,9 +527,32 @@ class SwapDesignBase(abc.ABC):
                 total[k] = total.get(k, 0) + v
         return total
 
-    def lock_identities(self) -> dict[str, set[Hashable]]:
-        """Lock instances by class: swap-cache spaces here; designs add theirs."""
-        return {"swap_cache": set(self.swap_cache.spaces)}
+    def leftovers(self) -> list[str]:
+        """Used slots per device, then the design's own (:meth:`entry_leftovers`), then
+        swap-cache pages and shadows; empty when the design holds nothing."""
+        out = [f"{si.inuse_pages} used slots on {si.name}"
+               for si in self.devices.devices() if si.inuse_pages]
+        out += self.entry_leftovers()
+        cache = self.swap_cache
+        if cache.nr_pages:
+            out.append(f"{cache.nr_pages} swap-cache pages")
+        shadows = cache.nr_shadows()
+        if shadows:
+            out.append(f"{shadows} swap-cache shadows")
+        return out
+
+    @abc.abstractmethod
+    def entry_leftovers(self) -> list[str]:
+        """What the design's own entry metadata still holds (vswap: live descriptors and
+        writebacks in flight), for :meth:`leftovers`."""
+
+    @abc.abstractmethod
+    def metadata_bytes(self) -> dict[str, int]:
+        """Design-specific: see ``SwapDesign.metadata_bytes``."""
+
+    @abc.abstractmethod
+    def check_invariants(self) -> None:
+        """Design-specific: see ``SwapDesign.check_invariants``."""
 
 
 def page_bytes(nr_pages: int) -> int:

@@ -39,13 +39,7 @@ from vswap.metadata import sizes
 from vswap.mm.folio import Folio
 from vswap.mm.memcontrol import MemCgroupTree
 from vswap.mm.vmstat import VmStat
-from vswap.swap._api import (
-    TTRS_ANYWAY,
-    TTRS_FULL,
-    TTRS_UNMAPPED,
-    SwapHooks,
-    SwapoffResult,
-)
+from vswap.swap._api import SwapHooks, SwapoffResult
 from vswap.swap._base import SwapDesignBase
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import (
@@ -54,6 +48,10 @@ from vswap.swap.swapfile import (
     SWAP_MAP_BAD,
     SWAP_MAP_MAX,
     SWAP_MAP_SHMEM,
+    TTRS_ANYWAY,
+    TTRS_FULL,
+    TTRS_UNMAPPED,
+    SlotOwner,
     SwapDevices,
     SwapInfo,
 )
@@ -72,7 +70,10 @@ from vswap.swap.types import (
 )
 
 if TYPE_CHECKING:
+    from vswap.mm.memcontrol import MemCgroup
+    from vswap.swap._api import SwapDesign
     from vswap.swap.storage import SwapStorage
+    from vswap.zswap.zswap import ZswapHost
 
 
 def _classic_space(entry: SwpEntry) -> Hashable:
@@ -120,8 +121,7 @@ class ClassicSwap(SwapDesignBase):
         si = self.devices.add_device(
             storage, nr_pages=header.last_page + 1, bad_pages=tuple(header.bad_pages),
             prio=prio, solidstate=solidstate, blkdev=blkdev,
-            name=storage.name, kind="file" if kind == "file" else "partition")
-        si.reclaim_cb = lambda dev, off: self.try_to_reclaim_swap(dev, off, TTRS_ANYWAY)
+            name=storage.name, kind="file" if kind == "file" else "partition", owner=self)
         self.swap_cgroup[si.type] = array("H", bytes(2 * si.max))
         self.zeromap[si.type] = bytearray((si.max + 7) // 8)
         if self.zswap is not None:
@@ -498,6 +498,14 @@ class ClassicSwap(SwapDesignBase):
         finally:
             self.put_swap_device(si)
 
+    def swap_cache_only(self, si: SwapInfo, offset: int) -> bool:
+        """Models: the ``swap_map[offset] == SWAP_HAS_CACHE`` test of the reclaim scans."""
+        return si.swap_map[offset] == SWAP_HAS_CACHE
+
+    def cache_only_slots_possible(self, si: SwapInfo) -> bool:
+        """Always: a slot can be cache-only with its folio still to be inserted."""
+        return True
+
     def try_to_reclaim_swap(self, si: SwapInfo, offset: int, flags: int) -> int:
         """Free a swap-cache folio whose slots nobody else references.
 
@@ -527,17 +535,6 @@ class ClassicSwap(SwapDesignBase):
             folio.folio_unlock()
 
     # -- counts ---------------------------------------------------------------------------
-    def _swap_count(self, entry: SwpEntry) -> int:
-        """Models: ``__swap_count()``: the map byte without the cache flag."""
-        si = self.devices.swap_type_to_swap_info(swp_type(entry))
-        if si is None or swp_offset(entry) >= si.max:
-            return 0
-        return si.swap_map[swp_offset(entry)] & ~SWAP_HAS_CACHE
-
-    def swap_swapcount(self, si: SwapInfo, entry: SwpEntry) -> int:
-        """Models: ``swap_swapcount()``: the map byte's count (continuation flag included)."""
-        return si.swap_map[swp_offset(entry)] & ~SWAP_HAS_CACHE
-
     def swp_swapcount(self, entry: SwpEntry) -> int:
         """Models: ``swp_swapcount()``: the full count, continuation pages included."""
         si = self.devices.swap_type_to_swap_info(swp_type(entry))
@@ -666,7 +663,7 @@ class ClassicSwap(SwapDesignBase):
         """Models: ``zswap_tree_index()``: ``swp_offset``."""
         return swp_offset(entry)
 
-    def zswap_entry_stored(self, entry: SwpEntry, zentry: object) -> None:
+    def zswap_entry_stored(self, entry: SwpEntry, zentry: int) -> None:
         """Nothing to record: the classic tree key *is* the slot."""
 
     def zswap_store_undone(self, folio: Folio) -> None:
@@ -695,7 +692,7 @@ class ClassicSwap(SwapDesignBase):
         self.delete_from_swap_cache(folio)
         folio.folio_unlock()
 
-    def zswap_writeback_possible(self, memcg: object) -> bool:
+    def zswap_writeback_possible(self, memcg: MemCgroup | None) -> bool:
         """Always: every zswap entry has its slot reserved in the classic design."""
         return True
 
@@ -707,6 +704,10 @@ class ClassicSwap(SwapDesignBase):
         folio.folio_unlock()
 
     # -- accounting ---------------------------------------------------------------------------
+    def entry_leftovers(self) -> list[str]:
+        """Nothing beyond the used slots: the slot *is* the entry."""
+        return []
+
     def metadata_bytes(self) -> dict[str, int]:
         """Bytes the kernel would spend on this design's swap metadata, by structure."""
         out = self.device_metadata_bytes()
@@ -740,3 +741,9 @@ class ClassicSwap(SwapDesignBase):
                 assert si.swap_map[o] & SWAP_HAS_CACHE, (
                     f"cached slot {si.type}:{o} lacks the cache flag")
 
+
+if TYPE_CHECKING:
+    def _implements(d: ClassicSwap) -> tuple[SwapDesign, ZswapHost, SlotOwner]:
+        """Static check (mypy): the class satisfies the swap API, zswap's host protocol and
+        the devices' owner protocol."""
+        return d, d, d

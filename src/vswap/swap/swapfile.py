@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import enum
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vswap.errors import Errno, KernelError
 from vswap.faults import NO_FAULTS, FaultInjector
@@ -106,6 +106,63 @@ def _ordered() -> dict[int, None]:
     return {}
 
 
+class SlotOwner(Protocol):
+    """What a swap device asks the swap design that owns its slots; given at ``swapon``.
+
+    The cluster allocator's reclaim scans (``cluster_scan_range``, ``cluster_reclaim_range``,
+    ``swap_reclaim_full_clusters``) need three answers only the design has: is a used slot
+    held by nothing but the swap cache, free the swap-cache folio holding it, and is swap
+    over half full. The design implements this protocol and passes itself to
+    :meth:`SwapDevices.add_device`; nothing is assigned to a device afterwards.
+    """
+
+    def swap_cache_only(self, si: SwapInfo, offset: int) -> bool:
+        """Is used slot ``offset`` of ``si`` referenced only by the swap cache?
+
+        Models: the ``swap_map[offset] == SWAP_HAS_CACHE`` test of v6.14's scans; under
+        vswap, ``swap_cache_only()`` of patch 10 (the reverse-map owner's refs are 1).
+        """
+
+    def cache_only_slots_possible(self, si: SwapInfo) -> bool:
+        """Can any slot of ``si`` be cache-only now? False lets a full-cluster scan stop
+        before it looks at a slot (vswap: no folio is in the swap cache)."""
+
+    def try_to_reclaim_swap(self, si: SwapInfo, offset: int, flags: int) -> int:
+        """Models: ``__try_to_reclaim_swap(si, offset, flags)``: free the swap-cache folio
+        holding slot ``offset``. Returns its pages if freed, their negative if it was kept,
+        0 if no folio was cached there."""
+
+    def vm_swap_full(self) -> bool:
+        """Models: ``vm_swap_full()``: less than half of all swap is free."""
+
+
+class UnownedSlots:
+    """The :class:`SlotOwner` of a device added with no design (allocator tests and
+    benchmarks): the classic map test, nothing to reclaim, ``vm_swap_full`` of the set."""
+
+    def __init__(self, devices: SwapDevices) -> None:
+        self.devices = devices
+
+    def swap_cache_only(self, si: SwapInfo, offset: int) -> bool:
+        return si.swap_map[offset] == SWAP_HAS_CACHE
+
+    def cache_only_slots_possible(self, si: SwapInfo) -> bool:
+        return False
+
+    def try_to_reclaim_swap(self, si: SwapInfo, offset: int, flags: int) -> int:
+        return 0
+
+    def vm_swap_full(self) -> bool:
+        return self.devices.vm_swap_full()
+
+
+#: ``__try_to_reclaim_swap()`` flags (mm/swapfile.c): reclaim regardless, only if no PTE
+#: maps the folio, or only if swap is over half full.
+TTRS_ANYWAY = 0x1
+TTRS_UNMAPPED = 0x2
+TTRS_FULL = 0x4
+
+
 @dataclass(frozen=True)
 class SwapDeviceInfo:
     """One ``/proc/swaps`` line's worth of facts about a device."""
@@ -122,16 +179,16 @@ class SwapInfo:
     """One swap device. Models: ``struct swap_info_struct`` and its allocator.
 
     ``map_bad`` is the byte a bad slot holds (``SWAP_MAP_BAD`` classic, 0x02 under vswap).
-    ``reclaim_cb(si, offset)`` is ``__try_to_reclaim_swap(si, offset, TTRS_ANYWAY)``: the
-    design frees a slot that only the swap cache holds and returns how many slots it freed
-    (0 if it could not). It is consulted only when ``vm_swap_full()``.
+    ``owner`` is the design that owns the slots (:class:`SlotOwner`): the reclaim scans ask
+    it which slots are cache-only and have it free them.
     """
 
     def __init__(self, type_: int, storage: SwapStorage, *, nr_pages: int,
                  bad_pages: tuple[int, ...], prio: int, solidstate: bool, blkdev: bool,
-                 nr_cpus: int, map_bad: int, name: str, kind: str,
+                 nr_cpus: int, map_bad: int, name: str, kind: str, owner: SlotOwner,
                  synchronous_io: bool = False) -> None:
         self.type = type_
+        self.owner = owner
         self.storage = storage
         self.name = name
         self.kind = kind
@@ -171,7 +228,6 @@ class SwapInfo:
         #: continuation pages allocated per swap_map page (``page->lru`` chains).
         self.cont_digits: dict[int, list[int]] = {}
         self.cont_pages: dict[int, int] = {}
-        self.reclaim_cb: Callable[[SwapInfo, int], int] | None = None
         self._setup_clusters(bad)
 
     # -- setup ------------------------------------------------------------------------
@@ -254,33 +310,18 @@ class SwapInfo:
         return self.cluster_count[c] == 0 or self.cluster_order[c] == order
 
     # -- allocation -----------------------------------------------------------------------
-    def vm_swap_full_cb(self) -> bool:
-        """Overridden by the device set: ``vm_swap_full()`` needs the global counts."""
-        return False
-
-    def slot_cache_only(self, offset: int) -> bool:
-        """Is the used slot ``offset`` held only by the swap cache (reclaimable)?
-
-        Models: the ``SWAP_HAS_CACHE``-only test of the classic reclaim scans; the virtual
-        design overrides it (``swap_cache_only``: the rmap owner's refs are exactly 1).
-        """
-        return self.swap_map[offset] == SWAP_HAS_CACHE
-
-    def may_have_cache_only_slots(self) -> bool:
-        """Whether a reclaim scan can find anything (a design may know it cannot)."""
-        return self.reclaim_cb is not None
-
     def _cluster_scan_range(self, c: int, start: int, nr: int) -> tuple[bool, bool]:
         """Models: ``cluster_scan_range()``: (usable, need_reclaim) for ``start..start+nr``."""
         if self.cluster_count[c] == 0:
             return True, False
         need_reclaim = False
         swap_map = self.swap_map
+        owner = self.owner
         for off in range(start, start + nr):
             if swap_map[off] == 0:
                 continue
-            if self.slot_cache_only(off):
-                if not self.vm_swap_full_cb():
+            if owner.swap_cache_only(self, off):
+                if not owner.vm_swap_full():
                     return False, False
                 need_reclaim = True
                 continue
@@ -292,14 +333,13 @@ class SwapInfo:
 
         Stops at the first slot that is neither free nor reclaimable, as the kernel does.
         """
-        if self.reclaim_cb is None:
-            return False
+        owner = self.owner
         off = start
         while off < end:
             if self.swap_map[off] == 0:
                 off += 1
-            elif self.slot_cache_only(off):
-                n = self.reclaim_cb(self, off)
+            elif owner.swap_cache_only(self, off):
+                n = owner.try_to_reclaim_swap(self, off, TTRS_ANYWAY)
                 if n <= 0:
                     return False
                 off += n
@@ -375,7 +415,7 @@ class SwapInfo:
             found = self._alloc_scan_cluster(c, c * SWAPFILE_CLUSTER, order, usage, cpu_slot)
             if found:
                 return self._done(found)
-        if self.vm_swap_full_cb():
+        if self.owner.vm_swap_full():
             self.swap_reclaim_full_clusters(force=False)
         if order < SWAP_NR_ORDERS - 1:
             frags = 0
@@ -406,7 +446,7 @@ class SwapInfo:
 
     def _done(self, found: int) -> int:
         # The kernel schedules reclaim work when the device is nearly full after a success.
-        if self.vm_swap_full_cb() and self.pages - self.inuse_pages < SWAPFILE_CLUSTER:
+        if self.owner.vm_swap_full() and self.pages - self.inuse_pages < SWAPFILE_CLUSTER:
             self.swap_reclaim_full_clusters(force=True)
         return found
 
@@ -417,9 +457,9 @@ class SwapInfo:
         the allocation path does; with ``force`` (the reclaim work) all full clusters.
         Returns the slots freed.
         """
-        if not self.may_have_cache_only_slots():
+        owner = self.owner
+        if not owner.cache_only_slots_possible(self):
             return 0
-        assert self.reclaim_cb is not None
         to_scan = len(self.full_clusters) if force else 1
         freed = 0
         for c in list(self.full_clusters)[:to_scan]:
@@ -427,8 +467,8 @@ class SwapInfo:
             end = min(start + SWAPFILE_CLUSTER, self.max)
             off = start
             while off < end:
-                if self.swap_map[off] and self.slot_cache_only(off):
-                    n = self.reclaim_cb(self, off)
+                if self.swap_map[off] and owner.swap_cache_only(self, off):
+                    n = owner.try_to_reclaim_swap(self, off, TTRS_ANYWAY)
                     if n > 0:
                         freed += n
                         off += n
@@ -606,8 +646,12 @@ class SwapDevices:
     # -- swapon / swapoff bookkeeping ----------------------------------------------------
     def add_device(self, storage: SwapStorage, *, nr_pages: int, bad_pages: tuple[int, ...] = (),
                    prio: int | None = None, solidstate: bool = True, blkdev: bool = False,
-                   name: str, kind: str, synchronous_io: bool | None = None) -> SwapInfo:
+                   name: str, kind: str, synchronous_io: bool | None = None,
+                   owner: SlotOwner | None = None) -> SwapInfo:
         """Register a device (the bookkeeping half of the ``swapon`` syscall).
+
+        ``owner`` is the design the slots belong to (:class:`SlotOwner`); None gives a
+        device nothing reclaims (:class:`UnownedSlots`, for allocator tests).
 
         ``synchronous_io`` None: decided from the storage's kind, as ``sys_swapon()`` sets
         ``SWP_SYNCHRONOUS_IO`` when ``bdev_synchronous()``: memory devices (zram-like) are.
@@ -638,10 +682,10 @@ class SwapDevices:
         si = SwapInfo(type_, storage, nr_pages=nr_pages, bad_pages=bad_pages, prio=prio,
                       solidstate=solidstate, blkdev=blkdev, nr_cpus=self.nr_cpus,
                       map_bad=self.map_bad, name=name, kind=kind,
+                      owner=owner if owner is not None else UnownedSlots(self),
                       synchronous_io=synchronous_io)
         if si.pages <= 0:
             raise KernelError(Errno.EINVAL, f"{name}: swap area has no usable pages")
-        si.vm_swap_full_cb = self.vm_swap_full  # type: ignore[method-assign]
         if type_ == len(self.swap_info):
             self.swap_info.append(si)
         else:

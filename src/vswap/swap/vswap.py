@@ -3,10 +3,11 @@
 Models: "[RFC PATCH v2 00/18] Virtual Swap Space" (Nhat Pham, 2025-04-29) in its final state
 after patch 18, on the v6.14 base: mm/vswap.c (``folio_alloc_swap``, ``swap_refs`` lifetime,
 ``release_backing``, ``vswap_store_folio``, ``vswap_assoc_zswap``, ``vswap_alloc_swap_slot``,
-``vswap_free``, ``swap_move``, ``vswap_can_swapin_thp``, ``vswap_swapoff``), the page_io.c
+``vswap_free``, ``vswap_check_backing``, ``vswap_swapoff``), the page_io.c
 flow of patch 12 (zero page -> zswap -> lazily allocated physical slot), the memcg split of
 patch 14 (record at virtual allocation, charge ``memory.swap`` only for physical slots),
-patch 15 (range checks for large folios and batching), patch 16 (swapoff without a page-table
+patch 15 (range checks of large folios: ``swap_read_folio`` reads a range with one backend
+only; batched ``free_swap_and_cache_nr``), patch 16 (swapoff without a page-table
 walk) and patches 17-18 (no zeromap). The descriptor table and allocator are in
 :mod:`vswap.swap.vswap_desc`; descriptor states are documented at
 :class:`~vswap.swap.vswap_desc.SwapType`.
@@ -16,8 +17,7 @@ Design notes (why the model looks like this; docs/vswap.md has the long version)
 * Where the RFC code looks wrong (spec part 1 section 11, D0-D8; part 2 section 16), the model
   implements the intended behaviour: zswap is invalidated by virtual id when a slot dies
   (D1), a failed charge releases everything (D2), range helpers walk ids explicitly and treat
-  a hole as a missing entry (D5), ``non_swapcache_batch`` has its documented meaning unless
-  ``rfc_non_swapcache_batch=True`` (D4, 16.1), writeback never touches a descriptor that left
+  a hole as a missing entry (D5), writeback never touches a descriptor that left
   zswap (16.3), swapoff frees only the slots it converted (16.4), and
   ``free_swap_and_cache_nr`` steps to the real end of each folio (D7, 16.5).
 * Bad input raises :class:`~vswap.errors.KernelError` before any state changes: ENOENT for a
@@ -26,7 +26,14 @@ Design notes (why the model looks like this; docs/vswap.md has the long version)
   returning ``-EEXIST``/``-ENOENT``) stay return values.
 * Physical slots keep the shared allocator (:mod:`vswap.swap.swapfile`) with the three-state
   map of patch 10 (0, ``SWAP_MAP_ALLOCATED``, ``SWAP_MAP_BAD`` = 2). The reverse map is one
-  ``array('I')`` of virtual ids per device, indexed by offset.
+  ``array('I')`` of virtual ids per device, indexed by offset. The design is each device's
+  :class:`~vswap.swap.swapfile.SlotOwner`: a slot is reclaimable only when its reverse-map
+  owner holds nothing but the cache pin (``swap_cache_only``, spec part 1 invariant 36).
+* Helpers of patches 10 and 15 that the memory-manager model has no caller for
+  (``swap_pte_batch``, ``swap_move``, ``vswap_can_swapin_thp``, ``non_swapcache_batch``,
+  ``swap_cluster_readahead``, ``trylock_swapoff``, ``vswap_migrate``,
+  ``vswap_split_huge_page``) are not modelled: the mm batches PTEs, reads ahead and checks
+  large swap-ins through the swap API (``can_swapin_thp``, ``swp_slot_to_swp_entry``).
 """
 
 from __future__ import annotations
@@ -44,12 +51,13 @@ from vswap.metadata import sizes
 from vswap.mm.folio import Folio
 from vswap.mm.memcontrol import MAX, MemCgroup, MemCgroupTree
 from vswap.mm.vmstat import VmStat
-from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, TTRS_ANYWAY, SwapHooks, SwapoffResult
+from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
 from vswap.swap._base import SwapDesignBase
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import (
     SWAP_MAP_ALLOCATED,
     VSWAP_MAP_BAD,
+    SlotOwner,
     SwapDevices,
     SwapInfo,
 )
@@ -74,7 +82,9 @@ from vswap.swap.vswap_desc import (
 )
 
 if TYPE_CHECKING:
+    from vswap.swap._api import SwapDesign
     from vswap.swap.storage import SwapStorage
+    from vswap.zswap.zswap import ZswapHost
 
 SWAPFILE = SwapType.VSWAP_SWAPFILE
 ZERO = SwapType.VSWAP_ZERO
@@ -120,26 +130,6 @@ def _xarray_bytes_np(indices: np.ndarray) -> int:
     return nodes * sizes.XA_NODE_BYTES
 
 
-class VSwapInfo(SwapInfo):
-    """A swap device under the virtual design: the physical allocator's reclaim scans.
-
-    Models: patch 10's ``cluster_scan_range`` / ``cluster_reclaim_range`` /
-    ``swap_reclaim_full_clusters`` under vswap: an ``SWAP_MAP_ALLOCATED`` slot counts as
-    reclaimable only when the reverse map names an owner whose refs are exactly 1 (cache
-    only, ``swap_cache_only``); a slot with no owner never is (spec part 1 invariant 36).
-    """
-
-    vswap: VirtualSwap
-
-    def slot_cache_only(self, offset: int) -> bool:
-        """Models: ``swap_cache_only()`` (patch 10): the rmap owner has refs == 1."""
-        return self.vswap.swap_cache_only(self, offset)
-
-    def may_have_cache_only_slots(self) -> bool:
-        # Only a folio in the swap cache can be reclaimed: with none, skip the scan.
-        return self.reclaim_cb is not None and bool(self.vswap.swap_cache.nr_pages)
-
-
 class VirtualSwap(SwapDesignBase):
     """The seed's virtual swap space (RFC v2 after patch 18) behind the swap API.
 
@@ -153,7 +143,6 @@ class VirtualSwap(SwapDesignBase):
             (partitions allocated on demand). See :class:`VswapPartitions`.
         nr_partitions: static partitions (default ``nr_cpus``).
         partition_clusters: clusters per dynamic partition (default 32 = 64 MiB).
-        rfc_non_swapcache_batch: reproduce the RFC's inverted ``non_swapcache_batch`` (D4).
         debug_vm: turn every ``VM_WARN_ON`` into an AssertionError (tests, CI).
     """
 
@@ -166,7 +155,7 @@ class VirtualSwap(SwapDesignBase):
                  cluster_shift: int = VSWAP_CLUSTER_SHIFT, partition: str | None = None,
                  nr_partitions: int | None = None,
                  partition_clusters: int = DYNAMIC_PARTITION_CLUSTERS,
-                 rfc_non_swapcache_batch: bool = False, debug_vm: bool = False) -> None:
+                 debug_vm: bool = False) -> None:
         mode = partition if partition is not None else self.default_partition
         if max_vswap is None:
             max_vswap = STATIC_PARTITION_MAX_VSWAP if mode == "static" else MAX_VSWAP
@@ -181,11 +170,8 @@ class VirtualSwap(SwapDesignBase):
                          memcgs=memcgs, vmstat=vmstat, hooks=hooks)
         #: ``vswap_rmap``: per device type, virtual id by physical offset (0: no owner).
         self.rmap: dict[int, array[int]] = {}
-        self.rfc_non_swapcache_batch = rfc_non_swapcache_batch
         self.debug_vm = debug_vm
         self.warnings: Counter[str] = Counter()
-        #: Lock acquisitions by identity (allocator locks), for the contention model.
-        self.lock_ops: Counter[Hashable] = Counter()
         # zswap writeback in flight: entry -> (zswap entry id, physical slot) (section 16.3).
         self._wb_pending: dict[int, tuple[int, int]] = {}
 
@@ -213,13 +199,8 @@ class VirtualSwap(SwapDesignBase):
             self._get_live(SwpEntry(e), what)
         return ids
 
-    def desc_lock(self, entry: SwpEntry) -> Hashable:
-        """The identity of the descriptor's ``rwlock_t`` (``desc->lock``)."""
-        return ("swp_desc", int(entry))
-
     def _alloc_lock(self, e: int) -> None:
         key = ("vswap_map", self.partitions.partition_of(e))
-        self.lock_ops[key] += 1
         self.tracer.lock_step("vswap_map", key, "vswap_slot_alloc")
 
     # =====================================================================================
@@ -236,10 +217,7 @@ class VirtualSwap(SwapDesignBase):
         si = self.devices.add_device(
             storage, nr_pages=header.last_page + 1, bad_pages=tuple(header.bad_pages),
             prio=prio, solidstate=solidstate, blkdev=blkdev,
-            name=storage.name, kind="file" if kind == "file" else "partition")
-        si.__class__ = VSwapInfo
-        si.vswap = self  # type: ignore[attr-defined]
-        si.reclaim_cb = lambda dev, off: self.try_to_reclaim_swap(dev, off, TTRS_ANYWAY)
+            name=storage.name, kind="file" if kind == "file" else "partition", owner=self)
         self.rmap[si.type] = array("I", bytes(4 * si.max))
         return si
 
@@ -252,16 +230,6 @@ class VirtualSwap(SwapDesignBase):
     def entry_needs_device(self, entry: SwpEntry) -> bool:
         """Under vswap an entry without a device is simply not on disk."""
         return False
-
-    def trylock_swapoff(self, entry: SwpEntry) -> tuple[bool, SwapInfo | None]:
-        """Models: ``trylock_swapoff()`` (patch 10/12): always succeeds; ``si`` only when the
-        entry is currently disk-backed (and it may be stale, spec part 2 section 1.4)."""
-        return True, self.get_swap_device(entry)
-
-    def unlock_swapoff(self, entry: SwpEntry, si: SwapInfo | None) -> None:
-        """Models: ``unlock_swapoff()``: put the device reference only if one was taken (D0)."""
-        if si is not None:
-            self.put_swap_device(si)
 
     def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot:
         """Models: ``swp_entry_to_swp_slot()`` (vswap): the slot of a live SWAPFILE
@@ -518,26 +486,6 @@ class VirtualSwap(SwapDesignBase):
         self._alloc_lock(e)
         self.table.release_vswap_slot(e)
 
-    def vswap_split_huge_page(self, head: Folio, index: int, subpage: Folio) -> None:
-        """Models: ``vswap_split_huge_page()``: tail ``index`` of a split swap-cache THP now
-        lives in ``subpage``; a FOLIO(head) descriptor follows it (T11)."""
-        e = int(head.swap) + index
-        t = self.table
-        if t.is_live(e) and t.type[e] == FOLIO and t.folio.get(e) is head:
-            t.folio[e] = subpage
-
-    def vswap_migrate(self, src: Folio, dst: Folio) -> None:
-        """Models: ``vswap_migrate()``: FOLIO(src) descriptors become FOLIO(dst) (T10); warns
-        on a range only partly folio-backed."""
-        t = self.table
-        hits = 0
-        for e in range(int(src.swap), int(src.swap) + src.nr_pages):
-            if t.is_live(e) and t.type[e] == FOLIO and t.folio.get(e) is src:
-                t.folio[e] = dst
-                hits += 1
-        if hits and hits != src.nr_pages:
-            self._warn("vswap_migrate: mixed backing states in the swap cache")
-
     # =====================================================================================
     # range predicates (patch 12, patch 15)
     # =====================================================================================
@@ -567,98 +515,10 @@ class VirtualSwap(SwapDesignBase):
             n += 1
         return n, ty
 
-    def vswap_disk_backed(self, entry: SwpEntry, nr: int) -> bool:
-        """Models: ``vswap_disk_backed()``: all SWAPFILE, contiguous on one device."""
-        n, ty = self.vswap_check_backing(entry, nr)
-        return n == nr and ty == SWAPFILE and bool(self.table.slot[int(entry)])
-
     def vswap_folio_backed(self, entry: SwpEntry, nr: int) -> bool:
         """Models: ``vswap_folio_backed()``: all FOLIO, one folio."""
         n, ty = self.vswap_check_backing(entry, nr)
         return n == nr and ty == FOLIO
-
-    def vswap_can_swapin_thp(self, entry: SwpEntry, nr: int) -> bool:
-        """Models: ``vswap_can_swapin_thp()`` (patch 15): the whole range ZERO, or SWAPFILE
-        contiguous on one device; never ZSWAP or FOLIO."""
-        n, ty = self.vswap_check_backing(entry, nr)
-        if n != nr:
-            return False
-        return ty == ZERO or (ty == SWAPFILE and bool(self.table.slot[int(entry)]))
-
-    def swap_nth(self, entry: SwpEntry, n: int) -> SwpEntry:
-        """Models: ``swap_nth()`` (vswap): plain virtual arithmetic."""
-        return SwpEntry(int(entry) + n)
-
-    def swap_move(self, entry: SwpEntry, delta: int) -> SwpEntry:
-        """Models: ``swap_move()`` (patch 15): ``entry + delta`` if both are live, the first
-        is not ZSWAP, the types match, and SWAPFILE offsets / FOLIO folios continue; else 0."""
-        t = self.table
-        a, b = int(entry), int(entry) + delta
-        if not (t.is_live(a) and t.is_live(b)):
-            return SwpEntry(0)
-        ty = t.type[a]
-        if ty == ZSWAP or t.type[b] != ty:
-            return SwpEntry(0)
-        if ty == SWAPFILE:
-            sa, sb = t.slot[a], t.slot[b]
-            if not sa or not sb or swp_slot_type(SwpSlot(sa)) != swp_slot_type(SwpSlot(sb)) \
-                    or sb - sa != delta:
-                return SwpEntry(0)
-        elif ty == FOLIO and t.folio.get(a) is not t.folio.get(b):
-            return SwpEntry(0)
-        return SwpEntry(b)
-
-    def swap_pte_batch(self, entry: SwpEntry, max_nr: int) -> int:
-        """How many consecutive swap PTEs from ``entry`` one batch may cover.
-
-        Models: ``swap_pte_batch()`` over PTEs holding consecutive virtual ids: the chain of
-        pairwise ``swap_move(e, 1)`` checks plus the same recorded memcg id (spec 10.3).
-        """
-        t = self.table
-        e0 = int(entry)
-        if not t.is_live(e0):
-            return 1
-        memcg = t.memcgid[e0]
-        n = 1
-        while n < max_nr:
-            nxt = self.swap_move(SwpEntry(e0 + n - 1), 1)
-            if not nxt or t.memcgid[nxt] != memcg:
-                break
-            n += 1
-        return n
-
-    def swap_zeromap_batch(self, entry: SwpEntry, max_nr: int) -> tuple[int, bool]:
-        """Models: ``swap_zeromap_batch()`` (vswap): prefix sharing the first descriptor's
-        ZERO-or-not status, and that status."""
-        t = self.table
-        e0 = int(entry)
-        first = t.is_live(e0) and t.type[e0] == ZERO
-        n = 1
-        while n < max_nr:
-            e = e0 + n
-            if (t.is_live(e) and t.type[e] == ZERO) != first:
-                break
-            n += 1
-        return n, first
-
-    def non_swapcache_batch(self, entry: SwpEntry, max_nr: int) -> int:
-        """Longest prefix that is still valid but not in the swap cache.
-
-        Models: ``non_swapcache_batch()`` (vswap, patch 10). The documented meaning (stop at
-        a pinned or dead entry) by default; with ``rfc_non_swapcache_batch`` the RFC's
-        inverted test (stop at an unpinned entry with a count, D4 / spec 16.1).
-        """
-        t = self.table
-        n = 0
-        for e in range(int(entry), int(entry) + max_nr):
-            refs = t.refs[e] if t.is_live(e) else 0
-            if self.rfc_non_swapcache_batch:
-                if not refs & SWAP_CACHE_INC and refs >> 1:
-                    break
-            elif not refs or refs & SWAP_CACHE_INC:
-                break
-            n += 1
-        return n
 
     # =====================================================================================
     # lifetime (patch 10)
@@ -718,10 +578,6 @@ class VirtualSwap(SwapDesignBase):
         """
         self.swap_duplicate_nr(entry, 1)
         return 0
-
-    def swap_shmem_alloc(self, entry: SwpEntry, nr: int) -> None:
-        """Models: ``swap_shmem_alloc()`` (vswap): ordinary counts, no SWAP_MAP_SHMEM."""
-        self.swap_duplicate_nr(entry, nr)
 
     def swapcache_prepare(self, entry: SwpEntry, nr: int = 1) -> int:
         """Take the swap-cache pin of ``nr`` entries, all or none.
@@ -788,10 +644,6 @@ class VirtualSwap(SwapDesignBase):
                 raise KernelError(Errno.EINVAL, f"swap_free: {e:#x} has no reference to drop")
         self._drop_refs(ids, SWAP_COUNT_INC)
 
-    def swap_free(self, entry: SwpEntry) -> None:
-        """Models: ``swap_free()``."""
-        self.swap_free_nr(entry, 1)
-
     def free_swap_and_cache_nr(self, entry: SwpEntry, nr: int = 1) -> None:
         """Drop a mapping reference from ``nr`` entries; reclaim folios left cache-only.
 
@@ -837,6 +689,10 @@ class VirtualSwap(SwapDesignBase):
         return all(t.is_live(e) and t.refs[e] == SWAP_CACHE_INC
                    for e in range(int(entry), int(entry) + nr))
 
+    def cache_only_slots_possible(self, si: SwapInfo) -> bool:
+        """Only a folio in the swap cache can be reclaimed: with none, skip the scan."""
+        return bool(self.swap_cache.nr_pages)
+
     def swap_cache_only(self, si: SwapInfo, offset: int) -> bool:
         """Models: ``swap_cache_only()`` (patch 10): the slot's owner is cache-only."""
         col = self.rmap.get(si.type)
@@ -874,14 +730,6 @@ class VirtualSwap(SwapDesignBase):
         e = int(entry)
         return self.table.refs[e] >> 1 if self.table.is_live(e) else 0
 
-    def _swap_count(self, entry: SwpEntry) -> int:
-        """Models: ``__swap_count()`` (vswap): identical to ``swp_swapcount``."""
-        return self.swp_swapcount(entry)
-
-    def swap_swapcount(self, si: SwapInfo | None, entry: SwpEntry) -> int:
-        """Models: ``swap_swapcount()`` (vswap): identical to ``swp_swapcount``."""
-        return self.swp_swapcount(entry)
-
     def folio_swapped(self, folio: Folio) -> bool:
         """Models: ``folio_swapped()`` (vswap): some id of the folio has a count > 0."""
         if not folio.swap:
@@ -904,48 +752,6 @@ class VirtualSwap(SwapDesignBase):
             self.swapcache_clear(entry, 1)
             return False
         return True
-
-    def swap_cluster_readahead_entries(self, entry: SwpEntry, page_cluster: int) -> list[SwpEntry]:
-        """The entries cluster readahead would read around ``entry``, target included.
-
-        Models: the window of ``swap_cluster_readahead()`` (patch 05/12): only a SWAPFILE
-        entry has a physical neighbourhood (others read just the target); the aligned window
-        of ``1 << page_cluster`` offsets on the same device is mapped back through
-        ``vswap_rmap``, and offsets with no virtual owner are skipped (invariant 34).
-        """
-        slot = self.swp_entry_to_swp_slot(entry)
-        if not slot or page_cluster <= 0:
-            return [entry]
-        si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
-        if si is None:
-            return [entry]
-        col = self.rmap[si.type]
-        mask = (1 << page_cluster) - 1
-        off = swp_slot_offset(slot)
-        start = max(off & ~mask, 1)
-        end = min(off | mask, si.max - 1)
-        return [SwpEntry(col[o]) for o in range(start, end + 1) if col[o]]
-
-    def swap_cluster_readahead(self, entry: SwpEntry, page_cluster: int) -> Folio | None:
-        """Read the readahead window into the swap cache; return the target's folio.
-
-        Models: ``swap_cluster_readahead()``: neighbours go through
-        ``read_swap_cache_async`` (dead ones fail ``swapcache_prepare`` harmlessly) and are
-        read if new; ``swap_ra`` counts them.
-        """
-        target: Folio | None = None
-        for e in self.swap_cluster_readahead_entries(entry, page_cluster):
-            folio, new = self.read_swap_cache_async(e)
-            if folio is not None and new:
-                ok = self.swap_read_folio(folio)
-                folio.folio_unlock()
-                if not ok:
-                    continue
-                if e != entry:
-                    self.vmstat.count_vm_event("swap_ra")
-            if e == entry:
-                target = folio
-        return target
 
     # =====================================================================================
     # I/O (mm/page_io.c, patch 12)
@@ -1317,23 +1123,13 @@ class VirtualSwap(SwapDesignBase):
         """The ``/sys/kernel/debug/vswap/`` files."""
         return {"used": self.table.used, "alloc_reject": self.table.alloc_reject}
 
-    def lock_identities(self) -> dict[str, set[Hashable]]:
-        """Lock instances by class, for the contention model.
-
-        ``swap_cache`` and ``zswap_tree``: one each without partitioning, one per live
-        partition with it; ``vswap_map``: the allocator lock (per partition when
-        partitioned); ``vswap_rmap``: one; ``vswap_partition_global`` (dynamic only);
-        ``swp_desc``: one rwlock per live descriptor.
-        """
-        out = super().lock_identities()
-        parts = self.partitions.live_partitions() if self.partitions.mode != "none" else {0}
-        out["vswap_map"] = {("vswap_map", p) for p in parts}
-        out["vswap_rmap"] = {"vswap_rmap"}
-        if self.zswap is not None:
-            out["zswap_tree"] = set(self.zswap.tree_keys())
-        if self.partitions.mode == "dynamic":
-            out["vswap_partition_global"] = {"vswap_partition_global"}
-        out["swp_desc"] = {("swp_desc", e) for e in self.table.live_ids()}
+    def entry_leftovers(self) -> list[str]:
+        """Live descriptors and zswap writebacks still in flight."""
+        out = []
+        if self.table.used:
+            out.append(f"{self.table.used} live vswap descriptors")
+        if self._wb_pending:
+            out.append(f"{len(self._wb_pending)} pending zswap writebacks")
         return out
 
     def metadata_bytes(self) -> dict[str, int]:
@@ -1446,3 +1242,10 @@ class VirtualSwapDynamic(VirtualSwap):
 
     name = "vswap-dynamic"
     default_partition = "dynamic"
+
+
+if TYPE_CHECKING:
+    def _implements(d: VirtualSwap) -> tuple[SwapDesign, ZswapHost, SlotOwner]:
+        """Static check (mypy): the class satisfies the swap API, zswap's host protocol and
+        the devices' owner protocol."""
+        return d, d, d

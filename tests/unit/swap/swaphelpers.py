@@ -38,8 +38,7 @@ def swap_out(design: SwapDesign, folio: Folio, nr_ptes: int = 1) -> tuple[SwpEnt
     ret = design.swap_writepage(folio)
     if ret == 0 and folio.swapcache:
         folio.folio_lock()
-        design.swap_cache._delete_from_swap_cache(folio, entry, None)  # type: ignore[attr-defined]
-        design.put_swap_folio(folio, entry)
+        design.delete_from_swap_cache(folio)
         folio.folio_unlock()
     return entry, ret
 

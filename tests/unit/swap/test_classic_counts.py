@@ -31,8 +31,7 @@ def test_lifecycle_map_bytes(rng: random.Random) -> None:
     assert _map(d, e) == SWAP_HAS_CACHE
     d.swap_duplicate(e)
     assert _map(d, e) == SWAP_HAS_CACHE | 1
-    d.swap_cache._delete_from_swap_cache(folio, e, None)
-    d.put_swap_folio(folio, e)
+    d.delete_from_swap_cache(folio)
     assert _map(d, e) == 1
     d.swap_free_nr(e, 1)
     assert _map(d, e) == 0
@@ -47,7 +46,6 @@ def test_count_continuation_through_swap_duplicate(rng: random.Random) -> None:
     d.swap_duplicate(e)
     assert _map(d, e) == COUNT_CONTINUED
     assert d.swp_swapcount(e) == SWAP_MAP_MAX + 1
-    assert d._swap_count(e) == COUNT_CONTINUED, "__swap_count shows the raw byte"
     meta = d.metadata_bytes()
     assert meta["swap_cont_pages"] == PAGE_SIZE
     for n in range(SWAP_MAP_MAX, -1, -1):

@@ -65,8 +65,7 @@ class ClassicSwapMapMachine(RuleBasedStateMachine):
         if folio is None:
             return
         folio.folio_lock()
-        self.d.swap_cache._delete_from_swap_cache(folio, e, None)
-        self.d.put_swap_folio(folio, e)
+        self.d.delete_from_swap_cache(folio)
         folio.folio_unlock()
         del self.pinned[e]
         self._maybe_dead(e)

@@ -156,12 +156,10 @@ def test_partitioned_variants_allocate_per_cpu(mode: str, rng: random.Random) ->
     parts = {cpu: {d.partitions.partition_of(e) for e in es} for cpu, es in ents.items()}
     assert all(len(p) == 1 for p in parts.values())
     assert len({next(iter(p)) for p in parts.values()}) == 4
-    locks = d.lock_identities()
-    assert len(locks["swap_cache"]) == 0  # no folio left in the cache
-    assert len(locks["vswap_map"]) == 4
+    assert d.swap_cache.nr_pages == 0  # no folio left in the cache
+    assert len(d.partitions.live_partitions()) == 4
     if mode == "dynamic":
         assert d.partitions.global_lock_count == 4
-        assert "vswap_partition_global" in locks
     for es in ents.values():
         for e in es:
             swap_in(d, e)
@@ -187,9 +185,8 @@ def test_unpartitioned_has_one_lock_per_class(rng: random.Random) -> None:
     for i in range(6):
         f = Folio(0, compressible(rng) if i % 2 else random_page(rng))
         add(d, f)
-    locks = d.lock_identities()
-    assert len(locks["swap_cache"]) == 1 and len(locks["vswap_map"]) == 1
-    assert len(locks["swp_desc"]) == 6
+    assert set(d.swap_cache.spaces) == {0}  # one swap-cache space (and lock)
+    assert d.partitions.live_partitions() == {0} and d.vswap_used == 6
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -260,15 +257,6 @@ def test_bad_configuration_is_rejected() -> None:
         VirtualSwap(cluster_shift=12)
 
 
-def test_rfc_non_swapcache_batch_flag(rng: random.Random) -> None:
-    d = mk(device_mib=4)
-    e, _ = swap_out(d, Folio(2, random_page(rng, 4)))
-    assert d.non_swapcache_batch(e, 4) == 4
-    rfc = mk(device_mib=4, rfc_non_swapcache_batch=True)
-    e2, _ = swap_out(rfc, Folio(2, random_page(rng, 4)))
-    assert rfc.non_swapcache_batch(e2, 4) == 0  # the inverted test rejects every range
-
-
 def test_free_swap_and_cache_steps_to_folio_end(rng: random.Random) -> None:
     d = mk()
     f = Folio(2, random_page(rng, 4))
@@ -281,15 +269,3 @@ def test_free_swap_and_cache_steps_to_folio_end(rng: random.Random) -> None:
     assert not f.swapcache and d.vswap_used == 0
 
 
-def test_migrate_and_split_follow_the_folio(rng: random.Random) -> None:
-    d = mk()
-    src = Folio(1, random_page(rng, 2))
-    e = add(d, src)
-    dst = Folio(1, bytes(src.data))
-    d.vswap_migrate(src, dst)
-    assert d.table.folio[e] is dst and d.table.folio[e + 1] is dst
-    tail = Folio(0)
-    d.table.folio[e] = src
-    d.table.folio[e + 1] = src
-    d.vswap_split_huge_page(src, 1, tail)
-    assert d.table.folio[e + 1] is tail and d.table.folio[e] is src

@@ -77,9 +77,7 @@ def swap_out(d: object, folio: Folio, nr_ptes: int = 1) -> tuple[SwpEntry, int]:
 def reclaim(d: object, folio: Folio, shadow: int | None = None) -> None:
     """__remove_mapping of a clean swap-cache folio: out of the cache, drop its pins."""
     folio.folio_lock()
-    entry = folio.swap
-    d.swap_cache._delete_from_swap_cache(folio, entry, shadow)  # type: ignore[attr-defined]
-    d.put_swap_folio(folio, entry)  # type: ignore[attr-defined]
+    d.delete_from_swap_cache(folio, shadow=shadow)  # type: ignore[attr-defined]
     folio.folio_unlock()
 
 
