@@ -65,7 +65,6 @@ class MachineBase(abc.ABC):
     skip_swapcache_enabled: bool
     # Readahead state (swap_ra_info, the cluster readahead window, swap-in failures).
     swapin_readahead_hits: int
-    vma_ra_info: dict[int, tuple[int, int]]
     cluster_ra_prev: int
     cluster_ra_win: int
     swapin_fail_streak: int

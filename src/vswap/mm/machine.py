@@ -138,7 +138,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         self.vma_ra_enabled = config.vma_ra_enabled
         self.skip_swapcache_enabled = config.skip_swapcache
         self.swapin_readahead_hits = 0
-        self.vma_ra_info: dict[int, tuple[int, int]] = {}
         self.cluster_ra_prev = 0
         self.cluster_ra_win = 0
         self.swapin_fail_streak = 0
@@ -536,7 +535,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         """Models: ``exit_mmap()``: zap every VMA, free the page tables, forget the mm."""
         for vma in mm.vmas:
             self.zap_pte_range(mm, vma.start, vma.end)
-            self.vma_ra_info.pop(id(vma), None)
         mm.vmas = []
         mm.vma_starts = []
         mm.tables.clear()
@@ -606,7 +604,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             inside = mm.split_vmas(start, end)
             for vma in inside:
                 self.zap_pte_range(mm, vma.start, vma.end)
-                self.vma_ra_info.pop(id(vma), None)
             mm.remove_vmas(inside)
             mm.free_pgtables(start, end)
         finally:

@@ -452,9 +452,10 @@ class FaultMixin(MachineBase):
         """Models: ``swap_vma_readahead()`` with ``swap_ra_info()``: a window of swap PTEs
         around the fault, inside the VMA and its page table, sized by ``__swapin_nr_pages``
         from the VMA's last fault (``vma->swap_readahead_info``)."""
-        prev, prev_win = self.vma_ra_info.get(id(vma), (vpn, 0))
+        info = vma.swap_readahead_info
+        prev, prev_win = info if info is not None else (vpn, 0)
         win = self.swapin_nr_pages(prev, vpn, prev_win)
-        self.vma_ra_info[id(vma)] = (vpn, win)
+        vma.swap_readahead_info = (vpn, win)
         if win <= 1:
             return
         if vpn == prev + 1:
