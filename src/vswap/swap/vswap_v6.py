@@ -49,14 +49,19 @@ from vswap.mm.memcontrol import MAX, MemCgroup, MemCgroupTree
 from vswap.mm.vmstat import VmStat
 from vswap.swap._api import (
     AOP_WRITEPAGE_ACTIVATE,
-    TTRS_ANYWAY,
-    TTRS_FULL,
-    TTRS_UNMAPPED,
     SwapHooks,
     SwapoffResult,
 )
 from vswap.swap._base import SwapDesignBase
-from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, VSWAP_MAP_BAD, SwapDevices, SwapInfo
+from vswap.swap.swapfile import (
+    SWAP_MAP_ALLOCATED,
+    TTRS_ANYWAY,
+    TTRS_FULL,
+    TTRS_UNMAPPED,
+    VSWAP_MAP_BAD,
+    SwapDevices,
+    SwapInfo,
+)
 from vswap.swap.types import (
     PAGE_SIZE,
     SWAPFILE_CLUSTER,
@@ -98,23 +103,6 @@ class VswapV6Stats:
     free_batches: int
     freed_slots: int
     warnings: dict[str, int]
-
-
-class V6SwapInfo(SwapInfo):
-    """A physical device under v6: the allocator's reclaim scans ask the design.
-
-    Models: the swap-cache-only test of ``cluster_scan_range`` / ``cluster_reclaim_range`` /
-    ``swap_reclaim_full_clusters`` under vswap: with v6's mark the scan reads the bit in the
-    reverse-map entry; without it (v3-v5) it looks the owner's descriptor up.
-    """
-
-    vswap: VirtualSwapV6
-
-    def slot_cache_only(self, offset: int) -> bool:
-        return self.vswap.swap_cache_only(self, offset)
-
-    def may_have_cache_only_slots(self) -> bool:
-        return self.reclaim_cb is not None and bool(self.vswap.swap_cache.nr_pages)
 
 
 class VirtualSwapV6(SwapDesignBase):
@@ -215,10 +203,7 @@ class VirtualSwapV6(SwapDesignBase):
         si = self.devices.add_device(
             storage, nr_pages=header.last_page + 1, bad_pages=tuple(header.bad_pages),
             prio=prio, solidstate=solidstate, blkdev=blkdev,
-            name=storage.name, kind="file" if kind == "file" else "partition")
-        si.__class__ = V6SwapInfo
-        si.vswap = self  # type: ignore[attr-defined]
-        si.reclaim_cb = lambda dev, off: self.try_to_reclaim_swap(dev, off, TTRS_ANYWAY)
+            name=storage.name, kind="file" if kind == "file" else "partition", owner=self)
         self.rmap[si.type] = array("Q", bytes(8 * si.max))
         self.rmap_count[si.type] = array("H", bytes(2 * si.nr_clusters))
         return si
@@ -702,6 +687,17 @@ class VirtualSwapV6(SwapDesignBase):
     # =====================================================================================
     # reclaim of cache-only physical slots (the devices' questions)
     # =====================================================================================
+    def cache_only_slots_possible(self, si: SwapInfo) -> bool:
+        """Only a folio in the swap cache can be reclaimed: with none, skip the scan."""
+        return bool(self.swap_cache.nr_pages)
+
+    def entry_leftovers(self) -> list[str]:
+        """Live descriptors still held (the leak check)."""
+        out = [f"{self.table.used} live vswap descriptors"] if self.table.used else []
+        if self._wb_pending:
+            out.append(f"{len(self._wb_pending)} pending zswap writebacks")
+        return out
+
     def swap_cache_only(self, si: SwapInfo, offset: int) -> bool:
         """Is physical slot ``offset`` held by the swap cache alone?
 
