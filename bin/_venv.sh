@@ -1,18 +1,26 @@
 # Sourced by bin/* scripts: make sure .venv exists and holds the project (and, with
 # VSWAP_EXTRAS=test, the test tools). Re-installs only when pyproject.toml changed.
+# pip's output goes to .venv/install.log and is shown only if the install fails, so a
+# first run prints one line, not pages of build-backend chatter.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 extras="${VSWAP_EXTRAS:-}"
 stamp="$venv/.installed${extras:+-$extras}"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
-    "$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+    echo "vswap: installing into $venv${extras:+ (with the $extras tools)}; the first time takes about a minute" >&2
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    log="$venv/install.log"
     spec="$root"
     [ -n "$extras" ] && spec="$root[$extras]"
-    "$venv/bin/python" -m pip install --quiet -e "$spec"
+    if ! { "$venv/bin/python" -m pip install --quiet --upgrade pip &&
+           "$venv/bin/python" -m pip install --quiet -e "$spec"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "vswap: installing into $venv failed (the output above is in $log)" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"

@@ -38,3 +38,42 @@ def format_size(nbytes: int) -> str:
         if nbytes and nbytes % mult == 0:
             return f"{nbytes // mult}{suffix}"
     return str(nbytes)
+
+
+#: The range every ``scale`` must lie in (a config file's ``scale``, ``--scale``).
+SCALE_RANGE = (0.0, 1024.0)
+
+
+def parse_scale(text: str | float, *, what: str = "--scale") -> float:
+    """A size factor: a number (``0.01``, ``2``) or a fraction (``1/64``, as the help prints
+    the defaults), in (0, 1024].
+
+    Raises:
+        ConfigError: not a number or fraction, or outside (0, 1024] (names ``what``).
+    """
+    if isinstance(text, bool):
+        raise ConfigError(f"{what}: {text!r} is not a number")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        num, sep, den = str(text).strip().partition("/")
+        try:
+            value = float(num) / float(den) if sep else float(num)
+        except ValueError:
+            raise ConfigError(f"{what}: {text!r} is not a number or a fraction such as "
+                              "1/64") from None
+        except ZeroDivisionError:
+            raise ConfigError(f"{what}: {text!r} divides by zero") from None
+    lo, hi = SCALE_RANGE
+    if not lo < value <= hi:  # also refuses NaN
+        raise ConfigError(f"{what}: {text} is outside ({lo:g}, {hi:g}]")
+    return value
+
+
+def format_scale(scale: float) -> str:
+    """``1/128`` for a reciprocal of a whole number, else ``%g`` (``0.3``, ``2``)."""
+    if 0 < scale < 1:
+        inv = 1 / scale
+        if abs(inv - round(inv)) < 1e-9 * inv:
+            return f"1/{round(inv)}"
+    return f"{scale:g}"

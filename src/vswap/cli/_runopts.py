@@ -1,26 +1,45 @@
-"""Options shared by ``vswap run`` and ``vswap compare``, and the runner with progress."""
+"""Options shared by ``vswap run``, ``compare`` and ``bench``; the runner with progress.
+
+:func:`plan_from_args` turns the flags (and a ``--config`` file) into a :class:`RunPlan`: one
+timed :class:`~vswap.run.context.RunConfig` per design, what ``--scale`` scaled and kept,
+and where the costs came from; every bad input is refused there, before anything runs.
+:func:`run_all` runs the plan's configurations (in parallel processes when there are
+several) with progress on stderr (:mod:`vswap.report.progress`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import multiprocessing
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from vswap.config.costs import CostProvenance, default_provenance, load_cost_file
 from vswap.errors import ConfigError
+from vswap.report.progress import DEFAULT_INTERVAL_S, RunProgress
 from vswap.report.result import RunResult
 from vswap.run.context import DeviceSpec, RunConfig, check_fits, default_jobs, parse_device_spec
+from vswap.run.scaling import ScaleReport
+from vswap.sim.costs import DEFAULT_COSTS, CostTable
 from vswap.swap import DESIGNS, design_class
-from vswap.units import parse_size
+from vswap.swap.types import PAGE_SIZE
+from vswap.units import format_scale, format_size, parse_scale, parse_size
 from vswap.workloads import parse_workload
+from vswap.workloads._scale import scale_workload
 
 #: Defaults of the run flags when no --config file is given.
 RUN_DEFAULTS = {"workload": "usemem -n 4 -O 64M", "swap_device": ["file:1G"], "zswap": "off",
                 "cpus": 4, "seed": 1}
+
+
+def add_costs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--costs", default=None, metavar="FILE",
+                   help="a cost file (docs/costs.md: vswap-costs JSON, or what `vswap "
+                        "calibrate --json` writes); default: the built-in cost table")
 
 
 def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
@@ -44,9 +63,11 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
                                                   "(default off)")
     p.add_argument("--cpus", type=int, default=None, help="simulated CPUs (default 4)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 1)")
-    p.add_argument("--scale", type=float, default=None,
-                   help="with --config: multiply every size of the configuration and of its "
-                        "workloads' command lines (default: the config's scale)")
+    p.add_argument("--scale", default=None, metavar="S",
+                   help="multiply every size: RAM, devices, memory limits, the workload's "
+                        "sizes and sleeps, defaults included (0.01 or 1/64; default: the "
+                        "config's scale, else 1); counts of processes and CPUs are kept")
+    add_costs_option(p)
     p.add_argument("--no-verify", action="store_true",
                    help="do not check pages read back (faster)")
     p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
@@ -61,65 +82,140 @@ def designs_from(text: str) -> list[str]:
     return names
 
 
-def _configs_from_file(args: argparse.Namespace) -> list[RunConfig]:
+def costs_from(path: str | None) -> tuple[CostTable, CostProvenance]:
+    """The cost table of ``--costs`` (or the default one) and its provenance."""
+    if path is None:
+        return DEFAULT_COSTS, default_provenance()
+    return load_cost_file(path)
+
+
+@dataclass
+class RunPlan:
+    """What a run command will do: the runs, a title, the scale's account, the costs."""
+
+    configs: list[RunConfig]
+    title: str
+    scale: ScaleReport | None = None
+    costs: CostProvenance = field(default_factory=default_provenance)
+
+    def header_lines(self) -> list[str]:
+        """What the scale changed (printed before the table)."""
+        return self.scale.lines() if self.scale is not None else []
+
+
+def _plan_from_file(args: argparse.Namespace) -> RunPlan:
     """--config FILE: load it, apply the flags that were given, one run per design."""
     from vswap.config import apply_overrides, load_config
     from vswap.run.fromconfig import run_configs_from_file
+    from vswap.run.scaling import config_scale_report
 
     cf = load_config(args.config, parse_workload=parse_workload)
     cf = apply_overrides(
         cf, design=args.design, workload=args.workload, memory_max=args.memory_max,
         swap_device=args.swap_device, zswap=args.zswap, cpus=args.cpus, ram=args.ram,
-        seed=args.seed, scale=args.scale, verify=False if args.no_verify else None)
-    return run_configs_from_file(cf)
+        seed=args.seed, scale=args.scale, verify=False if args.no_verify else None,
+        costs=args.costs)
+    costs, prov = costs_from(cf.costs)
+    configs = run_configs_from_file(cf)
+    for c in configs:
+        c.costs = costs
+        c.cost_provenance = prov.as_json()
+    c0 = configs[0]
+    title = f"{c0.workload} | {cf.source} | {c0.cpus} CPUs | seed {c0.seed}"
+    return RunPlan(configs, title, config_scale_report(cf), prov)
 
 
-def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
+def _scaled_bytes(nbytes: int, factor: float) -> int:
+    value = int(nbytes * factor)
+    return max(value - value % PAGE_SIZE, PAGE_SIZE)
+
+
+def plan_from_args(args: argparse.Namespace) -> RunPlan:
     """One RunConfig per design; every bad input is refused here, before anything runs."""
     if args.config is not None:
-        return _configs_from_file(args)
-    if args.scale is not None:
-        raise ConfigError("--scale: only with --config (size the workload and devices "
-                          "directly otherwise)")
+        return _plan_from_file(args)
     for key, value in RUN_DEFAULTS.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    factor = parse_scale(args.scale) if args.scale is not None else 1.0
     designs = designs_from(args.design or args.default_design)
     if args.cpus < 1:
         raise ConfigError(f"--cpus must be a positive number, not {args.cpus}")
-    parse_workload(args.workload)
+    scaled_workload = scale_workload(args.workload, factor)
+    parse_workload(scaled_workload.command)
+    report = ScaleReport(factor=factor, source="--scale", workloads=[scaled_workload])
     mem_max = None
     if args.memory_max is not None and args.memory_max != "max":
-        mem_max = parse_size(args.memory_max, what="--memory-max")
-    ram = parse_size(args.ram, what="--ram") if args.ram is not None else None
+        given = parse_size(args.memory_max, what="--memory-max")
+        mem_max = _scaled_bytes(given, factor)
+        if factor != 1:
+            report.scaled.append(f"--memory-max {args.memory_max} -> {format_size(mem_max)}")
+    ram = None
+    if args.ram is not None:
+        given = parse_size(args.ram, what="--ram")
+        ram = _scaled_bytes(given, factor)
+        if factor != 1:
+            report.scaled.append(f"--ram {args.ram} -> {format_size(ram)}")
     devices: list[DeviceSpec] = []
     for text in args.swap_device:
         spec = parse_device_spec(text)
-        if spec is not None:
-            devices.append(spec)
+        if spec is None:
+            continue
+        size = _scaled_bytes(spec.size, factor)
+        if size < 10 * PAGE_SIZE:
+            raise ConfigError(f"--swap-device {text} at scale {format_scale(factor)} is "
+                              f"{size // PAGE_SIZE} pages; a swap area needs at least 10")
+        if factor != 1:
+            report.scaled.append(f"--swap-device {text} -> {format_size(size)}")
+        devices.append(dataclasses.replace(spec, size=size))
+    report.kept.append(f"{args.cpus} CPUs")
     zswap = None if args.zswap in ("off", "none", "0") else args.zswap
     if zswap is not None:
         from vswap.sim.costs import COMPRESSORS
         if zswap not in COMPRESSORS:
             raise ConfigError(f"--zswap: unknown compressor {zswap!r} "
                               f"(known: {', '.join(COMPRESSORS)}, or off)")
-    return [RunConfig(design=d, workload=args.workload, memory_max=mem_max, ram=ram,
-                      swap_devices=list(devices), zswap=zswap, cpus=args.cpus,
-                      seed=args.seed, verify=not args.no_verify) for d in designs]
+    costs, prov = costs_from(args.costs)
+    labels: dict[str, Any] = {}
+    if factor != 1:
+        labels = {"scale": factor, "scaling": report.as_json()}
+    configs = [RunConfig(design=d, workload=scaled_workload.command, memory_max=mem_max,
+                         ram=ram, swap_devices=list(devices), zswap=zswap, cpus=args.cpus,
+                         seed=args.seed, verify=not args.no_verify, costs=costs,
+                         cost_provenance=prov.as_json(), labels=dict(labels))
+               for d in designs]
+    c = configs[0]
+    title = (f"{c.workload} | memory.max={format_size(c.memory_max) if c.memory_max else 'max'}"
+             f" | swap {','.join(d.text() for d in c.swap_devices) or 'none'} | "
+             f"zswap {c.zswap or 'off'} | {c.cpus} CPUs | seed {c.seed}")
+    return RunPlan(configs, title, report if factor != 1 else None, prov)
 
 
-def _run_one(config: RunConfig) -> RunResult:
+# -- running, with progress ------------------------------------------------------------------
+
+#: In a worker process: the shared progress slots (4 per run: fraction numerator and
+#: denominator, modelled ns, page events), set by the pool's initializer.
+_SLOTS: Any = None
+
+
+def _init_worker(slots: Any) -> None:
+    global _SLOTS
+    _SLOTS = slots
+
+
+def _run_one(index: int, config: RunConfig) -> RunResult:
     from vswap.run.context import run_workload
+
+    slots = _SLOTS
+    if slots is not None:
+        def report(done: int, total: int, now_ns: int, events: int) -> None:
+            base = 4 * index
+            slots[base:base + 4] = [float(done), float(total), float(now_ns), float(events)]
+        config.progress = report
     return run_workload(config)
 
 
-def run_all(configs: Sequence[RunConfig], *, jobs: int | None = None,
-            describe: Callable[[RunConfig], str] = lambda c: c.design) -> list[RunResult]:
-    """Run every config (in parallel processes when there are several), with a progress bar
-    on stderr when it is a terminal. Refuses up front what would not fit in memory."""
-    if jobs is not None and jobs < 0:
-        raise ConfigError(f"--jobs: {jobs} is negative (0 or absent: one per CPU)")
-    jobs = min(jobs or default_jobs(), len(configs)) or 1
+def _check_fit(configs: Sequence[RunConfig], jobs: int) -> None:
     for c in configs:
         if c.config_file is not None:
             continue  # checked per workload when the run starts
@@ -127,76 +223,63 @@ def run_all(configs: Sequence[RunConfig], *, jobs: int | None = None,
         if wl.needs_device() and c.swap_devices and hasattr(wl, "set_device_bytes"):
             wl.set_device_bytes(c.swap_devices[0].size)
         check_fits(wl, c, parallel=jobs)
-    show = sys.stderr.isatty()
-    progress: Any = None
-    if show:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("{task.completed}/{task.total} runs"),
-                            TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-        progress.start()
-        bar = progress.add_task("running", total=len(configs))
+
+
+def run_all(configs: Sequence[RunConfig], *, jobs: int | None = None,
+            describe: Callable[[RunConfig], str] = lambda c: c.design,
+            progress_interval: float = DEFAULT_INTERVAL_S,
+            progress_stream: Any = None) -> list[RunResult]:
+    """Run every config (in parallel processes when ``jobs`` allows), with progress on
+    stderr (:class:`~vswap.report.progress.RunProgress`). Refuses up front what would not
+    fit in memory."""
+    if jobs is not None and jobs < 0:
+        raise ConfigError(f"--jobs: {jobs} is negative (0 or absent: one per CPU)")
+    jobs = min(jobs or default_jobs(), len(configs)) or 1
+    _check_fit(configs, jobs)
+    progress = RunProgress(len(configs), stream=progress_stream or sys.stderr,
+                           interval=progress_interval,
+                           label=f"{len(configs)} run{'s' if len(configs) > 1 else ''}")
     results: list[RunResult | None] = [None] * len(configs)
     try:
         if jobs == 1:
             for i, c in enumerate(configs):
-                if progress is not None:
-                    progress.update(bar, description=f"running {describe(c)}")
-                results[i] = _run_one(c)
-                if progress is not None:
-                    progress.advance(bar)
+                def report(done: int, total: int, now_ns: int, events: int,
+                           i: int = i) -> None:
+                    progress.update(i, done, total, now_ns, events)
+                    progress.tick()
+                c.progress = report
+                try:
+                    results[i] = _run_one(i, c)
+                finally:
+                    c.progress = None
+                r = results[i]
+                assert r is not None
+                progress.finished(i, round(r.metrics.real_s * 1e9), r.metrics.page_events)
+                progress.tick()
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(_run_one, c) for c in configs]
-                for i, f in enumerate(futures):
-                    results[i] = f.result()
-                    if progress is not None:
-                        progress.advance(bar)
+            _run_parallel(configs, jobs, results, progress)
     finally:
-        if progress is not None:
-            progress.stop()
+        progress.close()
     return [r for r in results if r is not None]
 
 
-def fmt(v: float, key: str) -> str:
-    if key.endswith("_kbps") or key.endswith("per_wall_s"):
-        return f"{v:,.0f}"
-    if key.endswith("_s"):
-        return f"{v:.6f}" if v < 1 else f"{v:.3f}"
-    return f"{v:,}" if isinstance(v, int) else f"{v:.4g}"
-
-
-METRIC_ROWS = ("real_s", "user_s", "sys_s", "spin_s", "throughput_kbps", "free_time_s",
-               "page_events", "wall_s", "page_events_per_wall_s")
-VMSTAT_ROWS = ("pgfault", "pgmajfault", "pswpout", "pswpin", "zswpout", "zswpin", "zswpwb",
-               "swpout_zero", "swpin_zero", "pgsteal_direct", "oom_kill")
-
-
-def side_by_side(results: Sequence[RunResult], title: str) -> Table:
-    """A rich table, one column per design."""
-    table = Table(title=title)
-    table.add_column("")
-    for r in results:
-        table.add_column(r.design, justify="right")
-    for key in METRIC_ROWS:
-        table.add_row(key, *[fmt(getattr(r.metrics, key), key) for r in results])
-    if any(r.swapoff for r in results):
-        for key in ("real_s", "sys_s", "ptes_visited", "pages_read"):
-            table.add_row(f"swapoff {key}",
-                          *[fmt(r.swapoff.get(key, 0), key) for r in results])
-    for key in VMSTAT_ROWS:
-        table.add_row(key, *[f"{r.vmstat.get(key, 0):,}" for r in results])
-    classes = sorted({c for r in results for c in r.locks})
-    for c in classes:
-        table.add_row(f"lock {c} acq/cont", *[
-            f"{r.locks[c]['acquisitions']:,}/{r.locks[c]['contentions']:,}"
-            if c in r.locks else "-" for r in results])
-        table.add_row(f"lock {c} wait", *[
-            fmt(r.locks[c]["wait_ns"] / 1e9, "_s") if c in r.locks else "-" for r in results])
-    table.add_row("peak device pages", *[
-        f"{sum(d['peak_used_pages'] for d in r.devices):,}" for r in results])
-    table.add_row("swap metadata bytes", *[f"{sum(r.metadata_bytes.values()):,}"
-                                           for r in results])
-    table.add_row("verified pages", *[f"{r.verified_pages:,}" for r in results])
-    table.add_row("data loss", *[str(r.data_loss) for r in results])
-    return table
+def _run_parallel(configs: Sequence[RunConfig], jobs: int,
+                  results: list[RunResult | None], progress: RunProgress) -> None:
+    slots = multiprocessing.Array("d", 4 * len(configs), lock=False)
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                             initargs=(slots,)) as pool:
+        futures: dict[Future[RunResult], int] = {
+            pool.submit(_run_one, i, c): i for i, c in enumerate(configs)}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for f in done:
+                i = futures[f]
+                r = f.result()
+                results[i] = r
+                progress.finished(i, round(r.metrics.real_s * 1e9), r.metrics.page_events)
+            for i in range(len(configs)):
+                d, t, ns, ev = slots[4 * i:4 * i + 4]
+                if t:
+                    progress.update(i, int(d), int(t), int(ns), int(ev))
+            progress.tick()

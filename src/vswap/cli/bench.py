@@ -14,10 +14,21 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from vswap.cli._runopts import designs_from, fmt, run_all
+from vswap.cli._runopts import add_costs_option, costs_from, designs_from, run_all
 from vswap.errors import ConfigError, DataLossError
 from vswap.report.result import RunResult, save_results
-from vswap.run.rfc import DEFAULT_SCALE, RFC_DESIGNS, RFC_SOURCE, rfc_tables, table_value
+from vswap.report.tables import format_number
+from vswap.run.rfc import (
+    DEFAULT_SCALE,
+    KBUILD_FACTOR,
+    RFC_DESIGNS,
+    RFC_SOURCE,
+    RfcTable,
+    rfc_tables,
+    table_value,
+)
+from vswap.run.scaling import kernel_constants_text
+from vswap.units import format_scale, parse_scale
 
 LABELS = {"real_s": "real (s)", "user_s": "user (s)", "sys_s": "sys (s)",
           "throughput_kbps": "throughput (KB/s)", "free_time_s": "free (s)"}
@@ -26,8 +37,10 @@ LABELS = {"real_s": "real (s)", "user_s": "user (s)", "sys_s": "sys (s)",
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="benchmarks: `vswap bench rfc` reproduces the RFC's tables")
     p.add_argument("which", choices=["rfc"], help="rfc: the cover letter's three tables")
-    p.add_argument("--scale", type=float, default=DEFAULT_SCALE,
-                   help=f"size factor on the RFC's setups (default 1/{round(1 / DEFAULT_SCALE)})")
+    p.add_argument("--scale", default=format_scale(DEFAULT_SCALE), metavar="S",
+                   help=f"size factor on the RFC's setups, 0.01 or 1/64 (default "
+                        f"{format_scale(DEFAULT_SCALE)}; the kernel build runs at "
+                        f"{format_scale(KBUILD_FACTOR)} of it)")
     p.add_argument("--design", default=",".join(RFC_DESIGNS),
                    help=f"comma list of designs (default {','.join(RFC_DESIGNS)})")
     p.add_argument("--table", default="usemem,kbuild,swapoff",
@@ -37,33 +50,49 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--jobs", type=int, default=None,
                    help="runs in parallel processes (default: host CPUs, at most 4)")
+    add_costs_option(p)
     p.add_argument("--no-verify", action="store_true", help="do not check pages read back")
     p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
     p.set_defaults(func=run)
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.3f}" if b else "-"
+    return format_number(a / b) if b else "-"
+
+
+def _fmt(value: float) -> str:
+    return format_number(value)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 < args.scale <= 1:
-        raise ConfigError(f"--scale {args.scale}: must be in (0, 1]")
+    scale = parse_scale(args.scale)
+    if scale > 1:
+        raise ConfigError(f"--scale {args.scale}: must be in (0, 1] (the RFC's setups are "
+                          "the full size)")
     designs = tuple(designs_from(args.design))
     wanted = [t.strip() for t in args.table.split(",") if t.strip()]
-    tables = [t for t in rfc_tables(args.scale, seed=args.seed, designs=designs,
+    tables = [t for t in rfc_tables(scale, seed=args.seed, designs=designs,
                                     verify=not args.no_verify, kbuild_jobs=args.kbuild_jobs)
               if t.key in wanted]
     unknown = set(wanted) - {t.key for t in tables}
     if unknown:
         raise ConfigError(f"--table: unknown table {sorted(unknown)[0]!r} "
                           "(known: usemem, kbuild, swapoff)")
+    costs, prov = costs_from(args.costs)
     configs = [c for t in tables for c in t.configs.values()]
+    for c in configs:
+        c.costs = costs
+        c.cost_provenance = prov.as_json()
     t0 = time.perf_counter()
     results = run_all(configs, jobs=args.jobs,
                       describe=lambda c: f"{c.labels.get('table')} {c.design}")
     wall = time.perf_counter() - t0
     console = Console()
+    console.print(f"scale {format_scale(scale)} of the RFC's setups (the kernel build at "
+                  f"{format_scale(scale * KBUILD_FACTOR)}): scaled memory.max, the swap "
+                  "devices, the workloads' sizes and usemem's -s sleep; kept: process, "
+                  f"worker and job counts, CPUs, {kernel_constants_text()}",
+                  highlight=False)
     out: list[RunResult] = []
     i = 0
     for t in tables:
@@ -74,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             r.rfc = t.rfc(d)
             r.rfc_source = RFC_SOURCE
             out.append(r)
-        _print_table(console, t, by, args.scale)
+        _print_table(console, t, by, scale, prov.line())
     events = sum(r.metrics.page_events for r in out)
     console.print(f"{len(out)} runs in {wall:.1f} s wall; the model simulated "
                   f"{events:,} page events ({events / max(wall, 1e-9):,.0f} per second of wall "
@@ -87,18 +116,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(console: Console, t, by: dict[str, RunResult], scale: float) -> None:  # type: ignore[no-untyped-def]
-    """One RFC table: model and RFC rows per design, then the ratios to classic."""
-    table = Table(title=f"{t.title}: model at scale {scale:g} beside the RFC", caption=t.setup)
-    table.add_column("design")
+def _print_table(console: Console, t: RfcTable, by: dict[str, RunResult], scale: float,
+                 costs_line: str) -> None:
+    """One RFC table: model and RFC rows per design, then the ratios to classic, and the
+    line saying how the costs were obtained."""
+    table = Table(title=f"{t.title}: model at scale {format_scale(scale)} beside the RFC",
+                  caption=f"{t.setup}\n{costs_line}")
+    table.add_column("design", no_wrap=True)
     table.add_column("")
     for col in t.columns:
         table.add_column(LABELS[col], justify="right")
     for d, r in by.items():
-        table.add_row(d, "model", *[fmt(table_value(t, r, col), col) for col in t.columns])
+        table.add_row(d, "model", *[_fmt(table_value(t, r, col)) for col in t.columns])
         rfc = t.rfc(d)
         if rfc:
-            table.add_row("", "RFC", *[fmt(rfc[col], col) if col in rfc else "-"
+            table.add_row("", "RFC", *[_fmt(rfc[col]) if col in rfc else "-"
                                        for col in t.columns], style="dim")
     base = by.get("classic")
     if base is not None:
@@ -123,4 +155,4 @@ def _print_table(console: Console, t, by: dict[str, RunResult], scale: float) ->
         cont = ", ".join(f"{c} {v['contentions']:,}/{v['acquisitions']:,}"
                          for c, v in r.locks.items() if v["contentions"])
         console.print(f"  {d}: contended/total lock acquisitions: {cont or 'none'}; "
-                      f"spin {r.metrics.spin_s:.6f} s", highlight=False)
+                      f"spin {format_number(r.metrics.spin_s)} s", highlight=False)

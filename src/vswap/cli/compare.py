@@ -1,4 +1,8 @@
-"""``vswap compare``: one workload, several designs, the same seed, side by side."""
+"""``vswap compare``: one workload, several designs, the same seed, side by side.
+
+Prints the same table as ``vswap stat --table`` (:func:`vswap.report.tables.print_comparison`),
+after the lines saying what ``--scale`` scaled and kept.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import argparse
 
 from rich.console import Console
 
-from vswap.cli._runopts import add_run_options, configs_from_args, run_all, side_by_side
+from vswap.cli._runopts import add_run_options, plan_from_args, run_all
 from vswap.errors import DataLossError
 from vswap.report.result import save_results
+from vswap.report.tables import print_comparison
 from vswap.swap import DESIGNS
 
 
@@ -21,17 +26,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    configs = configs_from_args(args)
-    results = run_all(configs, jobs=args.jobs)
+    plan = plan_from_args(args)
+    results = run_all(plan.configs, jobs=args.jobs)
     console = Console()
-    c = configs[0]
-    if c.config_file is not None:
-        title = f"{c.workload} | {c.config_file.source} | {c.cpus} CPUs | seed {c.seed}"
-    else:
-        title = (f"{c.workload} | memory.max={c.memory_max or 'max'} | "
-                 f"swap {','.join(d.text() for d in c.swap_devices) or 'none'} | "
-                 f"zswap {c.zswap or 'off'} | {c.cpus} CPUs | seed {c.seed}")
-    console.print(side_by_side(results, title))
+    for line in plan.header_lines():
+        console.print(line, highlight=False, soft_wrap=True)
+    print_comparison(results, console, title=plan.title)
     if args.json:
         save_results(args.json, results)
     lost = sum(r.data_loss for r in results)

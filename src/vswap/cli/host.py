@@ -7,8 +7,8 @@ import sys
 
 from rich.console import Console
 
-from vswap.cli._runopts import fmt
 from vswap.errors import ConfigError, DataLossError
+from vswap.report.tables import format_number
 from vswap.units import parse_size
 
 
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     console.print(f"kernel {r.configuration['kernel']}, cgroup "
                   f"v{r.kernel_stats['host']['cgroup_version']}", highlight=False)
     for key in ("real_s", "user_s", "sys_s", "throughput_kbps", "free_time_s"):
-        console.print(f"{key:>16} {fmt(getattr(r.metrics, key), key)}", highlight=False)
+        console.print(f"{key:>16} {format_number(getattr(r.metrics, key))}", highlight=False)
     for key in ("pgfault", "pgmajfault", "pswpout", "pswpin", "zswpout", "zswpin", "zswpwb",
                 "swpout_zero", "swpin_zero", "swap_ra", "swap_ra_hit"):
         console.print(f"{key:>16} {r.vmstat.get(key, 0):,}", highlight=False)

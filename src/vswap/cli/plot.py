@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 
 from vswap.errors import ConfigError
-from vswap.report.plots import make_figures, parse_formats, save_figures
 from vswap.report.result import load_results
 
 
@@ -32,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``vswap plot``."""
+    # matplotlib is imported here, not at the top: every other command (and `vswap --help`)
+    # must start without it (it costs most of a second and warns when HOME is read-only).
+    from vswap.report.plots import make_figures, parse_formats, save_figures
+
     formats = parse_formats(args.format)
     runs = load_results(args.result)
     if args.design:

@@ -6,9 +6,10 @@ import argparse
 
 from rich.console import Console
 
-from vswap.cli._runopts import add_run_options, configs_from_args, run_all, side_by_side
+from vswap.cli._runopts import add_run_options, plan_from_args, run_all
 from vswap.errors import ConfigError, DataLossError
 from vswap.report.result import save_results
+from vswap.report.tables import print_comparison
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,15 +19,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    configs = configs_from_args(args)
-    if len(configs) != 1:
+    plan = plan_from_args(args)
+    if len(plan.configs) != 1:
         raise ConfigError("run: give one --design (use `vswap compare` for several)")
-    results = run_all(configs, jobs=1)
+    results = run_all(plan.configs, jobs=1)
     r = results[0]
     console = Console()
+    for line in plan.header_lines():
+        console.print(line, highlight=False, soft_wrap=True)
     for line in r.report:
         console.print(line, highlight=False)
-    console.print(side_by_side(results, f"{r.workload} on {r.design}, seed {r.seed}"))
+    print_comparison(results, console, title=f"{plan.title} | {r.design}")
     if args.json:
         save_results(args.json, results)
     if r.data_loss:

@@ -30,7 +30,7 @@ from vswap.swap.device_kinds import get_device_kind
 from vswap.swap.storage import FileSwapStorage, MemSwapStorage
 from vswap.swap.swap_area import mkswap
 from vswap.swap.types import PAGE_SIZE
-from vswap.units import format_size
+from vswap.units import format_scale, format_size
 
 from .loader import key_path
 from .spec import SIZE_KNOBS, SYSCTLS, RunConfig
@@ -85,7 +85,7 @@ def build_machine(config: RunConfig, design: str, *,
         machine = Machine(mc)
     except ConfigError as exc:
         raise _error(config, ("machine", "ram"),
-                     f"{format_size(ram)} at scale {config.scale:g}: "
+                     f"{format_size(ram)} at scale {format_scale(config.scale)}: "
                      f"{str(exc).removeprefix('Machine: ')}") from None
     _swapon_all(config, machine, workdir)
     for cg in sorted(config.cgroups, key=lambda c: c.path.count("/")):
@@ -113,7 +113,7 @@ def _swapon_all(config: RunConfig, machine: Machine,
         size = config.scaled(dev.size)
         if size < 10 * PAGE_SIZE:
             raise _error(config, (*where, "size"),
-                         f"{format_size(dev.size)} at scale {config.scale:g} is "
+                         f"{format_size(dev.size)} at scale {format_scale(config.scale)} is "
                          f"{size // PAGE_SIZE} pages; a swap area needs at least 10")
         kind = get_device_kind(dev.kind)
         storage: MemSwapStorage | FileSwapStorage

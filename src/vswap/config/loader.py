@@ -30,7 +30,7 @@ from vswap.mm.memcg_files import page_counter_memparse
 from vswap.swap import DESIGNS
 from vswap.swap.device_kinds import DEVICE_KINDS
 from vswap.swap.types import PAGE_SIZE
-from vswap.units import parse_size
+from vswap.units import parse_scale, parse_size
 from vswap.zswap.compressors import get_compressor
 from vswap.zswap.zswap import ZswapParams
 
@@ -49,8 +49,8 @@ from .spec import (
 
 __all__ = ["load_config", "loads_config", "parse_config"]
 
-_TOP_KEYS = ("designs", "seed", "scale", "verify", "machine", "sysctl", "sysfs", "swap",
-             "zswap", "cgroups", "workloads")
+_TOP_KEYS = ("designs", "seed", "scale", "verify", "costs", "machine", "sysctl", "sysfs",
+             "swap", "zswap", "cgroups", "workloads")
 _MACHINE_KEYS = ("ram", "cpus")
 _DEVICE_KEYS = ("type", "size", "priority", "kind", "path", "label")
 _WORKLOAD_KEYS = ("cgroup", "command")
@@ -387,11 +387,13 @@ def _designs(ctx: _Ctx, raw: object) -> tuple[str, ...]:
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "config",
-                 parse_workload: WorkloadParser | None = None) -> RunConfig:
+                 parse_workload: WorkloadParser | None = None,
+                 base_dir: Path | None = None) -> RunConfig:
     """Validate parsed TOML ``data`` and build a :class:`RunConfig`.
 
     ``parse_workload``, if given, is called on every workload command line and may raise
-    ConfigError (the message is prefixed with the file and key path).
+    ConfigError (the message is prefixed with the file and key path). ``base_dir``: where a
+    relative ``costs`` path is found (the file's directory; default the current one).
 
     Raises:
         ConfigError: one line, ``<source>: <key path>: <problem>``.
@@ -410,25 +412,48 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config",
     scale = defaults.scale
     if "scale" in top:
         s = top["scale"]
-        if isinstance(s, bool) or not isinstance(s, int | float):
-            raise ctx.error(("scale",), f"expected a number, got {_kind(s)}")
-        if not 0 < s <= 1024:
-            raise ctx.error(("scale",), f"{s} is outside (0, 1024]")
-        scale = float(s)
+        if isinstance(s, bool) or not isinstance(s, int | float | str):
+            raise ctx.error(("scale",), f"expected a number or a fraction such as \"1/128\", "
+                                        f"got {_kind(s)}")
+        try:
+            scale = parse_scale(s, what="scale")
+        except ConfigError as exc:
+            raise ctx.error(("scale",), str(exc).removeprefix("scale: ")) from None
     verify = ctx.boolean(top["verify"], ("verify",)) if "verify" in top else defaults.verify
+    costs = None
+    if "costs" in top:
+        costs = _costs_path(ctx, top["costs"], base_dir)
     return RunConfig(machine=machine, devices=devices, zswap=zswap, cgroups=cgroups,
                      workloads=workloads, designs=designs, seed=seed, scale=scale,
-                     verify=verify, source=source)
+                     verify=verify, source=source, costs=costs)
+
+
+def _costs_path(ctx: _Ctx, raw: object, base_dir: Path | None) -> str:
+    """``costs = "FILE"``: relative to the configuration's directory; loaded now, so a bad
+    cost file fails the configuration with the key named."""
+    from vswap.config.costs import load_cost_file
+
+    text = ctx.string(raw, ("costs",))
+    path = Path(text)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        load_cost_file(path)
+    except ConfigError as exc:
+        raise ctx.error(("costs",), str(exc)) from None
+    return str(path)
 
 
 def loads_config(text: str, *, source: str = "config",
-                 parse_workload: WorkloadParser | None = None) -> RunConfig:
+                 parse_workload: WorkloadParser | None = None,
+                 base_dir: Path | None = None) -> RunConfig:
     """Parse TOML ``text`` (see :func:`parse_config`); a TOML syntax error is a ConfigError."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    return parse_config(data, source=source, parse_workload=parse_workload)
+    return parse_config(data, source=source, parse_workload=parse_workload,
+                        base_dir=base_dir)
 
 
 def load_config(path: str | Path, *, parse_workload: WorkloadParser | None = None
@@ -448,4 +473,5 @@ def load_config(path: str | Path, *, parse_workload: WorkloadParser | None = Non
         raise ConfigError(f"{p}: is a directory, not a configuration file") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not a text file") from None
-    return loads_config(text, source=str(path), parse_workload=parse_workload)
+    return loads_config(text, source=str(path), parse_workload=parse_workload,
+                        base_dir=p.parent)

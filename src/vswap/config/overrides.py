@@ -21,8 +21,9 @@ swap_device    list of ``file:SIZE[:KIND]`` / ``mem:SIZE[:KIND]`` / ``none``: re
 zswap          a compressor name (zswap configured, enabled, that compressor) or ``off``
                (no zswap)
 cpus, ram      machine CPUs (> 0) and RAM (a size)
-seed, scale    the run's seed (>= 0) and scale (> 0)
+seed, scale    the run's seed (>= 0) and scale (in (0, 1024]; ``1/128`` or ``0.01``)
 verify         true/false: content verification
+costs          a cost file (docs/costs.md): replaces the file's ``costs``
 ============== =================================================================================
 """
 
@@ -37,7 +38,7 @@ from vswap.mm.memcg_files import page_counter_memparse
 from vswap.swap import DESIGNS
 from vswap.swap.device_kinds import DEVICE_KINDS
 from vswap.swap.types import PAGE_SIZE
-from vswap.units import parse_size
+from vswap.units import parse_scale, parse_size
 from vswap.zswap.compressors import get_compressor
 from vswap.zswap.zswap import ZswapParams
 
@@ -51,7 +52,7 @@ DEFAULT_WORKLOAD_CGROUP = "/workload"
 
 #: Every flag :func:`apply_overrides` understands.
 OVERRIDE_FLAGS = ("design", "workload", "memory_max", "swap_device", "zswap", "cpus", "ram",
-                  "seed", "scale", "verify")
+                  "seed", "scale", "verify", "costs")
 
 
 def parse_designs(value: str | Iterable[str], *, what: str = "--design") -> tuple[str, ...]:
@@ -213,13 +214,12 @@ def apply_overrides(config: RunConfig, **flags: Any) -> RunConfig:
             raise ConfigError(f"--seed: {seed} is negative")
         changes["seed"] = seed
     if "scale" in given:
-        try:
-            scale = float(given["scale"])
-        except (TypeError, ValueError):
-            raise ConfigError(f"--scale: {given['scale']!r} is not a number") from None
-        if not 0 < scale <= 1024:
-            raise ConfigError(f"--scale: {scale:g} is outside (0, 1024]")
-        changes["scale"] = scale
+        changes["scale"] = parse_scale(given["scale"], what="--scale")
+    if "costs" in given:
+        from vswap.config.costs import load_cost_file
+
+        load_cost_file(given["costs"])  # a bad file fails here, naming itself
+        changes["costs"] = str(given["costs"])
     if "verify" in given:
         changes["verify"] = _bool(given["verify"], "--verify")
     return dataclasses.replace(config, **changes)

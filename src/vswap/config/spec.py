@@ -150,6 +150,7 @@ class RunConfig:
       to theirs), so a configuration written at the RFC's full size runs small.
     * ``verify``: check every page read back (the integrity oracle).
     * ``source``: the file it came from (for messages), ``"<flags>"`` if none.
+    * ``costs``: a cost file (:mod:`vswap.config.costs`), or None for the default table.
     """
 
     machine: MachineSpec = field(default_factory=MachineSpec)
@@ -162,6 +163,9 @@ class RunConfig:
     scale: float = 1.0
     verify: bool = True
     source: str = "<flags>"
+    #: A cost file (docs/costs.md), as a path usable from the current directory (a path in
+    #: the file is relative to the file's directory); None: the default cost table.
+    costs: str | None = None
 
     def scaled(self, nbytes: int, *, minimum: int = PAGE_SIZE) -> int:
         """``nbytes * scale``, rounded down to whole pages, at least ``minimum``."""

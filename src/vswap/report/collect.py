@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from vswap.mm.machine import Machine
     from vswap.sim.locks import LockStatistics
 
-__all__ = ["TIMELINE_KEYS", "DevicePeaks", "device_records", "lock_record",
-           "page_locations", "result_from_machine", "timeline_sample"]
+__all__ = ["TIMELINE_KEYS", "DevicePeaks", "PeakViews", "cgroup_results", "device_records",
+           "lock_record", "page_locations", "result_from_machine", "run_zswap",
+           "timeline_sample", "zswap_counters"]
 
 #: The keys of one ``timeline`` sample, in order.
 TIMELINE_KEYS = ("t_ns", "resident_pages", "swapcache_pages", "zswap_pool_bytes",
@@ -156,3 +157,98 @@ def result_from_machine(machine: Machine, design: str, workload: str, seed: int,
         swapoff={k: v for k, v in (swapoff or {}).items()},
         timeline=[dict(s) for s in (timeline or [])],
         rfc={k: float(v) for k, v in (rfc or {}).items()}, rfc_source=rfc_source)
+
+
+def zswap_counters(machine: Machine) -> dict[str, int]:
+    """zswap's debugfs counters by their kernel names (``/sys/kernel/debug/zswap/``), or an
+    empty dict for a machine without zswap."""
+    if machine.zswap is None:
+        return {}
+    return {k: int(v) for k, v in machine.zswap.statistics().as_dict().items()}
+
+
+def run_zswap(run: Any) -> dict[str, int]:
+    """A result's zswap debugfs counters (``kernel_stats["zswap"]`` without the sampled
+    ``peak_*`` keys), or an empty dict."""
+    zs = (getattr(run, "kernel_stats", None) or {}).get("zswap") or {}
+    return {k: int(v) for k, v in zs.items() if not k.startswith("peak_")}
+
+
+def swapped_pages(sample: Mapping[str, int]) -> int:
+    """Pages swapped out in a ``timeline`` sample: in zswap, the zero map or on a device."""
+    return int(sample.get("zswap_pages", 0) + sample.get("zero_pages", 0)
+               + sample.get("device_pages", 0))
+
+
+class PeakViews:
+    """The kernel views at the moment the most pages were swapped out (ties: the first;
+    with nothing swapped, the moment most memory was resident).
+
+    :meth:`offer` is called at every timeline sample (and wherever a workload marks its own
+    peak); it copies the views only when the moment beats the best so far, so a run pays
+    for a copy at most once per new maximum. ``names`` maps a device's kernel name to the
+    name the result shows (``swapfile0`` for a temporary file).
+    """
+
+    def __init__(self, cgroup_paths: Sequence[str], names: Mapping[str, str] | None = None
+                 ) -> None:
+        self.cgroup_paths = list(cgroup_paths)
+        self.names = dict(names or {})
+        self.best: tuple[int, int] | None = None
+        self.views: dict[str, Any] = {}
+
+    def offer(self, machine: Machine, t_ns: int, sample: Mapping[str, int] | None = None
+              ) -> None:
+        """Keep the views of ``machine`` now if this moment is a new peak."""
+        s = sample if sample is not None else timeline_sample(machine, t_ns)
+        key = (swapped_pages(s), int(s.get("resident_pages", 0)))
+        if self.best is not None and key <= self.best:
+            return
+        self.best = key
+        self.views = {
+            "t_ns": int(t_ns), "swapped_pages": key[0],
+            "vmstat": machine.vmstat_dict(), "meminfo": machine.meminfo(),
+            "devices": [{"name": self.names.get(si.name, si.name), "type": si.kind,
+                         "size_pages": int(si.pages), "used_pages": int(si.inuse_pages),
+                         "prio": int(si.prio)} for si in _swap_infos(machine)],
+            "cgroups": {p: machine.cgroup_files(p) for p in self.cgroup_paths},
+            "zswap": zswap_counters(machine)}
+
+
+#: memory.stat counters copied into ``cgroup_results`` (per-cgroup swap traffic).
+CGROUP_COUNTERS = ("pswpout", "pswpin", "zswpout", "zswpin", "zswpwb", "swpout_zero",
+                   "swpin_zero", "zswap_incomp", "pgmajfault")
+
+
+def cgroup_results(cgroups: Mapping[str, Mapping[str, Any]],
+                   workloads: Mapping[str, Mapping[str, Any]],
+                   peak: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Per cgroup that ran a workload: what its workloads measured and what the kernel
+    charged it (the result's ``cgroup_results``; docs/result-schema.md).
+
+    ``cgroups``: the end-of-run files by path (``RunResult.cgroups``); ``workloads``: path ->
+    ``{"workloads": [command, ...], "metrics": {...}}``; ``peak``: :attr:`PeakViews.views`.
+    """
+    at_peak = (peak or {}).get("cgroups", {})
+    out: dict[str, dict[str, Any]] = {}
+    for path, info in workloads.items():
+        files = cgroups.get(path, {})
+        pfiles = at_peak.get(path, {})
+        metrics = dict(info.get("metrics", {}))
+        stat = files.get("memory.stat", {})
+        events = files.get("memory.events", {})
+        rec: dict[str, Any] = {
+            "workloads": list(info.get("workloads", [])),
+            "throughput_kbps": metrics.pop("throughput_kbps", None),
+            "free_time_s": metrics.pop("free_time_s", None),
+            "oom_kill": int(events.get("oom_kill", 0)),
+            "memory_peak_bytes": files.get("memory.peak"),
+            "swap_peak_bytes": files.get("memory.swap.peak"),
+            "memory_current_at_peak_bytes": pfiles.get("memory.current"),
+            "swap_current_at_peak_bytes": pfiles.get("memory.swap.current"),
+            "zswap_current_at_peak_bytes": pfiles.get("memory.zswap.current"),
+        }
+        rec.update({k: int(stat.get(k, 0)) for k in CGROUP_COUNTERS})
+        rec["metrics"] = metrics
+        out[path] = rec
+    return out

@@ -15,6 +15,7 @@ numbers) is not made; :func:`make_figures` says which were skipped and why.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from matplotlib.figure import Figure
 
 from vswap.errors import ConfigError
 from vswap.report.result import RunResult
-from vswap.report.tables import METRICS
+from vswap.report.tables import METRICS, comparison_groups, rfc_model_value
 from vswap.swap.types import PAGE_SIZE
 
 __all__ = ["FIGURES", "FORMATS", "locations_figure", "locks_figure", "make_figures",
@@ -136,28 +137,53 @@ def locks_figure(runs: Sequence[RunResult]) -> Figure:
 
 
 def rfc_figure(runs: Sequence[RunResult]) -> Figure:
-    """The RFC's numbers beside the model's: per metric, each design / the baseline design,
-    bars "RFC" and "model" per design."""
-    metrics = [k for k in METRICS if any(k in r.rfc for r in runs)]
-    base = runs[0]
-    fig = _figure(3.2 * len(metrics) + 1, 4)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    labels = [_label(r, runs) for r in runs]
-    for ax, key in zip(axes, metrics):
-        rfc_base = base.rfc.get(key) or 0.0
-        model_base = float(getattr(base.metrics, key)) or 0.0
-        rfc_vals = [(r.rfc.get(key, 0.0) / rfc_base) if rfc_base else 0.0 for r in runs]
-        model_vals = [(float(getattr(r.metrics, key)) / model_base) if model_base else 0.0
-                      for r in runs]
-        _grouped_bars(ax, labels, {"RFC": rfc_vals, "model": model_vals})
-        ax.axhline(1.0, color="grey", linewidth=0.8)
-        ax.set_title(METRICS[key][0])
-        ax.tick_params(axis="x", labelrotation=20)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0].set_ylabel(f"relative to {base.design}")
-    axes[0].legend()
-    source = next((r.rfc_source for r in runs if r.rfc_source), "the RFC")
-    fig.suptitle(f"{source} vs the model: {base.workload}")
+    """The RFC's numbers beside the model's, one row of panels per comparable group (a bench
+    result's tables), one panel per metric the RFC reports: each design relative to the
+    group's baseline (its first run), bars "RFC" and "model" per design. The model's number
+    is :func:`vswap.report.tables.rfc_model_value` (the swapoff command's own times in the
+    swapoff table)."""
+    def shown(group: Sequence[RunResult]) -> list[str]:
+        # A metric the RFC gives as 0 for the baseline (swapoff's user time) has no ratio.
+        return [k for k in METRICS if group[0].rfc.get(k) and any(k in r.rfc for r in group)]
+
+    groups = [g for g in comparison_groups(runs) if shown(g)]
+    ncols = max(len(shown(g)) for g in groups)
+    fig = _figure(max(3.0 * ncols, 6.0), 3.4 * len(groups) + 0.6)
+    grid = fig.subplots(len(groups), ncols, squeeze=False)
+    for row, group in zip(grid, groups):
+        base = group[0]
+        metrics = shown(group)
+        labels = [_label(r, group) for r in group]
+        for ax, key in zip(row, metrics):
+            rfc_base = base.rfc.get(key) or 0.0
+            model_base = rfc_model_value(base, key) or 0.0
+            rfc_vals = [(r.rfc.get(key, 0.0) / rfc_base) if rfc_base else 0.0 for r in group]
+            model_vals = [((rfc_model_value(r, key) or 0.0) / model_base) if model_base
+                          else 0.0 for r in group]
+            _grouped_bars(ax, labels, {"RFC": rfc_vals, "model": model_vals})
+            ax.axhline(1.0, color="grey", linewidth=0.8)
+            ax.set_title(METRICS[key], fontsize=10)
+            ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+            for tick in ax.get_xticklabels():
+                tick.set_horizontalalignment("right")
+            ax.grid(True, axis="y", alpha=0.3)
+        for ax in row[len(metrics):]:
+            ax.set_visible(False)
+        table = base.configuration.get("table")
+        row[0].set_ylabel(f"{table + ': ' if table else ''}/ {base.design}", fontsize=9)
+    handles, names = grid[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper right", fontsize=8)
+    fig.suptitle("The RFC's ratios beside the model's (each design / the first)")
+    source = next((r.rfc_source for r in runs if r.rfc_source), "")
+    from vswap.report.tables import costs_caption
+
+    footer = "\n".join(textwrap.wrap(f"RFC numbers: {source}", 140)) if source else ""
+    fig.text(0.01, 0.005, (footer + "\n" if footer else "") + costs_caption(runs),
+             fontsize=7, va="bottom", ha="left")
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        # Room at the bottom for the footer lines (the constrained layout's rect).
+        engine.set(rect=(0, 0.06, 1, 0.94))  # type: ignore[call-arg]
     return fig
 
 

@@ -37,11 +37,26 @@ Field meanings (units in the names where not obvious):
   bogo ops); ``kernel_steps``: how often each costed kernel step ran (the timed run's
   tracer); ``tasks_killed``: tasks the model's kernel killed (OOM, SIGBUS).
 * ``kernel_stats`` (optional, may be empty): the kernel's other statistics files by name:
-  ``zswap`` (zswap's debugfs counters with their file names, plus ``peak_pool_total_size``
-  and ``peak_stored_pages``), ``zram0``... (``mm_stat`` and ``io_stat`` with the field names
-  of Documentation/admin-guide/blockdev/zram.rst, and for host runs the block ``stat``),
+  ``zswap`` (zswap's debugfs counters with their file names, ``pool_limit_hit``,
+  ``reject_compress_poor``, ``written_back_pages``, ... at the end, plus
+  ``peak_pool_total_size`` and ``peak_stored_pages``; model and host runs alike),
+  ``zram0``... (``mm_stat`` and ``io_stat`` with the field names of
+  Documentation/admin-guide/blockdev/zram.rst, and for host runs the block ``stat``),
   ``kswapd`` (host runs: ``utime_s``, ``stime_s``, ``run_s`` of the kswapd threads), and for
   host runs ``host`` (kernel version, cgroup version, sampler settings, counter sources).
+* ``costs``: where the cost table came from (``vswap.config.costs.CostProvenance``:
+  ``method`` ``default``, ``calibrated``, ``measured`` or ``manual``, the file, its sha256,
+  the kernel and host it was measured on, the entries it set); empty in results written
+  before cost files, which always used the default table.
+* ``cgroup_results``: per cgroup that ran a workload: its command lines, ``throughput_kbps``
+  and ``free_time_s`` (usemem), ``oom_kill`` (``memory.events``: OOM kills of tasks in it),
+  swap and zswap charges (``memory.swap.peak``, and ``memory.swap.current`` /
+  ``memory.zswap.current`` / ``memory.current`` at the peak), the swap counters of its
+  ``memory.stat``, and the workload's own metrics.
+* ``peak``: the kernel views at the moment the most pages were swapped out (``t_ns``,
+  ``vmstat``, ``meminfo``, ``devices`` with ``used_pages``, ``cgroups``, ``zswap``: the
+  debugfs counters then), for
+  ``vswap stat --at peak``; the top-level views are the ones at the end.
 * ``metrics`` also holds ``spin_s`` (the part of ``sys_s`` spent spinning on contended
   locks), ``idle_s`` and ``page_events_per_wall_s`` (the model's own speed).
 """
@@ -102,6 +117,9 @@ class RunResult:
     kernel_steps: dict[str, int] = field(default_factory=dict)
     tasks_killed: int = 0
     kernel_stats: dict[str, Any] = field(default_factory=dict)
+    costs: dict[str, Any] = field(default_factory=dict)
+    cgroup_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    peak: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""

@@ -5,21 +5,50 @@ Models the same printers as :mod:`vswap.mm.procfs` (which prints them from a liv
 the label padded to 16 columns, the value right-aligned in 8, then `` kB``; the kernel's
 ``show_val_kb``), ``swap_show`` (``/proc/swaps``: tab-separated columns under the
 ``Filename Type Size Used Priority`` header, the filename padded to 40) and
-``memory_stat_format`` (``memory.stat``: ``name value``). For the same machine state the text
+``memory_stat_format`` (``memory.stat``: ``name value``), plus zswap's debugfs counters
+(``/sys/kernel/debug/zswap/``, one ``name value`` line per file, as
+``for f in *; do echo $f $(cat $f); done`` prints them). For the same machine state the text
 is byte-for-byte what the live machine prints; tests check that.
+
+A result holds the views twice: at the end of the run (the top-level fields) and at the
+moment the most pages were swapped out (``peak``); :func:`at_peak` gives a run whose views
+are the peak's, so every formatter works on either.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from vswap.errors import ConfigError
+from vswap.report.collect import run_zswap
 from vswap.report.result import RunResult
 from vswap.swap.types import PAGE_SIZE
 
-__all__ = ["VIEWS", "format_meminfo", "format_memory_stat", "format_swaps", "format_view",
-           "format_vmstat"]
+__all__ = ["MOMENTS", "VIEWS", "at_peak", "format_meminfo", "format_memory_stat",
+           "format_swaps", "format_view", "format_vmstat", "format_zswap"]
 
 #: The views ``vswap stat --view`` offers, in the order ``all`` prints them.
-VIEWS = ("vmstat", "meminfo", "swaps", "memory.stat")
+VIEWS = ("vmstat", "meminfo", "swaps", "memory.stat", "zswap")
+#: The moments ``vswap stat --at`` offers.
+MOMENTS = ("end", "peak")
+
+
+def at_peak(run: RunResult, source: str = "result") -> RunResult:
+    """``run`` with its views taken at the peak (``run.peak``) instead of the end.
+
+    Raises:
+        ConfigError: the result has no peak views (written before they were recorded).
+    """
+    peak = run.peak
+    if not peak:
+        raise ConfigError(f"{source}: the {run.design} run has no views at the peak (an older "
+                          "result file); use --at end")
+    return dataclasses.replace(run, vmstat=dict(peak.get("vmstat", {})),
+                               meminfo=dict(peak.get("meminfo", {})),
+                               devices=list(peak.get("devices", [])),
+                               cgroups=dict(peak.get("cgroups", {})),
+                               kernel_stats={**run.kernel_stats,
+                                             "zswap": dict(peak.get("zswap", {}))})
 
 
 def format_vmstat(run: RunResult) -> str:
@@ -63,6 +92,11 @@ def format_memory_stat(run: RunResult, cgroup: str) -> str:
     return "".join(f"{k} {v}\n" for k, v in stat.items())
 
 
+def format_zswap(run: RunResult) -> str:
+    """zswap's debugfs counters, one ``name value`` line per file (empty without zswap)."""
+    return "".join(f"{k} {v}\n" for k, v in run_zswap(run).items())
+
+
 def format_view(run: RunResult, view: str, cgroup: str | None = None) -> str:
     """One view by name (:data:`VIEWS`). ``memory.stat`` without ``cgroup`` prints every
     cgroup of the run, each under a ``# <path>/memory.stat`` line.
@@ -76,6 +110,8 @@ def format_view(run: RunResult, view: str, cgroup: str | None = None) -> str:
         return format_meminfo(run)
     if view == "swaps":
         return format_swaps(run)
+    if view == "zswap":
+        return format_zswap(run)
     if view == "memory.stat":
         if cgroup is not None:
             return format_memory_stat(run, cgroup)

@@ -23,15 +23,16 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vswap.config.costs import default_provenance
 from vswap.errors import ConfigError
 from vswap.mm.machine import Machine, MachineConfig
 from vswap.mm.mm_types import TaskKilled
-from vswap.report.collect import timeline_sample
+from vswap.report.collect import PeakViews, cgroup_results, timeline_sample
 from vswap.report.result import RunMetrics, RunResult
 from vswap.run.charge import Charger, StepRecorder
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
@@ -186,8 +187,12 @@ class RunConfig:
     labels: dict[str, Any] = field(default_factory=dict)
     #: Samples in the result's timeline (about; 0: none).
     timeline_samples: int = 64
-    #: Called with (done, total) work units as the run progresses (None: silent).
-    progress: Callable[[int, int], None] | None = None
+    #: Called with (done, total work units, modelled ns, page events) as the run progresses
+    #: (None: silent); vswap.report.progress.
+    progress: Callable[[int, int, int, int], None] | None = None
+    #: Where ``costs`` came from (vswap.config.costs.CostProvenance.as_json(); empty: the
+    #: default table), recorded as the result's ``costs``.
+    cost_provenance: dict[str, Any] = field(default_factory=dict)
     #: A configuration file (:class:`vswap.config.RunConfig`): when set, the machine,
     #: devices, zswap and cgroups come from it (``memory_max``, ``ram``, ``swap_devices``,
     #: ``zswap`` are unused) and ``workloads`` lists (cgroup, command) pairs to run at once.
@@ -339,6 +344,14 @@ class RunContext:
         #: Peaks a host run samples: zswap's pool and pages, each zram's mm_stat sizes.
         self.peak: dict[str, int] = {"zswap_pool": 0, "zswap_pages": 0}
         self._zrams = [s for s in self._storages if isinstance(s, ZramStorage)]
+        self._progress_next = 0
+        #: Per cgroup that runs a workload: its command lines and the workload's metrics
+        #: (the result's ``cgroup_results``).
+        self.cgroup_workloads: dict[str, dict[str, Any]] = {}
+        #: The kernel views at the moment the most pages were swapped out (``stat --at
+        #: peak``).
+        self.peak_views = PeakViews(_result_cgroups(config, self.cgroup),
+                                    {n: r["name"] for n, r in self.device_records.items()})
 
     # -- setup -----------------------------------------------------------------------------------
     def _swapon(self, spec: DeviceSpec, i: int, tmpdir: str) -> None:
@@ -437,8 +450,10 @@ class RunContext:
         """The workload did ``units`` of its :meth:`Workload.progress_total`."""
         self.progress_done += units
         cb = self.config.progress
-        if cb is not None and (self.progress_done & 63) == 0:
-            cb(self.progress_done, self.progress_total)
+        if cb is not None and self.progress_done >= self._progress_next:
+            self._progress_next = self.progress_done + max(self.progress_total // 256, 1)
+            cb(self.progress_done, self.progress_total, self.engine.now,
+               _page_events(self.machine.vmstat))
 
     def now_us(self) -> int:
         return self.engine.now // 1000
@@ -446,6 +461,7 @@ class RunContext:
     def snapshot_metadata(self) -> None:
         """Record the design's swap metadata now (a workload calls it at its peak)."""
         self.metadata_snapshot = dict(self.machine.design.metadata_bytes())
+        self.peak_views.offer(self.machine, self.engine.now)
 
     # -- per-operation bookkeeping --------------------------------------------------------------
     def _after_op(self) -> None:
@@ -473,7 +489,9 @@ class RunContext:
 
     def sample(self) -> None:
         """Append one timeline sample (and schedule the next)."""
-        self.timeline.append(timeline_sample(self.machine, self.engine.now))
+        sample = timeline_sample(self.machine, self.engine.now)
+        self.timeline.append(sample)
+        self.peak_views.offer(self.machine, self.engine.now, sample)
         if not self._sample_every:
             # Spread samples over the workload's expected length, learnt from the first ops.
             self._sample_every = max(self.workload.expected_ns() //
@@ -481,7 +499,17 @@ class RunContext:
         self._next_sample = self.engine.now + self._sample_every
 
 
-def _page_events(vm: dict[str, int]) -> int:
+def _result_cgroups(config: RunConfig, workload_cgroup: str) -> list[str]:
+    """The cgroups a result records: the root, the workload's, the configuration's and
+    every cgroup a configured workload runs in."""
+    paths = ["/", workload_cgroup]
+    if config.config_file is not None:
+        paths += [c.path for c in config.config_file.cgroups]
+        paths += [cg for cg, _ in config.workloads]
+    return list(dict.fromkeys(paths))
+
+
+def _page_events(vm: Mapping[str, int]) -> int:
     """Simulated page events: faults, swap-outs (device, zswap, zero) and swap-ins."""
     return sum(vm.get(k, 0) for k in ("pgfault", "pswpout", "zswpout", "swpout_zero",
                                       "pswpin", "zswpin", "swpin_zero"))
@@ -516,13 +544,16 @@ def run_workload(config: RunConfig, workload: Workload | None = None) -> RunResu
             wl.start(ctx)
             ctx.engine.run()
             wl.finish(ctx)
+            ctx.cgroup_workloads[ctx.cgroup] = {"workloads": [config.workload],
+                                                "metrics": dict(ctx.metrics)}
             ctx.sample()
             result = _build_result(ctx, time.perf_counter() - wall0)
             _check_leaks(ctx)
         finally:
             ctx.close()
     if config.progress is not None:
-        config.progress(ctx.progress_total, ctx.progress_total)
+        config.progress(ctx.progress_total, ctx.progress_total, ctx.engine.now,
+                        result.metrics.page_events)
     return result
 
 
@@ -531,10 +562,15 @@ def _run_file_workloads(config: RunConfig) -> RunResult:
     from vswap.run.fromconfig import WorkloadView
     from vswap.workloads import parse_workload
 
+    cf = config.config_file
     workloads = [(cg, parse_workload(cmd)) for cg, cmd in config.workloads]
-    if any(wl.needs_device() for _, wl in workloads) and not config.config_file.devices:
-        raise ConfigError(f"{config.config_file.source}: a workload needs a swap device "
-                          "([[swap]])")
+    if any(wl.needs_device() for _, wl in workloads) and not cf.devices:
+        raise ConfigError(f"{cf.source}: a workload needs a swap device ([[swap]])")
+    for _, wl in workloads:
+        setter = getattr(wl, "set_device_bytes", None)
+        if setter is not None:
+            # The device it fills is the first [[swap]], at the configuration's scale.
+            setter(cf.scaled(cf.devices[0].size))
     first = workloads[0][1]
     est = sum(check_fits(wl, config) for _, wl in workloads)
     if len(workloads) > 1:
@@ -546,6 +582,7 @@ def _run_file_workloads(config: RunConfig) -> RunResult:
     wall0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vswap-run-") as tmp:
         ctx = RunContext(config, first, tmp)
+        ctx.progress_total = max(sum(wl.progress_total() for _, wl in workloads), 1)
         try:
             for cg, _ in workloads:
                 ctx.machine.create_cgroup(cg)  # mkdir -p: a workload's cgroup may be unset
@@ -562,11 +599,18 @@ def _run_file_workloads(config: RunConfig) -> RunResult:
                 else:
                     ctx.metrics.update({f"{view.cgroup}:{wl.name}:{k}": v
                                         for k, v in view.metrics.items()})
+                rec = ctx.cgroup_workloads.setdefault(view.cgroup,
+                                                      {"workloads": [], "metrics": {}})
+                rec["workloads"].append(wl.command)
+                rec["metrics"].update(view.metrics)
             ctx.sample()
             result = _build_result(ctx, time.perf_counter() - wall0)
             _check_leaks(ctx)
         finally:
             ctx.close()
+    if config.progress is not None:
+        config.progress(ctx.progress_total, ctx.progress_total, ctx.engine.now,
+                        result.metrics.page_events)
     return result
 
 
@@ -609,10 +653,7 @@ def _build_result(ctx: RunContext, wall_s: float) -> RunResult:
                       "wait_ns": ls.wait_total_ns, "max_wait_ns": ls.wait_max_ns,
                       "hold_ns": ls.hold_total_ns, "instances": ls.instances}
     cgroups = {}
-    paths = ["/", ctx.cgroup]
-    if ctx.config.config_file is not None:
-        paths += [c.path for c in ctx.config.config_file.cgroups if c.path not in paths]
-    for path in paths:
+    for path in _result_cgroups(ctx.config, ctx.cgroup):
         files = m.cgroup_files(path)
         cgroups[path] = {k: v for k, v in files.items()}
     oracle = m.oracle.stats
@@ -628,7 +669,10 @@ def _build_result(ctx: RunContext, wall_s: float) -> RunResult:
         verify=ctx.config.verify, locks=locks, swapoff=dict(ctx.swapoff),
         timeline=ctx.timeline, report=list(ctx.report_lines),
         workload_metrics=metrics_extra, kernel_steps=dict(sorted(ctx.recorder.counts.items())),
-        tasks_killed=ctx.killed, kernel_stats=_kernel_stats(ctx))
+        tasks_killed=ctx.killed, kernel_stats=_kernel_stats(ctx),
+        costs=dict(ctx.config.cost_provenance) or default_provenance().as_json(),
+        cgroup_results=cgroup_results(cgroups, ctx.cgroup_workloads, ctx.peak_views.views),
+        peak=ctx.peak_views.views)
 
 
 def _kernel_stats(ctx: RunContext) -> dict[str, Any]:

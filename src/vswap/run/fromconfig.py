@@ -7,42 +7,30 @@ with :func:`vswap.config.build_machine` and starts every workload in its own cgr
 (:class:`WorkloadView`), all on the same simulated CPUs.
 
 Scaling: ``scale`` shrinks the machine, devices and byte-valued limits (the config builder)
-and, here, every size *with a unit suffix* in a workload's command line (``2g``, ``64M``,
-``512K``): counts, seconds and fractions (``-n 16``, ``-s 10``, ``--fill 0.5``) are not sizes
-and stay as written, because contention needs the same concurrency.
+and, here, each workload's sizes and sleeps, defaults included, through the workload's own
+parser (:func:`vswap.workloads._scale.scale_workload`); counts of processes, workers and
+jobs, fractions and CPUs stay as written, because contention needs the same concurrency.
+:func:`vswap.run.scaling.config_scale_report` says what changed.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from typing import TYPE_CHECKING, Any
 
-from vswap.swap.types import PAGE_SIZE
-from vswap.units import format_size, parse_size
+from vswap.workloads._scale import MIN_SCALED_SIZE, scale_workload
 
 if TYPE_CHECKING:
     from vswap.config import RunConfig as FileConfig
     from vswap.run.context import RunConfig, RunContext
 
-_SIZE_TOKEN = re.compile(r"^(\d+(?:\.\d+)?)([kmgtp])(i?b)?$", re.IGNORECASE)
-#: A scaled size never drops below this (a workload of a few pages measures nothing).
-MIN_SCALED_SIZE = 16 * PAGE_SIZE
+__all__ = ["MIN_SCALED_SIZE", "WorkloadView", "run_configs_from_file", "scale_command"]
 
 
 def scale_command(command: str, scale: float) -> str:
-    """``command`` with every suffixed size multiplied by ``scale`` (whole pages, at least
-    16 pages); the line is returned unchanged at scale 1."""
-    if scale == 1:
-        return command
-    out = []
-    for token in shlex.split(command):
-        if _SIZE_TOKEN.match(token):
-            size = int(parse_size(token, what="workload size") * scale)
-            size = max(size // PAGE_SIZE * PAGE_SIZE, MIN_SCALED_SIZE)
-            token = format_size(size)
-        out.append(token)
-    return shlex.join(out)
+    """The command line that runs for ``command`` at ``scale``: its sizes and sleeps
+    multiplied (whole pages, at least 16 pages), size defaults made explicit, counts kept;
+    unchanged at scale 1 (:func:`vswap.workloads._scale.scale_workload`)."""
+    return scale_workload(command, scale).command
 
 
 def run_configs_from_file(cf: FileConfig, *, designs: tuple[str, ...] | None = None
@@ -50,14 +38,19 @@ def run_configs_from_file(cf: FileConfig, *, designs: tuple[str, ...] | None = N
     """One timed run per design of the (already overridden) file configuration ``cf``."""
     from vswap.errors import ConfigError
     from vswap.run.context import RunConfig
+    from vswap.run.scaling import config_scale_report
 
     if not cf.workloads:
         raise ConfigError(f"{cf.source}: no [[workloads]]: nothing to run")
-    commands = [(w.cgroup, scale_command(w.command, cf.scale)) for w in cf.workloads]
+    report = config_scale_report(cf)
+    commands = [(w.cgroup, sc.command) for w, sc in zip(cf.workloads, report.workloads)]
     label = " ; ".join(f"{cmd} in {cg}" for cg, cmd in commands)
+    labels: dict[str, Any] = {"config": cf.source, "scale": cf.scale}
+    if cf.scale != 1:
+        labels["scaling"] = report.as_json()
     return [RunConfig(design=d, workload=label, cpus=cf.machine.cpus, seed=cf.seed,
                       verify=cf.verify, swap_devices=[], config_file=cf,
-                      workloads=commands, labels={"config": cf.source, "scale": cf.scale})
+                      workloads=commands, labels=dict(labels))
             for d in (designs or cf.designs)]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from vswap.errors import ConfigError
 from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_size
+from vswap.workloads._scale import Scaling
 
 if TYPE_CHECKING:
     from vswap.run.context import RunContext
@@ -77,9 +78,17 @@ class Workload(abc.ABC):
 
     #: The command name (first word of the command line).
     name: ClassVar[str]
+    #: What ``--scale`` does to each option, by argparse dest (:mod:`vswap.workloads._scale`):
+    #: sizes and sleeps scale, counts are kept.
+    SCALING: ClassVar[dict[str, Scaling]] = {}
 
     def __init__(self, command: str) -> None:
         self.command = command
+
+    @classmethod
+    @abc.abstractmethod
+    def parser(cls) -> WorkloadParser:
+        """The workload's own option parser (what :meth:`parse` and ``--scale`` read)."""
 
     @classmethod
     @abc.abstractmethod

@@ -24,13 +24,14 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.errors import ConfigError
 from vswap.mm.mm_types import TaskKilled
 from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_size
 from vswap.workloads._base import USER_MEMSET_PAGE_NS, Workload, WorkloadParser, positive_int
+from vswap.workloads._scale import KEPT, SIZE, SIZE_RANGE, Scaling
 
 if TYPE_CHECKING:
     from vswap.run.context import RunContext
@@ -103,8 +104,17 @@ class Kbuild(Workload):
         self.jobs_done = 0
         self.jobs_failed = 0
 
+    SCALING: ClassVar[dict[str, Scaling]] = {
+        "heap": Scaling(SIZE_RANGE, "bytes of a compile job's heap"),
+        "worker_heap": Scaling(SIZE, "bytes of a make worker's heap"),
+        "workers": Scaling(KEPT, "make workers", always=True),
+        "jobs": Scaling(KEPT, "compile jobs", always=True, default_text="4 x -j"),
+        "touches": Scaling(KEPT, "accesses per heap page"),
+        "user_per_touch": Scaling(KEPT, "ns of user work per access"),
+    }
+
     @classmethod
-    def parse(cls, argv: list[str], command: str) -> Kbuild:
+    def parser(cls) -> WorkloadParser:
         p = WorkloadParser("kbuild")
         p.add_argument("-j", type=positive_int("kbuild -j"), required=True, dest="workers")
         p.add_argument("--jobs", type=positive_int("kbuild --jobs"), default=None)
@@ -113,6 +123,11 @@ class Kbuild(Workload):
         p.add_argument("--touches", type=int, default=2)
         p.add_argument("--user-per-touch", type=int, default=USER_PER_TOUCH_NS)
         p.add_argument("--worker-heap", default="1M")
+        return p
+
+    @classmethod
+    def parse(cls, argv: list[str], command: str) -> Kbuild:
+        p = cls.parser()
         a = p.parse_args(argv)
         lo_s, sep, hi_s = a.heap.partition(":")
         lo = parse_size(lo_s, what="kbuild --heap")

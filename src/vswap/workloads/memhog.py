@@ -10,7 +10,7 @@ its memory back; pages it rewrites (``-r``) are checked by the oracle as they sw
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.swap.types import PAGE_SIZE
 from vswap.workloads._base import (
@@ -20,6 +20,7 @@ from vswap.workloads._base import (
     positive_int,
     size_arg,
 )
+from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
     from vswap.run.context import RunContext
@@ -42,11 +43,21 @@ class Memhog(Workload):
         self.size = size
         self.repeat = repeat
 
+    SCALING: ClassVar[dict[str, Scaling]] = {
+        "size": Scaling(SIZE, "bytes"),
+        "repeat": Scaling(KEPT, "fills"),
+    }
+
     @classmethod
-    def parse(cls, argv: list[str], command: str) -> Memhog:
+    def parser(cls) -> WorkloadParser:
         p = WorkloadParser("memhog")
         p.add_argument("-r", type=positive_int("memhog -r"), default=1, dest="repeat")
         p.add_argument("size", type=size_arg("memhog size"))
+        return p
+
+    @classmethod
+    def parse(cls, argv: list[str], command: str) -> Memhog:
+        p = cls.parser()
         a = p.parse_args(argv)
         if a.size < PAGE_SIZE:
             p.error(f"size {a.size} is smaller than one page")

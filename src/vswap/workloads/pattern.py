@@ -22,7 +22,7 @@ checked, generating it plus one 4 KiB compare. Pages move in kernel operations o
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.swap.types import PAGE_SIZE
@@ -34,6 +34,7 @@ from vswap.workloads._base import (
     positive_int,
     size_arg,
 )
+from vswap.workloads._scale import KEPT, SIZE, Scaling
 from vswap.workloads.content import CONTENTS, page_class, page_content, write_sequence
 
 if TYPE_CHECKING:
@@ -52,12 +53,17 @@ CHUNK_PAGES = 16
 USER_CONTENT_NS = {"usemem": 512 * USER_WORD_NS, "random": 512, "text": 1100, "zero": 0}
 
 
-def _parse_region(prog: str, argv: list[str], passes: bool) -> Any:
+def _region_parser(prog: str, passes: bool) -> WorkloadParser:
     p = WorkloadParser(prog)
     p.add_argument("--size", type=size_arg(f"{prog} --size"), required=True)
     p.add_argument("--content", required=True)
     if passes:
         p.add_argument("--passes", type=positive_int(f"{prog} --passes"), default=1)
+    return p
+
+
+def _parse_region(prog: str, argv: list[str], passes: bool) -> Any:
+    p = _region_parser(prog, passes)
     a = p.parse_args(argv)
     if a.content not in CONTENTS:
         p.error(f"--content {a.content!r}: one of {', '.join(CONTENTS)}")
@@ -69,6 +75,11 @@ def _parse_region(prog: str, argv: list[str], passes: bool) -> Any:
 
 class _RegionWorkload(Workload):
     """One process, one region of ``size`` bytes filled with ``content``."""
+
+    SCALING: ClassVar[dict[str, Scaling]] = {
+        "size": Scaling(SIZE, "bytes of the region"),
+        "passes": Scaling(KEPT, "passes"),
+    }
 
     def __init__(self, command: str, *, size: int, content: str) -> None:
         super().__init__(command)
@@ -141,6 +152,10 @@ class Pattern(_RegionWorkload):
         self.passes = passes
 
     @classmethod
+    def parser(cls) -> WorkloadParser:
+        return _region_parser("pattern", passes=True)
+
+    @classmethod
     def parse(cls, argv: list[str], command: str) -> Pattern:
         a = _parse_region("pattern", argv, passes=True)
         return cls(command, size=a.size, content=a.content, passes=a.passes)
@@ -175,6 +190,10 @@ class Pageout(_RegionWorkload):
     """``pageout --size S --content zero|random|text|mixed|usemem``."""
 
     name = "pageout"
+
+    @classmethod
+    def parser(cls) -> WorkloadParser:
+        return _region_parser("pageout", passes=False)
 
     @classmethod
     def parse(cls, argv: list[str], command: str) -> Pageout:

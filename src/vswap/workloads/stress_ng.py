@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.swap.types import PAGE_SIZE
 from vswap.workloads._base import Workload, WorkloadParser, positive_int
+from vswap.workloads._scale import KEPT, Scaling
 
 if TYPE_CHECKING:
     from vswap.run.context import RunContext
@@ -44,13 +45,22 @@ class StressNgPageswap(Workload):
         self.ops = ops
         self.done_ops = 0
 
+    SCALING: ClassVar[dict[str, Scaling]] = {
+        "pageswap": Scaling(KEPT, "workers", always=True),
+        "pageswap_ops": Scaling(KEPT, "bogo ops, one page each", always=True),
+    }
+
     @classmethod
-    def parse(cls, argv: list[str], command: str) -> StressNgPageswap:
+    def parser(cls) -> WorkloadParser:
         p = WorkloadParser("stress-ng")
         p.add_argument("--pageswap", type=positive_int("stress-ng --pageswap"), required=True)
         p.add_argument("--pageswap-ops", type=positive_int("stress-ng --pageswap-ops"),
                        default=1024)
-        a = p.parse_args(argv)
+        return p
+
+    @classmethod
+    def parse(cls, argv: list[str], command: str) -> StressNgPageswap:
+        a = cls.parser().parse_args(argv)
         return cls(command, workers=a.pageswap, ops=a.pageswap_ops)
 
     def footprint_bytes(self) -> int:

@@ -16,13 +16,14 @@ Reported (the result's ``swapoff``): the swapoff task's own real and sys time (w
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.errors import ConfigError
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_size
 from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser, positive_int, usemem_bytes
+from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
     from vswap.run.context import RunContext
@@ -46,12 +47,23 @@ class SwapoffWorkload(Workload):
         self.unrelated = unrelated
         self.device_bytes = 0
 
+    SCALING: ClassVar[dict[str, Scaling]] = {
+        "unrelated": Scaling(SIZE, "bytes of the unrelated mapping"),
+        "fill": Scaling(KEPT, "fraction of the first swap device, whose size scales", always=True),
+        "tasks": Scaling(KEPT, "filling processes", always=True),
+    }
+
     @classmethod
-    def parse(cls, argv: list[str], command: str) -> SwapoffWorkload:
+    def parser(cls) -> WorkloadParser:
         p = WorkloadParser("swapoff")
         p.add_argument("--fill", type=float, default=0.5)
         p.add_argument("--tasks", type=positive_int("swapoff --tasks"), default=4)
         p.add_argument("--unrelated", default="0")
+        return p
+
+    @classmethod
+    def parse(cls, argv: list[str], command: str) -> SwapoffWorkload:
+        p = cls.parser()
         a = p.parse_args(argv)
         if not 0.0 < a.fill <= 0.95:
             p.error(f"--fill {a.fill}: must be in (0, 0.95]")

@@ -27,7 +27,7 @@ time of 512 random word accesses.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.mm.mm_types import Task as MmTask
 from vswap.swap.types import PAGE_SIZE
@@ -40,6 +40,7 @@ from vswap.workloads._base import (
     size_arg,
     usemem_bytes,
 )
+from vswap.workloads._scale import KEPT, SECONDS, SIZE, Scaling
 
 if TYPE_CHECKING:
     from vswap.run.context import Barrier, RunContext
@@ -74,8 +75,16 @@ class Usemem(Workload):
         self.free_us: list[int] = []
         self.read_throughputs: list[int] = []
 
+    SCALING: ClassVar[dict[str, Scaling]] = {
+        "size": Scaling(SIZE, "bytes per task"),
+        "sleep": Scaling(SECONDS, "seconds of sleep before the free"),
+        "nproc": Scaling(KEPT, "processes", always=True),
+        "thread": Scaling(KEPT, "threads per process"),
+        "repeat": Scaling(KEPT, "walks"),
+    }
+
     @classmethod
-    def parse(cls, argv: list[str], command: str) -> Usemem:
+    def parser(cls) -> WorkloadParser:
         p = WorkloadParser("usemem")
         p.add_argument("-n", "--nproc", type=positive_int("usemem -n"), default=1)
         p.add_argument("-t", "--thread", type=int, default=0)
@@ -89,6 +98,11 @@ class Usemem(Workload):
         p.add_argument("-s", "--sleep", type=float, default=0.0)
         p.add_argument("--init-time", action="store_true")
         p.add_argument("size", type=size_arg("usemem size"))
+        return p
+
+    @classmethod
+    def parse(cls, argv: list[str], command: str) -> Usemem:
+        p = cls.parser()
         a = p.parse_args(argv)
         if a.thread < 0:
             p.error(f"-t: negative thread count {a.thread}")

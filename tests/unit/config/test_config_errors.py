@@ -33,7 +33,7 @@ def _error(text: str, **kw: object) -> str:
 # (TOML text, the exact message)
 EXACT = [
     ("bogus = 1", "config.toml: bogus: unknown key (known: designs, seed, scale, verify, "
-                  "machine, sysctl, sysfs, swap, zswap, cgroups, workloads)"),
+                  "costs, machine, sysctl, sysfs, swap, zswap, cgroups, workloads)"),
     # cgroups: knobs the kernel does not have, has read-only, or the model lacks
     ('[cgroups."/a"]\nmemory.maxx = "1G"',
      'config.toml: cgroups."/a".memory.maxx: unknown cgroup knob; did you mean memory.max? '
@@ -94,7 +94,12 @@ EXACT = [
     ('seed = "1"', "config.toml: seed: expected an integer, got a string ('1')"),
     ('seed = -1', "config.toml: seed: -1 is outside >= 0"),
     ('scale = 0', "config.toml: scale: 0 is outside (0, 1024]"),
-    ('scale = "small"', "config.toml: scale: expected a number, got a string ('small')"),
+    ('scale = "small"', "config.toml: scale: 'small' is not a number or a fraction such as "
+                        "1/64"),
+    ('scale = true', "config.toml: scale: expected a number or a fraction such as \"1/128\", "
+                     "got a boolean (true)"),
+    ('costs = 3', "config.toml: costs: expected a string, got an integer (3)"),
+    ('costs = "/nonexistent/c.json"', "config.toml: costs: /nonexistent/c.json: no such file"),
     ('verify = "yes"', "config.toml: verify: expected true or false, got a string ('yes')"),
     # machine, sysctl, sysfs
     ('[machine]\nram = "3X"', "config.toml: machine.ram: cannot parse '3X' as a size "
@@ -248,13 +253,13 @@ def test_build_errors() -> None:
     assert _build_error("", design="nosuch") == (
         f"config.toml: unknown swap design 'nosuch' (known: {KNOWN_DESIGNS})")
     assert _build_error('[machine]\nram = "8M"', scale=1 / 64) == (
-        "config.toml: machine.ram: 128K at scale 0.015625: ram=131072 too small for its "
+        "config.toml: machine.ram: 128K at scale 1/64: ram=131072 too small for its "
         "watermarks (min_free_kbytes=128)")
     assert _build_error('[machine]\nram = "1M"', scale=1 / 64) == (
-        "config.toml: machine.ram: 16K at scale 0.015625: ram=16384 is not a whole number "
+        "config.toml: machine.ram: 16K at scale 1/64: ram=16384 is not a whole number "
         "of pages >= 16")
     assert _build_error('[[swap]]\ntype = "mem"\nsize = "1M"', scale=1 / 64) == (
-        "config.toml: swap[0].size: 1M at scale 0.015625 is 4 pages; a swap area needs at "
+        "config.toml: swap[0].size: 1M at scale 1/64 is 4 pages; a swap area needs at "
         "least 10")
     message = _build_error('[[swap]]\ntype = "file"\nsize = "1M"\npath = "/proc/nope/swap"')
     assert message.startswith("config.toml: swap[0].path: /proc/nope/swap: ")

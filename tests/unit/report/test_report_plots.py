@@ -88,9 +88,36 @@ def test_rfc_figure_compares_ratios(runs: list[RunResult]) -> None:
     assert rfc_classic == model_classic == 1.0
     assert rfc_vswap == pytest.approx(373.01 / 341.09)
     assert model_vswap == pytest.approx(1.1)
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["RFC", "model"]
-    assert fig.axes[0].get_ylabel() == "relative to classic"
-    assert fig.get_suptitle().startswith("RFC v2 cover letter, V.1 vs the model")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["RFC", "model"]
+    assert fig.axes[0].get_ylabel() == "/ classic"
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["classic", "vswap"]
+    footer = " ".join(t.get_text() for t in fig.texts)
+    assert "RFC v2 cover letter, V.1" in footer and "costs: the default table" in footer
+
+
+def test_rfc_figure_has_one_row_per_bench_table(runs: list[RunResult]) -> None:
+    """A bench result's tables are compared each with its own baseline, labelled by design
+    alone; the swapoff row compares the swapoff command's own times."""
+    import dataclasses
+
+    usemem = [dataclasses.replace(r, configuration={"table": "usemem"}) for r in runs]
+    swapoff = [dataclasses.replace(r, configuration={"table": "swapoff"},
+                                   rfc={"real_s": rr, "user_s": 0.0, "sys_s": rs},
+                                   swapoff={"real_s": mr, "sys_s": ms})
+               for r, rr, rs, mr, ms in zip(runs, (25.54, 11.69), (11.48, 9.96),
+                                            (2.0, 1.0), (1.0, 0.9))]
+    fig = rfc_figure(usemem + swapoff)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_ylabel() for ax in visible if ax.get_ylabel()] == [
+        "usemem: / classic", "swapoff: / classic"]
+    # usemem: five metrics; swapoff: real and sys (user is 0 in the RFC: no ratio).
+    assert [ax.get_title() for ax in visible][5:] == ["real (s)", "sys (s)"]
+    real = visible[5]
+    rfc_c, rfc_v, model_c, model_v = (p.get_height() for p in real.patches)
+    assert (rfc_c, model_c) == (1.0, 1.0)
+    assert rfc_v == pytest.approx(11.69 / 25.54) and model_v == pytest.approx(0.5)
+    for ax in visible:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["classic", "vswap"]
 
 
 def test_make_figures_skips_what_is_missing() -> None:

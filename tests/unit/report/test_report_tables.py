@@ -8,7 +8,13 @@ from rich.console import Console
 from rich.text import Text
 
 from vswap.report.result import RunMetrics, RunResult
-from vswap.report.tables import comparison_rows, comparison_table, print_comparison
+from vswap.report.tables import (
+    comparison_groups,
+    comparison_rows,
+    comparison_table,
+    format_number,
+    print_comparison,
+)
 
 
 def _run(design: str, sys_s: float, *, pswpout: int = 0, loss: int = 0,
@@ -31,13 +37,61 @@ def test_differences_are_flagged_with_their_ratio() -> None:
     rows = _by_label(comparison_rows([_run("classic", 341.09), _run("vswap", 373.01)]))
     sys_row = rows["sys (s)"]
     assert sys_row.values == (341.09, 373.01)
-    assert sys_row.texts == ("341.09", "373.01 ×1.09")
+    assert sys_row.texts == ("341.1", "373.0 ×1.09")
     assert sys_row.differs == (False, True)
     real = rows["real (s)"]
     assert real.texts == ("10.00", "10.00") and real.differs == (False, False)
     peak = rows["swap device used, peak (MiB)"]
-    assert peak.texts == ("2.00", "1.00 ×0.50") and peak.differs == (False, True)
-    assert rows["swap metadata (MiB)"].texts == ("1.00", "1.00")
+    assert peak.texts == ("2.000", "1.000 ×0.500") and peak.differs == (False, True)
+    assert rows["swap metadata (MiB)"].texts == ("1.000", "1.000")
+
+
+def test_significant_figures_keep_small_differences_visible() -> None:
+    """Free times of 0.000429 s and 0.002775 s are not "0.00" and "0.00" (issue 19): every
+    number shows four significant figures, and the 6.5x difference shows."""
+    a, b = _run("classic", 1.0), _run("vswap", 1.0)
+    a.metrics.free_time_s, b.metrics.free_time_s = 0.000429, 0.002775
+    row = _by_label(comparison_rows([a, b]))["free time (s)"]
+    assert row.texts == ("0.0004290", "0.002775 ×6.47") and row.differs == (False, True)
+    assert format_number(658386.25) == "658,386"
+    assert format_number(1.0936) == "1.094" and format_number(12) == "12"
+    assert format_number(0) == "0" and format_number(None) == "-"
+    assert format_number(1.0936, sig=3) == "1.09"
+
+
+def test_a_zero_cell_carries_no_ratio() -> None:
+    a, b = _run("classic", 1.0, pswpout=40), _run("vswap", 1.0, pswpout=0)
+    row = _by_label(comparison_rows([a, b]))["pswpout"]
+    assert row.texts == ("40", "0") and row.differs == (False, True)
+
+
+def test_runs_of_different_bench_tables_are_not_compared() -> None:
+    """A bench result holds one group per RFC table; each is compared with its own
+    baseline, never swapoff's sys with usemem classic's."""
+    import dataclasses
+
+    runs = [dataclasses.replace(_run(d, s), configuration={"table": t}, workload=w)
+            for d, s, t, w in (("classic", 341.0, "usemem", "usemem 2g"),
+                               ("vswap", 373.0, "usemem", "usemem 2g"),
+                               ("classic", 11.48, "swapoff", "swapoff --fill 0.5"),
+                               ("vswap", 9.96, "swapoff", "swapoff --fill 0.5"))]
+    groups = comparison_groups(runs)
+    assert [[r.configuration["table"] for r in g] for g in groups] == [
+        ["usemem", "usemem"], ["swapoff", "swapoff"]]
+    out = io.StringIO()
+    print_comparison(runs, Console(file=out, width=120))
+    text = out.getvalue()
+    assert "usemem: usemem 2g (seed 1); baseline classic" in text
+    assert "swapoff: swapoff --fill 0.5 (seed 1); baseline classic" in text
+    assert "9.960 ×0.868" in text and "×0.0292" not in text
+
+
+def test_every_table_says_how_the_costs_were_obtained() -> None:
+    runs = [_run("classic", 1.0), _run("vswap", 1.1)]
+    assert comparison_table(runs).caption.startswith("costs: the default table")
+    runs[1].costs = {"method": "calibrated", "kernel": "6.18.44", "file": "c.json",
+                     "entries": {"fault_entry_exit": 700}}
+    assert comparison_table(runs).caption.startswith("costs differ between these runs")
 
 
 def test_rows_nobody_touched_are_left_out_but_metrics_stay() -> None:
@@ -79,9 +133,7 @@ def test_rendered_table_styles_and_headers() -> None:
     assert table.title == "usemem -n 16 2g (seed 1); baseline classic"
 
 
-def test_same_design_twice_gets_workload_in_header() -> None:
-    runs = [_run("vswap", 1.0, workload="a"), _run("vswap", 1.0, workload="b")]
-    out = io.StringIO()
-    print_comparison(runs, Console(file=out, width=120))
-    text = out.getvalue()
-    assert "vswap (a)" in text and "vswap (b)" in text
+def test_same_design_twice_gets_numbered_headers() -> None:
+    runs = [_run("vswap", 1.0), _run("vswap", 1.0)]
+    table = comparison_table(runs)
+    assert [c.header for c in table.columns] == ["", "vswap #1", "vswap #2"]
