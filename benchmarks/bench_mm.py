@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for design in args.designs.split(","):
         for backend in args.backends.split(","):
             row = run_speed(design, backend, ws_pages, not args.no_verify, pages)
-            row.update(run_bytes(design, backend, 2048, pages))
+            row.update(run_bytes(design, backend, min(2048, ws_pages), pages))
             rows.append(row)
             console.print(f"{design}/{backend}: {row['wall_s']} s")
     table = Table(title=f"bench_mm: usemem {args.mib} MiB in a cgroup at half "

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
     ap.add_argument("--out", default="results/bench_vswap.json")
     args = ap.parse_args(argv)
-    scale = 10 if args.quick else 1
+    scale = 50 if args.quick else 1
     res: dict[str, object] = {"python": sys.version.split()[0], "machine": platform.machine()}
     res["alloc_free_per_s"] = {
         "order0": bench_alloc_free(0, 200_000 // scale, 100_000 // scale),

@@ -71,9 +71,13 @@ def parse_scale(text: str | float, *, what: str = "--scale") -> float:
 
 
 def format_scale(scale: float) -> str:
-    """``1/128`` for a reciprocal of a whole number, else ``%g`` (``0.3``, ``2``)."""
+    """A scale as a person writes it: ``0.01``, ``0.25``, ``2`` when short and exact, else
+    ``1/128`` for the reciprocal of a whole number (``0.0078125``), else ``%g``."""
+    text = f"{scale:g}"
+    if len(text) <= 6 and "e" not in text and float(text) == scale:
+        return text
     if 0 < scale < 1:
         inv = 1 / scale
         if abs(inv - round(inv)) < 1e-9 * inv:
             return f"1/{round(inv)}"
-    return f"{scale:g}"
+    return text

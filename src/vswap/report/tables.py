@@ -219,12 +219,14 @@ def comparison_rows(runs: Sequence[RunResult]) -> list[ComparisonRow]:
         return []
     rows: list[ComparisonRow] = []
     rfc_on_swapoff = _rfc_on_swapoff(runs)
+    paths = list(dict.fromkeys(p for r in runs for p in r.cgroup_results))
     for key, label in METRICS.items():
+        if len(paths) > 1 and key in ("throughput_kbps", "free_time_s"):
+            continue  # the first workload's only: each cgroup's row below says it
         rows.append(_row(label, runs, _metric(key), "metrics"))
         if not rfc_on_swapoff and any(key in r.rfc for r in runs):
             rows.append(_row(f"  RFC {label}", runs, _rfc(key), "metrics"))
     rows.append(_row("spin (s)", runs, _metric("spin_s"), "metrics"))
-    paths = list(dict.fromkeys(p for r in runs for p in r.cgroup_results))
     if len(paths) > 1:
         for path in paths:
             for label, key, div in CGROUP_ROWS:

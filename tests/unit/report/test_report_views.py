@@ -193,3 +193,61 @@ def test_result_rfc_fields_round_trip_and_old_files_load(tmp_path: Path) -> None
     (old,) = load_results(tmp_path / "old.json")
     assert old.rfc == {} and old.rfc_source == ""
     assert old.timeline[-1]["resident_pages"] * PAGE_SIZE > 0
+
+
+@pytest.fixture(scope="module")
+def zswap_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small run with zswap, a device and a limit, on both designs."""
+    out = tmp_path_factory.mktemp("z") / "z.json"
+    assert main(["compare", "--design", "classic,vswap", "--workload", "usemem -n 2 -O 2M",
+                 "--memory-max", "1M", "--swap-device", "mem:16M", "--zswap", "lz4",
+                 "--cpus", "2", "--jobs", "1", "--json", str(out)]) == 0
+    return out
+
+
+def test_stat_zswap_view_prints_the_debugfs_counters(zswap_result: Path,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    capsys.readouterr()
+    assert main(["stat", str(zswap_result), "--design", "vswap", "--view", "zswap"]) == 0
+    out = capsys.readouterr().out
+    (run,) = [r for r in load_results(zswap_result) if r.design == "vswap"]
+    assert out == "".join(f"{k} {v}\n" for k, v in run.zswap.items())
+    names = [line.split()[0] for line in out.splitlines()]
+    for name in ("pool_limit_hit", "reject_compress_poor", "reject_compress_fail",
+                 "reject_alloc_fail", "reject_reclaim_fail", "written_back_pages",
+                 "stored_pages", "pool_total_size"):
+        assert name in names
+    assert run.zswap["stored_pages"] == 0, "every task exited"
+    assert main(["stat", str(zswap_result), "--design", "vswap", "--view", "zswap",
+                 "--at", "peak"]) == 0
+    peak = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    assert int(peak["stored_pages"]) == run.peak["zswap"]["stored_pages"] > 0
+    assert int(peak["pool_total_size"]) > 0
+
+
+def test_stat_at_peak_shows_the_swap_in_use(zswap_result: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["stat", str(zswap_result), "--design", "classic", "--view", "swaps"]) == 0
+    end = capsys.readouterr().out.splitlines()[1].split()
+    assert main(["stat", str(zswap_result), "--design", "classic", "--view", "swaps",
+                 "--at", "peak"]) == 0
+    peak = capsys.readouterr().out.splitlines()[1].split()
+    assert int(end[3]) == 0 and int(peak[3]) > 0, "classic's zswap pages hold device slots"
+    assert main(["stat", str(zswap_result), "--design", "classic", "--view", "memory.stat",
+                 "--cgroup", "/bench", "--at", "peak"]) == 0
+    stat = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    assert int(stat["zswap"]) > 0 and int(stat["zswapped"]) > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--table", "--at", "peak"], "--at: the kernel views only"),
+    (["--view", "zswap"], "--view zswap: no run in the file had zswap"),
+    (["--at", "peak"], "the classic run has no views at the peak (an older result file)"),
+])
+def test_stat_at_and_zswap_errors(result_file: Path, argv: list[str], message: str,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stat", str(result_file), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vswap: error: ") and message in err and err.count("\n") == 1

@@ -1,0 +1,113 @@
+"""The docs match the code: every command and flag docs/cli.md names exists (and every flag
+a command has is documented in its section), every configuration key docs/config.md lists
+is one the loader accepts (and every key it accepts is listed), and the README's command
+synopses use real flags."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from vswap.cli import build_parser
+from vswap.config import SETTABLE_KNOBS, SYSCTLS, build_machine, loads_config
+from vswap.config.loader import (
+    _DEVICE_KEYS,
+    _MACHINE_KEYS,
+    _TOP_KEYS,
+    _WORKLOAD_KEYS,
+    _ZSWAP_KEYS,
+)
+from vswap.config.spec import SYSFS_KNOBS
+from vswap.workloads import WORKLOADS
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+README = DOCS.parent / "README.md"
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*)")
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def _flags(p: argparse.ArgumentParser) -> set[str]:
+    return {o for a in p._actions for o in a.option_strings
+            if o.startswith("--") and o != "--help"}
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = re.split(r"^## (.+)$", text, flags=re.MULTILINE)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_every_command_in_cli_md_exists() -> None:
+    text = (DOCS / "cli.md").read_text()
+    commands = _commands()
+    named = set(re.findall(r"`vswap ([a-z]+)", text)) | set(
+        re.findall(r"^vswap ([a-z]+)", text, flags=re.MULTILINE))
+    assert named <= set(commands), named - set(commands)
+    sections = _sections(text)
+    documented = {c.split()[0] for title in sections for c in title.split(", ")}
+    assert documented == set(commands), "every command has a section, and only those"
+
+
+def _workload_flags() -> set[str]:
+    """The workloads' own options (``usemem -s``, ``kbuild --heap``), which the run
+    commands' docs quote inside workload command lines."""
+    return set().union(*(_flags(w.parser()) for w in WORKLOADS.values()))
+
+
+def test_every_flag_in_cli_md_exists_and_every_flag_is_documented() -> None:
+    commands = _commands()
+    real = _workload_flags().union(*(_flags(p) for p in commands.values()))
+    for title, body in _sections((DOCS / "cli.md").read_text()).items():
+        names = [c.split()[0] for c in title.split(", ")]
+        have = set().union(*(_flags(commands[n]) for n in names))
+        said = set(FLAG.findall(body))
+        assert said <= real, (title, sorted(said - real))
+        assert have <= said, (title, sorted(have - said))
+
+
+def test_readme_synopses_use_real_flags() -> None:
+    commands = _commands()
+    for line in README.read_text().splitlines():
+        m = re.match(r"\| `vswap ([a-z]+)([^|]*)` \|", line)
+        if m is None:
+            continue
+        flags = set(FLAG.findall(m.group(2).replace("\\|", "|")))
+        assert flags <= _flags(commands[m.group(1)]), (m.group(1), flags)
+
+
+def _table_keys(section: str) -> list[str]:
+    return re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_every_config_key_in_config_md_is_accepted() -> None:
+    text = (DOCS / "config.md").read_text()
+    sections = _sections(text)
+    assert set(_table_keys(sections["Top-level keys"])) == set(_TOP_KEYS) - {
+        "machine", "sysctl", "sysfs", "swap", "zswap", "cgroups", "workloads"}
+    assert set(_table_keys(sections["`[machine]`"])) == set(_MACHINE_KEYS)
+    assert set(_table_keys(sections["`[[swap]]`: devices"])) == set(_DEVICE_KEYS)
+    assert set(_table_keys(sections["`[[workloads]]`"])) == set(_WORKLOAD_KEYS)
+    zswap = re.findall(r"`([a-z_]+)` \(", sections["`[zswap]`"])
+    assert set(zswap) == set(_ZSWAP_KEYS)
+    sysctl = re.findall(r"`(vm\.[a-z_-]+)` \(", sections["`[sysctl]`"])
+    assert set(sysctl) == set(SYSCTLS)
+    sysfs = re.findall(r"`(/sys/[^`]+)`", sections["`[sysfs]`"])
+    assert set(sysfs) == set(SYSFS_KNOBS)
+    knobs = _table_keys(sections['`[cgroups."PATH"]`'])
+    assert knobs == list(SETTABLE_KNOBS)
+
+
+def test_the_config_md_example_loads_and_builds() -> None:
+    text = (DOCS / "config.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", text, flags=re.DOTALL)
+    assert example is not None
+    config = loads_config(example.group(1), source="docs/config.md")
+    assert config.devices and config.zswap is not None and config.workloads
+    config = type(config)(**{**config.__dict__, "scale": 1 / 1024})
+    for design in config.designs:
+        assert build_machine(config, design).config.design == design
