@@ -7,12 +7,19 @@ import pytest
 from vswap.cli import main
 
 
-def test_demo_with_zswap_shows_vswap_uses_no_disk_slots(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--pages", "60", "--design", "classic,vswap", "--swap-size", "4M"]) == 0
+def test_demo_with_zswap_shows_vswap_zswap_and_zero_pages_use_no_disk_slot(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every classic page holds a slot; under vswap only the 20 random pages do, which
+    v6.14's zswap rejects (reject_compress_poor) and which go to the device."""
+    assert main(["demo", "--pages", "60", "--design", "classic,vswap,vswap-v6",
+                 "--swap-size", "4M"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "disk slots used" in line)
     cells = [c.strip() for c in row.split("│") if c.strip()]
-    assert cells[1:] == ["60", "0"], row
+    # vswap-v6's (v6.19) zswap stores the random pages as-is: no disk slot at all.
+    assert cells[1:] == ["60", "20", "0"], row
+    pswpout = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("pswpout"))
+    assert [c.strip() for c in pswpout.split("│") if c.strip()][1:] == ["20", "20", "0"]
     assert "pages verified" in out
 
 

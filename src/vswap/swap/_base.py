@@ -47,6 +47,10 @@ class SwapDesignBase(abc.ABC):
     """
 
     name = "base"
+    #: The base kernel's zswap stores a page that does not compress below PAGE_SIZE as-is
+    #: (v6.18+, commit dca4437a5861); False: v6.14's, which rejects it (reject_compress_poor)
+    #: and writes it to the device. The classic design and RFC v2 are on v6.14.
+    zswap_stores_incompressible = False
     #: Kernel-step hooks (vswap.ktrace); a timed run sets its recorder here.
     tracer: KernelTracer = NULL_TRACER
 
@@ -91,7 +95,8 @@ class SwapDesignBase(abc.ABC):
         zswap = Zswap(self, total_ram_pages=total_ram_pages,
                       params=params if params is not None else ZswapParams(),
                       memcgs=self.memcgs, vmstat=self.vmstat, check_crc=check_crc,
-                      pool_max_pages=pool_max_pages)
+                      pool_max_pages=pool_max_pages,
+                      store_incompressible=self.zswap_stores_incompressible)
         self.zswap = zswap
         zswap.faults = self.faults
         for si in self.devices.devices():

@@ -121,6 +121,7 @@ class VirtualSwapV6(SwapDesignBase):
 
     name = "vswap-v6"
     metadata_layout = "vswap-v6"
+    zswap_stores_incompressible = True  # based on v6.19
 
     def __init__(self, *, nr_cpus: int = 1, memcgs: MemCgroupTree | None = None,
                  vmstat: VmStat | None = None, hooks: SwapHooks | None = None,

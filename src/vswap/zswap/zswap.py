@@ -1,11 +1,12 @@
 """zswap: a compressed cache for swap pages, shared by every swap design.
 
-Models: mm/zswap.c at v6.14, plus the newer handling of incompressible pages (commit
-"mm/zswap: store <PAGE_SIZE compression failed page as-is": such pages are stored raw unless
-``memory.zswap.writeback`` is 0, counted in ``stored_incompressible_pages`` and, per memcg, in
-``zswap_incomp``), and the hooks the virtual swap space adds ([RFC PATCH v2 12/18] and 13/18:
-``vswap_assoc_zswap``, ``vswap_store_folio``, ``vswap_alloc_swap_slot`` at writeback, no
-shrinking without free physical swap).
+Models: mm/zswap.c at v6.14, plus v6.18's handling of incompressible pages for the designs
+of later kernels (``store_incompressible``; commit dca4437a5861 "mm/zswap: store <PAGE_SIZE
+compression failed page as-is": such pages are stored raw unless ``memory.zswap.writeback`` is
+0, counted in ``stored_incompressible_pages`` and, per memcg, in ``zswap_incomp``; v6.14
+rejects them, ``reject_compress_poor``), and the hooks the virtual swap space adds
+([RFC PATCH v2 12/18] and 13/18: ``vswap_assoc_zswap``, ``vswap_store_folio``,
+``vswap_alloc_swap_slot`` at writeback, no shrinking without free physical swap).
 
 The module keeps mm/zswap.c's section order: statistics, tunables, data structures, helpers,
 LRU, entry functions, compressed storage, writeback, shrinker, main API.
@@ -325,7 +326,8 @@ class Zswap:
     def __init__(self, host: ZswapHost, *, total_ram_pages: int,
                  params: ZswapParams | None = None, memcgs: MemCgroupTree | None = None,
                  vmstat: VmStat | None = None, check_crc: bool = True,
-                 pool_max_pages: int | None = None) -> None:
+                 pool_max_pages: int | None = None, store_incompressible: bool = True
+                 ) -> None:
         if total_ram_pages <= 0:
             raise ConfigError(f"zswap: total_ram_pages must be positive, got {total_ram_pages}")
         self.host = host
@@ -335,6 +337,9 @@ class Zswap:
         self.vmstat = vmstat if vmstat is not None else VmStat()
         self.check_crc = check_crc
         self.pool_max_pages = pool_max_pages
+        #: v6.18's handling (commit dca4437a5861): a page that does not compress below
+        #: PAGE_SIZE is stored as-is; False is v6.14's: it is rejected and goes to the device.
+        self.store_incompressible = store_incompressible
         self._root_lru_key = memcgs.root.id if memcgs is not None else 0
         # Pools: [(compressor, zsmalloc pool)]; the last live one is current.
         self._pools: list[tuple[Compressor, ZsPool] | None] = []
@@ -836,7 +841,10 @@ class Zswap:
             dst, failed = page, True
         dlen = len(dst)
         self.tracer.compress(comp.name, PAGE_SIZE)
-        if failed or dlen >= PAGE_SIZE or not dlen:
+        if (failed or not dlen) and not self.store_incompressible:
+            self._reject_compress_fail += 1  # v6.14; a long output fails zs_malloc below
+            return False
+        if (failed or dlen >= PAGE_SIZE or not dlen) and self.store_incompressible:
             if not self._writeback_enabled(folio.memcg_id):
                 if failed:
                     self._reject_compress_fail += 1

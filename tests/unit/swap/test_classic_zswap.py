@@ -42,14 +42,20 @@ def test_zswap_pages_hold_disk_slots_and_round_trip() -> None:
     d.check_invariants()
 
 
-def test_incompressible_pages_stored_as_is() -> None:
+def test_incompressible_pages_are_rejected_and_written_to_the_device() -> None:
+    """v6.14's zswap: a page that does not compress below PAGE_SIZE fails zs_malloc
+    (reject_compress_poor) and swap_writepage writes it to the device (later kernels store
+    it as-is: tests/unit/zswap/test_zswap_kernel_versions.py)."""
     d = _design()
     rng = random.Random(7)
-    e, _ = swap_out(d, Folio(0, rng.randbytes(PAGE_SIZE)))
+    data = rng.randbytes(PAGE_SIZE)
+    e, _ = swap_out(d, Folio(0, data))
     stats = d.zswap.statistics()  # type: ignore[union-attr]
-    assert stats.stored_incompressible_pages == 1
-    assert d.vmstat["zswpout"] == 1
-    swap_in(d, e)
+    assert stats.reject_compress_poor == 1 and stats.stored_incompressible_pages == 0
+    assert d.vmstat["zswpout"] == 0 and d.vmstat["pswpout"] == 1
+    si = next(d.devices.devices())
+    assert si.storage.read_page(swp_offset(e)) == data
+    assert bytes(swap_in(d, e).data) == data
 
 
 def test_writeback_writes_to_the_reserved_slot() -> None:
