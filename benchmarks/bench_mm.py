@@ -26,10 +26,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT, Machine, MachineConfig
 from vswap.swap import DESIGNS
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE
 
 MiB = 1 << 20
 WORDS = PAGE_SIZE // 8

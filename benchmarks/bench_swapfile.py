@@ -16,11 +16,11 @@ import time
 import tracemalloc
 
 from _common import report
-from vswap.mm.folio import Folio
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import swp_slot_offset, swp_slot_type
 from vswap.swap.classic import ClassicSwap
 from vswap.swap.storage import MemSwapStorage
 from vswap.swap.swapfile import SWAP_HAS_CACHE, SwapDevices
-from vswap.swap.types import swp_slot_offset, swp_slot_type
 
 
 def bench_allocator(order: int, rounds: int, nr_pages: int) -> float:

@@ -24,10 +24,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from vswap.metadata.sizes import SWP_DESC_BYTES_RFC_V2
-from vswap.mm.folio import Folio
+from vswap.kernel.folio import Folio
+from vswap.kernel.sizes import SWP_DESC_BYTES_RFC_V2
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE, SwpEntry
 from vswap.swap.vswap import VirtualSwap
 from vswap.swap.vswap_desc import SwapType, VswapDescTable
 
@@ -75,7 +75,7 @@ def bench_backend(backend: str, n: int) -> tuple[float, dict[str, int]]:
     if backend == "zswap":
         from vswap.zswap.zswap import Zswap
 
-        d.zswap = Zswap(d, total_ram_pages=1 << 22, memcgs=d.memcgs, vmstat=d.vmstat)
+        d.zswap = Zswap(d, total_ram_pages=1 << 22, env=d.env)
     if backend == "folio":
         memcg.zswap_writeback = False
     kind = {"zero": "zero", "zswap": "zswap", "device": "random", "folio": "random"}[backend]

@@ -34,11 +34,10 @@ import zstandard
 from rich.console import Console
 from rich.table import Table
 
-from vswap.errors import Errno
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MemCgroupTree
-from vswap.mm.vmstat import VmStat
-from vswap.swap.types import PAGE_SIZE, SwpEntry, swp_entry
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE, SwpEntry, swp_entry
 from vswap.zswap.compressors import available_compressors
 from vswap.zswap.zswap import (
     Zswap,
@@ -132,11 +131,11 @@ def bench_bare(name: str, pages: list[bytes]) -> tuple[float, list[int]]:
 
 
 def new_zswap(name: str, n: int, check_crc: bool) -> tuple[Zswap, object]:
-    memcgs = MemCgroupTree()
-    cg = memcgs.create("/bench")
+    env = KernelEnv()
+    cg = env.memcgs.create("/bench")
     z = Zswap(NullHost(), total_ram_pages=max(1 << 20, 8 * n),
               params=ZswapParams(compressor=name, max_pool_percent=100),
-              memcgs=memcgs, vmstat=VmStat(), check_crc=check_crc)
+              env=env, check_crc=check_crc)
     return z, cg
 
 

@@ -2,15 +2,15 @@
 of ``vswap soak``.
 
 Not a kernel file. :class:`Harness` owns one :class:`~vswap.mm.machine.Machine` with zswap,
-two memory swap devices, two cgroups and a :class:`~vswap.faults.FaultInjector`, and offers the
-operations the reliability tests drive (task writes and reads, fork, exit, munmap,
+two memory swap devices, two cgroups and a :class:`~vswap.kernel.faults.FaultInjector`, and
+offers the operations the reliability tests drive (task writes and reads, fork, exit, munmap,
 ``MADV_PAGEOUT``, ``memory.reclaim``, zswap writeback, swapon, swapoff, limit changes). Its
 oracle is a plain dict per task: page index -> tag (the page's bytes are :func:`page_bytes` of
 the tag, 0 = never written). :meth:`Harness.check` verifies, without side effects, that every
 readable page equals the oracle, that swap references match the page tables, that counters
 agree, and then marks the faults injected so far as survived. A task may die only of a
 legitimate cause: SIGBUS after an injected read or decompression error, SIGKILL from the OOM
-killer; anything else (and any :class:`~vswap.errors.DataLossError`) fails the run.
+killer; anything else (and any :class:`~vswap.kernel.errors.DataLossError`) fails the run.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vswap.errors import KernelError
-from vswap.faults import FAULT_POINTS, FaultInjector
+from vswap.kernel.errors import KernelError
+from vswap.kernel.faults import FAULT_POINTS, FaultInjector
+from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 from vswap.mm import checks
 from vswap.mm.machine import MADV_PAGEOUT, Machine, MachineConfig
 from vswap.mm.mm_types import Signal, Task, TaskKilled
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE
 
 #: Pages each task maps.
 TASK_PAGES = 24

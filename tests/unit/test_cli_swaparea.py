@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from vswap.cli import main
+from vswap.kernel.types import PAGE_SIZE
 from vswap.swap.swap_area import build_swap_header, mkswap, swap_header_from_file
-from vswap.swap.types import PAGE_SIZE
 
 U = "01234567-89ab-cdef-0123-456789abcdef"
 

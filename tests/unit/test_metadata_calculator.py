@@ -15,7 +15,7 @@ from fractions import Fraction
 import pytest
 
 from vswap.cli import main
-from vswap.metadata import sizes
+from vswap.kernel import sizes
 from vswap.metadata.calculator import (
     Geometry,
     format_mib,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from vswap.errors import Errno, KernelError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.swap.storage import FileSwapStorage, MemSwapStorage, SwapStorage
 from vswap.swap.swap_area import build_swap_header, mkswap, parse_swap_header
-from vswap.swap.types import PAGE_SIZE
 
 U = uuid.UUID("01234567-89ab-cdef-0123-456789abcdef")
 SIZE = 1 << 20  # 256 pages

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from vswap.errors import Errno, KernelError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.swap.swap_area import (
     MAX_SWAP_BADPAGES,
     MIN_GOODPAGES,
@@ -26,7 +27,6 @@ from vswap.swap.swap_area import (
     size_to_human_string,
     swap_header_from_file,
 )
-from vswap.swap.types import PAGE_SIZE
 
 U = uuid.UUID("01234567-89ab-cdef-0123-456789abcdef")
 

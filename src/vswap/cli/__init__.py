@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from vswap import __version__
-from vswap.errors import ConfigError, DataLossError, KernelError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import DataLossError, KernelError
 from vswap.mm.checks import LeakError
 
 

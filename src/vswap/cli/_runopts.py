@@ -20,13 +20,13 @@ from typing import Any
 
 from vswap.config.costs import CostProvenance, default_provenance, load_cost_file
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.report.progress import DEFAULT_INTERVAL_S, RunProgress
 from vswap.report.result import RunResult
 from vswap.run.context import DeviceSpec, RunConfig, check_fits, default_jobs, parse_device_spec
 from vswap.run.scaling import ScaleReport
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
 from vswap.swap import DESIGNS, design_class
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import format_scale, format_size, parse_scale, parse_size
 from vswap.workloads import parse_workload
 from vswap.workloads._scale import scale_workload

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from vswap.cli._runopts import add_costs_option, costs_from, designs_from, run_all
-from vswap.errors import ConfigError, DataLossError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import DataLossError
 from vswap.report.result import RunResult, save_results
 from vswap.report.tables import format_number
 from vswap.run.rfc import (

@@ -11,7 +11,7 @@ import argparse
 from rich.console import Console
 
 from vswap.cli._runopts import add_run_options, plan_from_args, run_all
-from vswap.errors import DataLossError
+from vswap.kernel.errors import DataLossError
 from vswap.report.result import save_results
 from vswap.report.tables import print_comparison
 from vswap.swap import DESIGNS

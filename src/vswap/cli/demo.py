@@ -17,12 +17,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vswap.errors import ConfigError, DataLossError
-from vswap.mm.folio import Folio
+from vswap.errors import ConfigError
+from vswap.kernel.errors import DataLossError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.swap import DESIGNS, create_design
 from vswap.swap.storage import FileSwapStorage
 from vswap.swap.swap_area import mkswap
-from vswap.swap.types import PAGE_SIZE, SwpEntry
 from vswap.units import parse_size
 from vswap.zswap.zswap import ZswapParams
 

@@ -7,7 +7,8 @@ import sys
 
 from rich.console import Console
 
-from vswap.errors import ConfigError, DataLossError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import DataLossError
 from vswap.report.tables import format_number
 from vswap.units import parse_size
 

@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.metadata.calculator import Cell, format_mib, metadata_table
 from vswap.metadata.layouts import LAYOUTS, Backend
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import format_size, parse_size
 
 DEFAULT_USAGE = "0,25,50,75,100"

@@ -7,7 +7,8 @@ import argparse
 from rich.console import Console
 
 from vswap.cli._runopts import add_run_options, plan_from_args, run_all
-from vswap.errors import ConfigError, DataLossError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import DataLossError
 from vswap.report.result import save_results
 from vswap.report.tables import print_comparison
 

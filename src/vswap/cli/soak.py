@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from vswap.errors import ConfigError
-from vswap.faults import FAULT_POINTS
+from vswap.kernel.faults import FAULT_POINTS
 from vswap.reliability import soak
 from vswap.swap import DESIGNS
 

@@ -21,15 +21,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from vswap.errors import ConfigError, KernelError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import KernelError
+from vswap.kernel.memcontrol import MAX
+from vswap.kernel.tracing import NULL_TRACER, KernelTracer
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import Machine, MachineConfig
 from vswap.mm.memcg_files import page_counter_memparse
-from vswap.mm.memcontrol import MAX
+from vswap.sim.device_kinds import get_device_kind
 from vswap.swap import DESIGNS
-from vswap.swap.device_kinds import get_device_kind
 from vswap.swap.storage import FileSwapStorage, MemSwapStorage
 from vswap.swap.swap_area import mkswap
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import format_scale, format_size
 
 from .loader import key_path
@@ -54,7 +56,8 @@ def _error(config: RunConfig, path: tuple[str | int, ...], problem: str) -> Conf
 
 
 def build_machine(config: RunConfig, design: str, *,
-                  workdir: str | os.PathLike[str] | None = None) -> Machine:
+                  workdir: str | os.PathLike[str] | None = None,
+                  tracer: KernelTracer = NULL_TRACER) -> Machine:
     """A machine for ``design`` as ``config`` describes it, at ``config.scale``.
 
     ``workdir``: where file devices without a ``path`` are made (default: a temporary
@@ -82,7 +85,7 @@ def build_machine(config: RunConfig, design: str, *,
                                      if config.zswap is not None else {}),
                        **sysctls)
     try:
-        machine = Machine(mc)
+        machine = Machine(mc, tracer=tracer)
     except ConfigError as exc:
         raise _error(config, ("machine", "ram"),
                      f"{format_size(ram)} at scale {format_scale(config.scale)}: "

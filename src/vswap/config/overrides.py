@@ -33,11 +33,12 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from vswap.errors import ConfigError, KernelError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import KernelError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.memcg_files import page_counter_memparse
+from vswap.sim.device_kinds import DEVICE_KINDS
 from vswap.swap import DESIGNS
-from vswap.swap.device_kinds import DEVICE_KINDS
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_scale, parse_size
 from vswap.zswap.compressors import get_compressor
 from vswap.zswap.zswap import ZswapParams

@@ -22,7 +22,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 from vswap.zswap.zswap import ZswapParams
 
 #: Cgroup files whose value is a byte count (or ``max``) and therefore scales with ``scale``.
@@ -70,7 +70,7 @@ SYSFS_KNOBS = (
     "/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled",
 )
 
-#: Device type -> default device kind (vswap.swap.device_kinds).
+#: Device type -> default device kind (vswap.sim.device_kinds).
 DEFAULT_DEVICE_KIND = {"file": "ssd", "mem": "zram"}
 
 
@@ -98,7 +98,7 @@ class DeviceSpec:
       ``partition``).
     * ``size``: bytes at scale 1 (``scale`` shrinks it).
     * ``priority``: ``swapon -p`` (0..32767), or None for the kernel's default.
-    * ``kind``: device kind (:data:`vswap.swap.device_kinds.DEVICE_KINDS`): latency,
+    * ``kind``: device kind (:data:`vswap.sim.device_kinds.DEVICE_KINDS`): latency,
       bandwidth, queue depth, ``SWP_SOLIDSTATE``. Default ``ssd`` for files, ``zram`` for mem.
     * ``path``: the swap file (file devices only); None makes one in a temporary directory.
     * ``label``: the swap area's label (``mkswap -L``), at most 16 bytes.

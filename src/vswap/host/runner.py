@@ -49,9 +49,9 @@ from vswap.host.program import build_program
 from vswap.host.state import HostError, HostState, cleanup, proc_swaps
 from vswap.host.swapdev import HostSwapDevice, block_stat, setup_device, zram_stats
 from vswap.host.zswapctl import apply_params, debugfs_stats, ensure_debugfs, read_params
+from vswap.kernel.types import PAGE_SIZE
 from vswap.report.result import RunMetrics, RunResult
 from vswap.run.context import DeviceSpec
-from vswap.swap.types import PAGE_SIZE
 from vswap.workloads import Workload, parse_workload
 
 __all__ = ["HostRunConfig", "parse_cpu_set", "require_root", "run_host"]

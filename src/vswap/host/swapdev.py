@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from vswap.host.state import HostError, HostState, host_dir, libc_call, proc_swaps
+from vswap.kernel.types import PAGE_SIZE
 from vswap.run.context import DeviceSpec
 from vswap.swap.swap_area import build_swap_header, check_swap_area_size, mkswap
-from vswap.swap.types import PAGE_SIZE
 
 __all__ = [
     "IO_STAT_FIELDS",

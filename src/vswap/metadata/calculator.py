@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from vswap.metadata import sizes
+from vswap.kernel import sizes
+from vswap.kernel.types import PAGE_SIZE, SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
 from vswap.metadata.layouts import LAYOUTS, Backend, Kind, Layout, Structure
-from vswap.swap.types import PAGE_SIZE, SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
 
 # BUILD_BUG_ON-style layout facts the declarations rely on.
 assert sizes.SWAP_TABLE_BYTES_PER_CLUSTER == sizes.SWAP_TABLE_ENTRY_BYTES * SWAPFILE_CLUSTER
@@ -88,7 +88,7 @@ class Geometry:
 def xarray_dense_node_count(nr_entries: int) -> int:
     """``xa_node``\\ s of one XArray holding indices ``0 .. nr_entries - 1``.
 
-    Closed form of :func:`vswap.metadata.sizes.xarray_node_count` for a dense prefix (the
+    Closed form of :func:`vswap.kernel.sizes.xarray_node_count` for a dense prefix (the
     two agree, see the tests): at level ``l`` the distinct prefixes are ``(top >> 6l) + 1``.
     Walking 8 million indices through the general helper would take seconds per cell.
     """

@@ -6,7 +6,7 @@ per device, or as XArray nodes), how many bytes (and bits) one unit costs, which
 for it, and where the size comes from. The metadata calculator
 (:mod:`vswap.metadata.calculator`, ``vswap metadata``) turns a layout into bytes at a given
 usage; no result is stored anywhere, every number is derived from these declarations and the
-constants of :mod:`vswap.metadata.sizes`.
+constants of :mod:`vswap.kernel.sizes`.
 
 ``counted`` separates two accountings. The published tables (the v6 cover letter's 32 GB table
 and Kairui Song's per-phase figures) leave some structures out: cluster headers of the
@@ -33,8 +33,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from vswap.metadata import sizes
-from vswap.swap.types import SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
+from vswap.kernel import sizes
+from vswap.kernel.types import SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
 
 
 class Kind(enum.Enum):

@@ -24,18 +24,18 @@ import abc
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from vswap.faults import FaultInjector
-    from vswap.ktrace import KernelTracer
-    from vswap.mm.folio import Folio
+    from vswap.kernel.faults import FaultInjector
+    from vswap.kernel.folio import Folio
+    from vswap.kernel.memcontrol import MemCgroup, MemCgroupTree
+    from vswap.kernel.tracing import KernelTracer
+    from vswap.kernel.types import SwpEntry
+    from vswap.kernel.vmstat import VmStat
     from vswap.mm.huge_memory import ThpSettings
     from vswap.mm.integrity import PageOracle
     from vswap.mm.machine import MachineConfig
-    from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
     from vswap.mm.mm_types import MmStruct, Signal, Task, Vma
     from vswap.mm.vmscan import Lruvec, ScanControl
-    from vswap.mm.vmstat import VmStat
     from vswap.swap import SwapDesign, SwapHooks
-    from vswap.swap.types import SwpEntry
     from vswap.zswap.zswap import Zswap
 
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_PRESENT, PTE_TABLE_SHIFT
-from vswap.swap.types import PAGE_SIZE, SwpEntry
 
 if TYPE_CHECKING:
     from vswap.mm.machine import Machine

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from vswap.errors import Errno, KernelError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import HPAGE_PMD_ORDER, PAGE_SIZE
 from vswap.mm._base import MachineBase
-from vswap.mm.folio import Folio
 from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_TABLE_MASK, PTE_TABLE_SHIFT, VPN_BITS, VPN_MASK
-from vswap.swap.types import HPAGE_PMD_ORDER, PAGE_SIZE
 
 if TYPE_CHECKING:
     from vswap.mm.mm_types import Vma

@@ -4,7 +4,7 @@ Not a kernel structure: the model's own check (the issue's "Integrity" requireme
 folio gets swap entries (``add_to_swap``) or is written out after a task changed it, the
 64-bit hash of each page is recorded under its swap entry. Every page read back (from the zero
 map, zswap, a device, or found in the swap cache while unchanged) is hashed and compared; a
-mismatch raises :class:`vswap.errors.DataLossError` naming the task, the address, the entry
+mismatch raises :class:`vswap.kernel.errors.DataLossError` naming the task, the address, the entry
 and the path the page took. The check can be switched off for speed runs
 (``MachineConfig(verify=False)``); results then report ``verified=False``.
 
@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vswap.errors import DataLossError
-from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE
+from vswap.kernel.errors import DataLossError
+from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from vswap.mm.folio import Folio
+    from vswap.kernel.folio import Folio
     from vswap.mm.mm_types import Task
 
 

@@ -29,14 +29,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vswap.errors import ConfigError, Errno, KernelError
-from vswap.faults import NO_FAULTS, FaultInjector
-from vswap.ktrace import NULL_TRACER, KernelTracer
-from vswap.mm.folio import Folio
+from vswap.errors import ConfigError
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.faults import NO_FAULTS, FaultInjector
+from vswap.kernel.folio import Folio
+from vswap.kernel.memcontrol import MAX, MemCgroup
+from vswap.kernel.tracing import NULL_TRACER, KernelTracer
+from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 from vswap.mm.huge_memory import THP_ORDERS, HugeMemoryMixin, ThpSettings
 from vswap.mm.integrity import PageOracle
 from vswap.mm.memcg_files import MemcgFilesMixin
-from vswap.mm.memcontrol import MAX, MemCgroup, MemCgroupTree
 from vswap.mm.memory import FaultMixin
 from vswap.mm.mm_types import (
     PTE_PRESENT,
@@ -55,9 +58,7 @@ from vswap.mm.oom import OomMixin
 from vswap.mm.procfs import ProcfsMixin
 from vswap.mm.rmap import RmapMixin
 from vswap.mm.vmscan import MAX_RECLAIM_RETRIES, Lruvec, ScanControl, VmscanMixin
-from vswap.mm.vmstat import VmStat
 from vswap.swap import SwapHooks, SwapoffResult, create_design
-from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 
 if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
@@ -82,7 +83,7 @@ class MachineConfig:
       ``vma_ra_enabled`` (``/sys/kernel/mm/swap/vma_ra_enabled``, true).
     * ``skip_swapcache``: memory swap devices are ``SWP_SYNCHRONOUS_IO`` (zram-like).
     * ``verify``: check every page read back against the integrity oracle.
-    * ``faults``: a :class:`vswap.faults.FaultInjector` (None: no faults), installed in the
+    * ``faults``: a :class:`vswap.kernel.faults.FaultInjector` (None: no faults), installed in the
       design, its devices and zswap; the machine consults it at ``swapoff_eintr`` and
       ``swapoff_enomem``.
     * ``min_free_kbytes``: None computes the kernel's default, ``sqrt(16 * RAM in kB)``
@@ -109,10 +110,8 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
               ProcfsMixin):
     """One simulated machine. See the module docstring for the public API."""
 
-    #: Kernel-step hooks (vswap.ktrace); a timed run sets its recorder here.
-    tracer: KernelTracer = NULL_TRACER
-
-    def __init__(self, config: MachineConfig | None = None, **kwargs: Any) -> None:
+    def __init__(self, config: MachineConfig | None = None, *,
+                 tracer: KernelTracer = NULL_TRACER, **kwargs: Any) -> None:
         if config is None:
             config = MachineConfig(**kwargs)
         elif kwargs:
@@ -124,8 +123,14 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         self._init_watermarks(config)
         self.nr_used_pages = 0
         self.nr_anon_mapped = 0
-        self.vmstat = VmStat()
-        self.memcgs = MemCgroupTree()
+        #: The kernel's globals, shared by the design, its devices and swap cache, and
+        #: zswap: counters, cgroups, the tracer (a timed run's recorder), the fault injector.
+        self.env = KernelEnv(faults=config.faults if config.faults is not None else NO_FAULTS,
+                             tracer=tracer)
+        self.tracer = tracer
+        self.faults = self.env.faults
+        self.vmstat = self.env.vmstat
+        self.memcgs = self.env.memcgs
         self.lruvecs: dict[int, Lruvec] = {}
         self._add_lruvec(self.memcgs.root)
         self.tasks: dict[int, Task] = {}
@@ -160,17 +165,14 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
                                folio_mapped=lambda folio: folio.mapcount > 0,
                                swapcache_folio_deleted=self._reap.append,
                                release_swapin_folio=self._hook_release_swapin_folio)
-        self.design = create_design(config.design, nr_cpus=config.nr_cpus, memcgs=self.memcgs,
-                                    vmstat=self.vmstat, hooks=self.hooks,
-                                    **config.design_options)
+        self.design = create_design(config.design, nr_cpus=config.nr_cpus, env=self.env,
+                                    hooks=self.hooks, **config.design_options)
         self.zswap = None
         if config.zswap:
             from vswap.zswap.zswap import ZswapParams
 
             self.zswap = self.design.attach_zswap(
                 total_ram_pages=self.nr_pages, params=ZswapParams(**config.zswap_params))
-        self.faults = config.faults if config.faults is not None else NO_FAULTS
-        self.design.set_fault_injector(self.faults)
         self._signal = False
 
     # -- setup helpers -------------------------------------------------------------------------

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 
-from vswap.errors import Errno, KernelError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.memcontrol import MAX, MEMORY_EVENTS, SWAP_EVENTS, MemCgroup
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
-from vswap.mm.memcontrol import MAX, MEMORY_EVENTS, SWAP_EVENTS, MemCgroup
-from vswap.swap.types import PAGE_SIZE
 
 _MEMPARSE = re.compile(r"^(\d+)([kKmMgGtTpPeE]?)$")
 _SUFFIX = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vswap.errors import DataLossError, Errno, KernelError
+from vswap.kernel.errors import DataLossError, Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry, SwpSlot
 from vswap.mm._base import MachineBase
-from vswap.mm.folio import Folio
 from vswap.mm.mm_types import (
     PTE_IDX_SHIFT,
     PTE_PRESENT,
@@ -37,10 +38,9 @@ from vswap.mm.mm_types import (
     pte_mkpresent,
 )
 from vswap.swap.swapfile import SWP_SYNCHRONOUS_IO
-from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry, SwpSlot
 
 if TYPE_CHECKING:
-    from vswap.mm.memcontrol import MemCgroup
+    from vswap.kernel.memcontrol import MemCgroup
 
 #: The present PTE of the shared zero page: present, read-only, young, no folio.
 ZERO_PTE = PTE_PRESENT | PTE_YOUNG
@@ -490,7 +490,7 @@ class FaultMixin(MachineBase):
         if win <= 1:
             return
         mask = win - 1
-        from vswap.swap.types import swp_slot_offset, swp_slot_type
+        from vswap.kernel.types import swp_slot_offset, swp_slot_type
 
         type_ = swp_slot_type(slot)
         off = swp_slot_offset(slot)
@@ -667,7 +667,7 @@ class FaultMixin(MachineBase):
         ``unuse_pte_range()`` -> ``unuse_pte()`` over every mm (the ``mmlist``): every PTE
         of every VMA with an ``anon_vma`` is visited. Returns the PTEs visited.
         """
-        from vswap.swap.types import swp_type
+        from vswap.kernel.types import swp_type
 
         visited = 0
         prev_mode, self.hook_mode = self.hook_mode, "swapoff"

@@ -36,12 +36,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vswap.errors import Errno, KernelError
-from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from vswap.mm.folio import Folio
-    from vswap.mm.memcontrol import MemCgroup
+    from vswap.kernel.folio import Folio
+    from vswap.kernel.memcontrol import MemCgroup
 
 #: Entries per last-level page table (``PTRS_PER_PTE``).
 PTRS_PER_PTE = 512

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import Signal, Task
-from vswap.swap.types import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from vswap.mm.memcontrol import MemCgroup
+    from vswap.kernel.memcontrol import MemCgroup
 
 OOM_SCORE_ADJ_MIN = -1000
 

@@ -7,8 +7,8 @@ text (exactly as the kernel prints it) and as a dict.
 
 from __future__ import annotations
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
-from vswap.swap.types import PAGE_SIZE
 
 #: The /proc/meminfo lines the model provides, in the kernel's order.
 MEMINFO_KEYS = ("MemTotal", "MemFree", "SwapCached", "Active(anon)", "Inactive(anon)",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap.kernel.types import SwpEntry
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import (
     PTE_IDX_SHIFT,
@@ -23,10 +24,9 @@ from vswap.mm.mm_types import (
     VPN_BITS,
     VPN_MASK,
 )
-from vswap.swap.types import SwpEntry
 
 if TYPE_CHECKING:
-    from vswap.mm.folio import Folio
+    from vswap.kernel.folio import Folio
     from vswap.mm.mm_types import MmStruct
 
 

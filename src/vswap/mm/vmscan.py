@@ -35,13 +35,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
-from vswap.mm.folio import Folio
 from vswap.swap.swap_state import pack_shadow, unpack_shadow
-from vswap.swap.types import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from vswap.mm.memcontrol import MemCgroup
+    from vswap.kernel.memcontrol import MemCgroup
 
 #: ``DEF_PRIORITY``: scan ``size >> 12`` first, doubling down to the whole list.
 DEF_PRIORITY = 12

@@ -24,9 +24,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.report.result import RunResult
 from vswap.report.tables import METRICS, comparison_groups, rfc_model_value
-from vswap.swap.types import PAGE_SIZE
 
 __all__ = ["FIGURES", "FORMATS", "locations_figure", "locks_figure", "make_figures",
            "rfc_figure", "save_figures", "usage_figure"]

@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.report.result import RunResult
-from vswap.swap.types import PAGE_SIZE
 
 __all__ = ["ComparisonRow", "comparison_groups", "comparison_rows", "comparison_table",
            "costs_caption", "format_number", "print_comparison", "rfc_model_value"]

@@ -20,9 +20,9 @@ from __future__ import annotations
 import dataclasses
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.report.collect import run_zswap
 from vswap.report.result import RunResult
-from vswap.swap.types import PAGE_SIZE
 
 __all__ = ["MOMENTS", "VIEWS", "at_peak", "format_meminfo", "format_memory_stat",
            "format_swaps", "format_view", "format_vmstat", "format_zswap"]

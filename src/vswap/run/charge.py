@@ -3,7 +3,7 @@
 Models: nothing in the kernel; this is how the synchronous memory-manager model gets
 modelled time (docs/run.md). A task's memory operation runs on the
 :class:`~vswap.mm.machine.Machine` at once (deterministically, in engine order); meanwhile
-:class:`StepRecorder`, the run's :class:`~vswap.ktrace.KernelTracer`, turns each hook into a
+:class:`StepRecorder`, the run's :class:`~vswap.kernel.tracing.KernelTracer`, turns each hook into a
 step. The task then *charges* the steps on the engine (:meth:`Charger.charge`):
 
 * plain kernel work (fault entry, PTE updates, clearing, compression, lookups) is summed
@@ -35,13 +35,13 @@ from collections import deque
 from collections.abc import Generator, Hashable
 from typing import Any
 
-from vswap.ktrace import KernelTracer
+from vswap.kernel.tracing import Cost, KernelTracer
 from vswap.sim.costs import CostTable
 from vswap.sim.cpus import Task as CpuTask
+from vswap.sim.device_kinds import DeviceKind
 from vswap.sim.engine import Engine, Event
 from vswap.sim.ioqueue import IoQueue
 from vswap.sim.locks import LockTable, SpinLock
-from vswap.swap.device_kinds import DeviceKind
 
 __all__ = ["IO", "LOCK", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger", "StepRecorder"]
 
@@ -69,7 +69,8 @@ class StepRecorder(KernelTracer):
         self.steps: list[tuple[Any, ...]] = []
         self.ns = 0
         self.counts: dict[str, int] = {}
-        self._hold: dict[str, int] = {}
+        #: ns held per critical-section cost (each Cost member names a CostTable entry).
+        self._hold: dict[Cost, int] = {cost: getattr(costs, cost.value) for cost in Cost}
         self._lock_overhead = c.spin_lock_uncontended
         self._fault = c.fault_entry_exit + c.pte_update
         # clear_page has no entry of its own: a 4 KiB memset moves as many bytes as memcpy.
@@ -91,6 +92,12 @@ class StepRecorder(KernelTracer):
         self.steps = []
         self.ns = 0
         return steps, ns
+
+    def forget(self) -> None:
+        """Drop every step and count recorded so far (set-up before the run starts)."""
+        self.steps = []
+        self.ns = 0
+        self.counts.clear()
 
     def _flush(self) -> None:
         if self.ns:
@@ -136,10 +143,8 @@ class StepRecorder(KernelTracer):
         self._count("io_wait")
 
     # -- swap ----------------------------------------------------------------------------------
-    def lock_step(self, lock_class: str, instance: Hashable, cost: str) -> None:
-        hold = self._hold.get(cost)
-        if hold is None:
-            hold = self._hold[cost] = getattr(self.costs, cost)
+    def lock_step(self, lock_class: str, instance: Hashable, cost: Cost) -> None:
+        hold = self._hold[cost]
         self.ns += self._lock_overhead
         self._flush()
         self.steps.append((LOCK, lock_class, instance, hold))

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from vswap.config.costs import default_provenance
 from vswap.errors import ConfigError
+from vswap.kernel.tracing import NULL_TRACER, KernelTracer
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import Machine, MachineConfig
 from vswap.mm.mm_types import TaskKilled
 from vswap.report.collect import PeakViews, cgroup_results, timeline_sample
@@ -38,10 +40,9 @@ from vswap.run.charge import Charger, StepRecorder
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
 from vswap.sim.cpus import CpuSet
 from vswap.sim.cpus import Task as CpuTask
+from vswap.sim.device_kinds import DeviceKind, get_device_kind
 from vswap.sim.engine import Engine, Event
 from vswap.sim.locks import LockTable
-from vswap.swap.device_kinds import DeviceKind, get_device_kind
-from vswap.swap.types import PAGE_SIZE
 from vswap.swap.zram import ZRAM_WB_BATCH_SIZE, ZramStorage
 from vswap.units import format_size, parse_size
 
@@ -114,7 +115,8 @@ def _parse_zram_spec(text: str) -> DeviceSpec:
     return DeviceSpec("zram", size - size % PAGE_SIZE, "zram", tuple(sorted(options.items())))
 
 
-def zram_storage(spec: DeviceSpec, index: int) -> ZramStorage:
+def zram_storage(spec: DeviceSpec, index: int,
+                 tracer: KernelTracer = NULL_TRACER) -> ZramStorage:
     """The zram device model of a ``zram:`` spec, named ``/dev/zram<index>``.
 
     Raises:
@@ -134,7 +136,7 @@ def zram_storage(spec: DeviceSpec, index: int) -> ZramStorage:
                        label=f"vswap{index}", mem_limit=size_opt("mem_limit"),
                        backing_dev=size_opt("backing_dev") // PAGE_SIZE * PAGE_SIZE,
                        writeback_compressed=wbc in ("1", "Y", "y"),
-                       writeback_batch_size=int(batch))
+                       writeback_batch_size=int(batch), tracer=tracer)
 
 
 def parse_device_spec(text: str) -> DeviceSpec | None:
@@ -295,11 +297,15 @@ class RunContext:
         self.kinds: dict[str, DeviceKind] = {}
         self.device_records: dict[str, dict[str, Any]] = {}
         self._storages: list[Any] = []
+        # The recorder is the machine's tracer from the start; it learns each device's
+        # kind as the devices are swapped on (``self.kinds``).
+        self.recorder = StepRecorder(costs, self.kinds)
         if config.config_file is not None:
             from vswap.config import build_machine
 
             cf = config.config_file
-            self.machine = build_machine(cf, config.design, workdir=tmpdir)
+            self.machine = build_machine(cf, config.design, workdir=tmpdir,
+                                         tracer=self.recorder)
             for i, si in enumerate(list(self.machine.design.devices.devices())):
                 dev = cf.devices[i]
                 self._storages.append(si.storage)
@@ -312,12 +318,14 @@ class RunContext:
             self.machine = Machine(MachineConfig(
                 ram=config.machine_ram(footprint), design=config.design,
                 design_options=dict(config.design_options), zswap=config.zswap is not None,
-                zswap_params=zswap_params, verify=config.verify, nr_cpus=config.cpus))
+                zswap_params=zswap_params, verify=config.verify, nr_cpus=config.cpus),
+                tracer=self.recorder)
             for i, spec in enumerate(config.swap_devices):
                 self._swapon(spec, i, tmpdir)
         m = self.machine
-        self.recorder = StepRecorder(costs, self.kinds)
-        self._attach_tracer(self.recorder)
+        # Building the machine and swapping its devices on is set-up, not the workload's
+        # time: nothing recorded so far is charged.
+        self.recorder.forget()
         self.charger = Charger(self.engine, self.locks, self.queues)
         if config.config_file is not None:
             self.cgroup = config.workloads[0][0]
@@ -359,7 +367,7 @@ class RunContext:
         from vswap.swap.swap_area import mkswap
 
         if spec.backing == "zram":
-            storage: Any = zram_storage(spec, i)
+            storage: Any = zram_storage(spec, i, self.recorder)
             self._storages.append(storage)
             si = self.machine.swapon(storage)
             self._add_queue(si, get_device_kind("zram"), "zram", storage.name)
@@ -389,19 +397,6 @@ class RunContext:
             "size_pages": int(si.pages), "used_pages": 0,
             "peak_used_pages": 0, "prio": int(si.prio), "_si": si}
 
-    def _attach_tracer(self, tracer: Any) -> None:
-        m = self.machine
-        m.tracer = tracer
-        design: Any = m.design
-        design.tracer = tracer
-        design.swap_cache.tracer = tracer
-        design.devices.tracer = tracer
-        if m.zswap is not None:
-            m.zswap.tracer = tracer
-        for storage in self._storages:
-            if isinstance(storage, ZramStorage):
-                storage.tracer = tracer
-
     def close(self) -> None:
         for s in self._storages:
             # Best effort at teardown: the temporary directory goes anyway.
@@ -425,7 +420,9 @@ class RunContext:
            ) -> Generator[Event, Any, Any]:
         """Run kernel operation ``fn(*args)`` on the machine now, then charge its steps."""
         m = self.machine
-        m.design.devices.current_cpu = task.cpu.id  # type: ignore[union-attr]
+        cpu = task.cpu
+        assert cpu is not None, "a kernel operation runs on a CPU"
+        m.env.current_cpu = cpu.id
         error: BaseException | None = None
         result = None
         try:
@@ -454,6 +451,11 @@ class RunContext:
             self._progress_next = self.progress_done + max(self.progress_total // 256, 1)
             cb(self.progress_done, self.progress_total, self.engine.now,
                _page_events(self.machine.vmstat))
+
+    @property
+    def seed(self) -> int:
+        """The run's seed."""
+        return self.config.seed
 
     def now_us(self) -> int:
         return self.engine.now // 1000
@@ -588,10 +590,10 @@ def _run_file_workloads(config: RunConfig) -> RunResult:
                 ctx.machine.create_cgroup(cg)  # mkdir -p: a workload's cgroup may be unset
             views = [(WorkloadView(ctx, cg), wl) for cg, wl in workloads]
             for view, wl in views:
-                wl.start(view)  # type: ignore[arg-type]
+                wl.start(view)
             ctx.engine.run()
             for i, (view, wl) in enumerate(views):
-                wl.finish(view)  # type: ignore[arg-type]
+                wl.finish(view)
                 tag = "" if len(views) == 1 else f"[{view.cgroup}] "
                 ctx.report_lines.extend(tag + line for line in view.report_lines)
                 if i == 0:

@@ -20,8 +20,13 @@ from typing import TYPE_CHECKING, Any
 from vswap.workloads._scale import MIN_SCALED_SIZE, scale_workload
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
+
     from vswap.config import RunConfig as FileConfig
     from vswap.run.context import RunConfig, RunContext
+    from vswap.sim.cpus import Task as CpuTask
+    from vswap.sim.engine import Event
+    from vswap.workloads.context import TaskBarrier
 
 __all__ = ["MIN_SCALED_SIZE", "WorkloadView", "run_configs_from_file", "scale_command"]
 
@@ -57,21 +62,79 @@ def run_configs_from_file(cf: FileConfig, *, designs: tuple[str, ...] | None = N
 class WorkloadView:
     """What one workload of a multi-workload run sees: the run's context with its own
     cgroup, metrics and report lines. Everything else (the machine, engine, counters such
-    as ``verified_pages``) is the shared context's, read and written through."""
+    as ``verified_pages``) is the shared context's, read and written through.
 
-    _OWN = ("cgroup", "metrics", "report_lines", "_ctx")
+    Implements :class:`~vswap.workloads.context.WorkloadContext`.
+    """
 
     def __init__(self, ctx: RunContext, cgroup: str) -> None:
-        object.__setattr__(self, "_ctx", ctx)
-        object.__setattr__(self, "cgroup", cgroup)
-        object.__setattr__(self, "metrics", {})
-        object.__setattr__(self, "report_lines", [])
+        self._ctx = ctx
+        self.cgroup = cgroup
+        self.metrics: dict[str, Any] = {}
+        self.report_lines: list[str] = []
+        self.machine = ctx.machine
+        self.engine = ctx.engine
+        self.cpus = ctx.cpus
+        self.rng = ctx.rng
+        self.device_records = ctx.device_records
+        self.swapoff = ctx.swapoff
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ctx, name)
+    # The run's totals, which every workload adds to.
+    @property
+    def killed(self) -> int:
+        return self._ctx.killed
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in self._OWN:
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._ctx, name, value)
+    @killed.setter
+    def killed(self, value: int) -> None:
+        self._ctx.killed = value
+
+    @property
+    def data_loss(self) -> int:
+        return self._ctx.data_loss
+
+    @data_loss.setter
+    def data_loss(self, value: int) -> None:
+        self._ctx.data_loss = value
+
+    @property
+    def verified_pages(self) -> int:
+        return self._ctx.verified_pages
+
+    @verified_pages.setter
+    def verified_pages(self, value: int) -> None:
+        self._ctx.verified_pages = value
+
+    @property
+    def metadata_snapshot(self) -> dict[str, int] | None:
+        return self._ctx.metadata_snapshot
+
+    @metadata_snapshot.setter
+    def metadata_snapshot(self, value: dict[str, int] | None) -> None:
+        self._ctx.metadata_snapshot = value
+
+    @property
+    def seed(self) -> int:
+        return self._ctx.seed
+
+    def spawn(self, body: Callable[..., Generator[Event, Any, Any]], *args: Any,
+              name: str) -> CpuTask:
+        return self._ctx.spawn(body, *args, name=name)
+
+    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any
+           ) -> Generator[Event, Any, Any]:
+        return self._ctx.op(task, fn, *args)
+
+    def user(self, task: CpuTask, ns: int) -> Event:
+        return self._ctx.user(task, ns)
+
+    def barrier(self, n: int) -> TaskBarrier:
+        return self._ctx.barrier(n)
+
+    def advance(self, units: int = 1) -> None:
+        self._ctx.advance(units)
+
+    def now_us(self) -> int:
+        return self._ctx.now_us()
+
+    def snapshot_metadata(self) -> None:
+        self._ctx.snapshot_metadata()

@@ -21,13 +21,13 @@ from fractions import Fraction
 from typing import Any
 
 from vswap.errors import ConfigError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE
 from vswap.metadata.calculator import MIB, Geometry, geometry_cell, structure_bytes
 from vswap.metadata.layouts import LAYOUTS, Backend, Kind, Layout
-from vswap.mm.folio import Folio
 from vswap.swap import SwpEntry, create_design, design_class
 from vswap.swap.storage import MemSwapStorage
 from vswap.swap.swap_state import pack_shadow
-from vswap.swap.types import PAGE_SIZE
 
 __all__ = ["MeasuredCell", "layout_of", "measure_metadata", "needs_device", "scaled_to"]
 

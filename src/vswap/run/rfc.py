@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.run.context import DeviceSpec, RunConfig
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import format_size
 
 __all__ = ["DEFAULT_SCALE", "RFC", "RFC_DESIGNS", "RfcTable", "rfc_tables"]

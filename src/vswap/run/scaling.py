@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vswap.swap.types import PAGE_SIZE, SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
+from vswap.kernel.types import PAGE_SIZE, SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
 from vswap.units import format_scale, format_size
 from vswap.workloads._scale import ScaledCommand, scale_workload
 

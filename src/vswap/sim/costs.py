@@ -97,6 +97,18 @@ class CostTable:
         "with node allocation amortised, under the i_pages lock")
     swap_cache_delete: int = _c(100, f"{_EST}: xas_store(NULL) (or a shadow entry) plus "
         "counters, under the i_pages lock")
+    vswap_slot_free: int = _c(100, "equal to vswap_slot_alloc by construction: "
+        "release_vswap_slot is the allocator's work in reverse (XArray erase, cluster count) "
+        "under the same vswap_map lock")
+    vswap_partition_adopt: int = _c(100, "equal to vswap_slot_alloc by construction: the "
+        "dynamic partitioner's global-lock section picks a free partition, an allocator-sized "
+        "step")
+    vswap_rmap_insert: int = _c(120, "equal to swap_cache_insert by construction: an "
+        "xa_store into the vswap_rmap XArray under its lock")
+    vswap_rmap_erase: int = _c(100, "equal to swap_cache_delete by construction: an "
+        "xa_erase from the vswap_rmap XArray under its lock")
+    zswap_tree_update: int = _c(100, "equal to swap_cache_delete by construction: an XArray "
+        "store or erase in a zswap tree under its xa_lock")
 
     # -- page content work ----------------------------------------------------------------
     zero_check: int = _c(170, f"{_EST}: memchr_inv() over 4 KiB reads 512 8-byte words at "

@@ -15,19 +15,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import NO_ENTRY, SwpEntry, SwpSlot
 from vswap.swap._api import (
     AOP_WRITEPAGE_ACTIVATE,
     SwapDesign,
     SwapHooks,
     SwapoffResult,
 )
-from vswap.swap.types import NO_ENTRY, SwpEntry, SwpSlot
 
 if TYPE_CHECKING:
     from vswap.swap._base import SwapDesignBase
 
-#: Design name -> "module:Class". Each takes keyword arguments ``nr_cpus``, ``memcgs``,
-#: ``vmstat``, ``hooks`` plus its own options.
+#: Design name -> "module:Class". Each takes keyword arguments ``nr_cpus``, ``env``,
+#: ``hooks`` plus its own options.
 _DESIGN_PATHS: dict[str, str] = {
     "classic": "vswap.swap.classic:ClassicSwap",
     "vswap": "vswap.swap.vswap:VirtualSwap",

@@ -9,7 +9,7 @@ Every design module pins itself to this protocol with a static check (mypy), and
 
 Conventions: functions that return an errno in the kernel return ``0`` or ``-Errno.X`` here
 (``swapcache_prepare`` returning ``-EEXIST`` in a swap-in race is routine); breaking a rule
-(freeing an entry twice, an entry of no device) raises :class:`vswap.errors.KernelError`.
+(freeing an entry twice, an entry of no device) raises :class:`vswap.kernel.errors.KernelError`.
 
 References, as the kernel counts them: a swap entry holds one *swap count* per page-table
 entry (or shmem mapping) that names it, taken by ``swap_duplicate`` / given by
@@ -25,13 +25,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from vswap.swap.types import SwpEntry, SwpSlot
+from vswap.kernel.types import SwpEntry, SwpSlot
 
 if TYPE_CHECKING:  # folio.py imports the swap types, so Folio is imported lazily here
-    from vswap.faults import FaultInjector
-    from vswap.mm.folio import Folio
-    from vswap.mm.memcontrol import MemCgroup
-    from vswap.mm.vmstat import VmStat
+    from vswap.kernel.folio import Folio
+    from vswap.kernel.memcontrol import MemCgroup
+    from vswap.kernel.vmstat import VmStat
     from vswap.swap.storage import SwapStorage
     from vswap.swap.swap_state import SwapCache
     from vswap.swap.swapfile import SwapDevices, SwapInfo
@@ -42,7 +41,7 @@ AOP_WRITEPAGE_ACTIVATE = 0x80000
 
 
 def _plain_folio(entry: SwpEntry, order: int, memcg_id: int) -> Folio | None:
-    from vswap.mm.folio import Folio
+    from vswap.kernel.folio import Folio
 
     return Folio(order, memcg_id=memcg_id)
 
@@ -182,9 +181,6 @@ class SwapDesign(Protocol):
         The design is zswap's host (``ZswapHost``). Devices already swapped on get their
         zswap trees now (``zswap_swapon``). Returns the new ``Zswap``.
         """
-
-    def set_fault_injector(self, faults: FaultInjector) -> None:
-        """Install a run's fault injector in the design, its devices and its zswap."""
 
     # -- lifetime --------------------------------------------------------------------------
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry:

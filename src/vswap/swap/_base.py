@@ -15,16 +15,13 @@ import abc
 from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING
 
-from vswap.errors import Errno, KernelError
-from vswap.faults import NO_FAULTS, FaultInjector
-from vswap.ktrace import NULL_TRACER, KernelTracer
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
-from vswap.mm.vmstat import VmStat
-from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
-from vswap.swap.swap_state import SwapCache
-from vswap.swap.swapfile import SwapDevices, SwapInfo
-from vswap.swap.types import (
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.faults import FaultInjector
+from vswap.kernel.folio import Folio
+from vswap.kernel.memcontrol import MemCgroup, MemCgroupTree
+from vswap.kernel.tracing import KernelTracer
+from vswap.kernel.types import (
     HPAGE_PMD_ORDER,
     PAGE_SIZE,
     SwpEntry,
@@ -32,6 +29,10 @@ from vswap.swap.types import (
     swp_slot_offset,
     swp_slot_type,
 )
+from vswap.kernel.vmstat import VmStat
+from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
+from vswap.swap.swap_state import SwapCache
+from vswap.swap.swapfile import SwapDevices, SwapInfo
 
 if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
@@ -41,8 +42,9 @@ if TYPE_CHECKING:
 class SwapDesignBase(abc.ABC):
     """Shared state and steps of a swap design.
 
-    Attributes: ``devices`` (the physical layer), ``swap_cache``, ``memcgs`` (the cgroup
-    tree charged for swap), ``vmstat`` (``/proc/vmstat`` counters), ``zswap`` (None when the
+    Attributes: ``env`` (the machine's :class:`~vswap.kernel.env.KernelEnv`: counters,
+    cgroups, tracer, fault injector, current CPU, warnings), ``devices`` (the physical
+    layer), ``swap_cache``, ``memcgs`` and ``vmstat`` (the env's), ``zswap`` (None when the
     machine has no zswap), ``hooks`` (what the memory manager provides).
     """
 
@@ -51,16 +53,14 @@ class SwapDesignBase(abc.ABC):
     #: (v6.18+, commit dca4437a5861); False: v6.14's, which rejects it (reject_compress_poor)
     #: and writes it to the device. The classic design and RFC v2 are on v6.14.
     zswap_stores_incompressible = False
-    #: Kernel-step hooks (vswap.ktrace); a timed run sets its recorder here.
-    tracer: KernelTracer = NULL_TRACER
 
-    def __init__(self, *, devices: SwapDevices, swap_cache: SwapCache,
-                 memcgs: MemCgroupTree | None = None, vmstat: VmStat | None = None,
+    def __init__(self, *, env: KernelEnv, devices: SwapDevices, swap_cache: SwapCache,
                  hooks: SwapHooks | None = None) -> None:
+        self.env = env
         self.devices = devices
         self.swap_cache = swap_cache
-        self.memcgs = memcgs if memcgs is not None else MemCgroupTree()
-        self.vmstat = vmstat if vmstat is not None else VmStat()
+        self.memcgs: MemCgroupTree = env.memcgs
+        self.vmstat: VmStat = env.vmstat
         self.hooks = hooks if hooks is not None else SwapHooks()
         # The swap cache's folio reference is dropped through the hooks (``folio_put``).
         swap_cache.folio_deleted = lambda folio: self.hooks.swapcache_folio_deleted(folio)
@@ -72,16 +72,16 @@ class SwapDesignBase(abc.ABC):
         #: "Read-error on swap-device" (``end_swap_bio_write`` / ``end_swap_bio_read``).
         self.io_write_errors = 0
         self.io_read_errors = 0
-        #: Fault injection (``device_write``, ``device_read``; the devices and zswap share it).
-        self.faults: FaultInjector = NO_FAULTS
 
-    def set_fault_injector(self, faults: FaultInjector) -> None:
-        """Install a run's :class:`~vswap.faults.FaultInjector` here, in the physical layer
-        and in zswap (if attached)."""
-        self.faults = faults
-        self.devices.faults = faults
-        if self.zswap is not None:
-            self.zswap.faults = faults
+    @property
+    def tracer(self) -> KernelTracer:
+        """The env's kernel-step hooks (a timed run's recorder, else the no-op tracer)."""
+        return self.env.tracer
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The env's fault injector (points ``device_write``, ``device_read``)."""
+        return self.env.faults
 
     def attach_zswap(self, *, total_ram_pages: int, params: ZswapParams | None = None,
                      check_crc: bool = True, pool_max_pages: int | None = None) -> Zswap:
@@ -94,11 +94,9 @@ class SwapDesignBase(abc.ABC):
 
         zswap = Zswap(self, total_ram_pages=total_ram_pages,
                       params=params if params is not None else ZswapParams(),
-                      memcgs=self.memcgs, vmstat=self.vmstat, check_crc=check_crc,
-                      pool_max_pages=pool_max_pages,
+                      env=self.env, check_crc=check_crc, pool_max_pages=pool_max_pages,
                       store_incompressible=self.zswap_stores_incompressible)
         self.zswap = zswap
-        zswap.faults = self.faults
         for si in self.devices.devices():
             zswap.zswap_swapon(si.type, si.max)
         return zswap

@@ -34,11 +34,24 @@ from array import array
 from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING
 
-from vswap.errors import Errno, KernelError
-from vswap.metadata import sizes
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MemCgroupTree
-from vswap.mm.vmstat import VmStat
+from vswap.kernel import sizes
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.tracing import Cost
+from vswap.kernel.types import (
+    PAGE_SIZE,
+    SWAP_ADDRESS_SPACE_MASK,
+    SWAP_ADDRESS_SPACE_SHIFT,
+    SWAPFILE_CLUSTER,
+    SWP_OFFSET_MASK,
+    SWP_TYPE_SHIFT,
+    SwpEntry,
+    SwpSlot,
+    swp_entry,
+    swp_offset,
+    swp_type,
+)
 from vswap.swap._api import SwapHooks, SwapoffResult
 from vswap.swap._base import SwapDesignBase
 from vswap.swap.swap_state import SwapCache
@@ -55,22 +68,9 @@ from vswap.swap.swapfile import (
     SwapDevices,
     SwapInfo,
 )
-from vswap.swap.types import (
-    PAGE_SIZE,
-    SWAP_ADDRESS_SPACE_MASK,
-    SWAP_ADDRESS_SPACE_SHIFT,
-    SWAPFILE_CLUSTER,
-    SWP_OFFSET_MASK,
-    SWP_TYPE_SHIFT,
-    SwpEntry,
-    SwpSlot,
-    swp_entry,
-    swp_offset,
-    swp_type,
-)
 
 if TYPE_CHECKING:
-    from vswap.mm.memcontrol import MemCgroup
+    from vswap.kernel.memcontrol import MemCgroup
     from vswap.swap._api import SwapDesign
     from vswap.swap.storage import SwapStorage
     from vswap.zswap.zswap import ZswapHost
@@ -96,13 +96,14 @@ class ClassicSwap(SwapDesignBase):
 
     name = "classic"
 
-    def __init__(self, *, nr_cpus: int = 1, memcgs: MemCgroupTree | None = None,
-                 vmstat: VmStat | None = None, hooks: SwapHooks | None = None,
-                 default_prio: str = "decreasing") -> None:
-        super().__init__(devices=SwapDevices(nr_cpus=nr_cpus, default_prio=default_prio,
-                                             map_bad=SWAP_MAP_BAD),
-                         swap_cache=SwapCache(_classic_space, _classic_index),
-                         memcgs=memcgs, vmstat=vmstat, hooks=hooks)
+    def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
+                 hooks: SwapHooks | None = None, default_prio: str = "decreasing") -> None:
+        env = env if env is not None else KernelEnv()
+        super().__init__(env=env,
+                         devices=SwapDevices(env=env, nr_cpus=nr_cpus,
+                                             default_prio=default_prio, map_bad=SWAP_MAP_BAD),
+                         swap_cache=SwapCache(_classic_space, _classic_index, env=env),
+                         hooks=hooks)
         self.swap_cgroup: dict[int, array[int]] = {}
         self.zeromap: dict[int, bytearray] = {}
 
@@ -285,7 +286,7 @@ class ClassicSwap(SwapDesignBase):
             return -Errno.ENOENT
         # Under lock_cluster() of the range's cluster.
         self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
-                              "swap_map_update")
+                              Cost.SWAP_MAP_UPDATE)
         smap = si.swap_map
         for i in range(nr):
             count = smap[offset + i]
@@ -346,7 +347,7 @@ class ClassicSwap(SwapDesignBase):
         ``SWAP_HAS_CACHE`` as a transit value until :meth:`_swap_entry_range_free`).
         """
         self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
-                              "swap_map_update")
+                              Cost.SWAP_MAP_UPDATE)
         count = si.swap_map[offset]
         has_cache = count & SWAP_HAS_CACHE
         count &= ~SWAP_HAS_CACHE

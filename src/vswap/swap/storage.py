@@ -31,7 +31,8 @@ import uuid as uuid_mod
 from collections.abc import Iterable
 from typing import Protocol, Self, runtime_checkable
 
-from vswap.errors import Errno, KernelError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 from vswap.swap.swap_area import (
     SwapHeader,
     build_swap_header,
@@ -39,7 +40,6 @@ from vswap.swap.swap_area import (
     parse_swap_header,
     read_header_page,
 )
-from vswap.swap.types import PAGE_SHIFT, PAGE_SIZE
 from vswap.units import format_size
 
 Buffer = bytes | bytearray | memoryview

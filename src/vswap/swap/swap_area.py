@@ -21,7 +21,7 @@ offset   bytes  field
 =======  =====  ==========================================================================
 
 Page 0 itself is never used for swapped data: slot 0 of every device is "no slot"
-(``SWAP_SLOT_INVALID`` in :mod:`vswap.swap.types`), which is why the header can live there.
+(``SWAP_SLOT_INVALID`` in :mod:`vswap.kernel.types`), which is why the header can live there.
 
 Modelling choices, recorded here because they differ from a bare reading of the format:
 
@@ -47,8 +47,8 @@ import uuid as uuid_mod
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vswap.errors import Errno, KernelError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
 
 SWAP_HEADER_MAGIC = b"SWAPSPACE2"
 #: The version-0 signature; no kernel since 2.5 accepts it.

@@ -8,7 +8,7 @@ virtual design has one for the whole system (patch 07). The split is a *key func
 by the design, so the same cache serves both, and each space is one lock identity for the
 contention model.
 
-Each slot holds a :class:`~vswap.mm.folio.Folio` or a shadow. Shadows are plain ``int``s
+Each slot holds a :class:`~vswap.kernel.folio.Folio` or a shadow. Shadows are plain ``int``s
 (``pack_shadow``), so an evicted page costs one small int, not an object.
 
 Invariants (:meth:`SwapCache.check_invariants`):
@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
 
-from vswap.errors import Errno
-from vswap.ktrace import NULL_TRACER, KernelTracer
-from vswap.metadata import sizes
-from vswap.mm.folio import Folio
-from vswap.swap.types import NO_ENTRY, SwpEntry
+from vswap.kernel import sizes
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno
+from vswap.kernel.folio import Folio
+from vswap.kernel.tracing import Cost, KernelTracer
+from vswap.kernel.types import NO_ENTRY, SwpEntry
 
 #: Bits of a packed shadow (mm/workingset.c packs memcg id, node, eviction counter).
 _SHADOW_MEMCG_BITS = 16
@@ -51,11 +52,9 @@ class SwapCache:
     the classic design; one space and ``entry`` itself under the seed's virtual design.
     """
 
-    #: Kernel-step hooks (vswap.ktrace): each locked operation names its space's lock.
-    tracer: KernelTracer = NULL_TRACER
-
     def __init__(self, space_of: Callable[[SwpEntry], Hashable],
-                 index_of: Callable[[SwpEntry], int]) -> None:
+                 index_of: Callable[[SwpEntry], int], *, env: KernelEnv | None = None) -> None:
+        self.env = env if env is not None else KernelEnv()
         self.space_of = space_of
         self.index_of = index_of
         self.spaces: dict[Hashable, dict[int, Folio | int]] = {}
@@ -63,8 +62,11 @@ class SwapCache:
         #: Called with each folio after it left the cache (the cache's reference is gone);
         #: the design points it at ``SwapHooks.swapcache_folio_deleted``.
         self.folio_deleted: Callable[[Folio], None] = lambda folio: None
-        #: Lock acquisitions per space (``i_pages`` lock), for the contention model.
-        self.lock_ops: dict[Hashable, int] = {}
+
+    @property
+    def tracer(self) -> KernelTracer:
+        """The env's kernel-step hooks: each locked operation names its space's lock."""
+        return self.env.tracer
 
     def _space(self, entry: SwpEntry, *, create: bool) -> dict[int, Folio | int] | None:
         key = self.space_of(entry)
@@ -73,11 +75,10 @@ class SwapCache:
             space = self.spaces[key] = {}
         return space
 
-    def _locked(self, entry: SwpEntry, cost: str = "swap_cache_delete") -> Hashable:
+    def _locked(self, entry: SwpEntry, cost: Cost = Cost.SWAP_CACHE_DELETE) -> Hashable:
         """Count one ``i_pages`` lock section of the entry's space; ``cost`` names the cost
         table entry of the work done under it (for the timed run's tracer)."""
         key = self.space_of(entry)
-        self.lock_ops[key] = self.lock_ops.get(key, 0) + 1
         self.tracer.lock_step("swap_cache", key, cost)
         return key
 
@@ -97,7 +98,7 @@ class SwapCache:
             holds a folio, with nothing changed.
         """
         nr = folio.nr_pages
-        self._locked(entry, "swap_cache_insert")
+        self._locked(entry, Cost.SWAP_CACHE_INSERT)
         space = self._space(entry, create=True)
         assert space is not None
         base = self.index_of(entry)

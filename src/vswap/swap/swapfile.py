@@ -40,11 +40,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from vswap.errors import Errno, KernelError
-from vswap.faults import NO_FAULTS, FaultInjector
-from vswap.ktrace import NULL_TRACER, KernelTracer
-from vswap.metadata import sizes
-from vswap.swap.types import (
+from vswap.kernel import sizes
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.faults import FaultInjector
+from vswap.kernel.tracing import Cost, KernelTracer
+from vswap.kernel.types import (
     MAX_SWAPFILES,
     PAGE_SIZE,
     SWAP_NR_ORDERS,
@@ -623,11 +624,10 @@ class SwapDevices:
     share load (upstream commit 52f37efc, late 2025).
     """
 
-    #: Kernel-step hooks (vswap.ktrace): a slot allocation names its cluster's lock.
-    tracer: KernelTracer = NULL_TRACER
-
-    def __init__(self, *, nr_cpus: int = 1, default_prio: str = "decreasing",
-                 map_bad: int = SWAP_MAP_BAD, max_swapfiles: int = MAX_SWAPFILES) -> None:
+    def __init__(self, *, env: KernelEnv | None = None, nr_cpus: int = 1,
+                 default_prio: str = "decreasing", map_bad: int = SWAP_MAP_BAD,
+                 max_swapfiles: int = MAX_SWAPFILES) -> None:
+        self.env = env if env is not None else KernelEnv()
         if default_prio not in ("decreasing", "round-robin"):
             raise KernelError(Errno.EINVAL, f"unknown default priority rule {default_prio!r}")
         self.nr_cpus = nr_cpus
@@ -639,9 +639,16 @@ class SwapDevices:
         self.least_priority = 0
         self.nr_swap_pages = 0
         self.total_swap_pages = 0
-        self.current_cpu = 0
-        #: Fault injection (point ``device_full``); the design installs the run's injector.
-        self.faults: FaultInjector = NO_FAULTS
+
+    @property
+    def tracer(self) -> KernelTracer:
+        """The env's kernel-step hooks: a slot allocation names its cluster's lock."""
+        return self.env.tracer
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The env's fault injector (point ``device_full``)."""
+        return self.env.faults
 
     # -- swapon / swapoff bookkeeping ----------------------------------------------------
     def add_device(self, storage: SwapStorage, *, nr_pages: int, bad_pages: tuple[int, ...] = (),
@@ -762,10 +769,10 @@ class SwapDevices:
             if si not in self.avail:
                 continue
             self._requeue(si)
-            offset = si.cluster_alloc_swap_entry(order, usage, self.current_cpu)
+            offset = si.cluster_alloc_swap_entry(order, usage, self.env.current_cpu)
             if offset:
                 self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
-                                      "swap_slot_alloc")
+                                      Cost.SWAP_SLOT_ALLOC)
                 self.nr_swap_pages -= nr
                 if si.inuse_pages >= si.pages:
                     self._del_from_avail_list(si)
@@ -826,7 +833,7 @@ class SwapDevices:
 
 def entry_device_offset(devices: SwapDevices, slot: SwpSlot | SwpEntry) -> tuple[SwapInfo, int]:
     """Resolve a physical slot to (device, offset); KernelError(EINVAL) if no such device."""
-    from vswap.swap.types import swp_slot_offset, swp_slot_type
+    from vswap.kernel.types import swp_slot_offset, swp_slot_type
 
     si = devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(slot)))
     offset = swp_slot_offset(SwpSlot(slot))

@@ -20,7 +20,7 @@ Design notes (why the model looks like this; docs/vswap.md has the long version)
   a hole as a missing entry (D5), writeback never touches a descriptor that left
   zswap (16.3), swapoff frees only the slots it converted (16.4), and
   ``free_swap_and_cache_nr`` steps to the real end of each folio (D7, 16.5).
-* Bad input raises :class:`~vswap.errors.KernelError` before any state changes: ENOENT for a
+* Bad input raises :class:`~vswap.kernel.errors.KernelError` before any state changes: ENOENT for a
   dead or never-allocated virtual slot, EINVAL for dropping a reference that is not held,
   ERANGE for a ``swap_refs`` overflow. Kernel results that are routine (``swapcache_prepare``
   returning ``-EEXIST``/``-ENOENT``) stay return values.
@@ -46,11 +46,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vswap.errors import Errno, KernelError
-from vswap.metadata import sizes
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MAX, MemCgroup, MemCgroupTree
-from vswap.mm.vmstat import VmStat
+from vswap.kernel import sizes
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.memcontrol import MAX, MemCgroup
+from vswap.kernel.tracing import Cost
+from vswap.kernel.types import (
+    PAGE_SIZE,
+    SWAPFILE_CLUSTER,
+    SwpEntry,
+    SwpSlot,
+    swp_slot,
+    swp_slot_offset,
+    swp_slot_type,
+)
 from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
 from vswap.swap._base import SwapDesignBase
 from vswap.swap.swap_state import SwapCache
@@ -60,15 +70,6 @@ from vswap.swap.swapfile import (
     SlotOwner,
     SwapDevices,
     SwapInfo,
-)
-from vswap.swap.types import (
-    PAGE_SIZE,
-    SWAPFILE_CLUSTER,
-    SwpEntry,
-    SwpSlot,
-    swp_slot,
-    swp_slot_offset,
-    swp_slot_type,
 )
 from vswap.swap.vswap_desc import (
     MAX_VSWAP,
@@ -134,7 +135,7 @@ class VirtualSwap(SwapDesignBase):
     """The seed's virtual swap space (RFC v2 after patch 18) behind the swap API.
 
     Args:
-        nr_cpus, memcgs, vmstat, hooks, default_prio: as for every design.
+        nr_cpus, env, hooks, default_prio: as for every design.
         max_vswap: ``MAX_VSWAP`` (ids 1..max_vswap); default U32_MAX, or 2**20-1 with the
             static partition hack, which bounds the space.
         cluster_shift: ``VSWAP_CLUSTER_SHIFT`` (9; tests use small clusters).
@@ -143,19 +144,18 @@ class VirtualSwap(SwapDesignBase):
             (partitions allocated on demand). See :class:`VswapPartitions`.
         nr_partitions: static partitions (default ``nr_cpus``).
         partition_clusters: clusters per dynamic partition (default 32 = 64 MiB).
-        debug_vm: turn every ``VM_WARN_ON`` into an AssertionError (tests, CI).
     """
 
     name = "vswap"
     default_partition = "none"
 
-    def __init__(self, *, nr_cpus: int = 1, memcgs: MemCgroupTree | None = None,
-                 vmstat: VmStat | None = None, hooks: SwapHooks | None = None,
-                 default_prio: str = "decreasing", max_vswap: int | None = None,
+    def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
+                 hooks: SwapHooks | None = None, default_prio: str = "decreasing",
+                 max_vswap: int | None = None,
                  cluster_shift: int = VSWAP_CLUSTER_SHIFT, partition: str | None = None,
                  nr_partitions: int | None = None,
                  partition_clusters: int = DYNAMIC_PARTITION_CLUSTERS,
-                 debug_vm: bool = False) -> None:
+                 ) -> None:
         mode = partition if partition is not None else self.default_partition
         if max_vswap is None:
             max_vswap = STATIC_PARTITION_MAX_VSWAP if mode == "static" else MAX_VSWAP
@@ -164,14 +164,14 @@ class VirtualSwap(SwapDesignBase):
                                           partition_clusters=partition_clusters,
                                           nr_cpus=nr_cpus)
         part_of = self.partitions.partition_of
-        super().__init__(devices=SwapDevices(nr_cpus=nr_cpus, default_prio=default_prio,
-                                             map_bad=VSWAP_MAP_BAD),
-                         swap_cache=SwapCache(part_of, int),
-                         memcgs=memcgs, vmstat=vmstat, hooks=hooks)
+        env = env if env is not None else KernelEnv()
+        super().__init__(env=env,
+                         devices=SwapDevices(env=env, nr_cpus=nr_cpus,
+                                             default_prio=default_prio, map_bad=VSWAP_MAP_BAD),
+                         swap_cache=SwapCache(part_of, int, env=env),
+                         hooks=hooks)
         #: ``vswap_rmap``: per device type, virtual id by physical offset (0: no owner).
         self.rmap: dict[int, array[int]] = {}
-        self.debug_vm = debug_vm
-        self.warnings: Counter[str] = Counter()
         # zswap writeback in flight: entry -> (zswap entry id, physical slot) (section 16.3).
         self._wb_pending: dict[int, tuple[int, int]] = {}
 
@@ -179,10 +179,8 @@ class VirtualSwap(SwapDesignBase):
     # helpers
     # =====================================================================================
     def _warn(self, msg: str) -> None:
-        """``VM_WARN_ON``: counted; an AssertionError under ``debug_vm``."""
-        self.warnings[msg] += 1
-        if self.debug_vm:
-            raise AssertionError(f"VM_WARN_ON: {msg}")
+        """``VM_WARN_ON``: the env's warning helper (an AssertionError under ``debug_vm``)."""
+        self.env.warn(msg)
 
     def _get_live(self, entry: SwpEntry, what: str) -> int:
         self.tracer.desc_lookup()
@@ -199,9 +197,10 @@ class VirtualSwap(SwapDesignBase):
             self._get_live(SwpEntry(e), what)
         return ids
 
-    def _alloc_lock(self, e: int) -> None:
+    def _alloc_lock(self, e: int, cost: Cost) -> None:
+        """The ``vswap_map`` lock of ``e``'s partition, held for ``cost``."""
         key = ("vswap_map", self.partitions.partition_of(e))
-        self.tracer.lock_step("vswap_map", key, "vswap_slot_alloc")
+        self.tracer.lock_step("vswap_map", key, cost)
 
     # =====================================================================================
     # devices
@@ -377,7 +376,7 @@ class VirtualSwap(SwapDesignBase):
             elif ty == SWAPFILE:
                 s = t.slot[e]
                 if s:
-                    self.tracer.lock_step("vswap_rmap", "vswap_rmap", "swap_cache_delete")
+                    self.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_ERASE)
                     self.rmap[swp_slot_type(SwpSlot(s))][swp_slot_offset(SwpSlot(s))] = 0
                     t.slot[e] = 0
                     freed.append((s, t.memcgid[e]))
@@ -455,7 +454,7 @@ class VirtualSwap(SwapDesignBase):
             self.devices.swap_range_free(si, off, nr)
             return SwpSlot(0)
         col = self.rmap[type_]
-        self.tracer.lock_step("vswap_rmap", "vswap_rmap", "swap_cache_insert")
+        self.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_INSERT)
         for i in range(nr):
             e = entry + i
             ty = t.type[e]
@@ -483,7 +482,7 @@ class VirtualSwap(SwapDesignBase):
         self.swap_cache.clear_shadow(entry, 1)
         self.release_backing(entry, 1)
         self.swap_cgroup_clear(entry, 1)
-        self._alloc_lock(e)
+        self._alloc_lock(e, Cost.VSWAP_SLOT_FREE)
         self.table.release_vswap_slot(e)
 
     # =====================================================================================
@@ -536,13 +535,13 @@ class VirtualSwap(SwapDesignBase):
         """
         nr = folio.nr_pages
         global_locks = self.partitions.global_lock_count
-        e, _p = self.partitions.alloc(nr, self.devices.current_cpu)
+        e, _p = self.partitions.alloc(nr, self.env.current_cpu)
         if self.partitions.global_lock_count != global_locks:
-            self.tracer.lock_step("vswap_partition", "global", "vswap_slot_alloc")
+            self.tracer.lock_step("vswap_partition", "global", Cost.VSWAP_PARTITION_ADOPT)
         if not e:
             self.table.alloc_reject += nr
             return SwpEntry(0)
-        self._alloc_lock(e)
+        self._alloc_lock(e, Cost.VSWAP_SLOT_ALLOC)
         entry = SwpEntry(e)
         self.mem_cgroup_record_swap(folio, entry)
         t = self.table
@@ -1117,7 +1116,7 @@ class VirtualSwap(SwapDesignBase):
                           rcu_pending=self.table.rcu_pending,
                           partition_global_locks=self.partitions.global_lock_count,
                           live_partitions=len(self.partitions.live_partitions()),
-                          warnings=dict(self.warnings))
+                          warnings=dict(self.env.warnings))
 
     def debugfs(self) -> dict[str, int]:
         """The ``/sys/kernel/debug/vswap/`` files."""

@@ -39,9 +39,10 @@ import enum
 from array import array
 from collections.abc import Iterator
 
-from vswap.errors import ConfigError, Errno, KernelError
-from vswap.mm.folio import Folio
-from vswap.swap.types import HPAGE_PMD_ORDER
+from vswap.errors import ConfigError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import HPAGE_PMD_ORDER
 
 #: ``MAX_VSWAP`` on 64-bit (``SWP_TYPE_SHIFT > 32``): ``U32_MAX``.
 MAX_VSWAP = (1 << 32) - 1

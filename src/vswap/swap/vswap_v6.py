@@ -27,7 +27,7 @@ Design notes (docs/vswap-v6.md has the long version):
   reports. The reverse map is one ``array('Q')`` per device, indexed by offset (virtual id,
   bit 63 the cache-only mark); its memory is one 4 KiB swap table per physical cluster with
   an allocated slot.
-* Bad input raises :class:`~vswap.errors.KernelError` before any state changes (ENOENT for
+* Bad input raises :class:`~vswap.kernel.errors.KernelError` before any state changes (ENOENT for
   an id that is not allocated, EINVAL for dropping a reference that is not held, ERANGE for
   a count overflow).
 """
@@ -42,11 +42,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vswap.errors import Errno, KernelError
-from vswap.metadata import sizes
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MAX, MemCgroup, MemCgroupTree
-from vswap.mm.vmstat import VmStat
+from vswap.kernel import sizes
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.memcontrol import MAX, MemCgroup
+from vswap.kernel.tracing import Cost
+from vswap.kernel.types import (
+    PAGE_SIZE,
+    SWAPFILE_CLUSTER,
+    SwpEntry,
+    SwpSlot,
+    swp_slot,
+    swp_slot_offset,
+    swp_slot_type,
+)
 from vswap.swap._api import (
     AOP_WRITEPAGE_ACTIVATE,
     SwapHooks,
@@ -61,15 +71,6 @@ from vswap.swap.swapfile import (
     VSWAP_MAP_BAD,
     SwapDevices,
     SwapInfo,
-)
-from vswap.swap.types import (
-    PAGE_SIZE,
-    SWAPFILE_CLUSTER,
-    SwpEntry,
-    SwpSlot,
-    swp_slot,
-    swp_slot_offset,
-    swp_slot_type,
 )
 from vswap.swap.vswap_desc import SwapType
 from vswap.swap.vswap_v6_table import (
@@ -109,40 +110,38 @@ class VirtualSwapV6(SwapDesignBase):
     """Virtual swap space v6 behind the swap API (registry name ``vswap-v6``).
 
     Args:
-        nr_cpus, memcgs, vmstat, hooks, default_prio: as for every design.
+        nr_cpus, env, hooks, default_prio: as for every design.
         cluster_shift: ``VSWAP_CLUSTER_SHIFT`` (9; tests use small clusters).
         batch_free: patch 21 (v4+): consecutive frees in a cluster and memcg are one
             ``vswap_free_nr`` under one lock section; off, every slot is freed alone and the
             cluster lock is dropped and retaken around it (v3).
         iter_cache: patch 22 (v6): the per-CPU lookup cache of the last cluster.
         rmap_cache_only: v6's cache-only mark in the reverse map.
-        debug_vm: turn every ``VM_WARN_ON`` into an AssertionError.
     """
 
     name = "vswap-v6"
     metadata_layout = "vswap-v6"
     zswap_stores_incompressible = True  # based on v6.19
 
-    def __init__(self, *, nr_cpus: int = 1, memcgs: MemCgroupTree | None = None,
-                 vmstat: VmStat | None = None, hooks: SwapHooks | None = None,
-                 default_prio: str = "decreasing", cluster_shift: int = VSWAP_CLUSTER_SHIFT,
-                 batch_free: bool = True, iter_cache: bool = True,
-                 rmap_cache_only: bool = True, debug_vm: bool = False) -> None:
+    def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
+                 hooks: SwapHooks | None = None, default_prio: str = "decreasing",
+                 cluster_shift: int = VSWAP_CLUSTER_SHIFT, batch_free: bool = True,
+                 iter_cache: bool = True, rmap_cache_only: bool = True) -> None:
+        env = env if env is not None else KernelEnv()
         self.table = VswapClusterTable(nr_cpus=nr_cpus, cluster_shift=cluster_shift,
                                        iter_cache=iter_cache)
-        super().__init__(devices=SwapDevices(nr_cpus=nr_cpus, default_prio=default_prio,
-                                             map_bad=VSWAP_MAP_BAD),
-                         swap_cache=DescSwapCache(self.table),
-                         memcgs=memcgs, vmstat=vmstat, hooks=hooks)
+        super().__init__(env=env,
+                         devices=SwapDevices(env=env, nr_cpus=nr_cpus,
+                                             default_prio=default_prio, map_bad=VSWAP_MAP_BAD),
+                         swap_cache=DescSwapCache(self.table, env=env),
+                         hooks=hooks)
         self.batch_free = batch_free
         self.rmap_cache_only = rmap_cache_only
-        self.debug_vm = debug_vm
         #: The reverse map: per device type, virtual id (| RMAP_CACHE_ONLY) by offset.
         self.rmap: dict[int, array[int]] = {}
         #: Reverse-map entries per physical cluster: a cluster's swap table is allocated
         #: while it holds one (P1's dynamic allocation).
         self.rmap_count: dict[int, array[int]] = {}
-        self.warnings: Counter[str] = Counter()
         self.free_batches = 0
         self.freed_slots = 0
         # zswap writeback in flight: entry -> (zswap entry id, physical slot).
@@ -152,22 +151,20 @@ class VirtualSwapV6(SwapDesignBase):
     # helpers
     # =====================================================================================
     def _warn(self, msg: str) -> None:
-        """``VM_WARN_ON``: counted; an AssertionError under ``debug_vm``."""
-        self.warnings[msg] += 1
-        if self.debug_vm:
-            raise AssertionError(f"VM_WARN_ON: {msg}")
+        """``VM_WARN_ON``: the env's warning helper (an AssertionError under ``debug_vm``)."""
+        self.env.warn(msg)
 
-    def _cluster_op(self, e: int, cost: str) -> None:
+    def _cluster_op(self, e: int, cost: Cost) -> None:
         """One descriptor operation on ``e``'s cluster: resolve it (``vswap_iter``: the
         lookup cache or an ``xa_load``), then a critical section under its lock."""
-        if self.table.lookup(e, self.devices.current_cpu):
+        if self.table.lookup(e, self.env.current_cpu):
             self.tracer.desc_lookup()
         self.tracer.lock_step("vswap_cluster", ("vswap_cluster", e >> self.table.cluster_shift),
                               cost)
 
     def _iter_break(self, e: int) -> None:
         """Models: ``vswap_iter_break()``: an emptied cluster leaves the lookup cache."""
-        self.table.vswap_iter_break(e, self.devices.current_cpu)
+        self.table.vswap_iter_break(e, self.env.current_cpu)
 
     def _range_live(self, entry: SwpEntry, nr: int, what: str) -> range:
         """The ids of ``entry .. +nr``, all allocated, or KernelError(ENOENT/EINVAL)."""
@@ -341,7 +338,7 @@ class VirtualSwapV6(SwapDesignBase):
                 by_memcg[freed[i + k][1]] += 1
                 self._rmap_set(type_, off + k, 0)
             self.tracer.lock_step("swap_cluster", (type_, off // SWAPFILE_CLUSTER),
-                                  "swap_map_update")
+                                  Cost.SWAP_MAP_UPDATE)
             self.devices.swap_range_free(si, off, n)
             i += n
         for memcg_id, n in by_memcg.items():
@@ -375,7 +372,7 @@ class VirtualSwapV6(SwapDesignBase):
         """Models: ``vswap_store_folio()``: release the backing, every descriptor FOLIO
         (its backend is the swap-cache folio). Context: folio locked, ``folio.swap``."""
         nr = folio.nr_pages
-        self._cluster_op(int(entry), "swap_map_update")
+        self._cluster_op(int(entry), Cost.SWAP_MAP_UPDATE)
         self.release_backing(entry, nr)
         t = self.table
         t.type[int(entry):int(entry) + nr] = bytes([FOLIO]) * nr
@@ -399,7 +396,7 @@ class VirtualSwapV6(SwapDesignBase):
         counted. Context: folio locked."""
         entry = folio.swap
         nr = folio.nr_pages
-        self._cluster_op(int(entry), "swap_map_update")
+        self._cluster_op(int(entry), Cost.SWAP_MAP_UPDATE)
         self.release_backing(entry, nr)
         self.table.type[int(entry):int(entry) + nr] = bytes([ZERO]) * nr
         self._iter_break(int(entry))
@@ -434,8 +431,8 @@ class VirtualSwapV6(SwapDesignBase):
             self.devices.swap_range_free(si, off, nr)
             return SwpSlot(0)
         self.tracer.lock_step("swap_cluster", (type_, off // SWAPFILE_CLUSTER),
-                              "swap_cache_insert")
-        self._cluster_op(e0, "swap_map_update")
+                              Cost.VSWAP_RMAP_INSERT)
+        self._cluster_op(e0, Cost.SWAP_MAP_UPDATE)
         for i in range(nr):
             e = e0 + i
             if t.type[e] not in (FOLIO, ZSWAP):
@@ -462,14 +459,14 @@ class VirtualSwapV6(SwapDesignBase):
             The first entry, or 0 when the cluster map is full (``vswap_alloc_reject``).
         """
         t = self.table
-        e, path = t.vswap_alloc(folio.order, self.devices.current_cpu)
+        e, path = t.vswap_alloc(folio.order, self.env.current_cpu)
         if path in ("partial", "new"):
             self.tracer.lock_step("vswap_cluster_map", "vswap_cluster_map",
-                                  "vswap_slot_alloc")
+                                  Cost.VSWAP_SLOT_ALLOC)
         if not e:
             return SwpEntry(0)
         self.tracer.lock_step("vswap_cluster", ("vswap_cluster", e >> t.cluster_shift),
-                              "vswap_slot_alloc")
+                              Cost.VSWAP_SLOT_ALLOC)
         entry = SwpEntry(e)
         self.mem_cgroup_record_swap(folio, entry)
         return entry
@@ -492,7 +489,7 @@ class VirtualSwapV6(SwapDesignBase):
             if t.swap_count[e] >= SWAP_COUNT_MAX:
                 raise KernelError(Errno.ERANGE, f"swap_duplicate: count of {e:#x} overflows")
         for part in self._clusters(ids):
-            self._cluster_op(part.start, "swap_map_update")
+            self._cluster_op(part.start, Cost.SWAP_MAP_UPDATE)
             for e in part:
                 if not t.swap_count[e]:
                     self._rmap_mark(e, False)
@@ -526,7 +523,7 @@ class VirtualSwapV6(SwapDesignBase):
             if t.in_cache[e]:
                 return -Errno.EEXIST
         for part in self._clusters(ids):
-            self._cluster_op(part.start, "swap_map_update")
+            self._cluster_op(part.start, Cost.SWAP_MAP_UPDATE)
             t.in_cache[part.start:part.stop] = b"\x01" * len(part)
             self._iter_break(part.start)
         return 0
@@ -546,7 +543,7 @@ class VirtualSwapV6(SwapDesignBase):
             if not t.in_cache[e]:
                 raise KernelError(Errno.EINVAL, f"swapcache_clear: {e:#x} holds no cache pin")
         for part in self._clusters(ids):
-            self._cluster_op(part.start, "swap_map_update")
+            self._cluster_op(part.start, Cost.SWAP_MAP_UPDATE)
             dead = []
             for e in part:
                 t.in_cache[e] = 0
@@ -574,7 +571,7 @@ class VirtualSwapV6(SwapDesignBase):
                 raise KernelError(Errno.EINVAL, f"{what}: {e:#x} has no reference to drop")
         any_cache_only = False
         for part in self._clusters(ids):
-            self._cluster_op(part.start, "swap_map_update")
+            self._cluster_op(part.start, Cost.SWAP_MAP_UPDATE)
             dead = []
             for e in part:
                 t.swap_count[e] -= 1
@@ -648,7 +645,7 @@ class VirtualSwapV6(SwapDesignBase):
         c = ("vswap_cluster", dead[0] >> t.cluster_shift)
         for e, n in runs:
             if not self.batch_free:
-                self.tracer.lock_step("vswap_cluster", c, "swap_map_update")
+                self.tracer.lock_step("vswap_cluster", c, Cost.SWAP_MAP_UPDATE)
             if self.swap_cache.swap_cache_get_folio(SwpEntry(e)) is not None:
                 self._warn("vswap_free: a folio is still in the swap cache")
             self.swap_cache.clear_shadow(SwpEntry(e), n)
@@ -942,7 +939,7 @@ class VirtualSwapV6(SwapDesignBase):
         """
         t = self.table
         freed: list[tuple[int, int]] = []
-        self._cluster_op(int(entry), "swap_map_update")
+        self._cluster_op(int(entry), Cost.SWAP_MAP_UPDATE)
         for i in range(folio.nr_pages):
             e = int(entry) + i
             s = t.backing[e]
@@ -1081,7 +1078,7 @@ class VirtualSwapV6(SwapDesignBase):
     def statistics(self) -> VswapV6Stats:
         """A frozen snapshot of the design's counters."""
         return VswapV6Stats(allocator=self.table.statistics(), free_batches=self.free_batches,
-                            freed_slots=self.freed_slots, warnings=dict(self.warnings))
+                            freed_slots=self.freed_slots, warnings=dict(self.env.warnings))
 
     def debugfs(self) -> dict[str, int]:
         """The ``/sys/kernel/debug/vswap/`` files."""

@@ -65,11 +65,14 @@ from collections.abc import Hashable, Iterator
 
 import numpy as np
 
-from vswap.errors import ConfigError, Errno, KernelError
-from vswap.metadata import sizes
-from vswap.mm.folio import Folio
+from vswap.errors import ConfigError
+from vswap.kernel import sizes
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.tracing import Cost
+from vswap.kernel.types import HPAGE_PMD_ORDER, NO_ENTRY, SWAP_NR_ORDERS, SwpEntry
 from vswap.swap.swap_state import SwapCache
-from vswap.swap.types import HPAGE_PMD_ORDER, NO_ENTRY, SWAP_NR_ORDERS, SwpEntry
 
 #: ``VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER``: PMD-sized virtual clusters.
 VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER
@@ -584,13 +587,12 @@ class DescSwapCache(SwapCache):
     both.
     """
 
-    def __init__(self, table: VswapClusterTable) -> None:
-        super().__init__(table.cluster_of, int)
+    def __init__(self, table: VswapClusterTable, *, env: KernelEnv | None = None) -> None:
+        super().__init__(table.cluster_of, int, env=env)
         self.table = table
 
-    def _locked(self, entry: SwpEntry, cost: str = "swap_cache_delete") -> Hashable:
+    def _locked(self, entry: SwpEntry, cost: Cost = Cost.SWAP_CACHE_DELETE) -> Hashable:
         key = ("vswap_cluster", int(entry) >> self.table.cluster_shift)
-        self.lock_ops[key] = self.lock_ops.get(key, 0) + 1
         self.tracer.lock_step("vswap_cluster", key, cost)
         return key
 
@@ -611,7 +613,7 @@ class DescSwapCache(SwapCache):
         t = self.table
         e0 = int(entry)
         nr = folio.nr_pages
-        self._locked(entry, "swap_cache_insert")
+        self._locked(entry, Cost.SWAP_CACHE_INSERT)
         for e in range(e0, e0 + nr):
             if not t.is_live(e):
                 raise KernelError(Errno.ENOENT, f"swap_cache_add_folio: {e:#x} not allocated")

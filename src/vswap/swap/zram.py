@@ -49,10 +49,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vswap.errors import ConfigError, Errno, KernelError
-from vswap.ktrace import NULL_TRACER, KernelTracer
+from vswap.errors import ConfigError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.tracing import NULL_TRACER, KernelTracer
+from vswap.kernel.types import PAGE_SIZE
 from vswap.swap.swap_area import build_swap_header, check_swap_area_size, parse_swap_header
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import format_size
 from vswap.zswap.compressors import get_compressor
 from vswap.zswap.zsmalloc import ZsPool, huge_class_size
@@ -121,7 +122,8 @@ class ZramStorage:
     def __init__(self, size_bytes: int, *, comp: str = "lz4", name: str = "/dev/zram0",
                  label: str | None = None, mem_limit: int = 0, backing_dev: int = 0,
                  writeback_compressed: bool = False,
-                 writeback_batch_size: int = ZRAM_WB_BATCH_SIZE) -> None:
+                 writeback_batch_size: int = ZRAM_WB_BATCH_SIZE,
+                 tracer: KernelTracer = NULL_TRACER) -> None:
         try:
             last_page = check_swap_area_size(size_bytes)
         except KernelError as exc:
@@ -146,7 +148,8 @@ class ZramStorage:
         self.mem_limit = mem_limit
         self.writeback_compressed = writeback_compressed
         self.writeback_batch_size = writeback_batch_size
-        self.tracer: KernelTracer = NULL_TRACER
+        #: The machine's tracer (a timed run's recorder), given at construction.
+        self.tracer = tracer
         n = self.nr_pages
         # Per slot: flags, handle (pool handle, same-filled word's index into _same, or
         # backing block), stored size.

@@ -2,8 +2,8 @@
 
 A workload is built from its own command line (``usemem -n 4 -O 64M``), says how much memory
 it will touch (so a run that cannot fit in host memory is refused up front) and spawns its
-tasks on a :class:`~vswap.run.context.RunContext` (libCacheSim's reader protocol plays the
-same role there: one protocol, one module per workload).
+tasks on a :class:`~vswap.workloads.context.WorkloadContext` (libCacheSim's reader protocol
+plays the same role there: one protocol, one module per workload).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, ClassVar, NoReturn
 import numpy as np
 
 from vswap.errors import ConfigError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 from vswap.units import parse_size
 from vswap.workloads._scale import Scaling
 
 if TYPE_CHECKING:
-    from vswap.run.context import RunContext
+    from vswap.workloads.context import WorkloadContext
 
 __all__ = ["USER_RANDOM_NS", "USER_WORD_NS", "Workload", "WorkloadParser", "usemem_bytes"]
 
@@ -100,7 +100,7 @@ class Workload(abc.ABC):
         """Bytes of anonymous memory the workload touches in all (the fit estimate)."""
 
     def progress_total(self) -> int:
-        """Work units :meth:`RunContext.advance` will count to (pages by default)."""
+        """Work units ``ctx.advance()`` will count to (pages by default)."""
         return self.footprint_bytes() // PAGE_SIZE
 
     def expected_ns(self) -> int:
@@ -108,10 +108,10 @@ class Workload(abc.ABC):
         return max(self.footprint_bytes() // PAGE_SIZE * 10_000, 1_000_000)
 
     @abc.abstractmethod
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         """Create cgroup state and tasks on ``ctx`` (the engine then runs them)."""
 
-    def finish(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
+    def finish(self, ctx: WorkloadContext) -> None:  # noqa: B027 - optional hook
         """After the engine ran: summarise into ``ctx.metrics`` and ``ctx.report_lines``."""
 
     def needs_device(self) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vswap.errors import ConfigError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 from vswap.units import format_scale, format_size, parse_size
 
 if TYPE_CHECKING:

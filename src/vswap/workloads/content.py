@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 
 __all__ = ["CONTENTS", "WORDS", "page_class", "page_content", "write_sequence"]
 

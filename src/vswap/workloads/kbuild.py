@@ -27,16 +27,16 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.mm_types import TaskKilled
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_size
 from vswap.workloads._base import USER_MEMSET_PAGE_NS, Workload, WorkloadParser, positive_int
 from vswap.workloads._scale import KEPT, SIZE, SIZE_RANGE, Scaling
 
 if TYPE_CHECKING:
-    from vswap.run.context import RunContext
     from vswap.sim.cpus import Task as CpuTask
     from vswap.sim.engine import Event
+    from vswap.workloads.context import WorkloadContext
 
 #: Default user time per heap access (the compile work between memory accesses). A workload
 #: parameter, not a kernel cost: set once so that the *classic* run's user:sys ratio is of the
@@ -159,14 +159,14 @@ class Kbuild(Workload):
         per_job = pages * (self.touches * self.user_per_touch_ns + 10_000)
         return max(per_job * self.jobs // self.workers, 1_000_000)
 
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         queue: deque[int] = deque(range(self.jobs))
-        seed = ctx.config.seed
+        seed = ctx.seed
         for w in range(self.workers):
             proc = ctx.machine.spawn(f"make-{w}", ctx.cgroup)
             ctx.spawn(self._worker, ctx, proc, queue, seed, name=f"make-{w}")
 
-    def _worker(self, task: CpuTask, ctx: RunContext, proc: Any, queue: deque[int],
+    def _worker(self, task: CpuTask, ctx: WorkloadContext, proc: Any, queue: deque[int],
                 seed: int) -> Generator[Event, Any, None]:
         m = ctx.machine
         if self.worker_heap:
@@ -193,7 +193,7 @@ class Kbuild(Workload):
             ctx.advance(1)
         yield from ctx.op(task, m.exit, proc)
 
-    def _job(self, task: CpuTask, ctx: RunContext, proc: Any, job: int, seed: int
+    def _job(self, task: CpuTask, ctx: WorkloadContext, proc: Any, job: int, seed: int
              ) -> Generator[Event, Any, None]:
         m = ctx.machine
         rng = random.Random(seed * 1_000_003 + job)
@@ -236,7 +236,7 @@ class Kbuild(Workload):
                 ctx.verified_pages += 1
         yield from ctx.op(task, m.exit, child)
 
-    def finish(self, ctx: RunContext) -> None:
+    def finish(self, ctx: WorkloadContext) -> None:
         ctx.metrics["jobs"] = self.jobs_done
         ctx.metrics["jobs_failed"] = self.jobs_failed
         real_s = ctx.cpus.statistics().real_ns / 1e9

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 from vswap.workloads._base import (
     USER_MEMSET_PAGE_NS,
     Workload,
@@ -23,9 +23,9 @@ from vswap.workloads._base import (
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
-    from vswap.run.context import RunContext
     from vswap.sim.cpus import Task as CpuTask
     from vswap.sim.engine import Event
+    from vswap.workloads.context import WorkloadContext
 
 #: Pages per kernel operation.
 CHUNK_PAGES = 16
@@ -69,11 +69,11 @@ class Memhog(Workload):
     def progress_total(self) -> int:
         return self.size // PAGE_SIZE * self.repeat
 
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         proc = ctx.machine.spawn("memhog", ctx.cgroup)
         ctx.spawn(self._body, ctx, proc, name="memhog")
 
-    def _body(self, task: CpuTask, ctx: RunContext, proc: Any) -> Generator[Event, Any, None]:
+    def _body(self, task: CpuTask, ctx: WorkloadContext, proc: Any) -> Generator[Event, Any, None]:
         m = ctx.machine
         addr = yield from ctx.op(task, m.mmap, proc, self.size)
         step = CHUNK_PAGES * PAGE_SIZE

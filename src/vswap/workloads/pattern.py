@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
-from vswap.swap.types import PAGE_SIZE
 from vswap.workloads._base import (
     USER_MEMSET_PAGE_NS,
     USER_WORD_NS,
@@ -39,9 +39,9 @@ from vswap.workloads.content import CONTENTS, page_class, page_content, write_se
 
 if TYPE_CHECKING:
     from vswap.mm.mm_types import Task as MmTask
-    from vswap.run.context import RunContext
     from vswap.sim.cpus import Task as CpuTask
     from vswap.sim.engine import Event
+    from vswap.workloads.context import WorkloadContext
 
 __all__ = ["CHUNK_PAGES", "USER_CONTENT_NS", "Pageout", "Pattern"]
 
@@ -91,7 +91,7 @@ class _RegionWorkload(Workload):
     def footprint_bytes(self) -> int:
         return self.size
 
-    def _write_all(self, task: CpuTask, ctx: RunContext, th: MmTask, addr: int
+    def _write_all(self, task: CpuTask, ctx: WorkloadContext, th: MmTask, addr: int
                    ) -> Generator[Event, Any, None]:
         """Write every page in order; a zero page gets text, then zeros."""
         m = ctx.machine
@@ -110,7 +110,7 @@ class _RegionWorkload(Workload):
             yield ctx.user(task, user)
             ctx.advance(last - first)
 
-    def _verify_all(self, task: CpuTask, ctx: RunContext, th: MmTask, addr: int
+    def _verify_all(self, task: CpuTask, ctx: WorkloadContext, th: MmTask, addr: int
                     ) -> Generator[Event, Any, int]:
         """Read every page in order and check it; returns the pages that were wrong."""
         m = ctx.machine
@@ -131,7 +131,7 @@ class _RegionWorkload(Workload):
             ctx.advance(last - first)
         return wrong
 
-    def _free(self, task: CpuTask, ctx: RunContext, th: MmTask, addr: int
+    def _free(self, task: CpuTask, ctx: WorkloadContext, th: MmTask, addr: int
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         t0 = ctx.now_us()
@@ -163,11 +163,11 @@ class Pattern(_RegionWorkload):
     def progress_total(self) -> int:
         return 2 * self.npages * self.passes
 
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         proc = ctx.machine.spawn("pattern", ctx.cgroup)
         ctx.spawn(self._body, ctx, proc, name="pattern")
 
-    def _body(self, task: CpuTask, ctx: RunContext, th: MmTask
+    def _body(self, task: CpuTask, ctx: WorkloadContext, th: MmTask
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         addr = yield from ctx.op(task, m.mmap, th, self.size)
@@ -203,11 +203,11 @@ class Pageout(_RegionWorkload):
     def progress_total(self) -> int:
         return 2 * self.npages
 
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         proc = ctx.machine.spawn("pageout", ctx.cgroup)
         ctx.spawn(self._body, ctx, proc, name="pageout")
 
-    def _body(self, task: CpuTask, ctx: RunContext, th: MmTask
+    def _body(self, task: CpuTask, ctx: WorkloadContext, th: MmTask
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         addr = yield from ctx.op(task, m.mmap, th, self.size)

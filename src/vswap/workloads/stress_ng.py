@@ -17,15 +17,15 @@ import struct
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
-from vswap.swap.types import PAGE_SIZE
 from vswap.workloads._base import Workload, WorkloadParser, positive_int
 from vswap.workloads._scale import KEPT, Scaling
 
 if TYPE_CHECKING:
-    from vswap.run.context import RunContext
     from vswap.sim.cpus import Task as CpuTask
     from vswap.sim.engine import Event
+    from vswap.workloads.context import WorkloadContext
 
 #: Pages a worker maps and pages out before walking them back.
 ROUND_PAGES = 256
@@ -72,7 +72,7 @@ class StressNgPageswap(Workload):
     def expected_ns(self) -> int:
         return max(self.ops * 30_000 // self.workers, 1_000_000)
 
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         share, extra = divmod(self.ops, self.workers)
         for w in range(self.workers):
             n = share + (1 if w < extra else 0)
@@ -80,7 +80,7 @@ class StressNgPageswap(Workload):
                 proc = ctx.machine.spawn(f"stress-ng-pageswap-{w}", ctx.cgroup)
                 ctx.spawn(self._body, ctx, proc, n, name=f"stress-ng-pageswap-{w}")
 
-    def _body(self, task: CpuTask, ctx: RunContext, proc: Any, nops: int
+    def _body(self, task: CpuTask, ctx: WorkloadContext, proc: Any, nops: int
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         left = nops
@@ -110,7 +110,7 @@ class StressNgPageswap(Workload):
             self.done_ops += n
         yield from ctx.op(task, m.exit, proc)
 
-    def finish(self, ctx: RunContext) -> None:
+    def finish(self, ctx: WorkloadContext) -> None:
         real_s = ctx.cpus.statistics().real_ns / 1e9
         ctx.metrics["bogo_ops"] = self.done_ops
         ctx.metrics["bogo_ops_per_s"] = self.done_ops / real_s if real_s else 0.0

@@ -19,16 +19,16 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_size
 from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser, positive_int, usemem_bytes
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
-    from vswap.run.context import RunContext
     from vswap.sim.cpus import Task as CpuTask
     from vswap.sim.engine import Event
+    from vswap.workloads.context import WorkloadContext
 
 CHUNK_PAGES = 16
 #: Pages the unrelated process maps per page it writes: one per page table (2 MiB).
@@ -90,7 +90,7 @@ class SwapoffWorkload(Workload):
     def expected_ns(self) -> int:
         return max(self.fill_pages() * 30_000 // self.tasks, 1_000_000)
 
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         if not ctx.device_records:
             raise ConfigError("workload swapoff: needs a swap device (--swap-device)")
         rec = next(iter(ctx.device_records.values()))
@@ -108,7 +108,7 @@ class SwapoffWorkload(Workload):
         ctx.spawn(self._unrelated, ctx, proc, filled, done, name="mapper")
         ctx.spawn(self._swapoff, ctx, device, filled, done, name="swapoff")
 
-    def _filler(self, task: CpuTask, ctx: RunContext, proc: Any, npages: int,
+    def _filler(self, task: CpuTask, ctx: WorkloadContext, proc: Any, npages: int,
                 filled: Any, done: Event) -> Generator[Event, Any, None]:
         m = ctx.machine
         size = npages * PAGE_SIZE
@@ -138,7 +138,7 @@ class SwapoffWorkload(Workload):
                 ctx.advance(nb // PAGE_SIZE)
         yield from ctx.op(task, m.exit, proc)
 
-    def _unrelated(self, task: CpuTask, ctx: RunContext, proc: Any, filled: Any,
+    def _unrelated(self, task: CpuTask, ctx: WorkloadContext, proc: Any, filled: Any,
                    done: Event) -> Generator[Event, Any, None]:
         m = ctx.machine
         if self.unrelated >= PAGE_SIZE:
@@ -150,7 +150,7 @@ class SwapoffWorkload(Workload):
         yield task.block(done)
         yield from ctx.op(task, m.exit, proc)
 
-    def _swapoff(self, task: CpuTask, ctx: RunContext, device: str, filled: Any,
+    def _swapoff(self, task: CpuTask, ctx: WorkloadContext, device: str, filled: Any,
                  done: Event) -> Generator[Event, Any, None]:
         m = ctx.machine
         yield from filled.wait(task)
@@ -171,7 +171,7 @@ class SwapoffWorkload(Workload):
             + ("" if result.completed else f" (failed: {result.error})"))
         done.succeed()
 
-    def finish(self, ctx: RunContext) -> None:
+    def finish(self, ctx: WorkloadContext) -> None:
         for k in ("real_s", "sys_s"):
             if k in ctx.swapoff:
                 ctx.metrics["swapoff_" + k] = ctx.swapoff[k]

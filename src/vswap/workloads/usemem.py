@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.mm_types import Task as MmTask
-from vswap.swap.types import PAGE_SIZE
 from vswap.workloads._base import (
     USER_RANDOM_NS,
     USER_WORD_NS,
@@ -43,9 +43,9 @@ from vswap.workloads._base import (
 from vswap.workloads._scale import KEPT, SECONDS, SIZE, Scaling
 
 if TYPE_CHECKING:
-    from vswap.run.context import Barrier, RunContext
     from vswap.sim.cpus import Task as CpuTask
     from vswap.sim.engine import Event
+    from vswap.workloads.context import TaskBarrier, WorkloadContext
 
 #: Pages per kernel operation in the sequential walk.
 CHUNK_PAGES = 16
@@ -126,7 +126,7 @@ class Usemem(Workload):
         return self.nr_tasks * pages * (self.repeat + (1 if self.read_again else 0))
 
     # -- the run -----------------------------------------------------------------------------
-    def start(self, ctx: RunContext) -> None:
+    def start(self, ctx: WorkloadContext) -> None:
         m = ctx.machine
         ready = ctx.barrier(self.nr_tasks)
         free = ctx.barrier(self.nr_tasks) if self.sync_free else None
@@ -141,8 +141,8 @@ class Usemem(Workload):
             for i, th in enumerate(threads):
                 ctx.spawn(self._body, ctx, th, state, ready, free, name=f"usemem-{p}.{i}")
 
-    def _body(self, task: CpuTask, ctx: RunContext, th: MmTask,
-              state: dict[str, Any], ready: Barrier, free: Barrier | None
+    def _body(self, task: CpuTask, ctx: WorkloadContext, th: MmTask,
+              state: dict[str, Any], ready: TaskBarrier, free: TaskBarrier | None
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         if not self.sync_rw:
@@ -182,7 +182,7 @@ class Usemem(Workload):
                 if t.alive:
                     yield from ctx.op(task, m.exit, t)
 
-    def _walk(self, task: CpuTask, ctx: RunContext, th: MmTask, addr: int, *,
+    def _walk(self, task: CpuTask, ctx: WorkloadContext, th: MmTask, addr: int, *,
               verify: bool) -> Generator[Event, Any, None]:
         m = ctx.machine
         size = self.size
@@ -209,7 +209,7 @@ class Usemem(Workload):
             yield ctx.user(task, nb // 8 * USER_WORD_NS * (2 if verify else 1))
             ctx.advance(-(-nb // PAGE_SIZE))
 
-    def _read_walk(self, task: CpuTask, ctx: RunContext, th: MmTask, addr: int
+    def _read_walk(self, task: CpuTask, ctx: WorkloadContext, th: MmTask, addr: int
                    ) -> Generator[Event, Any, None]:
         m = ctx.machine
         step = CHUNK_PAGES * PAGE_SIZE
@@ -221,7 +221,7 @@ class Usemem(Workload):
             ctx.advance(-(-nb // PAGE_SIZE))
 
     @staticmethod
-    def _check(ctx: RunContext, got: bytes, want: bytes) -> None:
+    def _check(ctx: WorkloadContext, got: bytes, want: bytes) -> None:
         """usemem's "Data wrong at offset" check, per page."""
         for i in range(0, len(want), PAGE_SIZE):
             if got[i:i + PAGE_SIZE] != want[i:i + PAGE_SIZE]:
@@ -229,7 +229,7 @@ class Usemem(Workload):
             else:
                 ctx.verified_pages += 1
 
-    def finish(self, ctx: RunContext) -> None:
+    def finish(self, ctx: WorkloadContext) -> None:
         if self.throughputs:
             ctx.metrics["throughput_kbps"] = sum(self.throughputs) / len(self.throughputs)
         if self.free_us:

@@ -48,7 +48,7 @@ import lzallright
 import zstandard
 
 from vswap.errors import ConfigError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 
 #: ``CONFIG_ZSWAP_COMPRESSOR_DEFAULT`` (mm/Kconfig: ZSWAP_COMPRESSOR_DEFAULT_LZO is the default).
 CONFIG_ZSWAP_COMPRESSOR_DEFAULT = "lzo"

@@ -49,8 +49,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 
-from vswap.errors import Errno, KernelError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
 
 # -- constants (mm/zsmalloc.c) ---------------------------------------------------------------
 ZS_ALIGN = 8

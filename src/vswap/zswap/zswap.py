@@ -44,14 +44,15 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from vswap.errors import ConfigError, Errno, KernelError
-from vswap.faults import NO_FAULTS, FaultInjector
-from vswap.ktrace import NULL_TRACER, KernelTracer
-from vswap.metadata.sizes import ZSWAP_ENTRY_BYTES, xarray_bytes
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
-from vswap.mm.vmstat import VmStat
-from vswap.swap.types import (
+from vswap.errors import ConfigError
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.faults import FaultInjector
+from vswap.kernel.folio import Folio
+from vswap.kernel.memcontrol import MemCgroup, MemCgroupTree
+from vswap.kernel.sizes import ZSWAP_ENTRY_BYTES, xarray_bytes
+from vswap.kernel.tracing import Cost, KernelTracer
+from vswap.kernel.types import (
     PAGE_SHIFT,
     PAGE_SIZE,
     SWAP_ADDRESS_SPACE_PAGES,
@@ -62,6 +63,7 @@ from vswap.swap.types import (
     swp_offset,
     swp_type,
 )
+from vswap.kernel.vmstat import VmStat
 from vswap.zswap.compressors import (
     CONFIG_ZSWAP_COMPRESSOR_DEFAULT,
     Compressor,
@@ -313,28 +315,29 @@ class Zswap:
         host: the swap design (:class:`ZswapHost`).
         total_ram_pages: ``totalram_pages()``, the base of ``max_pool_percent``.
         params: the module parameters.
-        memcgs: the machine's cgroups; None models ``mem_cgroup_disabled()``.
-        vmstat: the machine's /proc/vmstat counters (a private one if None).
+        env: the machine's :class:`~vswap.kernel.env.KernelEnv` (cgroups, /proc/vmstat
+            counters, tracer, fault injector); a private one if None.
+        memcg_disabled: model ``mem_cgroup_disabled()`` (no per-cgroup charges, LRUs or
+            limits; the env's cgroups are ignored).
         check_crc: keep a CRC32 per entry and verify every decompressed page (the model's
             own guard against returning wrong bytes; the kernel has none).
         pool_max_pages: page budget of the zsmalloc pool (``alloc_page`` failing past it).
     """
 
-    #: Kernel-step hooks (vswap.ktrace): tree operations name their tree's lock.
-    tracer: KernelTracer = NULL_TRACER
-
     def __init__(self, host: ZswapHost, *, total_ram_pages: int,
-                 params: ZswapParams | None = None, memcgs: MemCgroupTree | None = None,
-                 vmstat: VmStat | None = None, check_crc: bool = True,
+                 params: ZswapParams | None = None, env: KernelEnv | None = None,
+                 memcg_disabled: bool = False, check_crc: bool = True,
                  pool_max_pages: int | None = None, store_incompressible: bool = True
                  ) -> None:
         if total_ram_pages <= 0:
             raise ConfigError(f"zswap: total_ram_pages must be positive, got {total_ram_pages}")
         self.host = host
+        self.env = env if env is not None else KernelEnv()
         self.total_ram_pages = total_ram_pages
         self._params = params if params is not None else ZswapParams()
+        memcgs: MemCgroupTree | None = None if memcg_disabled else self.env.memcgs
         self.memcgs = memcgs
-        self.vmstat = vmstat if vmstat is not None else VmStat()
+        self.vmstat: VmStat = self.env.vmstat
         self.check_crc = check_crc
         self.pool_max_pages = pool_max_pages
         #: v6.18's handling (commit dca4437a5861): a page that does not compress below
@@ -360,8 +363,6 @@ class Zswap:
         self._reject_compress_poor = 0
         self._reject_alloc_fail = 0
         self._decompress_fail = 0
-        #: Fault injection (``zswap_compress``, ``zswap_alloc``, ``zswap_decompress``).
-        self.faults: FaultInjector = NO_FAULTS
         # Trees: key -> tree id; tree id -> {index: entry id}.
         self._tree_ids: dict[Hashable, int] = {}
         self._tree_keys: list[Hashable] = []
@@ -380,6 +381,17 @@ class Zswap:
         self._e_free: list[int] = []
         # list_lru: memcg id -> {entry id: None} in LRU order (first = head = coldest).
         self._lru: dict[int, dict[int, None]] = {}
+
+    @property
+    def tracer(self) -> KernelTracer:
+        """The env's kernel-step hooks: tree operations name their tree's lock."""
+        return self.env.tracer
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The env's fault injector (``zswap_compress``, ``zswap_alloc``,
+        ``zswap_decompress``)."""
+        return self.env.faults
 
     # -- tunables ------------------------------------------------------------------------
     @property
@@ -468,7 +480,7 @@ class Zswap:
         """(tree id, index) of ``entry``; a tree is created on first use."""
         host = self.host
         key = host.zswap_tree_key(entry)
-        self.tracer.lock_step("zswap_tree", key, "swap_cache_delete")
+        self.tracer.lock_step("zswap_tree", key, Cost.ZSWAP_TREE_UPDATE)
         tid = self._tree_ids.get(key)
         if tid is None:
             tid = self._add_tree(key)
@@ -986,7 +998,7 @@ class Zswap:
         # _tree() inlined
         host = self.host
         key = host.zswap_tree_key(swp)
-        self.tracer.lock_step("zswap_tree", key, "swap_cache_delete")
+        self.tracer.lock_step("zswap_tree", key, Cost.ZSWAP_TREE_UPDATE)
         tid = self._tree_ids.get(key)
         if tid is None:
             tid = self._add_tree(key)

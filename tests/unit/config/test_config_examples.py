@@ -9,10 +9,10 @@ import pytest
 
 from vswap.config import build_machine, load_config
 from vswap.config.build import scaled_knob_value
+from vswap.kernel.memcontrol import MAX
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.memcg_files import page_counter_memparse
-from vswap.mm.memcontrol import MAX
-from vswap.swap.device_kinds import get_device_kind
-from vswap.swap.types import PAGE_SIZE
+from vswap.sim.device_kinds import get_device_kind
 
 EXAMPLES = sorted((Path(__file__).parents[3] / "examples").glob("*.toml"))
 SMALL = 1 / 1024

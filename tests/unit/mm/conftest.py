@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import Machine, MachineConfig
 from vswap.swap import DESIGNS
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE
 
 MiB = 1 << 20
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from conftest import MiB, check, fill, make_machine
-from vswap.errors import KernelError
+from vswap.kernel.errors import KernelError
+from vswap.kernel.memcontrol import MAX
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
-from vswap.mm.memcontrol import MAX
 from vswap.mm.mm_types import Signal, TaskKilled
-from vswap.swap.types import PAGE_SIZE
 
 
 def test_overlapping_mmap_is_einval_and_changes_nothing(design: str) -> None:

@@ -7,10 +7,10 @@ import contextlib
 import pytest
 
 from conftest import MiB, check, fill, make_machine, pattern
-from vswap.errors import KernelError
+from vswap.kernel.errors import KernelError
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.mm.mm_types import Signal, TaskKilled
-from vswap.swap.types import PAGE_SIZE, SwpEntry
 
 
 def drain(m, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -245,7 +245,7 @@ def test_oom_kills_the_biggest_task_and_frees_its_swap(design: str) -> None:
 
 
 def test_memory_reclaim_and_swappiness(design: str) -> None:
-    from vswap.errors import KernelError
+    from vswap.kernel.errors import KernelError
 
     m = make_machine(design)
     m.create_cgroup("/r")
@@ -316,7 +316,7 @@ def test_verify_switch_off_is_reported(design: str) -> None:
 
 def test_corruption_is_detected(design: str) -> None:
     """A device that flips a bit is caught on read, naming task, address and path."""
-    from vswap.errors import DataLossError
+    from vswap.kernel.errors import DataLossError
 
     m = make_machine(design, device=None)
     from vswap.swap.storage import MemSwapStorage

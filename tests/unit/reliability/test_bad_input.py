@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vswap.cli import build_parser, main
-from vswap.errors import ConfigError, KernelError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import KernelError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import Machine, MachineConfig
 from vswap.swap.swap_area import parse_swap_header
-from vswap.swap.types import PAGE_SIZE
 from vswap.units import parse_size
 
 GARBAGE = ["", " ", "-1", "abc", "1Q", "nan", "inf", "-0.5", "\x00", "9" * 40, "0x10",

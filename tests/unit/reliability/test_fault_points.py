@@ -1,6 +1,6 @@
 """One scenario per fault point, with its precise expected outcome, on every swap design.
 
-Each test builds a small machine with a :class:`~vswap.faults.FaultInjector` schedule ("fail
+Each test builds a small machine with a :class:`~vswap.kernel.faults.FaultInjector` schedule ("fail
 the Nth call") or rate, drives it through the public Machine API and checks the kernel's
 documented behaviour at that point (docs/reliability.md), then that every page still reads
 back, references and counters agree, and nothing leaks once the tasks exit.
@@ -11,14 +11,14 @@ from __future__ import annotations
 import pytest
 
 from vswap.errors import ConfigError
-from vswap.faults import FAULT_POINTS, FaultInjector
+from vswap.kernel.faults import FAULT_POINTS, FaultInjector
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm import checks
 from vswap.mm.machine import MADV_PAGEOUT, Machine, MachineConfig
 from vswap.mm.mm_types import Signal, TaskKilled
 from vswap.reliability import page_bytes
 from vswap.swap import DESIGNS, design_class
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE
 
 N = 16
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm import checks
 from vswap.mm.machine import MADV_PAGEOUT, Machine, MachineConfig
 from vswap.reliability import page_bytes
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE
 
 
 def test_zswap_lookup_after_swapoff_and_swapon() -> None:

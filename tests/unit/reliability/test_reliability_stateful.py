@@ -21,7 +21,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from vswap.faults import FAULT_POINTS
+from vswap.kernel.faults import FAULT_POINTS
 from vswap.reliability import TASK_PAGES, Harness
 from vswap.swap import DESIGNS
 

@@ -12,10 +12,10 @@ import random
 import struct
 
 from vswap.config import build_machine, loads_config
+from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import Machine
 from vswap.report.collect import DevicePeaks, result_from_machine, timeline_sample
 from vswap.report.result import RunMetrics, RunResult
-from vswap.swap.types import PAGE_SIZE
 
 CONFIG = """
 designs = ["classic", "vswap"]

@@ -10,6 +10,7 @@ from reporthelpers import NPAGES, STEP_NS, small_machine_run, small_run
 
 from vswap.cli import main
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.report.collect import TIMELINE_KEYS, lock_record, page_locations
 from vswap.report.result import RESULT_VERSION, RunResult, load_results, save_results
 from vswap.report.views import (
@@ -20,7 +21,6 @@ from vswap.report.views import (
     format_vmstat,
 )
 from vswap.sim.locks import LockStatistics
-from vswap.swap.types import PAGE_SIZE
 
 
 @pytest.fixture(scope="module", params=["classic", "vswap"])

@@ -6,8 +6,8 @@ import lz4.block
 import pytest
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.run import DeviceSpec, RunConfig, run_workload
-from vswap.swap.types import PAGE_SIZE
 from vswap.workloads import parse_workload
 from vswap.workloads.content import CONTENTS, page_class, page_content, write_sequence
 from vswap.workloads.pattern import Pageout, Pattern

@@ -8,8 +8,8 @@ import struct
 import pytest
 
 from vswap.errors import ConfigError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.run import DeviceSpec, RunConfig, run_workload
-from vswap.swap.types import PAGE_SIZE
 from vswap.workloads import parse_workload
 from vswap.workloads._base import usemem_bytes
 from vswap.workloads.kbuild import Kbuild, kbuild_page

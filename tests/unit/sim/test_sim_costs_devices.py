@@ -10,8 +10,8 @@ import pytest
 from vswap.cli import main
 from vswap.errors import ConfigError
 from vswap.sim.costs import COMPRESSORS, DEFAULT_COSTS, PAGE_SIZE, CostTable
+from vswap.sim.device_kinds import DEVICE_KINDS, get_device_kind
 from vswap.sim.engine import Engine
-from vswap.swap.device_kinds import DEVICE_KINDS, get_device_kind
 
 
 def test_every_cost_entry_is_a_positive_int_with_a_source() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from vswap.mm.folio import Folio
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE
 from vswap.swap import SwapDesign, SwpEntry, create_design
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE
 
 
 def make_design(name: str, *, swap_mib: int = 8, **options: object) -> SwapDesign:

@@ -7,13 +7,13 @@ import random
 import pytest
 from swaphelpers import make_design, random_page, swap_in, swap_out
 
-from vswap.errors import Errno
-from vswap.mm.folio import Folio
+from vswap.kernel.errors import Errno
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE, SwpEntry, swp_offset, swp_type
 from vswap.swap.classic import ClassicSwap
 from vswap.swap.storage import FileSwapStorage, MemSwapStorage
 from vswap.swap.swap_area import mkswap
 from vswap.swap.swapfile import COUNT_CONTINUED, SWAP_HAS_CACHE, SWAP_MAP_MAX
-from vswap.swap.types import PAGE_SIZE, SwpEntry, swp_offset, swp_type
 
 
 def _map(d: ClassicSwap, e: SwpEntry) -> int:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from vswap.errors import Errno
-from vswap.mm.folio import Folio
+from vswap.kernel.errors import Errno
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import SwpEntry, swp_offset
 from vswap.swap.classic import ClassicSwap
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import SwpEntry, swp_offset
 
 
 class ClassicSwapMapMachine(RuleBasedStateMachine):

@@ -8,10 +8,10 @@ import struct
 
 from swaphelpers import swap_in, swap_out
 
-from vswap.mm.folio import Folio
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE, swp_offset
 from vswap.swap.classic import ClassicSwap
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE, swp_offset
 from vswap.zswap.zswap import ZswapParams
 
 

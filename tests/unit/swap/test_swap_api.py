@@ -12,11 +12,11 @@ import random
 import pytest
 from swaphelpers import make_design, random_page, swap_in, swap_out
 
-from vswap.errors import Errno, KernelError
-from vswap.mm.folio import Folio
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE
 from vswap.swap import DESIGNS, create_design
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE
 
 pytestmark = pytest.mark.parametrize("design_name", DESIGNS)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from vswap.errors import Errno, KernelError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import SWAPFILE_CLUSTER, swp_slot_offset, swp_slot_type
 from vswap.swap.swapfile import (
     SWAP_HAS_CACHE,
     SWAP_MAP_BAD,
     ClusterFlag,
     SwapDevices,
 )
-from vswap.swap.types import SWAPFILE_CLUSTER, swp_slot_offset, swp_slot_type
 
 
 def _dev(devs: SwapDevices, nr_pages: int = 4 * SWAPFILE_CLUSTER, **kw: object):
@@ -85,11 +85,11 @@ def test_pmd_order_takes_a_whole_cluster_or_fails() -> None:
 def test_per_cpu_clusters_are_distinct() -> None:
     devs = SwapDevices(nr_cpus=2)
     _dev(devs)
-    devs.current_cpu = 0
+    devs.env.current_cpu = 0
     a = swp_slot_offset(devs.swap_slot_alloc(0, SWAP_HAS_CACHE))
-    devs.current_cpu = 1
+    devs.env.current_cpu = 1
     b = swp_slot_offset(devs.swap_slot_alloc(0, SWAP_HAS_CACHE))
-    devs.current_cpu = 0
+    devs.env.current_cpu = 0
     a2 = swp_slot_offset(devs.swap_slot_alloc(0, SWAP_HAS_CACHE))
     assert a // SWAPFILE_CLUSTER != b // SWAPFILE_CLUSTER
     assert a2 == a + 1

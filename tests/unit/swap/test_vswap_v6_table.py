@@ -7,9 +7,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from vswap.errors import ConfigError, Errno, KernelError
-from vswap.mm.folio import Folio
-from vswap.swap.types import SwpEntry
+from vswap.errors import ConfigError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import SwpEntry
 from vswap.swap.vswap_v6_table import (
     SWP_DESC_BYTES,
     VSWAP_CLUSTER_BITMAP_BYTES,

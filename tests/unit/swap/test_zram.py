@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from vswap.errors import ConfigError, Errno, KernelError
+from vswap.errors import ConfigError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.run import RunConfig, parse_device_spec, run_workload
-from vswap.swap.types import PAGE_SIZE
 from vswap.swap.zram import ZramFlag, ZramStorage
 from vswap.workloads.content import page_content
 

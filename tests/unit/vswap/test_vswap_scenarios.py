@@ -18,12 +18,12 @@ from vswaphelpers import (
     zero_page,
 )
 
-from vswap.errors import Errno, KernelError
-from vswap.metadata.sizes import SWP_DESC_BYTES_RFC_V2
-from vswap.mm.folio import Folio
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.sizes import SWP_DESC_BYTES_RFC_V2
+from vswap.kernel.types import SwpEntry
 from vswap.swap import AOP_WRITEPAGE_ACTIVATE, create_design
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import SwpEntry
 from vswap.swap.vswap import VirtualSwap
 from vswap.swap.vswap_desc import SWAP_REFS_MAX, SwapType
 
@@ -151,7 +151,7 @@ def test_partitioned_variants_allocate_per_cpu(mode: str, rng: random.Random) ->
     add_device(d, 1)
     ents = {}
     for cpu in range(4):
-        d.devices.current_cpu = cpu
+        d.env.current_cpu = cpu
         ents[cpu] = [swap_out(d, Folio(0, random_page(rng)))[0] for _ in range(5)]
     parts = {cpu: {d.partitions.partition_of(e) for e in es} for cpu, es in ents.items()}
     assert all(len(p) == 1 for p in parts.values())

@@ -24,15 +24,15 @@ from vswaphelpers import (
     zero_page,
 )
 
-from vswap.errors import Errno, KernelError
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MAX
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.memcontrol import MAX
+from vswap.kernel.types import PAGE_SIZE, SwpEntry, non_swap_entry, swp_offset, swp_slot_type
 from vswap.swap import AOP_WRITEPAGE_ACTIVATE, SwapHooks, create_design
 from vswap.swap.classic import ClassicSwap
 from vswap.swap.storage import MemSwapStorage
 from vswap.swap.swap_state import pack_shadow
 from vswap.swap.swapfile import SWAP_HAS_CACHE, SWAP_MAP_ALLOCATED
-from vswap.swap.types import PAGE_SIZE, SwpEntry, non_swap_entry, swp_offset, swp_slot_type
 from vswap.swap.vswap import VirtualSwap
 from vswap.swap.vswap_desc import MAX_VSWAP, SwapType
 
@@ -429,7 +429,7 @@ def test_part1_inv27_one_swap_cache_and_tree_index_is_id() -> None:
 
 def test_part1_inv28_classic_address_spaces_per_64mib() -> None:
     c = ClassicSwap()
-    from vswap.swap.types import swp_entry
+    from vswap.kernel.types import swp_entry
     a, b = swp_entry(0, 5), swp_entry(0, 5 | (1 << 14))
     assert c.swap_cache.swap_address_space(a) != c.swap_cache.swap_address_space(b)
     assert c.swap_cache.swap_address_space(a) != c.swap_cache.swap_address_space(

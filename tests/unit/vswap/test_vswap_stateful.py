@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from vswaphelpers import add_device, attach_zswap, reclaim
 
-from vswap.mm.folio import Folio
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.swap import AOP_WRITEPAGE_ACTIVATE
-from vswap.swap.types import PAGE_SIZE, SwpEntry
 from vswap.swap.vswap import VirtualSwap
 
 
@@ -41,7 +42,7 @@ class Page:
 class VswapMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.d = VirtualSwap(debug_vm=True, max_vswap=255, cluster_shift=2)
+        self.d = VirtualSwap(env=KernelEnv(debug_vm=True), max_vswap=255, cluster_shift=2)
         self.z = attach_zswap(self.d)
         add_device(self.d, pages=48)
         self.nowb = self.d.memcgs.create("/nowb")

@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from test_vswap_stateful import VswapMachine
 from vswaphelpers import add_device, attach_zswap
 
+from vswap.kernel.env import KernelEnv
 from vswap.swap.vswap_v6 import VirtualSwapV6
 
 
@@ -25,7 +26,7 @@ class V6Machine(VswapMachine):
 
     def __init__(self) -> None:
         RuleBasedStateMachine.__init__(self)
-        self.d = VirtualSwapV6(debug_vm=True, cluster_shift=2, nr_cpus=2,  # type: ignore[assignment]
+        self.d = VirtualSwapV6(env=KernelEnv(debug_vm=True), cluster_shift=2, nr_cpus=2,  # type: ignore[assignment]
                                **self.OPTIONS)
         self.z = attach_zswap(self.d)  # type: ignore[arg-type]
         add_device(self.d, pages=48)
@@ -39,12 +40,12 @@ class V6Machine(VswapMachine):
     @rule()
     def other_cpu(self) -> None:
         """Later operations run on the other CPU (its own allocation and lookup caches)."""
-        self.d.devices.current_cpu ^= 1
+        self.d.env.current_cpu ^= 1
 
     @rule()
     def cpu_dead(self) -> None:
         """``vswap_cpu_dead``: the current CPU drops its cached clusters."""
-        self.d.table.vswap_cpu_dead(self.d.devices.current_cpu)  # type: ignore[attr-defined]
+        self.d.table.vswap_cpu_dead(self.d.env.current_cpu)  # type: ignore[attr-defined]
 
 
 class V3LikeMachine(V6Machine):

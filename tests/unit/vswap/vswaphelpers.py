@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 
-from vswap.mm.folio import Folio
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.types import PAGE_SIZE, SwpEntry
 from vswap.swap.vswap import VirtualSwap
 from vswap.zswap.zswap import Zswap, ZswapParams
 
@@ -16,7 +17,7 @@ _LABELS = iter(range(1 << 30))
 def mk(*, device_mib: int = 0, zswap: bool = False, writeback: bool = True,
        **options: object) -> VirtualSwap:
     """A VirtualSwap with debug_vm on, optionally a device of ``device_mib`` and zswap."""
-    d = VirtualSwap(debug_vm=True, **options)  # type: ignore[arg-type]
+    d = VirtualSwap(env=KernelEnv(debug_vm=True), **options)  # type: ignore[arg-type]
     if device_mib:
         add_device(d, device_mib)
     if zswap:
@@ -32,7 +33,7 @@ def add_device(d: object, mib: int = 1, pages: int | None = None) -> object:
 
 
 def attach_zswap(d: VirtualSwap, **params: object) -> Zswap:
-    z = Zswap(d, total_ram_pages=1 << 16, memcgs=d.memcgs, vmstat=d.vmstat,
+    z = Zswap(d, total_ram_pages=1 << 16, env=d.env,
               params=ZswapParams(**params) if params else None)  # type: ignore[arg-type]
     d.zswap = z
     return z

@@ -14,11 +14,11 @@ from collections.abc import Callable, Hashable
 
 import pytest
 
-from vswap.errors import Errno
-from vswap.mm.folio import Folio
-from vswap.mm.memcontrol import MemCgroup, MemCgroupTree
-from vswap.mm.vmstat import VmStat
-from vswap.swap.types import PAGE_SIZE, SwpEntry, swp_entry
+from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno
+from vswap.kernel.folio import Folio
+from vswap.kernel.memcontrol import MemCgroup
+from vswap.kernel.types import PAGE_SIZE, SwpEntry, swp_entry
 from vswap.zswap.zswap import (
     Zswap,
     ZswapParams,
@@ -145,10 +145,11 @@ class Machine:
                  params: ZswapParams | None = None, free_slots: int = 1 << 30,
                  pool_max_pages: int | None = None, with_memcg: bool = True) -> None:
         self.host = FakeHost(mode, free_slots)
-        self.memcgs = MemCgroupTree() if with_memcg else None
-        self.vmstat = VmStat()
+        self.env = KernelEnv()
+        self.memcgs = self.env.memcgs if with_memcg else None
+        self.vmstat = self.env.vmstat
         self.zswap = Zswap(self.host, total_ram_pages=total_ram_pages, params=params,
-                           memcgs=self.memcgs, vmstat=self.vmstat,
+                           env=self.env, memcg_disabled=not with_memcg,
                            pool_max_pages=pool_max_pages)
         self.next_offset = 1
         self.type = 0 if mode == "classic" else None

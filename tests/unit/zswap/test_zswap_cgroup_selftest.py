@@ -7,7 +7,7 @@ selftest's: counters and cgroup files move the way the kernel's do.
 
 from __future__ import annotations
 
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 
 
 def _push(m, helpers, memcg, n, kind="usemem"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vswap.errors import ConfigError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 from vswap.zswap.compressors import (
     KNOWN_COMPRESSORS,
     DecompressError,

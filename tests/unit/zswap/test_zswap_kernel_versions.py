@@ -14,7 +14,7 @@ from vswap.zswap.zswap import Zswap
 
 def test_v614_zswap_rejects_what_does_not_compress(helpers) -> None:  # type: ignore[no-untyped-def]
     m = helpers.Machine("classic")
-    m.zswap = Zswap(m.host, total_ram_pages=1 << 18, memcgs=m.memcgs, vmstat=m.vmstat,
+    m.zswap = Zswap(m.host, total_ram_pages=1 << 18, env=m.env,
                     store_incompressible=False)
     cg = m.memcgs.create("/a")
     ok, _ = m.swapout(helpers.random_page(3), cg)

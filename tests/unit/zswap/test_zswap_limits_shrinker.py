@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vswap.errors import Errno
-from vswap.swap.types import PAGE_SIZE, SwpEntry
+from vswap.kernel.errors import Errno
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.zswap.zswap import SHRINK_STOP, ZswapParams
 
 

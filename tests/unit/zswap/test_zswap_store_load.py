@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from vswap.errors import ConfigError, Errno, KernelError
-from vswap.metadata.sizes import ZSWAP_ENTRY_BYTES
-from vswap.mm.folio import Folio
-from vswap.swap.types import PAGE_SIZE, SwpEntry, swp_entry
+from vswap.errors import ConfigError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.sizes import ZSWAP_ENTRY_BYTES
+from vswap.kernel.types import PAGE_SIZE, SwpEntry, swp_entry
 from vswap.zswap.zswap import ZSWAP_DEBUGFS, ZswapHost, ZswapParams, ZswapStats
 
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from vswap.errors import Errno, KernelError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
 from vswap.zswap.zsmalloc import (
     ZS_HANDLE_SIZE,
     ZS_MIN_ALLOC_SIZE,

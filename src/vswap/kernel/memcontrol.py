@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from vswap.errors import Errno, KernelError
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
 
 #: The value the kernel prints as ``max`` (PAGE_COUNTER_MAX scaled); any limit >= it is "max".
 MAX = 1 << 62

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from vswap.swap.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE
 
 #: ``si->swap_map``: one byte per slot (vzalloc'ed at swapon).
 SWAP_MAP_BYTES_PER_SLOT = 1

@@ -10,7 +10,13 @@ the point where a task waits for its reads. The default tracer, :data:`NULL_TRAC
 nothing: every layer holds it in a class attribute ``tracer`` until a timed run sets an
 instance attribute, so untimed use (tests, the mm model on its own) pays one no-op call per
 step. Nothing is monkey-patched (STYLE point 10); the hooks are a Trio-style instrument
-protocol, extending :class:`vswap.sim.instrument.Instrument`.
+protocol of their own (the engine's :class:`vswap.sim.instrument.Instrument` observes the
+engine; this one observes the kernel, and ``kernel/`` depends on nothing).
+
+A critical section names the cost-table entry of the work done under it with a
+:class:`Cost` member (never a string): each step charges its own entry, and
+``tests/unit/run/test_run_charge.py`` checks that every member names an entry of
+:class:`vswap.sim.costs.CostTable`.
 
 The timed runner's recorder (:class:`vswap.run.charge.StepRecorder`) turns the hooks into a
 list of steps that an engine task then charges: CPU work from the cost table, acquisitions
@@ -34,14 +40,31 @@ vswap_partition  dynamic partitioning's global lock                  one
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Hashable
 
-from vswap.sim.instrument import Instrument, hook
-
-__all__ = ["NULL_TRACER", "KernelTracer"]
+__all__ = ["NULL_TRACER", "Cost", "KernelTracer"]
 
 
-class KernelTracer(Instrument):
+class Cost(enum.StrEnum):
+    """The cost-table entry a critical section charges (``KernelTracer.lock_step``).
+
+    Each value is the name of a :class:`vswap.sim.costs.CostTable` field.
+    """
+
+    SWAP_CACHE_INSERT = "swap_cache_insert"
+    SWAP_CACHE_DELETE = "swap_cache_delete"
+    SWAP_SLOT_ALLOC = "swap_slot_alloc"
+    SWAP_MAP_UPDATE = "swap_map_update"
+    VSWAP_SLOT_ALLOC = "vswap_slot_alloc"
+    VSWAP_SLOT_FREE = "vswap_slot_free"
+    VSWAP_PARTITION_ADOPT = "vswap_partition_adopt"
+    VSWAP_RMAP_INSERT = "vswap_rmap_insert"
+    VSWAP_RMAP_ERASE = "vswap_rmap_erase"
+    ZSWAP_TREE_UPDATE = "zswap_tree_update"
+
+
+class KernelTracer:
     """The kernel-step hooks, each a no-op until overridden. Every hook is one step.
 
     Arguments are plain values (names, ints, hashable lock instances); a hook never
@@ -49,75 +72,58 @@ class KernelTracer(Instrument):
     """
 
     # -- mm ----------------------------------------------------------------------------------
-    @hook
     def fault(self) -> None:
         """``handle_mm_fault`` entered (exception entry/exit, PTE update)."""
 
-    @hook
     def folio_alloc(self, nr: int, zeroed: bool) -> None:
         """A folio of ``nr`` pages was allocated and charged (cleared if ``zeroed``)."""
 
-    @hook
     def folio_free(self, nr: int) -> None:
         """A folio of ``nr`` pages was freed and uncharged."""
 
-    @hook
     def page_copy(self, nr: int) -> None:
         """``nr`` pages were copied (COW)."""
 
-    @hook
     def reclaim_scan(self, nr: int) -> None:
         """Reclaim looked at a folio of ``nr`` pages (isolate, ``folio_referenced``)."""
 
-    @hook
     def unmap(self, nr_ptes: int) -> None:
         """``try_to_unmap`` replaced ``nr_ptes`` PTEs by swap entries (rmap walk, TLB flush)."""
 
-    @hook
     def pte_zap(self, nr_ptes: int) -> None:
         """``zap_pte_range`` cleared ``nr_ptes`` PTEs (present or swap)."""
 
-    @hook
     def pte_walk(self, nr_ptes: int) -> None:
         """The classic swapoff walk visited ``nr_ptes`` PTEs."""
 
-    @hook
     def io_wait(self) -> None:
         """The task now needs the data of the reads it submitted (``folio_lock`` on a
         folio under read)."""
 
     # -- swap --------------------------------------------------------------------------------
-    @hook
-    def lock_step(self, lock_class: str, instance: Hashable, cost: str) -> None:
-        """One critical section: lock ``lock_class[instance]`` for the cost table's
-        ``cost`` (an entry name)."""
+    def lock_step(self, lock_class: str, instance: Hashable, cost: Cost) -> None:
+        """One critical section: lock ``lock_class[instance]`` for the cost table's entry
+        ``cost``."""
 
-    @hook
     def swap_cache_lookup(self) -> None:
         """A lockless (RCU) swap-cache lookup."""
 
-    @hook
     def desc_lookup(self) -> None:
         """A lockless (RCU) lookup of a virtual swap descriptor (``vswap_map``)."""
 
-    @hook
     def zero_check(self, nr: int) -> None:
         """``swap_writepage`` tested ``nr`` pages for all-zero content."""
 
-    @hook
     def device_io(self, device: str, op: str, nbytes: int) -> None:
         """A read or write of ``nbytes`` was submitted to swap device ``device``."""
 
     # -- zswap -------------------------------------------------------------------------------
-    @hook
     def compress(self, algo: str, nbytes: int) -> None:
         """zswap compressed ``nbytes`` with ``algo`` and allocated the object."""
 
-    @hook
     def decompress(self, algo: str, nbytes: int) -> None:
         """zswap decompressed to ``nbytes`` with ``algo``."""
 
-    @hook
     def zpool_free(self) -> None:
         """zswap freed one compressed object (``zs_free``)."""
 

@@ -13,7 +13,7 @@ Invariants (checked by :meth:`Folio.check_invariants`):
 
 from __future__ import annotations
 
-from vswap.swap.types import HPAGE_PMD_ORDER, NO_ENTRY, PAGE_SIZE, SwpEntry
+from vswap.kernel.types import HPAGE_PMD_ORDER, NO_ENTRY, PAGE_SIZE, SwpEntry
 
 _ZERO_PAGE = bytes(PAGE_SIZE)
 
