@@ -2,11 +2,13 @@
 
 Not a kernel file: the kernel's mm/ functions all see one global state (``struct pglist_data``,
 ``current``, the swap API), which the model keeps on one :class:`Machine` split over one mixin
-per kernel file (:mod:`vswap.mm.memory`, :mod:`vswap.mm.vmscan`, :mod:`vswap.mm.rmap`,
-:mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`, :mod:`vswap.mm.memcg_files`,
-:mod:`vswap.mm.procfs`). :class:`MachineBase` is what the mixins have in common, so that each
-is type-checked as a class of its own (mypy rejects ``self: Machine`` on a mixin Machine
-inherits from): it declares
+per kernel file (:mod:`vswap.mm.memory`, :mod:`vswap.mm.swap_state`, :mod:`vswap.mm.swapfile`,
+:mod:`vswap.mm.madvise`, :mod:`vswap.mm.mmap`, :mod:`vswap.mm.page_alloc`,
+:mod:`vswap.mm.vmscan`, :mod:`vswap.mm.rmap`, :mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`,
+:mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs`, :mod:`vswap.mm.procfs`).
+:class:`MachineBase` is what the mixins have in common, so that each is type-checked as a
+class of its own (mypy rejects ``self: Machine`` on a mixin Machine inherits from): it
+declares
 
 * the machine state the mixins read and write (assigned by ``Machine.__init__``), and
 * as abstract methods, the operations one mixin calls that :class:`Machine` or another
@@ -82,6 +84,8 @@ class MachineBase(abc.ABC):
     oracle: PageOracle
     hook_mode: str
     _memalloc: int
+    #: A signal is pending for the task running swapoff (until the syscall returns).
+    _signal: bool
     hooks: SwapHooks
     design: SwapDesign
     zswap: Zswap | None
@@ -147,7 +151,44 @@ class MachineBase(abc.ABC):
     def raise_killed(self, task: Task) -> None: ...
 
     @abc.abstractmethod
+    def mem_cgroup_charge(self, memcg: MemCgroup, nr: int, task: Task | None, *,
+                          may_reclaim: bool = True, charge: bool = True) -> bool: ...
+
+    @abc.abstractmethod
+    def _check_alive(self, task: Task) -> None: ...
+
+    # -- implemented by FaultMixin (vswap.mm.memory) ----------------------------------------
+    @abc.abstractmethod
+    def zap_pte_range(self, mm: MmStruct, start: int, end: int) -> None: ...
+
+    # -- implemented by SwapStateMixin (vswap.mm.swap_state) --------------------------------
+    @abc.abstractmethod
+    def get_shadow(self, entry: SwpEntry) -> int | None: ...
+
+    @abc.abstractmethod
+    def swapin_readahead(self, entry: SwpEntry, task: Task, vma: Vma,
+                         vpn: int) -> Folio | None: ...
+
+    @abc.abstractmethod
+    def swap_cluster_readahead(self, entry: SwpEntry, task: Task | None, vpn: int) -> None: ...
+
+    @abc.abstractmethod
+    def swapin_one(self, entry: SwpEntry, task: Task | None, vpn: int,
+                   readahead: bool | None) -> Folio | None: ...
+
+    @abc.abstractmethod
+    def read_path_snapshot(self) -> tuple[int, int, int]: ...
+
+    @abc.abstractmethod
+    def read_path_since(self, before: tuple[int, int, int]) -> str: ...
+
+    # -- implemented by SwapfileMixin (vswap.mm.swapfile) -----------------------------------
+    @abc.abstractmethod
     def signal_pending(self) -> bool: ...
+
+    # -- implemented by MmapMixin (vswap.mm.mmap) -------------------------------------------
+    @abc.abstractmethod
+    def _range(self, addr: int, length: int, what: str) -> tuple[int, int]: ...
 
     # -- implemented by VmscanMixin (vswap.mm.vmscan) ---------------------------------------
     @abc.abstractmethod
@@ -161,6 +202,9 @@ class MachineBase(abc.ABC):
 
     @abc.abstractmethod
     def reclaim_pages(self, folios: list[Folio]) -> int: ...
+
+    @abc.abstractmethod
+    def try_to_free_pages(self, nr_pages: int) -> int: ...
 
     @abc.abstractmethod
     def try_to_free_mem_cgroup_pages(self, memcg: MemCgroup, nr_pages: int, *,

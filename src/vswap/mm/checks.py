@@ -8,6 +8,8 @@ listing everything left).
 
 * :func:`peek_page` reads what a task would see at a page *without side effects*: no fault,
   no swap-in, no counter, no injected fault (the swap backends are read directly).
+* :func:`check_invariants` (``Machine.check_invariants``): rmap, rss and swapents against
+  the page tables, LRU counts, RAM and memcg accounting, the design's invariants.
 * :func:`pte_swap_refs` walks every page table of every mm and counts the swap PTEs per entry.
 * :func:`check_swap_references`: every entry's swap count equals its page-table references,
   its swap-cache pin is held exactly while a folio is cached at it, no slot or descriptor is
@@ -28,6 +30,7 @@ from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_PRESENT, PTE_TABLE_SHIFT
 
 if TYPE_CHECKING:
+    from vswap.kernel.folio import Folio
     from vswap.mm.machine import Machine
     from vswap.mm.mm_types import Task
 
@@ -69,6 +72,62 @@ def peek_page(m: Machine, task: Task, vpn: int) -> bytes | None:
         return bytes(folio.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE])
     with m.faults.suspend():
         return _backend_bytes(m, entry)
+
+
+def check_invariants(m: Machine) -> None:
+    """Raise AssertionError unless the model's invariants hold (``Machine.check_invariants``).
+
+    * every present PTE's folio lists the PTE in its rmap, and ``mapcount == len(rmap)``;
+    * ``rss_anon`` / ``swapents`` of each mm match its PTEs;
+    * LRU page counts match the lists; every charged folio is accounted in RAM;
+    * each memcg's memory usage is its folios (and zswap bytes);
+    * the swap design's own invariants.
+    """
+    folios: dict[int, Folio] = {}
+    for mm in m.mms.values():
+        rss = swp = 0
+        for key, (ptes, fl) in mm.tables.items():
+            for i in range(512):
+                v = ptes[i]
+                if not v:
+                    assert fl[i] is None
+                    continue
+                vpn = (key << PTE_TABLE_SHIFT) + i
+                if v & PTE_PRESENT:
+                    f = fl[i]
+                    if f is None:
+                        continue
+                    rss += 1
+                    assert (mm.id << 36 | vpn) in f.rmap, f"{f!r} lacks rmap for {vpn:#x}"
+                    assert f.mm_charged, f"mapped folio {f!r} was freed"
+                    folios[id(f)] = f
+                else:
+                    assert fl[i] is None
+                    swp += 1
+                    assert m.design.swp_swapcount(SwpEntry(v >> 1)) >= 1, (
+                        f"swap PTE {v >> 1:#x} at {vpn:#x} has no swap count")
+        assert rss == mm.rss_anon, f"mm {mm.id}: rss {mm.rss_anon} != {rss}"
+        assert swp == mm.swapents, f"mm {mm.id}: swapents {mm.swapents} != {swp}"
+    for f in folios.values():
+        assert f.mapcount == len(f.rmap), f"{f!r} mapcount {f.mapcount} != rmap"
+    used = 0
+    per_memcg: dict[int, int] = {}
+    for lv in m.lruvecs.values():
+        ni = sum(f.nr_pages for f in lv.inactive)
+        na = sum(f.nr_pages for f in lv.active)
+        assert ni == lv.nr_inactive and na == lv.nr_active, "LRU counts"
+        for f in list(lv.inactive) + list(lv.active):
+            assert f.mm_charged, f"freed folio {f!r} on the LRU"
+            used += f.nr_pages
+            per_memcg[f.memcg_id] = per_memcg.get(f.memcg_id, 0) + f.mm_charged
+    assert used == m.nr_used_pages, (
+        f"RAM accounting: {m.nr_used_pages} pages used, {used} on LRUs")
+    for memcg in m.memcgs:
+        memcg.check_invariants()
+        local = per_memcg.get(memcg.id, 0) + memcg.zswap.local
+        assert memcg.memory.local == local, (
+            f"{memcg.path}: memory charged {memcg.memory.local} != folios+zswap {local}")
+    m.design.check_invariants()
 
 
 def pte_swap_refs(m: Machine) -> Counter[int]:

@@ -37,8 +37,16 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MAX, MemCgroup
 from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
-from vswap.mm.huge_memory import THP_ORDERS, HugeMemoryMixin, ThpSettings
+from vswap.mm.huge_memory import HugeMemoryMixin, ThpSettings
 from vswap.mm.integrity import PageOracle
+from vswap.mm.knobs import KnobsMixin
+from vswap.mm.madvise import (
+    MADV_DONTNEED,
+    MADV_HUGEPAGE,
+    MADV_NOHUGEPAGE,
+    MADV_PAGEOUT,
+    MadviseMixin,
+)
 from vswap.mm.memcg_files import MemcgFilesMixin
 from vswap.mm.memory import FaultMixin
 from vswap.mm.mm_types import (
@@ -47,28 +55,27 @@ from vswap.mm.mm_types import (
     PTE_TABLE_SHIFT,
     PTE_WRITE,
     PTE_YOUNG,
-    TASK_PAGES,
     MmStruct,
     Signal,
     Task,
     TaskKilled,
     Vma,
 )
+from vswap.mm.mmap import MmapMixin
 from vswap.mm.oom import OomMixin
+from vswap.mm.page_alloc import PageAllocMixin
 from vswap.mm.procfs import ProcfsMixin
 from vswap.mm.rmap import RmapMixin
+from vswap.mm.swap_state import SwapStateMixin
+from vswap.mm.swapfile import SwapfileMixin
 from vswap.mm.vmscan import MAX_RECLAIM_RETRIES, Lruvec, ScanControl, VmscanMixin
-from vswap.swap import SwapHooks, SwapoffResult, create_design
+from vswap.swap import SwapHooks, create_design
 
 if TYPE_CHECKING:
-    from vswap.swap.storage import SwapStorage
-    from vswap.swap.swapfile import SwapInfo
+    pass
 
-#: madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
-MADV_DONTNEED = 4
-MADV_HUGEPAGE = 14
-MADV_NOHUGEPAGE = 15
-MADV_PAGEOUT = 21
+__all__ = ["MADV_DONTNEED", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_PAGEOUT", "Machine",
+           "MachineConfig"]
 
 
 @dataclass(kw_only=True)
@@ -106,9 +113,19 @@ class MachineConfig:
     nr_cpus: int = 1
 
 
-class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, MemcgFilesMixin,
+class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin, PageAllocMixin,
+              VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, MemcgFilesMixin, KnobsMixin,
               ProcfsMixin):
-    """One simulated machine. See the module docstring for the public API."""
+    """One simulated machine. See the module docstring for the public API.
+
+    The mixins, one per kernel file: :mod:`vswap.mm.memory` (faults, COW, fork, zap),
+    :mod:`vswap.mm.swap_state` (readahead), :mod:`vswap.mm.swapfile` (swapon, swapoff and its
+    PTE walk), :mod:`vswap.mm.madvise`, :mod:`vswap.mm.mmap` (mmap, munmap, exit_mmap),
+    :mod:`vswap.mm.page_alloc` (watermarks, allocation), :mod:`vswap.mm.vmscan`,
+    :mod:`vswap.mm.rmap`, :mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`,
+    :mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs` (sysctl/sysfs) and
+    :mod:`vswap.mm.procfs`; their shared state is declared in :mod:`vswap.mm._base`.
+    """
 
     def __init__(self, config: MachineConfig | None = None, *,
                  tracer: KernelTracer = NULL_TRACER, **kwargs: Any) -> None:
@@ -176,21 +193,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         self._signal = False
 
     # -- setup helpers -------------------------------------------------------------------------
-    def _init_watermarks(self, config: MachineConfig) -> None:
-        """Models: ``init_per_zone_wmark_min()`` + ``__setup_per_zone_wmarks()`` (one zone)."""
-        ram_kb = self.nr_pages * PAGE_SIZE // 1024
-        mfk = config.min_free_kbytes
-        if mfk is None:
-            mfk = min(max(int((ram_kb * 16) ** 0.5), 128), 262144)
-        self.wmark_min = max(mfk * 1024 // PAGE_SIZE, 1)
-        delta = max(self.wmark_min // 4,
-                    self.nr_pages * config.watermark_scale_factor // 10000)
-        self.wmark_low = self.wmark_min + delta
-        self.wmark_high = self.wmark_min + 2 * delta
-        if self.wmark_high * 2 > self.nr_pages:
-            raise ConfigError(f"Machine: ram={config.ram} too small for its watermarks "
-                              f"(min_free_kbytes={mfk})")
-
     def _add_lruvec(self, memcg: MemCgroup) -> Lruvec:
         parent = self.lruvecs.get(memcg.parent.id) if memcg.parent is not None else None
         lv = self.lruvecs[memcg.id] = Lruvec(memcg, parent)
@@ -246,71 +248,11 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             self.folio_add_lru(folio)
 
     # -- memory: allocation, charging, freeing ----------------------------------------------
-    def nr_free_pages(self) -> int:
-        """Free RAM pages: total minus folios minus zswap's pool (``NR_FREE_PAGES``)."""
-        free = self.nr_pages - self.nr_used_pages
-        if self.zswap is not None:
-            free -= self.zswap.zswap_total_pages()
-        return free
-
     def nr_swapcached(self) -> int:
         return int(self.design.swap_cache.nr_pages)
 
     def total_swap_pages(self) -> int:
         return int(self.design.devices.total_swap_pages)
-
-    def alloc_folio(self, order: int, memcg: MemCgroup, task: Task | None, *,
-                    may_reclaim: bool) -> Folio | None:
-        """Allocate and charge a zeroed folio. Models: ``folio_alloc`` (page allocator with
-        watermarks, direct reclaim, global OOM) + ``mem_cgroup_charge`` (``try_charge_memcg``).
-
-        Without ``may_reclaim`` (large folios: no direct reclaim) return None when memory is
-        short. With it, reclaim and, failing that, OOM-kill; raises TaskKilled if the
-        current task is chosen.
-        """
-        nr = 1 << order
-        if not self.alloc_pages_prepare(nr, task, may_reclaim):
-            return None
-        if not self.mem_cgroup_charge(memcg, nr, task, may_reclaim=may_reclaim):
-            return None
-        if may_reclaim and self.nr_free_pages() - nr < self.wmark_min:
-            # Memcg reclaim cannot have used memory, but an OOM kill may have run: recheck.
-            self.alloc_pages_prepare(nr, task, True)
-        folio = Folio(order, memcg_id=memcg.id)
-        folio.uptodate = True
-        folio.mm_charged = nr * PAGE_SIZE
-        self.tracer.folio_alloc(nr, True)
-        self.nr_used_pages += nr
-        return folio
-
-    def alloc_pages_prepare(self, nr: int, task: Task | None, may_reclaim: bool) -> bool:
-        """The page allocator's watermark logic for ``nr`` pages: below low wakes kswapd,
-        below min reclaims directly (``__alloc_pages_slowpath``), then the global OOM killer."""
-        if self.nr_free_pages() - nr >= self.wmark_low:
-            return True
-        self.kswapd_pending = True
-        if self.nr_free_pages() - nr >= self.wmark_min:
-            return True
-        if not may_reclaim:
-            return False
-        retries = MAX_RECLAIM_RETRIES
-        loops = 0
-        while self.nr_free_pages() - nr < self.wmark_min:
-            got = self.try_to_free_pages(nr)
-            loops += 1
-            if got and loops < 1000:
-                continue
-            retries -= 1
-            if retries > 0:
-                continue
-            if self.out_of_memory(None, "page allocation") is None:
-                if self.nr_free_pages() - nr >= 0:
-                    return True
-                if task is not None:
-                    self.kill_task(task, Signal.SIGKILL, "out of memory, nothing to kill")
-                return False
-            retries = MAX_RECLAIM_RETRIES
-        return True
 
     def mem_cgroup_charge(self, memcg: MemCgroup, nr: int, task: Task | None, *,
                           may_reclaim: bool = True, charge: bool = True) -> bool:
@@ -533,15 +475,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         if mm.users == 0:
             self.exit_mmap(mm)
 
-    def exit_mmap(self, mm: MmStruct) -> None:
-        """Models: ``exit_mmap()``: zap every VMA, free the page tables, forget the mm."""
-        for vma in mm.vmas:
-            self.zap_pte_range(mm, vma.start, vma.end)
-        mm.vmas = []
-        mm.vma_starts = []
-        mm.tables.clear()
-        self.mms.pop(mm.id, None)
-
     def kill_task(self, task: Task, signal: Signal, reason: str, *, raise_: bool = True) -> None:
         """Deliver a fatal signal: the task (and, for SIGKILL by the OOM killer, every task
         sharing its mm, done by the caller) dies and its memory is released. Raises
@@ -558,94 +491,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         if not task.alive:
             raise TaskKilled(task, task.exit_signal or Signal.SIGKILL,
                              f"task already dead ({task.exit_reason})")
-
-    # -- address space -----------------------------------------------------------------------
-    def mmap(self, task: Task, length: int, addr: int | None = None) -> int:
-        """Map ``length`` bytes of anonymous private memory; returns the address.
-
-        Raises:
-            KernelError(EINVAL): length 0 or not page-aligned address, or ``addr`` given and the
-                range overlaps an existing mapping or leaves the user address space (no state
-                changed).
-        """
-        self._check_alive(task)
-        if length <= 0:
-            raise KernelError(Errno.EINVAL, f"mmap: bad length {length}")
-        nr = (length + PAGE_SIZE - 1) >> PAGE_SHIFT
-        mm = task.mm
-        if addr is None:
-            start = mm.get_unmapped_area(nr)
-        else:
-            if addr % PAGE_SIZE:
-                raise KernelError(Errno.EINVAL, f"mmap: address {addr:#x} not page aligned")
-            start = addr >> PAGE_SHIFT
-            if start + nr > TASK_PAGES or start <= 0:
-                raise KernelError(Errno.EINVAL, f"mmap: {addr:#x}+{length:#x} outside the "
-                                                f"user address space")
-            other = mm.overlaps(start, start + nr)
-            if other is not None:
-                raise KernelError(Errno.EINVAL,
-                                  f"mmap: {addr:#x}+{length:#x} overlaps the mapping "
-                                  f"{other.start << PAGE_SHIFT:#x}-{other.end << PAGE_SHIFT:#x}")
-        mm.insert_vma(Vma(start, start + nr))
-        return start << PAGE_SHIFT
-
-    def _range(self, addr: int, length: int, what: str) -> tuple[int, int]:
-        if addr % PAGE_SIZE or length <= 0:
-            raise KernelError(Errno.EINVAL, f"{what}: bad range {addr:#x}+{length:#x}")
-        start = addr >> PAGE_SHIFT
-        return start, start + ((length + PAGE_SIZE - 1) >> PAGE_SHIFT)
-
-    def munmap(self, task: Task, addr: int, length: int) -> None:
-        """Unmap ``[addr, addr+length)``: zap its pages and swap, split and drop the VMAs."""
-        self._check_alive(task)
-        start, end = self._range(addr, length, "munmap")
-        self.op_begin(task)
-        try:
-            mm = task.mm
-            inside = mm.split_vmas(start, end)
-            for vma in inside:
-                self.zap_pte_range(mm, vma.start, vma.end)
-            mm.remove_vmas(inside)
-            mm.free_pgtables(start, end)
-        finally:
-            self.op_end()
-
-    def madvise(self, task: Task, addr: int, length: int, advice: int) -> int:
-        """madvise(2) for MADV_DONTNEED, MADV_PAGEOUT, MADV_HUGEPAGE, MADV_NOHUGEPAGE.
-
-        Returns pages reclaimed for MADV_PAGEOUT, else 0.
-
-        Raises:
-            KernelError(EINVAL): unknown advice or bad range; (ENOMEM): part of the range is
-                not mapped (the kernel applies the advice to the mapped parts, then fails).
-        """
-        self._check_alive(task)
-        start, end = self._range(addr, length, "madvise")
-        if advice not in (MADV_DONTNEED, MADV_PAGEOUT, MADV_HUGEPAGE, MADV_NOHUGEPAGE):
-            raise KernelError(Errno.EINVAL, f"madvise: unsupported advice {advice}")
-        mm = task.mm
-        self.op_begin(task)
-        result = 0
-        try:
-            covered = 0
-            for vma in list(mm.vmas):
-                lo, hi = max(vma.start, start), min(vma.end, end)
-                if lo >= hi:
-                    continue
-                covered += hi - lo
-                if advice == MADV_DONTNEED:
-                    self.zap_pte_range(mm, lo, hi)
-                elif advice == MADV_PAGEOUT:
-                    result += self.madvise_pageout(task, lo, hi)
-                else:
-                    for v in mm.split_vmas(lo, hi):
-                        v.hugepage = advice == MADV_HUGEPAGE
-        finally:
-            self.op_end()
-        if covered < end - start:
-            raise KernelError(Errno.ENOMEM, f"madvise: {addr:#x}+{length:#x} not fully mapped")
-        return result
 
     def mlock(self, task: Task, addr: int, length: int) -> None:
         """Mark the VMAs in the range ``VM_LOCKED`` (their swap is freed on swap-in; the model
@@ -743,33 +588,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         finally:
             self.op_end()
 
-    # -- swap devices --------------------------------------------------------------------------
-    def swapon(self, storage: SwapStorage, *, prio: int | None = None) -> SwapInfo:
-        """``swapon`` a storage (:class:`vswap.swap.storage.MemSwapStorage` or
-        ``FileSwapStorage``). Returns the design's ``SwapInfo``."""
-        return self.design.swapon(storage, prio=prio)
-
-    def swapoff(self, name_or_type: str | int) -> SwapoffResult:
-        """``swapoff`` with tasks alive: the classic design walks every page table (through
-        :meth:`unuse_ptes`), the virtual design repoints descriptors."""
-        self.op_begin(None)
-        self.hook_mode = "swapoff"
-        self._signal = False
-        try:
-            return self.design.swapoff(name_or_type, signal_pending=self.signal_pending)
-        finally:
-            self.hook_mode = "fault"
-            self._signal = False
-            self.op_end()
-
-    def signal_pending(self) -> bool:
-        """Models: ``signal_pending(current)`` for the task running swapoff: a signal arrives
-        when the fault injector says so (``swapoff_eintr``) and stays pending until the
-        syscall returns."""
-        if not self._signal and self.faults.fail("swapoff_eintr"):
-            self._signal = True
-        return self._signal
-
     # -- reclaim control -----------------------------------------------------------------------
     def run_kswapd(self) -> int:
         """Run kswapd now (``balance_pgdat``); returns pages reclaimed."""
@@ -778,91 +596,6 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
             return self.balance_pgdat()
         finally:
             self.op_end()
-
-    # -- sysfs / procfs knobs ------------------------------------------------------------------
-    def sysfs_write(self, path: str, value: str | int) -> None:
-        """Write a knob: ``/proc/sys/vm/swappiness``, ``/proc/sys/vm/page-cluster``,
-        ``/sys/kernel/mm/swap/vma_ra_enabled``,
-        ``/sys/kernel/mm/transparent_hugepage/[hugepages-<size>kB/]enabled``,
-        ``/sys/module/zswap/parameters/<name>``.
-
-        Raises:
-            KernelError(EINVAL): malformed value (nothing changed); (ENOENT): unknown path.
-        """
-        text = str(value).strip()
-        if path == "/proc/sys/vm/swappiness":
-            if not text.isdigit() or not 0 <= int(text) <= 200:
-                raise KernelError(Errno.EINVAL, f"swappiness: {text!r} outside 0..200")
-            self.swappiness = int(text)
-        elif path == "/proc/sys/vm/page-cluster":
-            if not text.isdigit() or int(text) > 31:
-                raise KernelError(Errno.EINVAL, f"page-cluster: {text!r} is not 0..31")
-            self.page_cluster = int(text)
-        elif path == "/sys/kernel/mm/swap/vma_ra_enabled":
-            if text.lower() not in ("true", "false", "1", "0", "y", "n"):
-                raise KernelError(Errno.EINVAL, f"vma_ra_enabled: {text!r} is not a boolean")
-            self.vma_ra_enabled = text.lower() in ("true", "1", "y")
-        elif path.startswith("/sys/kernel/mm/transparent_hugepage/"):
-            rest = path[len("/sys/kernel/mm/transparent_hugepage/"):]
-            if rest == "enabled":
-                self.thp.set_enabled(None, text)
-            else:
-                order = self._thp_order_of(rest)
-                self.thp.set_enabled(order, text)
-            self.thp_any_enabled = any(self.thp.orders_for(Vma(0, 1, hugepage=True)))
-        elif path.startswith("/sys/module/zswap/parameters/"):
-            if self.zswap is None:
-                raise KernelError(Errno.ENOENT, "zswap is not configured on this machine")
-            name = path.rsplit("/", 1)[1]
-            cur = getattr(self.zswap.params, name, None)
-            if isinstance(cur, bool):
-                if text.upper() not in ("Y", "N", "1", "0"):
-                    raise KernelError(Errno.EINVAL, f"zswap.{name}: {text!r} is not Y/N")
-                new: Any = text.upper() in ("Y", "1")
-            elif isinstance(cur, int):
-                if not text.isdigit():
-                    raise KernelError(Errno.EINVAL, f"zswap.{name}: {text!r} is not a number")
-                new = int(text)
-            else:
-                new = text
-            try:
-                self.zswap.set_param(name, new)
-            except ConfigError as exc:
-                raise KernelError(Errno.EINVAL, str(exc)) from None
-        else:
-            raise KernelError(Errno.ENOENT, f"no knob {path}")
-
-    def sysfs_read(self, path: str) -> str:
-        """Read a knob written by :meth:`sysfs_write`, or an mTHP statistic
-        (``.../hugepages-<size>kB/stats/<name>``)."""
-        if path == "/proc/sys/vm/swappiness":
-            return f"{self.swappiness}\n"
-        if path == "/proc/sys/vm/page-cluster":
-            return f"{self.page_cluster}\n"
-        if path == "/sys/kernel/mm/swap/vma_ra_enabled":
-            return "true\n" if self.vma_ra_enabled else "false\n"
-        if path.startswith("/sys/kernel/mm/transparent_hugepage/"):
-            rest = path[len("/sys/kernel/mm/transparent_hugepage/"):]
-            if rest == "enabled":
-                return self.thp.format_enabled(None)
-            size, _, leaf = rest.partition("/")
-            order = self._thp_order_of(size + "/enabled")
-            if leaf == "enabled":
-                return self.thp.format_enabled(order)
-            if leaf.startswith("stats/"):
-                return f"{self.thp.stats[order][leaf[6:]]}\n"
-        if path.startswith("/sys/module/zswap/parameters/") and self.zswap is not None:
-            v = getattr(self.zswap.params, path.rsplit("/", 1)[1])
-            return ("Y" if v else "N") + "\n" if isinstance(v, bool) else f"{v}\n"
-        raise KernelError(Errno.ENOENT, f"no knob {path}")
-
-    @staticmethod
-    def _thp_order_of(rest: str) -> int:
-        size, _, leaf = rest.partition("/")
-        for order in THP_ORDERS:
-            if size == f"hugepages-{(PAGE_SIZE << order) // 1024}kB" and leaf == "enabled":
-                return order
-        raise KernelError(Errno.ENOENT, f"no THP knob {rest}")
 
     # -- checks ------------------------------------------------------------------------------
     def check_invariants(self) -> None:
@@ -874,51 +607,9 @@ class Machine(FaultMixin, VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, Mem
         * each memcg's memory usage is its folios (and zswap bytes);
         * the swap design's own invariants.
         """
-        folios: dict[int, Folio] = {}
-        for mm in self.mms.values():
-            rss = swp = 0
-            for key, (ptes, fl) in mm.tables.items():
-                for i in range(512):
-                    v = ptes[i]
-                    if not v:
-                        assert fl[i] is None
-                        continue
-                    vpn = (key << PTE_TABLE_SHIFT) + i
-                    if v & PTE_PRESENT:
-                        f = fl[i]
-                        if f is None:
-                            continue
-                        rss += 1
-                        assert (mm.id << 36 | vpn) in f.rmap, f"{f!r} lacks rmap for {vpn:#x}"
-                        assert f.mm_charged, f"mapped folio {f!r} was freed"
-                        folios[id(f)] = f
-                    else:
-                        assert fl[i] is None
-                        swp += 1
-                        assert self.design.swp_swapcount(SwpEntry(v >> 1)) >= 1, (
-                            f"swap PTE {v >> 1:#x} at {vpn:#x} has no swap count")
-            assert rss == mm.rss_anon, f"mm {mm.id}: rss {mm.rss_anon} != {rss}"
-            assert swp == mm.swapents, f"mm {mm.id}: swapents {mm.swapents} != {swp}"
-        for f in folios.values():
-            assert f.mapcount == len(f.rmap), f"{f!r} mapcount {f.mapcount} != rmap"
-        used = 0
-        per_memcg: dict[int, int] = {}
-        for lv in self.lruvecs.values():
-            ni = sum(f.nr_pages for f in lv.inactive)
-            na = sum(f.nr_pages for f in lv.active)
-            assert ni == lv.nr_inactive and na == lv.nr_active, "LRU counts"
-            for f in list(lv.inactive) + list(lv.active):
-                assert f.mm_charged, f"freed folio {f!r} on the LRU"
-                used += f.nr_pages
-                per_memcg[f.memcg_id] = per_memcg.get(f.memcg_id, 0) + f.mm_charged
-        assert used == self.nr_used_pages, (
-            f"RAM accounting: {self.nr_used_pages} pages used, {used} on LRUs")
-        for memcg in self.memcgs:
-            memcg.check_invariants()
-            local = per_memcg.get(memcg.id, 0) + memcg.zswap.local
-            assert memcg.memory.local == local, (
-                f"{memcg.path}: memory charged {memcg.memory.local} != folios+zswap {local}")
-        self.design.check_invariants()
+        from vswap.mm.checks import check_invariants
+
+        check_invariants(self)
 
     def check_no_leaks(self) -> None:
         """Once every task exited: drop what only the swap cache holds (as reclaim would),

@@ -1,12 +1,12 @@
-"""Page faults, copy-on-write, fork's page-table copy, zap, madvise and swapoff's PTE walk.
+"""Page faults, copy-on-write, fork's page-table copy and zap.
 
 Models: mm/memory.c (v6.14): ``handle_mm_fault`` -> ``do_anonymous_page`` (with
 ``alloc_anon_folio`` choosing an mTHP order), ``do_wp_page`` (reuse or ``wp_page_copy``),
 ``do_swap_page`` (swap-cache lookup, ``swapin_readahead``, the skip-swapcache path for a
 synchronous device with large-folio swap-in, ``should_try_to_free_swap``), ``copy_page_range``
-(fork), ``zap_pte_range`` (munmap, exit, ``MADV_DONTNEED``); mm/swap_state.c readahead
-(``swap_vma_readahead``, ``swap_cluster_readahead``, ``__swapin_nr_pages``); mm/madvise.c
-``MADV_PAGEOUT``; and mm/swapfile.c ``unuse_mm`` / ``unuse_pte_range`` (classic swapoff).
+(fork), ``zap_pte_range`` (munmap, exit, ``MADV_DONTNEED``). Readahead is in
+:mod:`vswap.mm.swap_state`, madvise in :mod:`vswap.mm.madvise`, swapoff's PTE walk in
+:mod:`vswap.mm.swapfile`.
 
 The zero page: a read fault on an untouched page maps the shared zero page (a present PTE
 with no folio, ``pte_special``), as ``do_anonymous_page`` does; a write then allocates.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from vswap.kernel.errors import DataLossError, Errno, KernelError
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry, SwpSlot
+from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import (
     PTE_IDX_SHIFT,
@@ -78,7 +78,7 @@ class FaultMixin(MachineBase):
             if v & PTE_PRESENT and (v & PTE_WRITE or not write):
                 task.min_flt += 1
                 return
-        raise RuntimeError(f"{task}: fault at {vpn << PAGE_SHIFT:#x} made no progress")
+        raise KernelError(Errno.EFAULT, f"{task}: fault at {vpn << PAGE_SHIFT:#x} made no progress")
 
     # -- anonymous pages ----------------------------------------------------------------------
     def do_anonymous_page(self, task: Task, vma: Vma, vpn: int, write: bool) -> None:
@@ -407,152 +407,6 @@ class FaultMixin(MachineBase):
             return True
         return None
 
-    def get_shadow(self, entry: SwpEntry) -> int | None:
-        """Models: ``get_shadow_from_swap_cache()``."""
-        return self.design.get_shadow_from_swap_cache(entry)
-
-    # -- readahead ----------------------------------------------------------------------------
-    def swapin_nr_pages(self, prev: int, cur: int, prev_win: int) -> int:
-        """Models: ``__swapin_nr_pages()``: grow the window with readahead hits, keep at
-        least half the previous one, at most ``1 << page_cluster``."""
-        max_pages = 1 << self.page_cluster
-        if max_pages <= 1:
-            return 1
-        hits = self.swapin_readahead_hits
-        self.swapin_readahead_hits = 0
-        pages = hits + 2
-        if pages == 2:
-            if cur != prev + 1 and cur != prev - 1:
-                pages = 1
-        else:
-            roundup = 4
-            while roundup < pages:
-                roundup <<= 1
-            pages = roundup
-        pages = min(pages, max_pages)
-        return max(pages, prev_win // 2)
-
-    def swapin_readahead(self, entry: SwpEntry, task: Task, vma: Vma,
-                         vpn: int) -> Folio | None:
-        """Models: ``swapin_readahead()``: VMA readahead if ``vma_ra_enabled``, else cluster
-        readahead. The target page is read first (so readahead pages never take the memory
-        reclaimed for it), then the window; readahead pages get ``PG_readahead`` and count
-        ``swap_ra``. Returns the target's swap-cache folio (locked state: unlocked) or None.
-        """
-        folio = self.swapin_one(entry, task, vpn, None)
-        if folio is None or self.page_cluster == 0:
-            return folio
-        if self.vma_ra_enabled:
-            self.swap_vma_readahead(task, vma, vpn)
-        else:
-            self.swap_cluster_readahead(entry, task, vpn)
-        return folio
-
-    def swap_vma_readahead(self, task: Task, vma: Vma, vpn: int) -> None:
-        """Models: ``swap_vma_readahead()`` with ``swap_ra_info()``: a window of swap PTEs
-        around the fault, inside the VMA and its page table, sized by ``__swapin_nr_pages``
-        from the VMA's last fault (``vma->swap_readahead_info``)."""
-        info = vma.swap_readahead_info
-        prev, prev_win = info if info is not None else (vpn, 0)
-        win = self.swapin_nr_pages(prev, vpn, prev_win)
-        vma.swap_readahead_info = (vpn, win)
-        if win <= 1:
-            return
-        if vpn == prev + 1:
-            lo, hi = vpn, vpn + win
-        elif prev == vpn + 1:
-            lo, hi = vpn - win + 1, vpn + 1
-        else:
-            left = (win - 1) // 2
-            lo, hi = vpn - left, vpn + win - left
-        table_start = vpn & ~PTE_TABLE_MASK
-        lo = max(lo, vma.start, table_start)
-        hi = min(hi, vma.end, table_start + PTRS_PER_PTE)
-        ptes = task.mm.pte_table(vpn)[0]
-        for p in range(lo, hi):
-            if p == vpn:
-                continue
-            v = ptes[p & PTE_TABLE_MASK]
-            if v and not v & PTE_PRESENT:
-                self.swapin_one(SwpEntry(v >> 1), task, p, True)
-
-    def swap_cluster_readahead(self, entry: SwpEntry, task: Task | None, vpn: int) -> None:
-        """Models: ``swap_cluster_readahead()``: the aligned window of physical offsets
-        around the entry's slot, each mapped back to its swap entry
-        (``swp_slot_to_swp_entry``: the identity in the classic design, the reverse map
-        under the virtual one, where an entry not on a device reads only itself)."""
-        design = self.design
-        slot = design.swp_entry_to_swp_slot(entry)
-        if not slot:
-            return
-        win = self.swapin_nr_pages(self.cluster_ra_prev, int(slot), self.cluster_ra_win)
-        self.cluster_ra_prev, self.cluster_ra_win = int(slot), win
-        if win <= 1:
-            return
-        mask = win - 1
-        from vswap.kernel.types import swp_slot_offset, swp_slot_type
-
-        type_ = swp_slot_type(slot)
-        off = swp_slot_offset(slot)
-        si = design.devices.swap_type_to_swap_info(type_)
-        if si is None:
-            return
-        for o in range(max(off & ~mask, 1), min(off | mask, si.max - 1) + 1):
-            if o == off:
-                continue
-            e = design.swp_slot_to_swp_entry(SwpSlot(slot - off + o))
-            if e:
-                self.swapin_one(e, task, vpn, True)
-
-    def swapin_one(self, entry: SwpEntry, task: Task | None, vpn: int,
-                   readahead: bool | None) -> Folio | None:
-        """``read_swap_cache_async`` + ``swap_read_folio`` for one entry, with the integrity
-        check of what was read. ``readahead`` marks a page read ahead of use."""
-        design = self.design
-        folio, new = design.read_swap_cache_async(entry)
-        self.reap_folios()
-        if folio is None:
-            return None
-        if new:
-            reads = self.read_path_snapshot()
-            try:
-                ok = design.swap_read_folio(folio)
-            except KernelError as exc:
-                if exc.errno != Errno.EIO:
-                    folio.folio_unlock()
-                    raise
-                ok = False  # zswap could not decompress: an I/O error like a device's
-            path = self.read_path_since(reads)
-            if not ok:
-                # end_swap_bio_read left the folio !uptodate. The kernel keeps it in the swap
-                # cache until reclaim drops it (a sibling faulting first gets SIGBUS too);
-                # the model drops it at once, so only the faulting task sees the error.
-                folio.uptodate = False
-                if folio.swapcache:
-                    design.delete_from_swap_cache(folio)
-                folio.folio_unlock()
-                return folio if not readahead else None
-            folio.folio_unlock()
-            self.oracle_verify(folio, 0, entry, task, vpn, path)
-            if readahead:
-                folio.readahead = True
-                self.count_event("swap_ra", 1, 0)
-        return folio
-
-    def read_path_snapshot(self) -> tuple[int, int, int]:
-        vm = self.vmstat
-        return vm["swpin_zero"], vm["zswpin"], vm["pswpin"]
-
-    def read_path_since(self, before: tuple[int, int, int]) -> str:
-        vm = self.vmstat
-        if vm["zswpin"] != before[1]:
-            return "zswap"
-        if vm["pswpin"] != before[2]:
-            return "device"
-        if vm["swpin_zero"] != before[0]:
-            return "zero"
-        return "swapcache"
-
     # -- zap and fork -------------------------------------------------------------------------
     def zap_pte_range(self, mm: MmStruct, start: int, end: int) -> None:
         """Clear every PTE in ``[start, end)``: unmap folios (freeing those nobody else
@@ -626,119 +480,6 @@ class FaultMixin(MachineBase):
                         dst.rss_anon += 1
                     continue
                 if design.swap_duplicate(SwpEntry(v >> 1)) < 0:
-                    raise RuntimeError(f"fork: swap_duplicate({v >> 1:#x}) failed")
+                    raise KernelError(Errno.ENOMEM, f"fork: swap_duplicate({v >> 1:#x}) failed")
                 dptes[i] = v
                 dst.swapents += 1
-
-    # -- madvise ------------------------------------------------------------------------------
-    def madvise_pageout(self, task: Task, start: int, end: int) -> int:
-        """Reclaim the folios mapped in ``[start, end)`` now. Returns pages reclaimed.
-
-        Models: ``madvise_cold_or_pageout_pte_range()`` + ``reclaim_pages()``: folios
-        mapped by other processes too are skipped (``folio_likely_mapped_shared``), young
-        bits cleared, the rest reclaimed without reference checks.
-        """
-        mm = task.mm
-        picked: list[Folio] = []
-        seen: set[int] = set()
-        for vpn, v in mm.iter_ptes(start, end):
-            if not v & PTE_PRESENT:
-                continue
-            folio = mm.tables[vpn >> PTE_TABLE_SHIFT][1][vpn & PTE_TABLE_MASK]
-            if folio is None or id(folio) in seen:
-                continue
-            seen.add(id(folio))
-            if any((k >> 36) != mm.id for k in folio.rmap):
-                continue
-            if not folio.lru or folio.mm_pins:
-                continue
-            self.folio_referenced(folio)
-            folio.referenced = False
-            self.folio_del_lru(folio)
-            folio.mm_pins += 1
-            picked.append(folio)
-        return self.reclaim_pages(picked)
-
-    # -- classic swapoff: the page-table walk ---------------------------------------------------
-    def unuse_ptes(self, type_: int) -> int:
-        """Bring in every page of swap device ``type_`` that a PTE references, and map it.
-
-        Models: ``try_to_unuse()``'s ``unuse_mm()`` -> ``unuse_vma()`` ->
-        ``unuse_pte_range()`` -> ``unuse_pte()`` over every mm (the ``mmlist``): every PTE
-        of every VMA with an ``anon_vma`` is visited. Returns the PTEs visited.
-        """
-        from vswap.kernel.types import swp_type
-
-        visited = 0
-        prev_mode, self.hook_mode = self.hook_mode, "swapoff"
-        try:
-            for mm in list(self.mms.values()):
-                if self.hook_mode == "swapoff" and self.signal_pending():
-                    break  # try_to_unuse() stops walking the mmlist on a signal
-                task = next((t for t in self.tasks.values() if t.mm is mm), None)
-                for vma in list(mm.vmas):
-                    if not vma.anon_vma:
-                        continue
-                    for key in range(vma.start >> PTE_TABLE_SHIFT,
-                                     ((vma.end - 1) >> PTE_TABLE_SHIFT) + 1):
-                        t = mm.tables.get(key)
-                        if t is None:
-                            continue
-                        ptes = t[0]
-                        base = key << PTE_TABLE_SHIFT
-                        lo = max(vma.start - base, 0)
-                        hi = min(vma.end - base, PTRS_PER_PTE)
-                        visited += hi - lo
-                        self.tracer.pte_walk(hi - lo)
-                        for i in range(lo, hi):
-                            v = ptes[i]
-                            if not v or v & PTE_PRESENT or swp_type(SwpEntry(v >> 1)) != type_:
-                                continue
-                            self.unuse_pte(mm, task, vma, base + i, SwpEntry(v >> 1))
-        finally:
-            self.hook_mode = prev_mode
-        return visited
-
-    def unuse_pte(self, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
-                  entry: SwpEntry) -> None:
-        """Models: ``unuse_pte()``: swap the page in (readahead), map it read-only, drop
-        the swap reference, and ``folio_free_swap`` it.
-
-        As v6.14's ``unuse_pte_range()``, a page not in the swap cache comes through
-        ``swapin_readahead()`` (a hit on a readahead page counts ``swap_ra_hit``); the model
-        takes the cluster readahead, since the VMA window would need the task's fault state.
-        """
-        design = self.design
-        folio = design.swap_cache_get_folio(entry)
-        if folio is not None and folio.readahead:
-            folio.readahead = False
-            self.count_event("swap_ra_hit", 1, 0)
-            self.swapin_readahead_hits += 1
-        if folio is None:
-            folio = self.swapin_one(entry, task, vpn, None)
-            if folio is None:
-                return
-            if self.page_cluster and folio.uptodate:
-                self.swap_cluster_readahead(entry, task, vpn)
-            # swapoff sleeps on the folio lock until the read (and its readahead) is done.
-            self.tracer.io_wait()
-        elif not folio.mm_written:
-            self.oracle_verify(folio, entry - folio.swap, entry, task, vpn, "swapcache")
-        if not folio.uptodate or not folio.swapcache:
-            return
-        ptes, folios = mm.pte_table(vpn)
-        i = vpn & PTE_TABLE_MASK
-        idx = entry - folio.swap
-        ptes[i] = pte_mkpresent(idx, False) & ~PTE_YOUNG
-        folios[i] = folio
-        self.folio_add_rmap_pte(folio, mm, vpn)
-        mm.rss_anon += 1
-        mm.swapents -= 1
-        folio.mm_pins += 1
-        design.swap_free_nr(entry, 1)
-        if folio.folio_trylock():
-            design.folio_free_swap(folio)
-            folio.folio_unlock()
-        folio.mm_pins -= 1
-        if not folio.lru and folio.mm_charged:
-            self.folio_add_lru(folio)

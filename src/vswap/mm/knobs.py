@@ -1,0 +1,168 @@
+"""The sysctl and sysfs knobs of the memory manager, as one table.
+
+Models the files (v6.14), each defined where the kernel defines it:
+
+=========================================================== ===================================
+file                                                        kernel
+=========================================================== ===================================
+``/proc/sys/vm/swappiness`` (0..200)                        mm/vmscan.c ``vm_swappiness``
+``/proc/sys/vm/page-cluster`` (0..31)                       mm/swap.c ``page_cluster``
+``/sys/kernel/mm/swap/vma_ra_enabled``                      mm/swap_state.c
+``/sys/kernel/mm/transparent_hugepage/enabled`` and
+``.../hugepages-<size>kB/enabled``, ``.../stats/<name>``    mm/huge_memory.c
+``/sys/module/zswap/parameters/<name>``                     mm/zswap.c ``module_param``
+=========================================================== ===================================
+
+:data:`KNOBS` maps a file to its :class:`Knob`; :data:`KNOB_DIRS` maps a directory prefix to
+the knob family beneath it. A write parses and validates before it changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vswap.errors import ConfigError
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import PAGE_SIZE
+from vswap.mm._base import MachineBase
+from vswap.mm.huge_memory import THP_ORDERS
+from vswap.mm.mm_types import Vma
+
+__all__ = ["KNOBS", "KNOB_DIRS", "Knob", "KnobsMixin"]
+
+THP_DIR = "/sys/kernel/mm/transparent_hugepage/"
+ZSWAP_DIR = "/sys/module/zswap/parameters/"
+
+
+@dataclass(frozen=True, slots=True)
+class Knob:
+    """One knob: ``read`` formats it (with the trailing newline), ``write`` parses
+    the stripped text, raising KernelError(EINVAL) before changing anything if malformed.
+    For a directory family both also get the path below the directory."""
+
+    source: str
+    read: Callable[[MachineBase, str], str]
+    write: Callable[[MachineBase, str, str], None]
+
+
+# -- vm sysctls and the swap readahead switch -----------------------------------------------
+def _write_swappiness(m: MachineBase, _rest: str, text: str) -> None:
+    if not text.isdigit() or not 0 <= int(text) <= 200:
+        raise KernelError(Errno.EINVAL, f"swappiness: {text!r} outside 0..200")
+    m.swappiness = int(text)
+
+
+def _write_page_cluster(m: MachineBase, _rest: str, text: str) -> None:
+    if not text.isdigit() or int(text) > 31:
+        raise KernelError(Errno.EINVAL, f"page-cluster: {text!r} is not 0..31")
+    m.page_cluster = int(text)
+
+
+def _write_vma_ra_enabled(m: MachineBase, _rest: str, text: str) -> None:
+    if text.lower() not in ("true", "false", "1", "0", "y", "n"):
+        raise KernelError(Errno.EINVAL, f"vma_ra_enabled: {text!r} is not a boolean")
+    m.vma_ra_enabled = text.lower() in ("true", "1", "y")
+
+
+# -- transparent huge pages ------------------------------------------------------------------
+def thp_order_of(rest: str) -> int:
+    """The order of ``hugepages-<size>kB/enabled`` (KernelError(ENOENT) if no such size)."""
+    size, _, leaf = rest.partition("/")
+    for order in THP_ORDERS:
+        if size == f"hugepages-{(PAGE_SIZE << order) // 1024}kB" and leaf == "enabled":
+            return order
+    raise KernelError(Errno.ENOENT, f"no THP knob {rest}")
+
+
+def _read_thp(m: MachineBase, rest: str) -> str:
+    if rest == "enabled":
+        return m.thp.format_enabled(None)
+    size, _, leaf = rest.partition("/")
+    order = thp_order_of(size + "/enabled")
+    if leaf == "enabled":
+        return m.thp.format_enabled(order)
+    if leaf.startswith("stats/"):
+        return f"{m.thp.stats[order][leaf[6:]]}\n"
+    raise KernelError(Errno.ENOENT, f"no knob {THP_DIR}{rest}")
+
+
+def _write_thp(m: MachineBase, rest: str, text: str) -> None:
+    m.thp.set_enabled(None if rest == "enabled" else thp_order_of(rest), text)
+    m.thp_any_enabled = any(m.thp.orders_for(Vma(0, 1, hugepage=True)))
+
+
+# -- zswap module parameters -----------------------------------------------------------------
+def _read_zswap(m: MachineBase, name: str) -> str:
+    if m.zswap is None:
+        raise KernelError(Errno.ENOENT, f"no knob {ZSWAP_DIR}{name}")
+    v = getattr(m.zswap.params, name)
+    return ("Y" if v else "N") + "\n" if isinstance(v, bool) else f"{v}\n"
+
+
+def _write_zswap(m: MachineBase, name: str, text: str) -> None:
+    if m.zswap is None:
+        raise KernelError(Errno.ENOENT, "zswap is not configured on this machine")
+    cur = getattr(m.zswap.params, name, None)
+    if isinstance(cur, bool):
+        if text.upper() not in ("Y", "N", "1", "0"):
+            raise KernelError(Errno.EINVAL, f"zswap.{name}: {text!r} is not Y/N")
+        new: Any = text.upper() in ("Y", "1")
+    elif isinstance(cur, int):
+        if not text.isdigit():
+            raise KernelError(Errno.EINVAL, f"zswap.{name}: {text!r} is not a number")
+        new = int(text)
+    else:
+        new = text
+    try:
+        m.zswap.set_param(name, new)
+    except ConfigError as exc:
+        raise KernelError(Errno.EINVAL, str(exc)) from None
+
+
+#: Single files.
+KNOBS: dict[str, Knob] = {
+    "/proc/sys/vm/swappiness": Knob(
+        "mm/vmscan.c", lambda m, _: f"{m.swappiness}\n", _write_swappiness),
+    "/proc/sys/vm/page-cluster": Knob(
+        "mm/swap.c", lambda m, _: f"{m.page_cluster}\n", _write_page_cluster),
+    "/sys/kernel/mm/swap/vma_ra_enabled": Knob(
+        "mm/swap_state.c", lambda m, _: "true\n" if m.vma_ra_enabled else "false\n",
+        _write_vma_ra_enabled),
+}
+
+#: Directories whose files form one family (the path below the directory is passed on).
+KNOB_DIRS: dict[str, Knob] = {
+    THP_DIR: Knob("mm/huge_memory.c", _read_thp, _write_thp),
+    ZSWAP_DIR: Knob("mm/zswap.c", _read_zswap, _write_zswap),
+}
+
+
+def _find(path: str) -> tuple[Knob, str]:
+    knob = KNOBS.get(path)
+    if knob is not None:
+        return knob, ""
+    for prefix, family in KNOB_DIRS.items():
+        if path.startswith(prefix):
+            return family, path[len(prefix):]
+    raise KernelError(Errno.ENOENT, f"no knob {path}")
+
+
+class KnobsMixin(MachineBase):
+    """``sysfs_write`` / ``sysfs_read`` of :class:`~vswap.mm.machine.Machine`."""
+
+    def sysfs_write(self, path: str, value: str | int) -> None:
+        """Write a knob of :data:`KNOBS` or :data:`KNOB_DIRS` (``echo value > path``).
+
+        Raises:
+            KernelError(EINVAL): malformed value (nothing changed); (ENOENT): unknown path.
+        """
+        knob, rest = _find(path)
+        knob.write(self, rest, str(value).strip())
+
+    def sysfs_read(self, path: str) -> str:
+        """Read a knob written by :meth:`sysfs_write`, or an mTHP statistic
+        (``.../hugepages-<size>kB/stats/<name>``)."""
+        knob, rest = _find(path)
+        return knob.read(self, rest)

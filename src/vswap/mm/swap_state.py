@@ -1,0 +1,166 @@
+"""Swap-in readahead and the swap-cache read path of the memory manager.
+
+Models: mm/swap_state.c (v6.14): ``swapin_readahead()`` choosing ``swap_vma_readahead()``
+(with ``swap_ra_info()``) or ``swap_cluster_readahead()``, the window sizing of
+``__swapin_nr_pages()``, ``read_swap_cache_async()`` + ``swap_read_folio()`` for one entry,
+and ``get_shadow_from_swap_cache()``. The swap cache itself lives in the swap layer
+(:mod:`vswap.swap.swap_state`); this is the half that runs in the faulting task.
+
+Every page read is checked against the integrity oracle with the path it took (zero, zswap,
+device, swapcache), which :meth:`SwapStateMixin.read_path_since` tells from the counters.
+"""
+
+from __future__ import annotations
+
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.folio import Folio
+from vswap.kernel.types import SwpEntry, SwpSlot, swp_slot_offset, swp_slot_type
+from vswap.mm._base import MachineBase
+from vswap.mm.mm_types import PTE_PRESENT, PTE_TABLE_MASK, PTRS_PER_PTE, Task, Vma
+
+
+class SwapStateMixin(MachineBase):
+    """Swap-in readahead of :class:`~vswap.mm.machine.Machine`."""
+
+    def get_shadow(self, entry: SwpEntry) -> int | None:
+        """Models: ``get_shadow_from_swap_cache()``."""
+        return self.design.get_shadow_from_swap_cache(entry)
+
+    def swapin_nr_pages(self, prev: int, cur: int, prev_win: int) -> int:
+        """Models: ``__swapin_nr_pages()``: grow the window with readahead hits, keep at
+        least half the previous one, at most ``1 << page_cluster``."""
+        max_pages = 1 << self.page_cluster
+        if max_pages <= 1:
+            return 1
+        hits = self.swapin_readahead_hits
+        self.swapin_readahead_hits = 0
+        pages = hits + 2
+        if pages == 2:
+            if cur != prev + 1 and cur != prev - 1:
+                pages = 1
+        else:
+            roundup = 4
+            while roundup < pages:
+                roundup <<= 1
+            pages = roundup
+        pages = min(pages, max_pages)
+        return max(pages, prev_win // 2)
+
+    def swapin_readahead(self, entry: SwpEntry, task: Task, vma: Vma,
+                         vpn: int) -> Folio | None:
+        """Models: ``swapin_readahead()``: VMA readahead if ``vma_ra_enabled``, else cluster
+        readahead. The target page is read first (so readahead pages never take the memory
+        reclaimed for it), then the window; readahead pages get ``PG_readahead`` and count
+        ``swap_ra``. Returns the target's swap-cache folio (locked state: unlocked) or None.
+        """
+        folio = self.swapin_one(entry, task, vpn, None)
+        if folio is None or self.page_cluster == 0:
+            return folio
+        if self.vma_ra_enabled:
+            self.swap_vma_readahead(task, vma, vpn)
+        else:
+            self.swap_cluster_readahead(entry, task, vpn)
+        return folio
+
+    def swap_vma_readahead(self, task: Task, vma: Vma, vpn: int) -> None:
+        """Models: ``swap_vma_readahead()`` with ``swap_ra_info()``: a window of swap PTEs
+        around the fault, inside the VMA and its page table, sized by ``__swapin_nr_pages``
+        from the VMA's last fault (``vma->swap_readahead_info``)."""
+        info = vma.swap_readahead_info
+        prev, prev_win = info if info is not None else (vpn, 0)
+        win = self.swapin_nr_pages(prev, vpn, prev_win)
+        vma.swap_readahead_info = (vpn, win)
+        if win <= 1:
+            return
+        if vpn == prev + 1:
+            lo, hi = vpn, vpn + win
+        elif prev == vpn + 1:
+            lo, hi = vpn - win + 1, vpn + 1
+        else:
+            left = (win - 1) // 2
+            lo, hi = vpn - left, vpn + win - left
+        table_start = vpn & ~PTE_TABLE_MASK
+        lo = max(lo, vma.start, table_start)
+        hi = min(hi, vma.end, table_start + PTRS_PER_PTE)
+        ptes = task.mm.pte_table(vpn)[0]
+        for p in range(lo, hi):
+            if p == vpn:
+                continue
+            v = ptes[p & PTE_TABLE_MASK]
+            if v and not v & PTE_PRESENT:
+                self.swapin_one(SwpEntry(v >> 1), task, p, True)
+
+    def swap_cluster_readahead(self, entry: SwpEntry, task: Task | None, vpn: int) -> None:
+        """Models: ``swap_cluster_readahead()``: the aligned window of physical offsets
+        around the entry's slot, each mapped back to its swap entry
+        (``swp_slot_to_swp_entry``: the identity in the classic design, the reverse map
+        under the virtual one, where an entry not on a device reads only itself)."""
+        design = self.design
+        slot = design.swp_entry_to_swp_slot(entry)
+        if not slot:
+            return
+        win = self.swapin_nr_pages(self.cluster_ra_prev, int(slot), self.cluster_ra_win)
+        self.cluster_ra_prev, self.cluster_ra_win = int(slot), win
+        if win <= 1:
+            return
+        mask = win - 1
+        type_ = swp_slot_type(slot)
+        off = swp_slot_offset(slot)
+        si = design.devices.swap_type_to_swap_info(type_)
+        if si is None:
+            return
+        for o in range(max(off & ~mask, 1), min(off | mask, si.max - 1) + 1):
+            if o == off:
+                continue
+            e = design.swp_slot_to_swp_entry(SwpSlot(slot - off + o))
+            if e:
+                self.swapin_one(e, task, vpn, True)
+
+    def swapin_one(self, entry: SwpEntry, task: Task | None, vpn: int,
+                   readahead: bool | None) -> Folio | None:
+        """``read_swap_cache_async`` + ``swap_read_folio`` for one entry, with the integrity
+        check of what was read. ``readahead`` marks a page read ahead of use."""
+        design = self.design
+        folio, new = design.read_swap_cache_async(entry)
+        self.reap_folios()
+        if folio is None:
+            return None
+        if new:
+            reads = self.read_path_snapshot()
+            try:
+                ok = design.swap_read_folio(folio)
+            except KernelError as exc:
+                if exc.errno != Errno.EIO:
+                    folio.folio_unlock()
+                    raise
+                ok = False  # zswap could not decompress: an I/O error like a device's
+            path = self.read_path_since(reads)
+            if not ok:
+                # end_swap_bio_read left the folio !uptodate. The kernel keeps it in the swap
+                # cache until reclaim drops it (a sibling faulting first gets SIGBUS too);
+                # the model drops it at once, so only the faulting task sees the error.
+                folio.uptodate = False
+                if folio.swapcache:
+                    design.delete_from_swap_cache(folio)
+                folio.folio_unlock()
+                return folio if not readahead else None
+            folio.folio_unlock()
+            self.oracle_verify(folio, 0, entry, task, vpn, path)
+            if readahead:
+                folio.readahead = True
+                self.count_event("swap_ra", 1, 0)
+        return folio
+
+    def read_path_snapshot(self) -> tuple[int, int, int]:
+        vm = self.vmstat
+        return vm["swpin_zero"], vm["zswpin"], vm["pswpin"]
+
+    def read_path_since(self, before: tuple[int, int, int]) -> str:
+        vm = self.vmstat
+        if vm["zswpin"] != before[1]:
+            return "zswap"
+        if vm["pswpin"] != before[2]:
+            return "device"
+        if vm["swpin_zero"] != before[0]:
+            return "zero"
+        return "swapcache"

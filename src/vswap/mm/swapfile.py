@@ -1,0 +1,144 @@
+"""swapon, swapoff and classic swapoff's page-table walk, as the memory manager runs them.
+
+Models: mm/swapfile.c (v6.14): ``sys_swapon()`` and ``sys_swapoff()`` entered from a task
+(the design does the device work, :mod:`vswap.swap.swapfile`), ``signal_pending()`` checked by
+``try_to_unuse()``, and ``try_to_unuse()``'s walk ``unuse_mm()`` -> ``unuse_vma()`` ->
+``unuse_pte_range()`` -> ``unuse_pte()`` over every mm, which brings back every page of a
+device that a PTE references (the classic design's swapoff; the virtual design repoints
+descriptors instead and never calls it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vswap.kernel.types import SwpEntry, swp_type
+from vswap.mm._base import MachineBase
+from vswap.mm.mm_types import (
+    PTE_PRESENT,
+    PTE_TABLE_MASK,
+    PTE_TABLE_SHIFT,
+    PTE_YOUNG,
+    PTRS_PER_PTE,
+    MmStruct,
+    Task,
+    Vma,
+    pte_mkpresent,
+)
+
+if TYPE_CHECKING:
+    from vswap.swap import SwapoffResult
+    from vswap.swap.storage import SwapStorage
+    from vswap.swap.swapfile import SwapInfo
+
+
+class SwapfileMixin(MachineBase):
+    """swapon/swapoff and the swapoff PTE walk of :class:`~vswap.mm.machine.Machine`."""
+
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None) -> SwapInfo:
+        """``swapon`` a storage (:class:`vswap.swap.storage.MemSwapStorage` or
+        ``FileSwapStorage``). Returns the design's ``SwapInfo``."""
+        return self.design.swapon(storage, prio=prio)
+
+    def swapoff(self, name_or_type: str | int) -> SwapoffResult:
+        """``swapoff`` with tasks alive: the classic design walks every page table (through
+        :meth:`unuse_ptes`), the virtual design repoints descriptors."""
+        self.op_begin(None)
+        self.hook_mode = "swapoff"
+        self._signal = False
+        try:
+            return self.design.swapoff(name_or_type, signal_pending=self.signal_pending)
+        finally:
+            self.hook_mode = "fault"
+            self._signal = False
+            self.op_end()
+
+    def signal_pending(self) -> bool:
+        """Models: ``signal_pending(current)`` for the task running swapoff: a signal arrives
+        when the fault injector says so (``swapoff_eintr``) and stays pending until the
+        syscall returns."""
+        if not self._signal and self.faults.fail("swapoff_eintr"):
+            self._signal = True
+        return self._signal
+
+    # -- classic swapoff: the page-table walk ---------------------------------------------------
+    def unuse_ptes(self, type_: int) -> int:
+        """Bring in every page of swap device ``type_`` that a PTE references, and map it.
+
+        Models: ``try_to_unuse()``'s ``unuse_mm()`` -> ``unuse_vma()`` ->
+        ``unuse_pte_range()`` -> ``unuse_pte()`` over every mm (the ``mmlist``): every PTE
+        of every VMA with an ``anon_vma`` is visited. Returns the PTEs visited.
+        """
+        visited = 0
+        prev_mode, self.hook_mode = self.hook_mode, "swapoff"
+        try:
+            for mm in list(self.mms.values()):
+                if self.hook_mode == "swapoff" and self.signal_pending():
+                    break  # try_to_unuse() stops walking the mmlist on a signal
+                task = next((t for t in self.tasks.values() if t.mm is mm), None)
+                for vma in list(mm.vmas):
+                    if not vma.anon_vma:
+                        continue
+                    for key in range(vma.start >> PTE_TABLE_SHIFT,
+                                     ((vma.end - 1) >> PTE_TABLE_SHIFT) + 1):
+                        t = mm.tables.get(key)
+                        if t is None:
+                            continue
+                        ptes = t[0]
+                        base = key << PTE_TABLE_SHIFT
+                        lo = max(vma.start - base, 0)
+                        hi = min(vma.end - base, PTRS_PER_PTE)
+                        visited += hi - lo
+                        self.tracer.pte_walk(hi - lo)
+                        for i in range(lo, hi):
+                            v = ptes[i]
+                            if not v or v & PTE_PRESENT or swp_type(SwpEntry(v >> 1)) != type_:
+                                continue
+                            self.unuse_pte(mm, task, vma, base + i, SwpEntry(v >> 1))
+        finally:
+            self.hook_mode = prev_mode
+        return visited
+
+    def unuse_pte(self, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
+                  entry: SwpEntry) -> None:
+        """Models: ``unuse_pte()``: swap the page in (readahead), map it read-only, drop
+        the swap reference, and ``folio_free_swap`` it.
+
+        As v6.14's ``unuse_pte_range()``, a page not in the swap cache comes through
+        ``swapin_readahead()`` (a hit on a readahead page counts ``swap_ra_hit``); the model
+        takes the cluster readahead, since the VMA window would need the task's fault state.
+        """
+        design = self.design
+        folio = design.swap_cache_get_folio(entry)
+        if folio is not None and folio.readahead:
+            folio.readahead = False
+            self.count_event("swap_ra_hit", 1, 0)
+            self.swapin_readahead_hits += 1
+        if folio is None:
+            folio = self.swapin_one(entry, task, vpn, None)
+            if folio is None:
+                return
+            if self.page_cluster and folio.uptodate:
+                self.swap_cluster_readahead(entry, task, vpn)
+            # swapoff sleeps on the folio lock until the read (and its readahead) is done.
+            self.tracer.io_wait()
+        elif not folio.mm_written:
+            self.oracle_verify(folio, entry - folio.swap, entry, task, vpn, "swapcache")
+        if not folio.uptodate or not folio.swapcache:
+            return
+        ptes, folios = mm.pte_table(vpn)
+        i = vpn & PTE_TABLE_MASK
+        idx = entry - folio.swap
+        ptes[i] = pte_mkpresent(idx, False) & ~PTE_YOUNG
+        folios[i] = folio
+        self.folio_add_rmap_pte(folio, mm, vpn)
+        mm.rss_anon += 1
+        mm.swapents -= 1
+        folio.mm_pins += 1
+        design.swap_free_nr(entry, 1)
+        if folio.folio_trylock():
+            design.folio_free_swap(folio)
+            folio.folio_unlock()
+        folio.mm_pins -= 1
+        if not folio.lru and folio.mm_charged:
+            self.folio_add_lru(folio)
