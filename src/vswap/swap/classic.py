@@ -6,7 +6,7 @@ Models: Linux v6.14 (the seed's base, ``CONFIG_VIRTUAL_SWAP=n``): mm/swapfile.c 
 with the memcg charge, the swap cache split into 64 MiB address spaces), mm/page_io.c
 (``swap_writepage``: zero check, zswap, device; ``swap_read_folio``), mm/swap_cgroup.c
 (2 bytes per slot) and the per-device ``zeromap`` bitmap, and ``try_to_unuse`` (swapoff by
-page-table walk).
+page-table walk, :mod:`vswap.swap.classic_swapoff`).
 
 ``swap_map`` byte states of one slot (``SWAP_HAS_CACHE`` may be or'ed onto any count):
 
@@ -53,7 +53,8 @@ from vswap.kernel.types import (
     swp_type,
 )
 from vswap.swap._api import SwapHooks, SwapoffResult
-from vswap.swap._base import SwapDesignBase
+from vswap.swap.classic_swapoff import classic_swapoff, find_device
+from vswap.swap.classic_zswap import ClassicZswapHost
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import (
     COUNT_CONTINUED,
@@ -70,7 +71,6 @@ from vswap.swap.swapfile import (
 )
 
 if TYPE_CHECKING:
-    from vswap.kernel.memcontrol import MemCgroup
     from vswap.swap._api import SwapDesign
     from vswap.swap.storage import SwapStorage
     from vswap.zswap.zswap import ZswapHost
@@ -87,11 +87,13 @@ def _classic_index(entry: SwpEntry) -> int:
     return entry & SWP_OFFSET_MASK & SWAP_ADDRESS_SPACE_MASK
 
 
-class ClassicSwap(SwapDesignBase):
+class ClassicSwap(ClassicZswapHost):
     """The v6.14 swap subsystem. See the module docstring for the ``swap_map`` states.
 
     Per device it keeps ``swap_cgroup`` (``array('H')``, one memcg id per slot) and
     ``zeromap`` (a bitmap). Each 64 MiB of a device is its own swap-cache space and zswap tree.
+    Its zswap-host side is :class:`~vswap.swap.classic_zswap.ClassicZswapHost`, its swapoff
+    :func:`~vswap.swap.classic_swapoff.classic_swapoff`.
     """
 
     name = "classic"
@@ -130,54 +132,13 @@ class ClassicSwap(SwapDesignBase):
         return si
 
     def _find_device(self, name_or_type: str | int) -> SwapInfo:
-        for si in self.devices.devices():
-            if si.type == name_or_type or si.name == name_or_type:
-                return si
-        raise KernelError(Errno.EINVAL, f"swapoff: {name_or_type} is not a swap device")
+        return find_device(self, name_or_type)
 
     def swapoff(self, name_or_type: str | int, *,
                 signal_pending: Callable[[], bool] | None = None) -> SwapoffResult:
-        """Models: ``sys_swapoff()`` with ``try_to_unuse()``: walk every page table.
-
-        Every PTE that maps a slot of the device is visited and its page brought back
-        (``hooks.unuse_ptes``, which stops early when a signal is pending); then pages left
-        only in the swap cache are freed. If slots remain in use the device is re-enabled
-        (``reinsert_swap_info``) and no exception is raised: the result says
-        ``completed=False`` with the reason, as the syscall returns an error and leaves the
-        device on: ``EINTR`` when ``signal_pending()`` says so (``try_to_unuse`` returns
-        -EINTR), else the slots still in use (a read or allocation failed; the kernel would
-        retry or return -ENOMEM). Pages already brought back stay mapped; a later swapoff
-        continues from there.
-        """
-        si = self._find_device(name_or_type)
-        self.devices.begin_swapoff(si)
-        result = SwapoffResult(type=si.type, name=si.name)
-        before = si.inuse_pages
-        reads_before = self.io_reads
-        result.ptes_visited = self.hooks.unuse_ptes(si.type)
-        # Slots held only by the swap cache (no PTE left) are dropped from the cache.
-        for offset in range(1, si.max):
-            if si.swap_map[offset] == SWAP_HAS_CACHE:
-                folio = self.swap_cache_get_folio(swp_entry(si.type, offset))
-                if folio is not None and folio.folio_trylock():
-                    self.folio_free_swap(folio)
-                    folio.folio_unlock()
-        result.pages_read = self.io_reads - reads_before
-        result.pages_unused = before - si.inuse_pages
-        if si.inuse_pages:
-            self.devices.abort_swapoff(si)
-            result.completed = False
-            if signal_pending is not None and signal_pending():
-                result.error = "EINTR: interrupted by a signal"
-            else:
-                result.error = f"{si.inuse_pages} slots still in use"
-            return result
-        if self.zswap is not None:
-            self.zswap.zswap_swapoff(si.type)
-        self.devices.remove_device(si)
-        del self.swap_cgroup[si.type]
-        del self.zeromap[si.type]
-        return result
+        """Models: ``sys_swapoff()`` with ``try_to_unuse()``: walk every page table (see
+        :func:`vswap.swap.classic_swapoff.classic_swapoff`)."""
+        return classic_swapoff(self, name_or_type, signal_pending)
 
     def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot:
         """Models: ``swp_entry_to_swp_slot()``: the identity in the classic design."""
@@ -612,15 +573,15 @@ class ClassicSwap(SwapDesignBase):
         if self.zswap is not None:
             info = self.zswap.lookup(entry)
             if info is not None:
-                return self.zswap._decompress(info.id)
+                return self.zswap.zswap_decompress(info.id)
         return bytes(si.storage.read_page(off))
 
     def swap_writepage_fallback(self, folio: Folio) -> int:
         """Write the folio to the slots reserved at ``folio_alloc_swap`` (always possible)."""
-        self._swap_writepage_device(folio)
+        self.swap_writepage_device(folio)
         return 0
 
-    def _swap_writepage_device(self, folio: Folio) -> None:
+    def swap_writepage_device(self, folio: Folio) -> None:
         """Models: ``__swap_writepage()``: the folio goes to its slots (synchronously here)."""
         si, offset = self._swap_info_get(folio.swap)
         folio.writeback = True
@@ -654,55 +615,6 @@ class ClassicSwap(SwapDesignBase):
             return False
         folio.uptodate = True
         return True
-
-    # -- zswap host -------------------------------------------------------------------------
-    def zswap_tree_key(self, entry: SwpEntry) -> Hashable:
-        """Models: ``swap_zswap_tree()``: one tree per 64 MiB of each device."""
-        return _classic_space(entry)
-
-    def zswap_tree_index(self, entry: SwpEntry) -> int:
-        """Models: ``zswap_tree_index()``: ``swp_offset``."""
-        return swp_offset(entry)
-
-    def zswap_entry_stored(self, entry: SwpEntry, zentry: int) -> None:
-        """Nothing to record: the classic tree key *is* the slot."""
-
-    def zswap_store_undone(self, folio: Folio) -> None:
-        """Nothing to undo in the classic design (the slot stays reserved)."""
-
-    def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | Errno:
-        """``__read_swap_cache_async(skip_if_exists)`` for zswap writeback.
-
-        Returns a new locked folio in the swap cache, ``Errno.EEXIST`` if the entry raced into
-        the swap cache, or ``Errno.ENOMEM`` if it is gone or no memory could be had.
-        """
-        if self.swap_cache_get_folio(entry) is not None:
-            return Errno.EEXIST
-        folio, allocated = self.read_swap_cache_async(entry, skip_if_exists=True)
-        if folio is None:
-            return Errno.ENOMEM
-        if not allocated:
-            return Errno.EEXIST
-        return folio
-
-    def zswap_loaded_exclusive(self, folio: Folio) -> None:
-        """Nothing to repoint: the slot stays reserved for the entry."""
-
-    def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
-        """The tree entry changed under us: drop the new folio again."""
-        self.delete_from_swap_cache(folio)
-        folio.folio_unlock()
-
-    def zswap_writeback_possible(self, memcg: MemCgroup | None) -> bool:
-        """Always: every zswap entry has its slot reserved in the classic design."""
-        return True
-
-    def zswap_writeback_submit(self, folio: Folio) -> None:
-        """Write the decompressed folio to its slot; it stays clean in the swap cache."""
-        folio.uptodate = True
-        folio.dirty = False
-        self._swap_writepage_device(folio)
-        folio.folio_unlock()
 
     # -- accounting ---------------------------------------------------------------------------
     def entry_leftovers(self) -> list[str]:
