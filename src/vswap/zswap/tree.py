@@ -16,27 +16,37 @@ dropped at swapoff is emptied in place), so an entry's tree column stays meaning
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Protocol
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.sizes import xarray_bytes
 from vswap.kernel.tracing import Cost, KernelTracer
 from vswap.kernel.types import SWAP_ADDRESS_SPACE_PAGES, SwpEntry
-from vswap.zswap.host import ZswapHost
 
-__all__ = ["ZswapTrees"]
+__all__ = ["TreePlacement", "ZswapTrees"]
+
+
+class TreePlacement(Protocol):
+    """The part of :class:`~vswap.zswap.host.ZswapHost` the trees use."""
+
+    def zswap_tree_key(self, entry: SwpEntry) -> Hashable:
+        """Which tree (and tree lock) holds ``entry``."""
+
+    def zswap_tree_index(self, entry: SwpEntry) -> int:
+        """The index of ``entry`` inside its tree."""
 
 
 class ZswapTrees:
     """Every zswap tree of one machine, created on first use (or per device at swapon).
 
     Args:
-        host: the swap design (tree key and index of an entry).
+        host: the swap design (its :class:`TreePlacement`: tree key and index of an entry).
         tracer: tree operations take the tree's lock (``Cost.ZSWAP_TREE_UPDATE``).
     """
 
     __slots__ = ("host", "ids", "keys", "swapon_types", "tracer", "trees")
 
-    def __init__(self, host: ZswapHost, tracer: KernelTracer) -> None:
+    def __init__(self, host: TreePlacement, tracer: KernelTracer) -> None:
         self.host = host
         self.tracer = tracer
         #: tree key -> tree id; tree id -> {index: entry id}.
