@@ -18,6 +18,7 @@ data structures      :mod:`vswap.zswap.entry_table` (``struct zswap_entry`` as c
                      :mod:`vswap.zswap.tree` (the trees), :mod:`vswap.zswap.host` (what the
                      swap design provides)
 LRU                  :mod:`vswap.zswap.list_lru` (mm/list_lru.c)
+pool functions       :mod:`vswap.zswap.pool`
 compressed storage   :mod:`vswap.zswap.zsmalloc`, :mod:`vswap.zswap.compressors`
 writeback, shrinker  :mod:`vswap.zswap.shrinker`
 helpers, entry
@@ -31,7 +32,8 @@ Design notes (why the model looks like this):
 * A ``struct zswap_entry`` is a row of compact columns
   (:class:`~vswap.zswap.entry_table.ZswapEntryTable`), not a Python object.
 * The compressed bytes live inside the zsmalloc pool's zspages (:mod:`vswap.zswap.zsmalloc`),
-  so ``pool_total_size`` is the kernel's number, fragmentation included.
+  so ``pool_total_size`` is the kernel's number, fragmentation included; one pool per
+  compressor (:class:`~vswap.zswap.pool.ZswapPools`).
 * The per-memcg zswap LRU (``list_lru``, one node) is an insertion-ordered dict per memcg
   (:class:`~vswap.zswap.list_lru.ListLru`).
 * The global shrink worker is queued, not run: a store that fails while the pool is full sets
@@ -63,13 +65,13 @@ from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry, swp_offset, swp_
 from vswap.kernel.vmstat import VmStat
 from vswap.zswap.compressors import (
     CONFIG_ZSWAP_COMPRESSOR_DEFAULT,
-    Compressor,
     DecompressError,
     get_compressor,
 )
 from vswap.zswap.entry_table import ZswapEntryTable
 from vswap.zswap.host import ZswapHost, classic_zswap_tree_index, classic_zswap_tree_key
 from vswap.zswap.list_lru import ListLru, LruStatus
+from vswap.zswap.pool import ZswapPools
 from vswap.zswap.shrinker import MAX_RECLAIM_RETRIES, SHRINK_STOP, ZswapShrinker
 from vswap.zswap.tree import ZswapTrees
 from vswap.zswap.zsmalloc import ZsPool
@@ -199,8 +201,9 @@ class Zswap:
     """zswap for one machine: pools, trees, per-memcg LRUs, limits, shrinkers and counters.
 
     The parts: :attr:`entries` (the ``zswap_entry`` columns), :attr:`trees` (the tree index),
-    :attr:`lru` (the per-memcg list_lru), :attr:`shrinker` (writeback and the shrinkers);
-    this class holds the pools, limits and counters and the store/load/invalidate API.
+    :attr:`lru` (the per-memcg list_lru), :attr:`zpools` (one zsmalloc pool per compressor),
+    :attr:`shrinker` (writeback and the shrinkers); this class holds the limits, counters and
+    the store/load/invalidate API.
 
     Args:
         host: the swap design (:class:`ZswapHost`).
@@ -237,10 +240,7 @@ class Zswap:
         self.store_incompressible = store_incompressible
         #: The list_lru key of entries without a cgroup (the root's id).
         self.root_lru_key = memcgs.root.id if memcgs is not None else 0
-        # Pools: [(compressor, zsmalloc pool)]; the last live one is current.
-        self._pools: list[tuple[Compressor, ZsPool] | None] = []
-        self._pool_nr: list[int] = []
-        self._cur_pool = self._new_pool(self._params.compressor)
+        self.zpools = ZswapPools(self._params.compressor, pool_max_pages)
         self._ever_enabled = self._params.enabled
         self._pool_reached_full = False
         self.shrink_work_pending = False
@@ -288,7 +288,7 @@ class Zswap:
         change: dict[str, Any] = {name: value}
         new = dataclasses.replace(self._params, **change)
         if name == "compressor" and value != self._params.compressor:
-            self._cur_pool = self._new_pool(str(value))
+            self.zpools.cur = self.zpools.zswap_pool_find_create(str(value))
         self._params = new
         if new.enabled:
             self._ever_enabled = True
@@ -302,22 +302,6 @@ class Zswap:
         return not self._ever_enabled
 
     # -- helpers ---------------------------------------------------------------------------
-    def _new_pool(self, name: str) -> int:
-        comp = get_compressor(name)
-        for i, p in enumerate(self._pools):
-            if p is not None and p[0].name == name:
-                return i
-        self._pools.append((comp, ZsPool(f"zswap{len(self._pools) + 1:x}",
-                                         max_pages=self.pool_max_pages)))
-        self._pool_nr.append(0)
-        return len(self._pools) - 1
-
-    def _pool(self, pool_id: int) -> tuple[Compressor, ZsPool]:
-        """The (compressor, zsmalloc pool) of a pool that holds entries (so is live)."""
-        pool = self._pools[pool_id]
-        assert pool is not None, f"zswap pool {pool_id} is gone"
-        return pool
-
     def zswap_max_pages(self) -> int:
         """Models: ``zswap_max_pages()``: ``totalram * max_pool_percent / 100``."""
         return self.total_ram_pages * self._params.max_pool_percent // 100
@@ -328,11 +312,7 @@ class Zswap:
 
     def zswap_total_pages(self) -> int:
         """Models: ``zswap_total_pages()``: pages of every pool."""
-        total = 0
-        for p in self._pools:
-            if p is not None:
-                total += p[1].pages_allocated
-        return total
+        return self.zpools.zswap_total_pages()
 
     @property
     def pool_total_size(self) -> int:
@@ -345,10 +325,7 @@ class Zswap:
         Hysteresis: once the pool reaches ``max_pool_percent`` every store is refused until it
         drops to ``accept_threshold_percent`` of the maximum.
         """
-        cur = 0
-        for p in self._pools:
-            if p is not None:
-                cur += p[1].pages_allocated
+        cur = self.zpools.zswap_total_pages()
         params = self._params
         if cur >= self.total_ram_pages * params.max_pool_percent // 100:
             self._pool_limit_hit += 1
@@ -406,14 +383,8 @@ class Zswap:
         """Models: ``zswap_entry_free()``: off the LRU, object freed, memcg uncharged."""
         entries = self.entries
         self.lru.list_lru_del(entries.lru[eid], eid)
-        pool_id = entries.pool[eid]
-        pool = self._pools[pool_id]
-        assert pool is not None
-        pool[1].zs_free(entries.handle[eid])
+        self.zpools.obj_free(entries.pool[eid], entries.handle[eid])
         self.tracer.zpool_free()
-        self._pool_nr[pool_id] -= 1
-        if not self._pool_nr[pool_id] and pool_id != self._cur_pool:
-            self._pools[pool_id] = None  # __zswap_pool_empty: the old pool is destroyed
         length = entries.length[eid]
         memcg_id = entries.memcg[eid]
         if memcg_id and self.memcgs is not None:
@@ -434,7 +405,7 @@ class Zswap:
                 not match the page's CRC); names the swap entry, the compressor and sizes.
         """
         entries = self.entries
-        comp, zs = self._pool(entries.pool[eid])
+        comp, zs = self.zpools.get(entries.pool[eid])
         length = entries.length[eid]
         src = zs.zs_obj_read(entries.handle[eid], length)
         self.tracer.decompress(comp.name, PAGE_SIZE)
@@ -510,8 +481,9 @@ class Zswap:
         page: bytearray | memoryview = (
             data if not i and len(data) == PAGE_SIZE
             else memoryview(data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE])
-        cur_pool = self._cur_pool
-        comp, zs = self._pool(cur_pool)
+        zpools = self.zpools
+        cur_pool = zpools.cur
+        comp, zs = zpools.get(cur_pool)
         faults = self.faults
         # FaultInjector.fail() is False, and counts nothing, for a point with no rate or
         # schedule: test for any first, so runs without faults skip the call.
@@ -558,7 +530,7 @@ class Zswap:
         # is published, as the xa_store + free of zswap_store_page.
         if old:
             self.zswap_entry_free(old)
-        self._pool_nr[cur_pool] += 1
+        zpools.nr[cur_pool] += 1
         if objcg is not None:
             objcg.obj_cgroup_charge_zswap(dlen)
         self.stored_pages += 1
@@ -734,7 +706,7 @@ class Zswap:
         if not eid:
             return None
         e = self.entries
-        comp, _ = self._pool(e.pool[eid])
+        comp, _ = self.zpools.get(e.pool[eid])
         # The key comes from the host: the trees' key list is compacted by zswap_swapoff
         # and is not indexed by tree id.
         return ZswapEntryInfo(eid, e.swpentry[eid], e.length[eid], e.handle[eid],
@@ -750,12 +722,12 @@ class Zswap:
         """Fault injection: flip bits of one stored byte of ``entry``'s object."""
         tid, index = self.trees.lookup(entry)
         eid = self.trees.trees[tid][index]
-        _, zs = self._pool(self.entries.pool[eid])
+        _, zs = self.zpools.get(self.entries.pool[eid])
         zs.zs_obj_corrupt(self.entries.handle[eid], offset, xor)
 
     def pools(self) -> list[ZsPool]:
         """The live zsmalloc pools (the current one last created)."""
-        return [p[1] for p in self._pools if p is not None]
+        return self.zpools.live()
 
     def metadata_bytes(self) -> dict[str, int]:
         """Kernel memory zswap spends besides the compressed pages themselves.
@@ -779,11 +751,7 @@ class Zswap:
         self.lru.check_invariants(live, e.lru)
         assert sum(1 for eid in live if e.length[eid] == PAGE_SIZE) == \
             self._stored_incompressible, "stored_incompressible_pages"
-        for pid, p in enumerate(self._pools):
-            if p is not None:
-                p[1].check_invariants()
-                assert p[1].nr_handles == self._pool_nr[pid] == sum(
-                    1 for eid in live if e.pool[eid] == pid), "pool object count"
+        self.zpools.check_invariants([e.pool[eid] for eid in live])
         if self.memcgs is not None:
             charged: dict[int, int] = {}
             for eid in live:
