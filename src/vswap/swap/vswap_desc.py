@@ -38,8 +38,12 @@ from __future__ import annotations
 import enum
 from array import array
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from vswap.errors import ConfigError
+from vswap.kernel import sizes
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import HPAGE_PMD_ORDER
@@ -55,6 +59,21 @@ SWAP_COUNT_INC = 2
 SWAP_REFS_MAX = (1 << 31) - 1
 
 _FREE, _LIVE, _RESERVED = 0, 1, 2
+
+
+def xarray_bytes_np(indices: np.ndarray) -> int:
+    """``sizes.xarray_bytes`` for a numpy array of distinct indices (fast for millions)."""
+    if indices.size == 0 or (indices.size == 1 and int(indices[0]) == 0):
+        return 0
+    idx = indices.astype(np.uint64)
+    top = int(idx.max())
+    levels = 1
+    while top >> (sizes.XA_CHUNK_SHIFT * levels):
+        levels += 1
+    nodes = 0
+    for level in range(1, levels + 1):
+        nodes += int(np.unique(idx >> np.uint64(sizes.XA_CHUNK_SHIFT * level)).size)
+    return nodes * sizes.XA_NODE_BYTES
 
 
 class SwapType(enum.IntEnum):
@@ -105,7 +124,7 @@ class HandleColumn:
 
     def __setitem__(self, e: int, v: int) -> None:
         if not v:
-            raise ValueError("zswap entry id 0")
+            raise KernelError(Errno.EINVAL, "zswap entry id 0")
         if not self.col[e]:
             self.n += 1
         self.col[e] = v
@@ -233,6 +252,73 @@ class VswapDescTable:
         """Rows the columns hold now."""
         return len(self.occupied)
 
+    # -- the VswapTable interface (vswap.swap.vswap_table) --------------------------------------
+    def slot_of(self, e: int) -> int:
+        """The ``slot`` member: physical slot value of a SWAPFILE descriptor (0: none)."""
+        return self.slot[e]
+
+    def zswap_of(self, e: int) -> int:
+        """The ``zswap_entry`` member: zswap entry id of a ZSWAP descriptor (0: none)."""
+        col = self.zswap.col
+        return col[e] if 0 <= e < len(col) else 0
+
+    def folio_of(self, e: int) -> Folio | None:
+        """The ``folio`` member of a FOLIO descriptor."""
+        return self.folio.get(e)
+
+    def set_zswap(self, e: int, zentry: int) -> None:
+        """Descriptor ``e`` becomes ZSWAP(``zentry``)."""
+        self.type[e] = SwapType.VSWAP_ZSWAP
+        self.zswap[e] = zentry
+
+    def swap_count_of(self, e: int) -> int:
+        """Page-table references of live id ``e``: ``swap_refs >> 1``."""
+        return self.refs[e] >> 1
+
+    def check_backing(self, e0: int, nr: int) -> tuple[int, SwapType]:
+        """Length of the prefix of ``e0 .. +nr`` backed like ``e0``, and that type.
+
+        Models: ``vswap_check_backing()``: ZERO/ZSWAP: same type; SWAPFILE: same device,
+        consecutive offsets; FOLIO: same folio. A dead id ends the prefix (D5). Returns
+        ``(0, SWAPFILE)`` when ``e0`` is not live.
+        """
+        if not self.is_live(e0):
+            return 0, SwapType.VSWAP_SWAPFILE
+        ty = SwapType(self.type[e0])
+        s0 = self.slot[e0]
+        f0 = self.folio.get(e0)
+        n = 1
+        while n < nr:
+            e = e0 + n
+            if not self.is_live(e) or self.type[e] != ty:
+                break
+            if ty == SwapType.VSWAP_SWAPFILE and (not s0 or self.slot[e] != s0 + n):
+                break
+            if ty == SwapType.VSWAP_FOLIO and self.folio.get(e) is not f0:
+                break
+            n += 1
+        return n, ty
+
+    def live_entries(self) -> Iterator[tuple[int, int, bool]]:
+        """Every live id: (id, ``swap_refs >> 1``, cache pin bit)."""
+        refs_col = self.refs
+        for e in self.live_ids():
+            refs = refs_col[e]
+            yield e, refs >> 1, bool(refs & SWAP_CACHE_INC)
+
+    def swapped_page_locations(self) -> tuple[int, int]:
+        """Live ZERO descriptors, and live SWAPFILE descriptors with a slot."""
+        occ = np.frombuffer(self.occupied, dtype=np.uint8)
+        ty = np.frombuffer(self.type, dtype=np.uint8)
+        slot = np.frombuffer(self.slot, dtype=np.uint64) if len(self.slot) \
+            else np.zeros(0, np.uint64)
+        n = min(len(occ), len(ty), len(slot))
+        live = occ[:n] == _LIVE
+        zero = int(np.count_nonzero(live & (ty[:n] == SwapType.VSWAP_ZERO)))
+        device = int(np.count_nonzero(live & (ty[:n] == SwapType.VSWAP_SWAPFILE)
+                                      & (slot[:n] != 0)))
+        return zero, device
+
     # -- allocation -----------------------------------------------------------------------
     def vswap_alloc(self, nr: int, c_lo: int = 0, c_hi: int | None = None) -> int:
         """Allocate ``nr`` contiguous ids inside clusters ``c_lo .. c_hi-1``; 0 on failure.
@@ -311,6 +397,16 @@ class VswapDescTable:
             self.cl_nonempty[c] = 0
         self.used -= 1
         self.rcu_pending += 1
+
+    def metadata_bytes(self) -> dict[str, int]:
+        """Bytes the kernel spends on the virtual layer: one 48-byte ``swp_desc`` per live
+        id, the XArray nodes of ``vswap_map`` (by live id) and ``vswap_cluster_map`` (by
+        non-empty cluster)."""
+        occ = np.frombuffer(bytes(self.occupied), dtype=np.uint8)
+        counts = np.frombuffer(self.cluster_count.tobytes(), dtype=np.uint16)
+        return {"swp_desc": self.used * sizes.SWP_DESC_BYTES_RFC_V2,
+                "vswap_map": xarray_bytes_np(np.flatnonzero(occ == _LIVE)),
+                "vswap_cluster_map": xarray_bytes_np(np.flatnonzero(counts))}
 
     def synchronize_rcu(self) -> int:
         """A grace period passed: ``kfree_rcu``'d descriptors are freed. Returns how many."""
@@ -435,3 +531,11 @@ class VswapPartitions:
             if e:
                 return e, p
         return 0, 0
+
+
+if TYPE_CHECKING:
+    from vswap.swap.vswap_table import VswapTable
+
+    def _implements(t: VswapDescTable) -> VswapTable:
+        """Static check (mypy): the table is what the virtual designs' shared steps use."""
+        return t

@@ -62,6 +62,7 @@ from __future__ import annotations
 import dataclasses
 from array import array
 from collections.abc import Hashable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -73,6 +74,7 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.tracing import Cost
 from vswap.kernel.types import HPAGE_PMD_ORDER, NO_ENTRY, SWAP_NR_ORDERS, SwpEntry
 from vswap.swap.swap_state import SwapCache
+from vswap.swap.vswap_desc import SwapType
 
 #: ``VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER``: PMD-sized virtual clusters.
 VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER
@@ -227,6 +229,66 @@ class VswapClusterTable:
             yield i
             i = bm.find(1, i + 1)
 
+    # -- the VswapTable interface (vswap.swap.vswap_table) --------------------------------------
+    def slot_of(self, e: int) -> int:
+        """The ``slot`` member of the backing union (a SWAPFILE descriptor's; 0: none)."""
+        return self.backing[e]
+
+    def zswap_of(self, e: int) -> int:
+        """The ``zswap_entry`` member of the backing union (a ZSWAP descriptor's)."""
+        return self.backing[e]
+
+    def folio_of(self, e: int) -> Folio | None:
+        """The ``swap_cache`` member: the folio cached at ``e`` (a FOLIO descriptor's
+        backend)."""
+        return self.cache.get(e)
+
+    def set_zswap(self, e: int, zentry: int) -> None:
+        """Descriptor ``e`` becomes ZSWAP(``zentry``)."""
+        self.type[e] = SwapType.VSWAP_ZSWAP
+        self.backing[e] = zentry
+
+    def swap_count_of(self, e: int) -> int:
+        """Page-table references of allocated id ``e``: ``swap_count``."""
+        return self.swap_count[e]
+
+    def check_backing(self, e0: int, nr: int) -> tuple[int, SwapType]:
+        """Length of the prefix of ``e0 .. +nr`` backed like ``e0``, and that type.
+
+        Models: ``vswap_check_backing()`` (v6): ZERO/ZSWAP/FOLIO by type; SWAPFILE also on
+        one device at consecutive offsets; an unallocated id ends the prefix. ``(0,
+        SWAPFILE)`` when ``e0`` is not allocated.
+        """
+        if not self.is_live(e0):
+            return 0, SwapType.VSWAP_SWAPFILE
+        ty = SwapType(self.type[e0])
+        s0 = self.backing[e0]
+        n = 1
+        while n < nr:
+            e = e0 + n
+            if not self.is_live(e) or self.type[e] != ty:
+                break
+            if ty == SwapType.VSWAP_SWAPFILE and (not s0 or self.backing[e] != s0 + n):
+                break
+            n += 1
+        return n, ty
+
+    def live_entries(self) -> Iterator[tuple[int, int, bool]]:
+        """Every allocated id: (id, ``swap_count``, ``in_swapcache``)."""
+        for e in self.live_ids():
+            yield e, self.swap_count[e], bool(self.in_cache[e])
+
+    def swapped_page_locations(self) -> tuple[int, int]:
+        """Allocated ZERO descriptors, and allocated SWAPFILE descriptors with a slot."""
+        if not len(self.bitmap):
+            return 0, 0
+        live = np.frombuffer(self.bitmap, dtype=np.uint8) == 1
+        ty = np.frombuffer(self.type, dtype=np.uint8)
+        slot = np.frombuffer(self.backing, dtype=np.uint64)
+        zero = int(np.count_nonzero(live & (ty == SwapType.VSWAP_ZERO)))
+        device = int(np.count_nonzero(live & (ty == SwapType.VSWAP_SWAPFILE) & (slot != 0)))
+        return zero, device
+
     def live_cluster_ids(self) -> Iterator[int]:
         """Every cluster in ``vswap_cluster_map``, ascending."""
         cl = self.cl_live
@@ -312,7 +374,7 @@ class VswapClusterTable:
         (FOLIO, count 0, cache bit set, no memcg: ``__vswap_alloc_from_cluster``)."""
         end = i + nr
         self.bitmap[i:end] = b"\x01" * nr
-        self.type[i:end] = bytes([3]) * nr  # SwapType.VSWAP_FOLIO
+        self.type[i:end] = bytes([SwapType.VSWAP_FOLIO]) * nr
         self.backing[i:end] = array("Q", bytes(8 * nr))
         self.shadow[i:end] = array("Q", bytes(8 * nr))
         self.swap_count[i:end] = array("I", bytes(4 * nr))
@@ -706,3 +768,11 @@ class DescSwapCache(SwapCache):
             pages += folio.nr_pages
         assert pages == len(t.cache), "a cached id belongs to no folio's range"
         assert pages == self.nr_pages, f"NR_SWAPCACHE {self.nr_pages} != {pages}"
+
+
+if TYPE_CHECKING:
+    from vswap.swap.vswap_table import VswapTable
+
+    def _implements(t: VswapClusterTable) -> VswapTable:
+        """Static check (mypy): the table is what the virtual designs' shared steps use."""
+        return t

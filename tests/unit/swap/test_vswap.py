@@ -1,4 +1,4 @@
-"""Scenario and bad-input tests of the virtual swap design (issue 4)."""
+"""Scenario and bad-input tests of the RFC v2 design (:mod:`vswap.swap.vswap`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from vswaphelpers import (
     map_ptes,
     mk,
     random_page,
-    swap_in,
     swap_out,
+    used_slots,
     zero_page,
 )
 
@@ -22,40 +22,13 @@ from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.sizes import SWP_DESC_BYTES_RFC_V2
 from vswap.kernel.types import SwpEntry
-from vswap.swap import AOP_WRITEPAGE_ACTIVATE, create_design
+from vswap.swap import AOP_WRITEPAGE_ACTIVATE
 from vswap.swap.storage import MemSwapStorage
-from vswap.swap.vswap import VirtualSwap
 from vswap.swap.vswap_desc import SWAP_REFS_MAX, SwapType
 
 E = SwpEntry
-
-
-def used_slots(d: object) -> int:
-    return sum(si.inuse_pages for si in d.devices.devices())  # type: ignore[attr-defined]
-
-
-# -- scenarios ------------------------------------------------------------------------------
-
-def test_zswap_without_any_swap_device_round_trips(rng: random.Random) -> None:
-    d = mk(zswap=True)
-    pages = [compressible(rng) if i % 2 else random_page(rng) for i in range(40)]
-    ents = []
-    for data in pages:
-        e, ret = swap_out(d, Folio(0, data))
-        assert ret == 0
-        ents.append(e)
-    assert all(d.table.type[e] == SwapType.VSWAP_ZSWAP for e in ents)
-    assert not list(d.devices.devices())
-    d.check_invariants()
-    d.zswap.check_invariants()
-    for e, data in zip(ents, pages):
-        assert bytes(swap_in(d, e).data) == data
-    assert d.vswap_used == 0 and d.zswap.statistics().stored_pages == 0
-    # the classic design cannot even allocate an entry without a device
-    c = create_design("classic")
-    f = Folio(0, pages[0])
-    f.folio_lock()
-    assert not c.add_to_swap(f)
+SWAPFILE, ZERO, ZSWAP, FOLIO = (SwapType.VSWAP_SWAPFILE, SwapType.VSWAP_ZERO,
+                                SwapType.VSWAP_ZSWAP, SwapType.VSWAP_FOLIO)
 
 
 def test_zero_pages_never_take_a_slot(rng: random.Random) -> None:
@@ -66,53 +39,6 @@ def test_zero_pages_never_take_a_slot(rng: random.Random) -> None:
     for e in ents:
         assert bytes(fault_in(d, e).data[:4096]) == zero_page()
     d.check_invariants()
-
-
-def test_swapoff_reads_back_every_page_and_keeps_ptes(rng: random.Random) -> None:
-    d = mk()
-    add_device(d, 8)
-    pages = [(random_page(rng) if i % 4 else zero_page()) for i in range(40)]
-    ents = [swap_out(d, Folio(0, data), nr_ptes=1 + i % 3)[0]
-            for i, data in enumerate(pages)]
-    big, ret = swap_out(d, Folio(2, random_page(rng, 4)))
-    assert ret == 0
-    ents.append(big)
-    counts = [d.swp_swapcount(e) for e in ents]
-    res = d.swapoff(next(d.devices.devices()).name)
-    assert res.completed and res.ptes_visited == 0 and res.pages_read == 34
-    assert [d.swp_swapcount(e) for e in ents] == counts
-    for e, data in zip(ents, pages):
-        assert bytes(fault_in(d, e).data) == data
-    d.check_invariants()
-    add_device(d, 1)
-    d.check_invariants()
-
-
-def test_swapoff_with_unreadable_slot_fails_cleanly(rng: random.Random) -> None:
-    d = mk(device_mib=1)
-    pages = [random_page(rng) for _ in range(8)]
-    ents = [swap_out(d, Folio(0, data))[0] for data in pages]
-    si = next(d.devices.devices())
-    bad = d.swp_entry_to_swp_slot(ents[5]) & 0xFFFFF
-    real = si.storage.read_page
-
-    def read_page(offset: int) -> bytes:
-        if offset == bad:
-            raise KernelError(Errno.EIO, "medium error")
-        return real(offset)
-
-    si.storage.read_page = read_page
-    res = d.swapoff(si.name)
-    assert not res.completed and res.error.startswith("EIO")
-    assert d.devices.swap_type_to_swap_info(si.type) is si and si.inuse_pages >= 1
-    assert d.table.type[ents[5]] == SwapType.VSWAP_SWAPFILE
-    assert d.swap_cache_get_folio(ents[5]) is None
-    d.check_invariants()
-    si.storage.read_page = real
-    assert d.swapoff(si.name).completed
-    for e, data in zip(ents, pages):
-        assert bytes(swap_in(d, e).data) == data
-    assert d.vswap_used == 0
 
 
 def test_large_folio_on_swap_file_stays_folio(rng: random.Random) -> None:
@@ -144,42 +70,6 @@ def test_metadata_reports_48_bytes_per_descriptor(rng: random.Random) -> None:
     assert "swap_cgroup" not in meta and "zeromap" not in meta
 
 
-@pytest.mark.parametrize("mode", ["static", "dynamic"])
-def test_partitioned_variants_allocate_per_cpu(mode: str, rng: random.Random) -> None:
-    d = mk(partition=mode, nr_cpus=4, max_vswap=(1 << 14) - 1, cluster_shift=4,
-           nr_partitions=4, partition_clusters=8)
-    add_device(d, 1)
-    ents = {}
-    for cpu in range(4):
-        d.env.current_cpu = cpu
-        ents[cpu] = [swap_out(d, Folio(0, random_page(rng)))[0] for _ in range(5)]
-    parts = {cpu: {d.partitions.partition_of(e) for e in es} for cpu, es in ents.items()}
-    assert all(len(p) == 1 for p in parts.values())
-    assert len({next(iter(p)) for p in parts.values()}) == 4
-    assert d.swap_cache.nr_pages == 0  # no folio left in the cache
-    assert len(d.partitions.live_partitions()) == 4
-    if mode == "dynamic":
-        assert d.partitions.global_lock_count == 4
-    for es in ents.values():
-        for e in es:
-            swap_in(d, e)
-    assert d.vswap_used == 0
-    d.check_invariants()
-
-
-def test_dynamic_partition_overflows_to_a_new_partition() -> None:
-    d = mk(partition="dynamic", max_vswap=255, cluster_shift=2, partition_clusters=2)
-    got = []
-    for _ in range(20):
-        f = Folio(0)
-        f.folio_lock()
-        assert d.add_to_swap(f)
-        got.append(f.swap)
-    assert got == list(range(1, 21))
-    assert d.partitions.global_lock_count == 3  # partitions of 8 ids: 0, 1, 2
-    assert d.statistics().live_partitions == 3
-
-
 def test_unpartitioned_has_one_lock_per_class(rng: random.Random) -> None:
     d = mk(device_mib=1, zswap=True)
     for i in range(6):
@@ -188,8 +78,6 @@ def test_unpartitioned_has_one_lock_per_class(rng: random.Random) -> None:
     assert set(d.swap_cache.spaces) == {0}  # one swap-cache space (and lock)
     assert d.partitions.live_partitions() == {0} and d.vswap_used == 6
 
-
-# -- bad input ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("op", ["swap_duplicate", "swap_free_nr", "swapcache_clear",
                                 "free_swap_and_cache_nr"])
@@ -247,16 +135,6 @@ def test_refcount_overflow_raises(rng: random.Random) -> None:
     assert d.table.refs[e] == SWAP_REFS_MAX - 1
 
 
-def test_bad_configuration_is_rejected() -> None:
-    from vswap.errors import ConfigError
-    with pytest.raises(ConfigError):
-        VirtualSwap(max_vswap=0)
-    with pytest.raises(ConfigError):
-        VirtualSwap(partition="hash")
-    with pytest.raises(ConfigError):
-        VirtualSwap(cluster_shift=12)
-
-
 def test_free_swap_and_cache_steps_to_folio_end(rng: random.Random) -> None:
     d = mk()
     f = Folio(2, random_page(rng, 4))
@@ -267,5 +145,3 @@ def test_free_swap_and_cache_steps_to_folio_end(rng: random.Random) -> None:
     assert f.swapcache  # page 0 is still mapped
     d.free_swap_and_cache_nr(e, 1)
     assert not f.swapcache and d.vswap_used == 0
-
-
