@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from vswaphelpers import (
+    VIRTUAL_DESIGNS,
     add,
     map_ptes,
     mixed_workload,
     mk,
+    mk_virtual,
     random_page,
+    reclaim,
     swap_out,
     used_slots,
 )
 
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import SwpEntry, swp_offset, swp_slot_type
+from vswap.kernel.sizes import SWAP_TABLE_BYTES_PER_CLUSTER
+from vswap.kernel.types import SWAPFILE_CLUSTER, SwpEntry, swp_offset, swp_slot_type
 from vswap.swap.swapfile import SWAP_MAP_ALLOCATED
 from vswap.swap.vswap_desc import SwapType
+from vswap.swap.vswap_rmap import SwapTableRmap
 
 E = SwpEntry
 SWAPFILE, ZERO, ZSWAP, FOLIO = (SwapType.VSWAP_SWAPFILE, SwapType.VSWAP_ZERO,
@@ -105,3 +111,55 @@ def test_part2_inv03_allocated_slots_have_exactly_one_descriptor(rng: random.Ran
     si = next(d.devices.devices())
     assert sum(1 for v in si.swap_map if v == SWAP_MAP_ALLOCATED) == 10
     d.check_invariants()
+
+
+@pytest.mark.parametrize("name", VIRTUAL_DESIGNS)
+def test_owner_follows_the_slot_through_free_and_swapoff(name: str, rng: random.Random) -> None:
+    d = mk_virtual(name, device_mib=1)
+    e, ret = swap_out(d, Folio(0, random_page(rng)))
+    assert ret == 0
+    s = d.swp_entry_to_swp_slot(e)
+    assert d.rmap.owner(swp_slot_type(s), swp_offset(s)) == e
+    assert d.rmap.owner(swp_slot_type(s), 0) == 0  # the header page never has an owner
+    assert d.rmap.owner(swp_slot_type(s) + 1, swp_offset(s)) == 0  # no such device
+    d.swap_free_nr(e, 1)
+    assert d.rmap.owner(swp_slot_type(s), swp_offset(s)) == 0
+    si = next(d.devices.devices())
+    assert d.swapoff(si.name).completed and si.type not in d.rmap.cols
+    d.check_invariants()
+
+
+def test_swap_table_rmap_counts_marks_and_tables(rng: random.Random) -> None:
+    d = mk_virtual("vswap-v6", device_mib=1)
+    assert isinstance(d.rmap, SwapTableRmap)
+    f = Folio(0, random_page(rng))
+    e = add(d, f)
+    map_ptes(d, e, 1)
+    f.dirty = False
+    assert d.swap_writepage(f) == 0  # written, clean, still in the cache: count 1
+    s = d.swp_entry_to_swp_slot(e)
+    type_, off = swp_slot_type(s), swp_offset(s)
+    cluster = off // SWAPFILE_CLUSTER
+    assert d.rmap.counts[type_][cluster] == 1
+    assert d.rmap.metadata_bytes(d.devices) == {"swap_table_rmap": SWAP_TABLE_BYTES_PER_CLUSTER}
+    assert not d.rmap.is_cache_only(type_, off)
+    d.swap_free_nr(e, 1)  # count 0, still cached: the mark is set, the owner unchanged
+    assert d.rmap.is_cache_only(type_, off) and d.rmap.owner(type_, off) == e
+    assert d.swap_cache_only(next(d.devices.devices()), off)
+    d.check_invariants()
+    d.swap_duplicate(e)  # a reference again: the mark goes
+    assert not d.rmap.is_cache_only(type_, off)
+    d.swap_free_nr(e, 1)
+    reclaim(d, f)
+    assert d.rmap.counts[type_][cluster] == 0 and d.rmap.owner(type_, off) == 0
+    assert d.rmap.metadata_bytes(d.devices) == {"swap_table_rmap": 0}
+    d.check_invariants()
+
+
+def test_rmap_check_catches_an_owner_without_descriptor(rng: random.Random) -> None:
+    d = mk_virtual("vswap-v6", device_mib=1)
+    e, _ = swap_out(d, Folio(0, random_page(rng)))
+    s = d.swp_entry_to_swp_slot(e)
+    d.rmap.set(swp_slot_type(s), swp_offset(s) + 1, e)
+    with pytest.raises(AssertionError, match="rmap"):
+        d.rmap.check_invariants(d.devices, d.table)

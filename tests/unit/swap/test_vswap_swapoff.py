@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from vswaphelpers import (
+    VIRTUAL_DESIGNS,
     add_device,
     child,
     compressible,
     fault_in,
     mk,
+    mk_virtual,
     random_page,
     swap_in,
     swap_out,
@@ -162,3 +165,39 @@ def test_swapoff_with_unreadable_slot_fails_cleanly(rng: random.Random) -> None:
     for e, data in zip(ents, pages):
         assert bytes(swap_in(d, e).data) == data
     assert d.vswap_used == 0
+
+
+@pytest.mark.parametrize("name", VIRTUAL_DESIGNS)
+def test_swapoff_round_trip_every_virtual_design(name: str, rng: random.Random) -> None:
+    """The shared try_to_unuse on each layout: disk pages come back as FOLIO, zero pages stay
+    ZERO, the device goes away and every page reads back."""
+    d = mk_virtual(name, device_mib=1)
+    pages = []
+    for i in range(10):
+        data = zero_page() if i % 3 == 0 else random_page(rng)
+        pages.append((swap_out(d, Folio(0, data))[0], data))
+    si = next(d.devices.devices())
+    res = d.swapoff(si.name)
+    assert res.completed and res.ptes_visited == 0 and res.pages_unused == 6
+    assert res.pages_read == 6 and not list(d.devices.devices())
+    for e, data in pages:
+        assert d.table.type[e] == (ZERO if data == zero_page() else FOLIO)
+    d.check_invariants()
+    for e, data in pages:
+        assert bytes(swap_in(d, e).data) == data
+
+
+@pytest.mark.parametrize("name", VIRTUAL_DESIGNS)
+def test_swapoff_interrupted_in_round_one_keeps_the_device(name: str,
+                                                           rng: random.Random) -> None:
+    d = mk_virtual(name, device_mib=1)
+    for _ in range(4):
+        swap_out(d, Folio(0, random_page(rng)))
+    si = next(d.devices.devices())
+    res = d.swapoff(si.name, signal_pending=lambda: True)
+    assert not res.completed and res.error.startswith("EINTR") and res.pages_unused == 0
+    assert si.inuse_pages == 4 and not si.dying
+    d.check_invariants()
+    with pytest.raises(KernelError) as exc:
+        d.swapoff("no-such-device")
+    assert exc.value.errno == Errno.EINVAL

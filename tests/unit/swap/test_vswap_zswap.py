@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from vswaphelpers import (
+    VIRTUAL_DESIGNS,
     add,
     add_device,
     child,
@@ -14,11 +16,13 @@ from vswaphelpers import (
     fault_in,
     map_ptes,
     mk,
+    mk_virtual,
     random_page,
     reclaim,
     swap_in,
     swap_out,
     used_slots,
+    zero_page,
 )
 
 from vswap.kernel.errors import Errno
@@ -145,3 +149,35 @@ def test_zswap_without_any_swap_device_round_trips(rng: random.Random) -> None:
     f = Folio(0, pages[0])
     f.folio_lock()
     assert not c.add_to_swap(f)
+
+
+@pytest.mark.parametrize("name", VIRTUAL_DESIGNS)
+def test_writeback_abort_returns_the_descriptor_to_zswap(name: str,
+                                                         rng: random.Random) -> None:
+    d = mk_virtual(name, device_mib=1, zswap=True)
+    data = compressible(rng)
+    e, ret = swap_out(d, Folio(0, data))
+    assert ret == 0 and d.table.type[e] == ZSWAP
+    zentry = d.table.zswap_of(e)
+    folio = d.zswap_writeback_prepare(e)
+    assert not isinstance(folio, Errno)
+    assert d.table.type[e] == SWAPFILE and used_slots(d) == 1
+    assert d.leftovers() == ["1 used slots on " + next(d.devices.devices()).name,
+                             "1 live vswap descriptors", "1 pending zswap writebacks",
+                             "1 swap-cache pages"]
+    d.zswap_writeback_abort(folio, zentry)
+    assert d.table.type[e] == ZSWAP and d.table.zswap_of(e) == zentry
+    assert used_slots(d) == 0 and d.swap_cache_get_folio(e) is None
+    assert not d.zswap_host.wb_pending
+    d.check_invariants()
+    assert bytes(swap_in(d, e).data) == data
+
+
+@pytest.mark.parametrize("name", VIRTUAL_DESIGNS)
+def test_writeback_prepare_refuses_what_left_zswap(name: str, rng: random.Random) -> None:
+    d = mk_virtual(name, device_mib=1, zswap=True)
+    z, _ = swap_out(d, Folio(0, zero_page()))
+    assert d.zswap_writeback_prepare(z) == Errno.EEXIST  # ZERO: never touched
+    assert d.zswap_writeback_prepare(SwpEntry(z + 1000)) == Errno.ENOMEM  # not live
+    assert d.table.type[z] == ZERO and used_slots(d) == 0
+    d.check_invariants()

@@ -10,7 +10,7 @@ from vswap.kernel.env import KernelEnv
 from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MAX, MemCgroup
 from vswap.kernel.types import PAGE_SIZE, SwpEntry
-from vswap.swap import AOP_WRITEPAGE_ACTIVATE, SwapDesign, create_design
+from vswap.swap import AOP_WRITEPAGE_ACTIVATE, SwapDesign, create_design, design_class
 from vswap.swap._base import SwapDesignBase
 from vswap.swap.storage import MemSwapStorage
 from vswap.swap.swapfile import SwapInfo
@@ -30,6 +30,23 @@ def mk(*, device_mib: int = 0, zswap: bool = False, writeback: bool = True,
     if zswap:
         attach_zswap(d)
     d.memcgs.root.zswap_writeback = writeback
+    return d
+
+
+#: The registered virtual designs: they share vswap_base's steps, swapoff and zswap host.
+VIRTUAL_DESIGNS = ("vswap", "vswap-v6")
+
+
+def mk_virtual(name: str, *, device_mib: int = 0, zswap: bool = False,
+               **options: Any) -> VirtualSwapBase:
+    """A registered virtual design with debug_vm on, small clusters, optionally a device of
+    ``device_mib`` and zswap."""
+    d = design_class(name)(env=KernelEnv(debug_vm=True), cluster_shift=2, **options)
+    assert isinstance(d, VirtualSwapBase)
+    if device_mib:
+        add_device(d, device_mib)
+    if zswap:
+        attach_zswap(d)
     return d
 
 
