@@ -8,7 +8,7 @@ layer                     packages (and top-level modules)
 ========================= ===============================================================
 7                         ``cli``, ``__main__``
 6                         ``run``, ``config``, ``report``, ``metadata``, ``reliability``,
-                          ``host`` (real-kernel runs)
+                          ``host`` (real-kernel runs), ``sweep`` (grids of runs)
 5                         ``workloads``
 4                         ``mm``
 3                         ``swap``
@@ -32,13 +32,16 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "vswap"
 
 LAYER = {"cli": 7, "__main__": 7,
          "run": 6, "config": 6, "report": 6, "metadata": 6, "reliability": 6, "host": 6,
+         "sweep": 6,
          "workloads": 5, "mm": 4, "swap": 3, "zswap": 2, "kernel": 1,
          "errors": 0, "units": 0, "__init__": 0, "sim": -1}
 #: Peers that may import each other: run builds on config and report, report reads config,
 #: run measures metadata with the calculator's layouts, a host run takes run's device specs
-#: and gives report's result; ``python -m vswap`` is the CLI.
+#: and gives report's result; a sweep runs run's configurations, read with config, into
+#: report's tables; ``python -m vswap`` is the CLI.
 PEER_EDGES = {("run", "config"), ("run", "report"), ("report", "config"),
               ("run", "reliability"), ("run", "metadata"), ("host", "run"), ("host", "report"),
+              ("sweep", "run"), ("sweep", "config"), ("sweep", "report"),
               ("__main__", "cli")}
 KERNEL_STACK = {"kernel", "zswap", "swap", "mm"}
 
