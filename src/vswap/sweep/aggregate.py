@@ -98,7 +98,7 @@ def aggregate(table: SweepTable, *, where: str | None = None,
     present = [m for m in (metrics or table.metrics)
                if metrics or _has(table, m)]
     cols = resolve_metrics(table, present)
-    labels = dict(zip(cols, present))
+    labels = {c: (name if metrics else _label(table, c)) for c, name in zip(cols, present)}
     groups: dict[tuple[Any, ...], Group] = {}
     for r in rows:
         key = tuple(r.get(k) for k in keys)
@@ -115,6 +115,20 @@ def aggregate(table: SweepTable, *, where: str | None = None,
             g.stats[col] = (Stat(_int(statistics.median(values)), _int(min(values)),
                                  _int(max(values)), len(values)) if values else None)
     return Aggregate(keys, cols, list(groups.values()), len(rows), labels)
+
+
+def _label(table: SweepTable, column: str) -> str:
+    """The shortest name that means ``column`` (``peak_used_pages`` for
+    ``devices[0].peak_used_pages`` when no other column ends so)."""
+    parts = column.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[i:])
+        try:
+            if resolve_name(name, table.value_columns) == column:
+                return name
+        except ConfigError:
+            continue
+    return column
 
 
 def _int(value: float) -> float:

@@ -22,6 +22,7 @@ finished, and re-raises: the directory holds whole files only (vswap.sweep.store
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -38,7 +39,7 @@ from typing import IO, Any, Protocol
 from vswap.config.costs import default_provenance, load_cost_file
 from vswap.errors import ConfigError
 from vswap.report.progress import DEFAULT_INTERVAL_S, RunProgress, format_duration
-from vswap.run.context import RunConfig, default_jobs
+from vswap.run.context import default_jobs
 from vswap.run.fromconfig import run_configs_from_file
 from vswap.sim.costs import DEFAULT_COSTS
 from vswap.sweep.spec import Point, SweepSpec, load_sweep
@@ -108,9 +109,12 @@ class PoolExecutor:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # forkserver: workers forked from a clean server, not from a driver that may hold
-        # threads (a progress bar, a Ray client).
+        # threads (a progress bar, a Ray client); the server imports the run code once, so
+        # each worker starts with it loaded.
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["vswap.sweep.worker"])
         return ProcessPoolExecutor(max_workers=self.slots, initializer=_ignore_sigint,
-                                   mp_context=multiprocessing.get_context("forkserver"))
+                                   mp_context=ctx)
 
     def submit(self, task: PointTask) -> Future[dict[str, Any]]:
         return self._pool.submit(run_point, task)
@@ -197,10 +201,9 @@ class RayExecutor:
     def close(self, *, cancel: bool, handles: list[Any] | None = None) -> None:
         if cancel:
             for ref in handles or []:
-                try:
+                # A task already finished or gone has nothing to cancel.
+                with contextlib.suppress(Exception):
                     self._ray.cancel(ref, force=True)
-                except Exception:  # already finished or gone: nothing to cancel
-                    pass
         if self.started:
             self._ray.shutdown()
 

@@ -137,11 +137,14 @@ def resolve_name(name: str, columns: Sequence[str], *, prefer: Sequence[str] = (
                  what: str = "name") -> str:
     """The column ``name`` means: itself, else the one column (searched in ``prefer``
     first, then all) whose name ends with ``.NAME`` (of several, the one of fewest path
-    parts, if only one has that few). ConfigError if none or several."""
+    parts, if only one has that few); a workload option matches without its dashes (``n``
+    is ``workloads[0].-n``, handy where a leading dash would read as a flag). ConfigError
+    if none or several."""
     if name in columns:
         return name
     for pool in (list(prefer), list(columns)):
-        hits = [c for c in pool if c.endswith("." + name)]
+        hits = [c for c in pool if c.endswith("." + name) or c.endswith(".-" + name)
+                or c.endswith(".--" + name)]
         if len(hits) > 1:
             # vmstat.pswpout over peak.vmstat.pswpout and cgroups."/".memory.stat.pswpout
             depth = {c: _depth(c) for c in hits}
@@ -161,6 +164,14 @@ def resolve_name(name: str, columns: Sequence[str], *, prefer: Sequence[str] = (
 def _depth(column: str) -> int:
     """Path parts of a column name (quoted parts count once)."""
     return len(re.findall(r'"[^"]*"|\[\d+\]|[^."\[]+', column))
+
+
+def _either(a: _Node, b: _Node) -> _Node:
+    return lambda r: a(r) or b(r)
+
+
+def _both(a: _Node, b: _Node) -> _Node:
+    return lambda r: a(r) and b(r)
 
 
 class _Parser:
@@ -206,16 +217,14 @@ class _Parser:
         node = self.conj()
         while self.at("or"):
             self.take()
-            left, right = node, self.conj()
-            node = lambda r, a=left, b=right: a(r) or b(r)  # noqa: E731
+            node = _either(node, self.conj())
         return node
 
     def conj(self) -> _Node:
         node = self.neg()
         while self.at("and"):
             self.take()
-            left, right = node, self.neg()
-            node = lambda r, a=left, b=right: a(r) and b(r)  # noqa: E731
+            node = _both(node, self.neg())
         return node
 
     def neg(self) -> _Node:

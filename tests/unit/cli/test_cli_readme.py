@@ -39,6 +39,11 @@ SHORTENED: dict[str, tuple[list[str], str]] = {
     ".venv/bin/python benchmarks/bench_vswap.py": (["--quick"], "the script's smoke size"),
     ".venv/bin/python benchmarks/bench_mm.py": (["--mib", "2"], "64 MiB takes minutes"),
 }
+#: The README's sweep, from spec to plot: run by tests/unit/sweep/test_sweep_examples.py.
+SWEEP_README = (
+    "bin/vswap sweep examples/sweep-zswap-swapfile.toml --out sweeps/swapfile --jobs 2",
+    "bin/vswap sweep table sweeps/swapfile",
+    "bin/vswap sweep plot sweeps/swapfile --x memory.max --y peak_used_pages --hue design")
 #: Not run: what they are.
 NOT_RUN = {"bin/test": "this test suite itself",
            "bin/vswap ARGS": "a placeholder for any subcommand"}
@@ -68,7 +73,7 @@ def test_every_readme_command_is_covered() -> None:
         "bin/vswap demo",
         "bin/vswap compare --config examples/two-cgroups.toml --scale 0.01 --json two.json",
         "bin/vswap stat two.json --table", "bin/vswap stat two.json --view swaps --at peak",
-        "bin/vswap plot two.json --out plots/"}
+        "bin/vswap plot two.json --out plots/"} | set(SWEEP_README)
     assert cmds == covered
 
 

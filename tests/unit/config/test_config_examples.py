@@ -14,7 +14,9 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.memcg_files import page_counter_memparse
 from vswap.sim.device_kinds import get_device_kind
 
-EXAMPLES = sorted((Path(__file__).parents[3] / "examples").glob("*.toml"))
+# sweep-*.toml are sweep specifications (a configuration plus [sweep]): tests/unit/sweep.
+EXAMPLES = sorted(p for p in (Path(__file__).parents[3] / "examples").glob("*.toml")
+                  if not p.stem.startswith("sweep-"))
 SMALL = 1 / 1024
 
 

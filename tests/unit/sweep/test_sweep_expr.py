@@ -47,7 +47,7 @@ def test_max_is_larger_than_every_size() -> None:
 def test_name_resolution() -> None:
     assert resolve_name("memory.max", COLS) == 'cgroups."/app".memory.max'
     assert resolve_name("pswpout", COLS) == "vmstat.pswpout", "the shortest path wins"
-    with pytest.raises(ConfigError, match="ambiguous: metrics.real_s, swapoff.real_s"):
+    with pytest.raises(ConfigError, match=r"ambiguous: metrics\.real_s, swapoff\.real_s"):
         resolve_name("real_s", COLS)
     assert resolve_name("real_s", COLS, prefer=["metrics.real_s"]) == "metrics.real_s"
     with pytest.raises(ConfigError, match="'nope' is not a column"):
