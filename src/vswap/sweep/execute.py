@@ -286,10 +286,14 @@ def point_tasks(points: list[Point]) -> list[PointTask]:
     return out
 
 
-def _provenance(executor: str, outcome: dict[str, Any]) -> dict[str, Any]:
+def _provenance(executor: str, outcome: dict[str, Any], latency_s: float) -> dict[str, Any]:
+    wall = float(outcome.get("wall_s", 0.0))
     return {"executor": executor, "host": outcome.get("host", ""),
             "pid": outcome.get("pid", 0), "vswap": outcome.get("vswap", ""),
-            "wall_s": round(float(outcome.get("wall_s", 0.0)), 6),
+            "wall_s": round(wall, 6),
+            # What the executor added: from submitting the point to having its outcome back,
+            # less the run itself (sending, a worker starting, the result coming back).
+            "overhead_s": round(max(latency_s - wall, 0.0), 6),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "python": sys.version.split()[0]}
 
@@ -326,17 +330,23 @@ def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, jobs: int | None
                                  interval=progress_interval)
         queue = list(todo)
         inflight: dict[Any, Point] = {}
+        submitted: dict[Any, float] = {}
         interrupted = True
         try:
             while queue or inflight:
                 while queue and len(inflight) < executor.slots:
                     point = queue.pop(0)
-                    inflight[executor.submit(tasks[point.index])] = point
+                    t_submit = time.perf_counter()
+                    handle = executor.submit(tasks[point.index])
+                    inflight[handle] = point
+                    submitted[handle] = t_submit
                 progress.running = len(inflight)
                 progress.tick()
                 for handle, outcome in executor.wait(list(inflight), POLL_S):
                     point = inflight.pop(handle)
-                    store.write_point(point, outcome, _provenance(executor.name, outcome))
+                    latency = time.perf_counter() - submitted.pop(handle)
+                    store.write_point(point, outcome,
+                                      _provenance(executor.name, outcome, latency))
                     pos = todo.index(point)
                     progress.finished(pos)
                     if outcome["status"] == "ok":

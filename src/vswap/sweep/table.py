@@ -17,7 +17,8 @@ Columns, in this order:
   (the point's file keeps the whole result); a result field whose name is a parameter's
   (a swept cgroup file) is the parameter's column;
 * ``provenance.*``: what does not depend on the model: the executor, host, pid, vswap
-  version, Python version, the wall time (``provenance.wall_s``, and the result's
+  version, Python version, the wall time (``provenance.wall_s``; ``provenance.overhead_s``,
+  what the executor added around the run; and the result's
   ``metrics.wall_s`` and ``metrics.page_events_per_wall_s`` moved here), when it finished,
   the cost table's provenance (``provenance.costs.*``).
 

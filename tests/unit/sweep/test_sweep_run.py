@@ -49,6 +49,7 @@ def test_the_table_holds_params_metrics_counters_and_provenance(serial: Path) ->
                 'cgroup_results."/app".free_time_s', "provenance.costs.method"):
         assert col in t.columns, col
     assert "metrics.wall_s" not in t.columns and "provenance.wall_s" in t.columns
+    assert all(r["provenance.overhead_s"] >= 0 for r in t.rows)
     # memory.max 1M swaps into zswap; 2M holds the two 1M processes' pages (less a few).
     by = {(r["design"], r['cgroups."/app".memory.max'], r["seed"]): r for r in t.rows}
     assert by["classic", "1M", 1]["vmstat.zswpout"] > 200
