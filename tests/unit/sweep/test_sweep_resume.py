@@ -17,6 +17,8 @@ from sweephelpers import model_columns, write_spec
 from vswap.sweep import run_sweep
 from vswap.sweep.store import SweepDir
 
+# ``serial`` (conftest.py): the same sweep run once, never interrupted.
+
 
 def _start(spec: Path, out: Path, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "vswap", "sweep", str(spec), "--out",
@@ -43,15 +45,7 @@ def _consistent(store: SweepDir) -> int:
     return len(files)
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("whole")
-    run_sweep(write_spec(d), d / "out", jobs=1)
-    return d / "out" / "results.parquet"
-
-
-def test_killed_sweep_resumed_gives_the_same_table(uninterrupted: Path,
-                                                    tmp_path: Path) -> None:
+def test_killed_sweep_resumed_gives_the_same_table(serial: Path, tmp_path: Path) -> None:
     spec = write_spec(tmp_path)
     out = tmp_path / "out"
     store = SweepDir(out)
@@ -67,11 +61,10 @@ def test_killed_sweep_resumed_gives_the_same_table(uninterrupted: Path,
     assert done.returncode == 0, done.stderr
     assert f"8 points: {8 - finished} ran now, {finished} done before, 0 failed" in done.stdout
     assert not list(out.rglob(".*.tmp")), "a killed write's temporary file is cleaned up"
-    assert model_columns(out / "results.parquet").equals(model_columns(uninterrupted))
+    assert model_columns(out / "results.parquet").equals(model_columns(serial / "results.parquet"))
 
 
-def test_ctrl_c_stops_the_pool_and_keeps_what_finished(uninterrupted: Path,
-                                                       tmp_path: Path) -> None:
+def test_ctrl_c_stops_the_pool_and_keeps_what_finished(serial: Path, tmp_path: Path) -> None:
     spec = write_spec(tmp_path)
     out = tmp_path / "out"
     store = SweepDir(out)
@@ -92,4 +85,4 @@ def test_ctrl_c_stops_the_pool_and_keeps_what_finished(uninterrupted: Path,
 
     assert pq.read_table(out / "results.parquet").num_rows == finished
     assert run_sweep(spec, out, jobs=2).skipped == finished
-    assert model_columns(out / "results.parquet").equals(model_columns(uninterrupted))
+    assert model_columns(out / "results.parquet").equals(model_columns(serial / "results.parquet"))

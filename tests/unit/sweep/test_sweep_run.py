@@ -16,15 +16,6 @@ from vswap.sweep.aggregate import aggregate
 from vswap.sweep.store import SweepDir
 
 
-@pytest.fixture(scope="module")
-def serial(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny sweep run point after point in this process."""
-    d = tmp_path_factory.mktemp("serial")
-    summary = run_sweep(write_spec(d), d / "out", jobs=1)
-    assert (summary.points, summary.ok, summary.failed, summary.executor) == (8, 8, 0, "serial")
-    return d / "out"
-
-
 def test_pool_gives_the_same_table_as_serial(serial: Path, tmp_path: Path) -> None:
     summary = run_sweep(write_spec(tmp_path), tmp_path / "out", jobs=2)
     assert (summary.executor, summary.slots, summary.ok) == ("pool", 2, 8)

@@ -70,7 +70,7 @@ def test_plot_draws_lines_with_a_band(tmp_path: Path, suffix: str) -> None:
 def test_plot_refuses_mixed_lines_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="design takes several values"):
         plot_sweep(_table(), x="memory.max", y="real_s", out=tmp_path / "f.png")
-    with pytest.raises(ConfigError, match="give a .png or .svg file"):
+    with pytest.raises(ConfigError, match=r"give a \.png or \.svg file"):
         plot_sweep(_table(), x="memory.max", y="real_s", hue="design", out=tmp_path / "f.pdf")
     with pytest.raises(ConfigError, match="'nope' is not a column"):
         plot_sweep(_table(), x="nope", y="real_s", out=tmp_path / "f.png")
