@@ -3,6 +3,7 @@ and one-line errors for bad specs (no run happens here)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,15 @@ def test_dry_run_lists_the_points(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert lines[-1] == "4 points"
     assert "to run  design=vswap seed=2" in lines[3]
     assert not (tmp_path / "d").exists(), "a dry run writes nothing"
+
+
+def test_the_docs_example_spec_loads() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "sweeps.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", text, flags=re.DOTALL)
+    assert block is not None
+    spec = loads_sweep(block.group(1), source="docs/sweeps.md")
+    assert spec.param_names == ["design", "seed", "scale", "machine.cpus", "zswap.compressor",
+                                "zswap.max_pool_percent", 'cgroups."/app".memory.max',
+                                "swap[0].size", "workloads[0].-n"]
+    # 2 designs x 3 seeds x 2 x 2 x 2 x 2 x 3 x 2 x 3, less classic's seeds 2 and 3.
+    assert len(spec.points()) == 2 * 3 * 288 - 2 * 288
