@@ -29,6 +29,7 @@ the points whose runs would be the same.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -176,8 +177,6 @@ class SweepSpec:
 
 
 def _replace_designs(cf: FileConfig, design: str) -> FileConfig:
-    import dataclasses
-
     return dataclasses.replace(cf, designs=(design,))
 
 
