@@ -22,6 +22,7 @@ Layouts (keys of :data:`LAYOUTS`):
 ``vswap-rfc-v2``   the seed, "[RFC PATCH v2 00/18] Virtual Swap Space" (48 B swp_desc)
 ``6.19``           6.19 with swap table phase I: the v6 cover letter's "old design"
 ``vswap-v6``       "[PATCH v6 00/22] Virtual Swap Space" (24 B swp_desc, cluster allocator)
+``swap-table-p1``  swap table phase I, Linux 6.18 (the ``swap-table-p1`` design)
 ``swap-table-p2``  swap table phase II (mm-stable in Feb 2026)
 ``swap-table-p3``  swap table phase III: swap_map removed, counts in the swap table
 ``swap-table-p4``  swap table phase IV: swap_cgroup removed, zeromap merged into the table
@@ -323,6 +324,17 @@ _CI_KAIRUI = _cluster_info(
     source="mm/swap.h struct swap_cluster_info, 32 B x 16,384 = the 0.50 MB static term of "
            + _KAIRUI)
 
+SWAP_TABLE_P1 = Layout(
+    name="swap-table-p1", title="swap table phase I (Linux 6.18, this host)",
+    source="swap table P1 v4 (lore 20250916160100.31545-1-ryncsn@gmail.com, merged 6.18), "
+           "torvalds/linux mm/swap_table.h @07adc4cf1ecd; the same structures as P2, so "
+           + _KAIRUI + "'s mm-stable figure: 3 B static + 8 B dynamic per slot. zswap's "
+           "trees (one XArray per 64 MiB, keyed by device offset) are zswap's, measured "
+           "as zswap_tree_xarray: their nodes depend on where the allocator put the slots",
+    structures=(
+        _SWAP_MAP, _SWAP_CGROUP, _ZEROMAP, _CI_KAIRUI, _swap_table(), _ZSWAP_ENTRY,
+    ))
+
 SWAP_TABLE_P2 = Layout(
     name="swap-table-p2", title="swap table phase II (mm-stable, Feb 2026)",
     source="swap table P2 v5 (2025-12-20); " + _KAIRUI + ": 3 B static + 8 B dynamic per slot",
@@ -372,6 +384,6 @@ SWAP_TABLE_P4 = Layout(
 #: Every layout by name, in the order the calculator prints them.
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
-    for layout in (CLASSIC, VSWAP_RFC_V2, V6_19, VSWAP_V6,
+    for layout in (CLASSIC, VSWAP_RFC_V2, V6_19, VSWAP_V6, SWAP_TABLE_P1,
                    SWAP_TABLE_P2, SWAP_TABLE_P3, SWAP_TABLE_P4)
 }

@@ -34,6 +34,7 @@ _DESIGN_PATHS: dict[str, str] = {
     "vswap-static": "vswap.swap.vswap:VirtualSwapStatic",
     "vswap-dynamic": "vswap.swap.vswap:VirtualSwapDynamic",
     "vswap-v6": "vswap.swap.vswap_v6:VirtualSwapV6",
+    "swap-table-p1": "vswap.swap.swap_table_p1:SwapTableP1",
 }
 
 DESIGNS: tuple[str, ...] = tuple(_DESIGN_PATHS)

@@ -97,6 +97,7 @@ class ClassicSwap(ClassicZswapHost):
     """
 
     name = "classic"
+    entry_is_slot = True
 
     def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
                  hooks: SwapHooks | None = None, default_prio: str = "decreasing") -> None:

@@ -10,6 +10,7 @@ from vswap.kernel.memcontrol import MAX
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.mm.mm_types import Signal, TaskKilled
+from vswap.swap import design_class
 
 
 def test_overlapping_mmap_is_einval_and_changes_nothing(design: str) -> None:
@@ -142,7 +143,7 @@ def test_views_print_in_kernel_format(design: str) -> None:
         "low 0", f"high {m.memcgs.lookup('/v').events['high']}",
         f"max {m.memcgs.lookup('/v').events['max']}"]
     assert m.cgroup_read("/v", "memory.swap.events") == (
-        "high 0\nmax 0\nfail 0\n") or design == "classic"
+        "high 0\nmax 0\nfail 0\n") or design_class(design).entry_is_slot
     assert int(m.cgroup_read("/v", "memory.peak")) >= int(m.cgroup_read("/v", "memory.current"))
     m.cgroup_write("/v", "memory.peak", "reset")
     assert m.cgroup_read("/v", "memory.peak") == m.cgroup_read("/v", "memory.current")
@@ -159,7 +160,7 @@ def test_swap_cgroup_charge_differs_by_design(design: str) -> None:
     m.madvise(t, addr, 96 * PAGE_SIZE, MADV_PAGEOUT)
     s = m.memcgs.lookup("/s")
     assert m.vmstat["pswpout"] == 0
-    if design == "classic":
+    if design_class(design).entry_is_slot:
         assert s.swap.usage == 96
     else:
         assert s.swap.usage == 0

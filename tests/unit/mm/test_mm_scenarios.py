@@ -11,6 +11,7 @@ from vswap.kernel.errors import KernelError
 from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.mm.mm_types import Signal, TaskKilled
+from vswap.swap import design_class
 
 
 def drain(m, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -169,7 +170,7 @@ def test_swapoff_with_live_tasks(design: str) -> None:
     assert si.inuse_pages > 0
     result = m.swapoff(si.name)
     assert result.completed, result.error
-    if design == "classic":
+    if design_class(design).entry_is_slot:
         assert result.ptes_visited > 0
     else:
         assert result.ptes_visited == 0
@@ -190,7 +191,7 @@ def test_zswap_only_machine(design: str) -> None:
     fill(m, bystander, baddr, 16, tag=7)
     n = 512
     addr = m.mmap(t, n * PAGE_SIZE)
-    if design == "classic":
+    if design_class(design).entry_is_slot:
         # No swap device, no swap slots: zswap cannot be used; the cgroup OOMs.
         with pytest.raises(TaskKilled) as exc:
             fill(m, t, addr, n)

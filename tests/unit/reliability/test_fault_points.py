@@ -161,7 +161,7 @@ def test_device_full_ooms_only_when_nothing_else_can_be_reclaimed(design: str) -
             m.write(t, addr + i * PAGE_SIZE, page_bytes(2 * (i + 1)))
     except TaskKilled as exc:
         assert exc.signal == Signal.SIGKILL
-    if design == "classic":
+    if design_class(design).entry_is_slot:
         assert not t.alive and m.vmstat["oom_kill"] == 1 and m.vmstat["zswpout"] == 0
     else:
         assert t.alive and m.vmstat["zswpout"] > 0 and m.vmstat["oom_kill"] == 0
@@ -246,7 +246,7 @@ def test_memcg_limits(design: str) -> None:
     u, uaddr = task_with_pages(m, 2)
     m.madvise(u, uaddr, N * PAGE_SIZE, MADV_PAGEOUT)
     assert m.vmstat["pswpout"] == before
-    assert (m.vmstat["zswpout"] > 0) == (design != "classic")
+    assert (m.vmstat["zswpout"] > 0) == (not design_class(design).entry_is_slot)
     m.create_cgroup("/b")
     m.cgroup_write("/b", "memory.max", "64K")
     w, waddr = task_with_pages(m, 3, cg="/b")
@@ -271,7 +271,7 @@ def test_interrupted_swapoff_then_a_second_one_completes(design: str, point: str
     assert not r1.completed and inj.injected[point] >= 1
     if point == "swapoff_eintr":
         assert r1.error.startswith("EINTR")
-    elif design != "classic":
+    elif not design_class(design).entry_is_slot:
         assert r1.error.startswith("ENOMEM")
     all_consistent(m)
     inj.schedule.clear()
