@@ -26,6 +26,8 @@ Layouts (keys of :data:`LAYOUTS`):
 ``swap-table-p2``  swap table phase II (mm-stable in Feb 2026)
 ``swap-table-p3``  swap table phase III: swap_map removed, counts in the swap table
 ``swap-table-p4``  swap table phase IV: swap_cgroup removed, zeromap merged into the table
+``swap-table-p4-v5``  phase IV as merged (P4 v5): 48-byte cluster headers (the
+                   ``swap-table-p4`` design)
 =================  ===============================================================
 """
 
@@ -381,9 +383,29 @@ SWAP_TABLE_P4 = Layout(
         _ZSWAP_ENTRY,
     ))
 
+SWAP_TABLE_P4_V5 = Layout(
+    name="swap-table-p4-v5", title="swap table phase IV as merged (mainline)",
+    source="swap table P4 v5 (lore 20260517-swap-table-p4-v5-0-88ae43e064c7@tencent.com): "
+           "\"48 bytes ci info per cluster\", about 0.09 B static per slot; linux-mm/linux-mm "
+           "mm/swap_table.h @0822e81d0463 (struct swap_memcg_table: unsigned short per slot); "
+           + _KAIRUI + ": 8 B fully dynamic per slot",
+    structures=(
+        _cluster_info(sizes.SWAP_CLUSTER_INFO_BYTES_P4_V5, counted=True,
+                      source="mm/swap.h struct swap_cluster_info (P4 v5): lock 4, "
+                             "count/flags/order 4, table 8, memcg_table 8, extend_table 8, "
+                             "list 16 = 48 B"),
+        _swap_table(),
+        Structure(name="memcg_table", kind=Kind.PER_USED_CLUSTER,
+                  bytes=sizes.MEMCG_TABLE_BYTES_PER_SLOT * SWAPFILE_CLUSTER, counted=False,
+                  source="mm/swap_table.h struct swap_memcg_table: unsigned short "
+                         "id[SWAPFILE_CLUSTER], allocated with the cluster's swap table",
+                  note="Kairui's P4 figure (8 B fully dynamic) has no memcg term"),
+        _ZSWAP_ENTRY,
+    ))
+
 #: Every layout by name, in the order the calculator prints them.
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (CLASSIC, VSWAP_RFC_V2, V6_19, VSWAP_V6, SWAP_TABLE_P1,
-                   SWAP_TABLE_P2, SWAP_TABLE_P3, SWAP_TABLE_P4)
+                   SWAP_TABLE_P2, SWAP_TABLE_P3, SWAP_TABLE_P4, SWAP_TABLE_P4_V5)
 }

@@ -309,7 +309,7 @@ class FaultMixin(MachineBase):
         the range with one backend) and falls back to order 0. Returns None when the path does
         not apply, else as :meth:`do_swap_page`.
         """
-        if not self.skip_swapcache_enabled:
+        if not self.skip_swapcache_enabled or not self.design.swapcache_bypass:
             return None
         design = self.design
         si = design.get_swap_device(entry)

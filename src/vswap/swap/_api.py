@@ -113,6 +113,10 @@ class SwapDesign(Protocol):
         """The ``/proc/vmstat`` counters the design counts (``pswpin``, ``pswpout``, ...)."""
 
     @property
+    def swapcache_bypass(self) -> bool:
+        """May swap-in skip the swap cache on a ``SWP_SYNCHRONOUS_IO`` device?"""
+
+    @property
     def zswap(self) -> Zswap | None:
         """The ``Zswap`` in front of the devices; None until :meth:`attach_zswap`."""
 

@@ -58,6 +58,10 @@ class SwapDesignBase(abc.ABC):
     #: virtual designs, whose entries get a slot (and the charge) only when data reaches a
     #: device.
     entry_is_slot = False
+    #: ``do_swap_page`` may read a ``SWP_SYNCHRONOUS_IO`` device (zram-like) straight into a
+    #: private folio, skipping the swap cache (v6.14 .. 6.18). False: swap table phase II
+    #: removed that bypass; every swap-in goes through the swap cache.
+    swapcache_bypass = True
 
     def __init__(self, *, env: KernelEnv, devices: SwapDevices, swap_cache: SwapCache,
                  hooks: SwapHooks | None = None) -> None:

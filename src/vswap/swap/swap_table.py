@@ -107,6 +107,10 @@ class SwapTableCache(SwapCache):
         super().__init__(self._cluster_key, self._cluster_index, env=env)
         self.tables: dict[tuple[int, int], array[int]] = {}
         self.folio_by_key: dict[int, Folio] = {}
+        #: Shadows of entries claimed by a swap-in (phase II+), until its folio is inserted
+        #: or the claim dropped: the kernel checks and inserts in one lock section, the
+        #: model's API in two, and the shadow must survive the claim in between.
+        self.pending_shadow: dict[int, int] = {}
         #: Tables allocated and freed over the run (``swap_cluster_alloc_table`` calls).
         self.tables_allocated = 0
         self.tables_freed = 0
@@ -154,6 +158,31 @@ class SwapTableCache(SwapCache):
         table, i = self._table(entry)
         return table[i] if table is not None else 0
 
+    def claim(self, entry: SwpEntry, nr: int) -> None:
+        """Put the placeholder at ``entry .. +nr`` (phase II+: the swap-cache entry is the
+        pin); a shadow there is kept aside for :meth:`add_to_swap_cache`. The caller holds
+        the cluster lock and checked that no folio is cached there."""
+        table, i0 = self._table(entry)
+        assert table is not None, f"claim of {entry:#x}: no table"
+        for k in range(nr):
+            tb = table[i0 + k]
+            val = tb & SWP_TB_VAL_MASK
+            assert not swp_tb_is_folio(val), f"claim of {entry + k:#x}: already cached"
+            if swp_tb_is_shadow(val):
+                self.pending_shadow[entry + k] = val >> 1
+            table[i0 + k] = tb & SWP_TB_FLAGS_MASK | SWP_TB_PLACEHOLDER
+
+    def unclaim(self, entry: SwpEntry, nr: int) -> None:
+        """Drop the placeholders at ``entry .. +nr``, putting their shadows back."""
+        table, i0 = self._table(entry)
+        assert table is not None, f"unclaim of {entry:#x}: no table"
+        for k in range(nr):
+            tb = table[i0 + k]
+            assert tb & SWP_TB_VAL_MASK == SWP_TB_PLACEHOLDER, f"{entry + k:#x} not claimed"
+            shadow = self.pending_shadow.pop(entry + k, None)
+            val = shadow_to_swp_tb(shadow) if shadow is not None else 0
+            table[i0 + k] = tb & SWP_TB_FLAGS_MASK | val
+
     # -- the cluster lock ------------------------------------------------------------------------
     def _locked(self, entry: SwpEntry, cost: Cost = Cost.SWAP_CACHE_DELETE) -> Hashable:
         """One ``ci->lock`` section of the entry's cluster (lock class ``swap_cluster``, the
@@ -189,6 +218,10 @@ class SwapTableCache(SwapCache):
                 return -Errno.EEXIST, None
         first = table[i0] & SWP_TB_VAL_MASK
         shadow = first >> 1 if swp_tb_is_shadow(first) else None
+        if first == SWP_TB_PLACEHOLDER:
+            shadow = self.pending_shadow.get(entry)
+        for k in range(nr):
+            self.pending_shadow.pop(entry + k, None)
         key = id(folio)
         val = key << 2 | SWP_TB_PFN_MARK
         for i in range(i0, i0 + nr):
@@ -279,4 +312,7 @@ class SwapTableCache(SwapCache):
                         if (tb & SWP_TB_VAL_MASK) != SWP_TB_PLACEHOLDER
                         and swp_tb_is_folio(tb & SWP_TB_VAL_MASK))
         assert on_tables == pages, f"{on_tables} folio entries for {pages} cached pages"
+        for e in self.pending_shadow:
+            assert self.swp_tb(SwpEntry(e)) & SWP_TB_VAL_MASK == SWP_TB_PLACEHOLDER, (
+                f"shadow kept aside for {e:#x}, which is not claimed")
         assert pages == self.nr_pages, f"NR_SWAPCACHE {self.nr_pages} != {pages}"
