@@ -201,17 +201,21 @@ class SwapTableCache(SwapCache):
 
         Models: ``swap_cache_add_folio()`` (6.18; the model keeps the v6.14 name the memory
         manager calls): under the cluster lock, each entry's shadow (or placeholder) is
-        replaced by the folio, the flags field kept. Returns ``(0, shadow)`` with the first
+        replaced by the folio, the flags field kept. Filling a claimed range takes no lock
+        section of its own: the claim's section is the kernel's one insertion section. Returns ``(0, shadow)`` with the first
         entry's shadow (or None), or ``(-EEXIST, None)`` when an entry holds a folio.
 
         Raises:
             KernelError(ENOENT): the cluster has no table (the slots are not allocated).
         """
         nr = folio.nr_pages
-        self._locked(entry, Cost.SWAP_CACHE_INSERT)
         table, i0 = self._table(entry)
         if table is None or i0 + nr > SWAPFILE_CLUSTER:
             raise KernelError(Errno.ENOENT, f"swap_cache_add_folio: {entry:#x} has no table")
+        if table[i0] & SWP_TB_VAL_MASK != SWP_TB_PLACEHOLDER:
+            # A claimed range was checked and taken in the claimer's lock section, which in
+            # the kernel inserts the folio too (phase II+): no second section.
+            self._locked(entry, Cost.SWAP_CACHE_INSERT)
         for i in range(i0, i0 + nr):
             tb = table[i] & SWP_TB_VAL_MASK
             if tb != SWP_TB_PLACEHOLDER and swp_tb_is_folio(tb):

@@ -260,6 +260,9 @@ class SwapTableP4(SwapTableP1):
             assert si is not None
             off = swp_offset(entry)
             self._clusters_used(si, off, folio.nr_pages)
+            # The kernel inserts the folio under the allocation's cluster lock; the model
+            # claims the range in a section of the insertion's cost (add_to_swap_cache then
+            # fills the claim without another).
             self._lock(si, off, Cost.SWAP_CACHE_INSERT)
             self.tables.claim(entry, folio.nr_pages)
         if not self.mem_cgroup_try_charge_swap(folio, entry):
@@ -297,25 +300,37 @@ class SwapTableP4(SwapTableP1):
     def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None:
         """Models: the end of ``swap_cache_del_folio()`` (P2+; ``put_swap_folio`` in the
         model): the folio left the cache (or its claim is dropped); slots with no swap count
-        are freed.
+        are freed, in one cluster lock section.
 
         Raises:
             KernelError(EINVAL): an entry that is not allocated.
         """
         si, offset = self._swap_info_get(entry)
-        for off in range(offset, offset + folio.nr_pages):
+        self._lock(si, offset)
+        self._put_swap_folio_locked(si, offset, folio.nr_pages)
+
+    def _put_swap_folio_locked(self, si: SwapInfo, offset: int, nr: int) -> None:
+        for off in range(offset, offset + nr):
             if self._claimed(si, off):
                 self.tables.unclaim(swp_entry(si.type, off), 1)
-        self._lock(si, offset)
         run = 0
-        for off in range(offset, offset + folio.nr_pages + 1):
-            if off < offset + folio.nr_pages and not self._count(si, off) \
-                    and not self._cached(si, off):
+        for off in range(offset, offset + nr + 1):
+            if off < offset + nr and not self._count(si, off) and not self._cached(si, off):
                 run += 1
                 continue
             if run:
                 self._free_slots(si, off - run, run)
                 run = 0
+
+    def delete_from_swap_cache(self, folio: Folio, *, shadow: int | None = None) -> None:
+        """Models: ``swap_cache_del_folio()`` (P2+): in one cluster lock section the folio's
+        words become ``shadow`` (or NULL) and slots with no swap count are freed (v6.14 and
+        phase I take a second section for ``put_swap_folio``)."""
+        entry = folio.swap
+        si, offset = self._swap_info_get(entry)
+        nr = folio.nr_pages
+        self.swap_cache._delete_from_swap_cache(folio, entry, shadow)
+        self._put_swap_folio_locked(si, offset, nr)
 
     def swap_duplicate(self, entry: SwpEntry) -> int:
         """Models: ``swap_dup_entries()`` / ``folio_dup_swap()`` (P3+): one more count; past
