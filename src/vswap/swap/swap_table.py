@@ -202,8 +202,9 @@ class SwapTableCache(SwapCache):
         Models: ``swap_cache_add_folio()`` (6.18; the model keeps the v6.14 name the memory
         manager calls): under the cluster lock, each entry's shadow (or placeholder) is
         replaced by the folio, the flags field kept. Filling a claimed range takes no lock
-        section of its own: the claim's section is the kernel's one insertion section. Returns ``(0, shadow)`` with the first
-        entry's shadow (or None), or ``(-EEXIST, None)`` when an entry holds a folio.
+        section of its own: the claim's section is the kernel's one insertion section.
+        Returns ``(0, shadow)`` with the first entry's shadow (or None), or
+        ``(-EEXIST, None)`` when an entry holds a folio.
 
         Raises:
             KernelError(ENOENT): the cluster has no table (the slots are not allocated).

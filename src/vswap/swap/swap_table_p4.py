@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vswap.kernel import sizes
 from vswap.kernel.env import KernelEnv
@@ -81,6 +81,17 @@ if TYPE_CHECKING:
     from vswap.swap._api import SwapDesign
     from vswap.swap.storage import SwapStorage
     from vswap.zswap.zswap import ZswapHost
+
+class SlotSpace(Protocol):
+    """A space of slots with swap tables: a physical device (``SwapInfo``) or, in the Swap
+    Table Edition, the virtual swap device."""
+
+    @property
+    def type(self) -> int: ...
+
+    @property
+    def max(self) -> int: ...
+
 
 #: ``struct swap_cluster_info`` of P4 v5 (see the module docstring).
 SWAP_CLUSTER_INFO_BYTES_P4 = sizes.SWAP_CLUSTER_INFO_BYTES_P4_V5
@@ -159,13 +170,13 @@ class SwapTableP4(SwapTableP1):
         return result
 
     # -- the table word ----------------------------------------------------------------------------
-    def _word(self, si: SwapInfo, offset: int) -> tuple[array[int], int]:
+    def _word(self, si: SlotSpace, offset: int) -> tuple[array[int], int]:
         table = self.tables.tables.get((si.type, offset // SWAPFILE_CLUSTER))
         if table is None:
             raise KernelError(Errno.ENOENT, f"slot {si.type}:{offset} has no swap table")
         return table, offset % SWAPFILE_CLUSTER
 
-    def _count(self, si: SwapInfo, offset: int) -> int:
+    def _count(self, si: SlotSpace, offset: int) -> int:
         """Models: ``swp_tb_get_count()`` plus the extend table: the full swap count."""
         table, i = self._word(si, offset)
         count = (table[i] & SWP_TB_COUNT_MASK) >> SWP_TB_COUNT_SHIFT
@@ -173,7 +184,7 @@ class SwapTableP4(SwapTableP1):
             return int(self.extend_tables[(si.type, offset // SWAPFILE_CLUSTER)][i])
         return count
 
-    def _set_count(self, si: SwapInfo, offset: int, count: int) -> None:
+    def _set_count(self, si: SlotSpace, offset: int, count: int) -> None:
         """Models: ``__swap_table_set_count()``: counts from ``SWP_TB_COUNT_MAX`` on keep the
         field at the maximum and the whole count in the cluster's extend table."""
         table, i = self._word(si, offset)
@@ -193,24 +204,37 @@ class SwapTableP4(SwapTableP1):
             field = count
         table[i] = table[i] & ~SWP_TB_COUNT_MASK | field << SWP_TB_COUNT_SHIFT
 
-    def _cached(self, si: SwapInfo, offset: int) -> bool:
+    def _cached(self, si: SlotSpace, offset: int) -> bool:
         """A folio is cached at the slot, or a swap-in claimed it (the cache pin)."""
         table, i = self._word(si, offset)
         return swp_tb_is_folio(table[i] & SWP_TB_VAL_MASK)
 
-    def _claimed(self, si: SwapInfo, offset: int) -> bool:
+    def _claimed(self, si: SlotSpace, offset: int) -> bool:
         table, i = self._word(si, offset)
         return table[i] & SWP_TB_VAL_MASK == SWP_TB_PLACEHOLDER
 
-    def _lock(self, si: SwapInfo, offset: int, cost: Cost = Cost.SWAP_MAP_UPDATE) -> None:
+    def _lock(self, si: SlotSpace, offset: int, cost: Cost = Cost.SWAP_MAP_UPDATE) -> None:
         self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER), cost)
 
-    def _slot(self, entry: SwpEntry) -> tuple[SwapInfo, int] | None:
+    def _slot(self, entry: SwpEntry) -> tuple[SlotSpace, int] | None:
+        """The space and offset of an allocated entry; None otherwise."""
         si = self.devices.swap_type_to_swap_info(swp_type(entry))
         offset = swp_offset(entry)
-        if si is None or not 0 < offset < si.max or si.swap_map[offset] != SWAP_MAP_ALLOCATED:
+        if si is None or not 0 < offset < si.max or not self._allocated(si, offset):
             return None
         return si, offset
+
+    def _allocated(self, si: SlotSpace, offset: int) -> bool:
+        """Is the slot in use? (The allocator's byte: the kernel's "word not NULL".)"""
+        return isinstance(si, SwapInfo) and si.swap_map[offset] == SWAP_MAP_ALLOCATED
+
+    def _space_get(self, entry: SwpEntry) -> tuple[SlotSpace, int]:
+        """``_swap_info_get()`` for any slot space: the space and offset of a used entry.
+
+        Raises:
+            KernelError(EINVAL): a bad or unused entry.
+        """
+        return self._swap_info_get(entry)
 
     # -- dynamic tables ----------------------------------------------------------------------------
     def _clusters_used(self, si: SwapInfo, offset: int, nr: int) -> None:
@@ -224,10 +248,11 @@ class SwapTableP4(SwapTableP1):
                 sizes.MEMCG_TABLE_BYTES_PER_SLOT * SWAPFILE_CLUSTER))
         users[c] += nr
 
-    def _free_slots(self, si: SwapInfo, offset: int, nr: int) -> None:
+    def _free_slots(self, si: SlotSpace, offset: int, nr: int) -> None:
         """Models: ``__swap_cluster_free_entries()``: the slots (count 0, nothing cached) are
         freed: memcg uncharged, zswap entries invalidated, words cleared (shadow and zero
         flag), the slots returned; a cluster left with none frees its tables."""
+        assert isinstance(si, SwapInfo)
         self.mem_cgroup_uncharge_swap(swp_entry(si.type, offset), nr)
         table, i0 = self._word(si, offset)
         for i in range(i0, i0 + nr):
@@ -244,7 +269,7 @@ class SwapTableP4(SwapTableP1):
             del self.memcg_tables[(si.type, c)]
             assert (si.type, c) not in self.extend_tables, "extend table outlived its slots"
 
-    def _free_if_unused(self, si: SwapInfo, offset: int) -> None:
+    def _free_if_unused(self, si: SlotSpace, offset: int) -> None:
         if not self._count(si, offset) and not self._cached(si, offset):
             self._free_slots(si, offset, 1)
 
@@ -305,11 +330,11 @@ class SwapTableP4(SwapTableP1):
         Raises:
             KernelError(EINVAL): an entry that is not allocated.
         """
-        si, offset = self._swap_info_get(entry)
+        si, offset = self._space_get(entry)
         self._lock(si, offset)
         self._put_swap_folio_locked(si, offset, folio.nr_pages)
 
-    def _put_swap_folio_locked(self, si: SwapInfo, offset: int, nr: int) -> None:
+    def _put_swap_folio_locked(self, si: SlotSpace, offset: int, nr: int) -> None:
         for off in range(offset, offset + nr):
             if self._claimed(si, off):
                 self.tables.unclaim(swp_entry(si.type, off), 1)
@@ -327,7 +352,7 @@ class SwapTableP4(SwapTableP1):
         words become ``shadow`` (or NULL) and slots with no swap count are freed (v6.14 and
         phase I take a second section for ``put_swap_folio``)."""
         entry = folio.swap
-        si, offset = self._swap_info_get(entry)
+        si, offset = self._space_get(entry)
         nr = folio.nr_pages
         self.swap_cache._delete_from_swap_cache(folio, entry, shadow)
         self._put_swap_folio_locked(si, offset, nr)
@@ -359,7 +384,7 @@ class SwapTableP4(SwapTableP1):
             return -Errno.ENOENT
         self._lock(si, offset, Cost.SWAP_CACHE_INSERT)
         for off in range(offset, offset + nr):
-            if si.swap_map[off] != SWAP_MAP_ALLOCATED:
+            if not self._allocated(si, off):
                 return -Errno.ENOENT
             if self._cached(si, off):
                 return -Errno.EEXIST
@@ -375,7 +400,7 @@ class SwapTableP4(SwapTableP1):
         Raises:
             KernelError(EINVAL): an entry that is not claimed.
         """
-        si, offset = self._swap_info_get(entry)
+        si, offset = self._space_get(entry)
         for off in range(offset, offset + nr):
             if not self._claimed(si, off):
                 raise KernelError(Errno.EINVAL, f"swapcache_clear on unclaimed slot "
@@ -385,7 +410,7 @@ class SwapTableP4(SwapTableP1):
         for off in range(offset, offset + nr):
             self._free_if_unused(si, off)
 
-    def _put_counts(self, si: SwapInfo, offset: int, nr: int) -> bool:
+    def _put_counts(self, si: SlotSpace, offset: int, nr: int) -> bool:
         """Models: ``swap_put_entries_cluster()``: one count less on each of ``nr`` slots;
         slots reaching 0 with nothing cached are freed. Returns True if any slot is now held
         only by the swap cache."""
@@ -396,7 +421,7 @@ class SwapTableP4(SwapTableP1):
             self._lock(si, off)
             stop = min(end, (off // SWAPFILE_CLUSTER + 1) * SWAPFILE_CLUSTER)
             for o in range(off, stop):
-                if si.swap_map[o] != SWAP_MAP_ALLOCATED or not self._count(si, o):
+                if not self._allocated(si, o) or not self._count(si, o):
                     raise KernelError(Errno.EINVAL, f"swap_free: slot {si.type}:{o} has no "
                                                     "reference to drop")
                 count = self._count(si, o) - 1
@@ -415,7 +440,7 @@ class SwapTableP4(SwapTableP1):
         Raises:
             KernelError(EINVAL): an unused entry or one with no count (a double free).
         """
-        si, offset = self._swap_info_get(entry)
+        si, offset = self._space_get(entry)
         self._put_counts(si, offset, nr)
 
     def free_swap_and_cache_nr(self, entry: SwpEntry, nr: int = 1) -> None:
@@ -430,7 +455,7 @@ class SwapTableP4(SwapTableP1):
             if start + nr > si.max:
                 raise KernelError(Errno.EINVAL, "free_swap_and_cache_nr past device end")
             for off in range(start, start + nr):
-                if si.swap_map[off] != SWAP_MAP_ALLOCATED:
+                if not self._allocated(si, off):
                     raise KernelError(Errno.EINVAL, f"free_swap_and_cache: unused slot "
                                                     f"{si.type}:{off}")
             if not self._put_counts(si, start, nr):
@@ -450,14 +475,14 @@ class SwapTableP4(SwapTableP1):
 
     def swap_cache_only(self, si: SwapInfo, offset: int) -> bool:
         """Models: the reclaim scans' test (P3+): the slot has no count and a folio cached."""
-        if si.swap_map[offset] != SWAP_MAP_ALLOCATED:
+        if not self._allocated(si, offset):
             return False
         table, i = self._word(si, offset)
         tb = table[i]
         return not tb & SWP_TB_COUNT_MASK and tb & SWP_TB_VAL_MASK != SWP_TB_PLACEHOLDER \
             and swp_tb_is_folio(tb & SWP_TB_VAL_MASK)
 
-    def _only_has_cache(self, si: SwapInfo, offset: int, nr: int) -> bool:
+    def _only_has_cache(self, si: SlotSpace, offset: int, nr: int) -> bool:
         return all(not self._count(si, off) for off in range(offset, offset + nr))
 
     def try_to_reclaim_swap(self, si: SwapInfo, offset: int, flags: int) -> int:
@@ -498,13 +523,13 @@ class SwapTableP4(SwapTableP1):
         return any(self._count(si, o) for o in range(off, off + folio.nr_pages))
 
     # -- the zero flag -----------------------------------------------------------------------------
-    def _zero_test(self, si: SwapInfo, offset: int) -> bool:
+    def _zero_test(self, si: SlotSpace, offset: int) -> bool:
         table, i = self._word(si, offset)
         return bool(table[i] & SWP_TB_ZERO_FLAG)
 
     def swap_zeromap_folio_set(self, folio: Folio) -> None:
         """Models: ``__swap_table_set_zero()`` for each page, ``swpout_zero``."""
-        si, off = self._swap_info_get(folio.swap)
+        si, off = self._space_get(folio.swap)
         self._lock(si, off)
         table, i0 = self._word(si, off)
         for i in range(i0, i0 + folio.nr_pages):
@@ -513,7 +538,7 @@ class SwapTableP4(SwapTableP1):
 
     def swap_zeromap_folio_clear(self, folio: Folio) -> None:
         """Models: ``__swap_table_clear_zero()`` for each page."""
-        si, off = self._swap_info_get(folio.swap)
+        si, off = self._space_get(folio.swap)
         table, i0 = self._word(si, off)
         if any(table[i] & SWP_TB_ZERO_FLAG for i in range(i0, i0 + folio.nr_pages)):
             self._lock(si, off)
@@ -522,7 +547,7 @@ class SwapTableP4(SwapTableP1):
 
     def swap_zeromap_batch(self, entry: SwpEntry, max_nr: int) -> tuple[int, bool]:
         """Models: ``swap_zeromap_batch()`` on the zero flags."""
-        si, off = self._swap_info_get(entry)
+        si, off = self._space_get(entry)
         first = self._zero_test(si, off)
         n = 1
         while n < max_nr and self._zero_test(si, off + n) == first:
@@ -559,6 +584,7 @@ class SwapTableP4(SwapTableP1):
             info = self.zswap.lookup(entry)
             if info is not None:
                 return self.zswap._decompress(info.id)
+        assert isinstance(si, SwapInfo)
         return bytes(si.storage.read_page(off))
 
     def entry_leftovers(self) -> list[str]:
