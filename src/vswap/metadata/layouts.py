@@ -28,6 +28,8 @@ Layouts (keys of :data:`LAYOUTS`):
 ``swap-table-p4``  swap table phase IV: swap_cgroup removed, zeromap merged into the table
 ``swap-table-p4-v5``  phase IV as merged (P4 v5): 48-byte cluster headers (the
                    ``swap-table-p4`` design)
+``vswap-ste``      virtual swap space, Swap Table Edition v5, on phase IV (the ``vswap-ste``
+                   design)
 =================  ===============================================================
 """
 
@@ -403,9 +405,46 @@ SWAP_TABLE_P4_V5 = Layout(
         _ZSWAP_ENTRY,
     ))
 
+_STE = "[PATCH v5 00/11] Virtual Swap Space (Swap Table Edition) (lore " \
+       "20260918180241.3424851-1-nphamcs@gmail.com); linux-mm/linux-mm mm/vswap.h @0822e81d0463"
+
+VSWAP_STE = Layout(
+    name="vswap-ste", title="virtual swap space, Swap Table Edition (on swap table phase IV)",
+    source=_STE + "; 8 B virtual table per virtual slot on top of phase IV's 8 B swap table",
+    structures=(
+        Structure(name="vswap_virtual_table", kind=Kind.PER_USED_CLUSTER,
+                  bytes=sizes.SWAP_TABLE_BYTES_PER_CLUSTER, space="virtual",
+                  source="mm/vswap.h ci_dyn->virtual_table: kcalloc(SWAPFILE_CLUSTER, "
+                         "sizeof(atomic_long_t)) per vswap cluster: 8 B per virtual slot"),
+        Structure(name="vswap_swap_table", kind=Kind.PER_USED_CLUSTER,
+                  bytes=sizes.SWAP_TABLE_BYTES_PER_CLUSTER, space="virtual",
+                  source="mm/swap_table.h: the vswap device's clusters have the phase IV "
+                         "swap table (counts, zero flag, cached folio or shadow)"),
+        Structure(name="vswap_memcg_table", kind=Kind.PER_USED_CLUSTER,
+                  bytes=sizes.MEMCG_TABLE_BYTES_PER_SLOT * SWAPFILE_CLUSTER, space="virtual",
+                  counted=False,
+                  source="mm/swap_table.h struct swap_memcg_table of each vswap cluster",
+                  note="the memcg term, left out as in the phase IV figures"),
+        Structure(name="vswap_cluster_info", kind=Kind.PER_USED_CLUSTER,
+                  bytes=sizes.SWAP_CLUSTER_INFO_BYTES_P4_V5 + 8, space="virtual",
+                  counted=False,
+                  source="struct swap_cluster_info_dynamic: the 48-byte header and the "
+                         "virtual_table pointer (assumed layout)",
+                  note="allocated on demand per vswap cluster; no published figure"),
+        _cluster_info(sizes.SWAP_CLUSTER_INFO_BYTES_P4_V5, counted=True, backends=DISK_ONLY,
+                      source="mm/swap.h struct swap_cluster_info of the physical device "
+                             "(P4 v5: 48 B)"),
+        Structure(name="swap_table", kind=Kind.PER_USED_CLUSTER,
+                  bytes=sizes.SWAP_TABLE_BYTES_PER_CLUSTER, backends=DISK_ONLY,
+                  source="mm/swap_table.h: the physical cluster's swap table holds the "
+                         "reverse map (pointer words) of the slots backing vswap slots"),
+        _ZSWAP_ENTRY,
+    ), virtual_first=1)
+
 #: Every layout by name, in the order the calculator prints them.
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (CLASSIC, VSWAP_RFC_V2, V6_19, VSWAP_V6, SWAP_TABLE_P1,
-                   SWAP_TABLE_P2, SWAP_TABLE_P3, SWAP_TABLE_P4, SWAP_TABLE_P4_V5)
+                   SWAP_TABLE_P2, SWAP_TABLE_P3, SWAP_TABLE_P4, SWAP_TABLE_P4_V5,
+                   VSWAP_STE)
 }

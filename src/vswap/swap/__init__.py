@@ -36,6 +36,7 @@ _DESIGN_PATHS: dict[str, str] = {
     "vswap-v6": "vswap.swap.vswap_v6:VirtualSwapV6",
     "swap-table-p1": "vswap.swap.swap_table_p1:SwapTableP1",
     "swap-table-p4": "vswap.swap.swap_table_p4:SwapTableP4",
+    "vswap-ste": "vswap.swap.vswap_ste:VswapSTE",
 }
 
 DESIGNS: tuple[str, ...] = tuple(_DESIGN_PATHS)

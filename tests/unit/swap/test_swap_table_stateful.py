@@ -1,4 +1,5 @@
-"""Stateful property test of the swap table designs (``swap-table-p1``, ``swap-table-p4``)
+"""Stateful property test of the swap table designs (``swap-table-p1``, ``swap-table-p4``,
+``vswap-ste``)
 against a reference model of pages, swap counts and parked swap-cache folios.
 
 Rules are the entry points reclaim and the fault path use: ``add_to_swap``,
@@ -228,9 +229,62 @@ class SwapTableP1Machine(SwapTableMachine):
     design = "swap-table-p1"
 
 
-for _m in (SwapTableMachine, SwapTableP1Machine):
+class VswapSteMachine(SwapTableMachine):
+    """The Swap Table Edition with a vswap space of 12 slots, so swap-outs also fall
+    back to direct-mapped physical entries; swapoff then needs no page-table walk for the
+    virtual entries but cannot complete while direct-mapped ones are swapped."""
+
+    design = "vswap-ste"
+
+    def __init__(self) -> None:
+        RuleBasedStateMachine.__init__(self)
+        d = create_design(self.design, env=KernelEnv(debug_vm=True), max_vswap_pages=12)
+        assert isinstance(d, SwapDesignBase)
+        self.d = d
+        self.z = d.attach_zswap(total_ram_pages=1 << 16)
+        self.dev = 0
+        self._swapon()
+        self.limited = d.memcgs.create("/limited")
+        self.limited.swap.max = 24
+        self.pages = {}
+        self.next_id = 0
+
+    @rule()
+    def swapoff(self) -> None:
+        si = next(self.d.devices.devices(), None)
+        if si is None:
+            self._swapon()
+            return
+        res = self.d.swapoff(si.name)
+        direct = [p for p in self.pages.values() if p.entry and p.entry >> 58 != 23]
+        if direct:
+            assert not res.completed
+        else:
+            assert res.completed, res.error
+            assert res.ptes_visited == 0
+            for p in self.pages.values():
+                if p.entry and p.parked is None:
+                    f = self.d.swap_cache_get_folio(SwpEntry(p.entry))
+                    if f is not None and f.dirty:
+                        p.parked = f
+            self._swapon()
+
+    @invariant()
+    def counts_match_reference(self) -> None:
+        total = 0
+        for p in self.pages.values():
+            if p.entry:
+                for i in range(1 << p.order):
+                    assert self.d.swp_swapcount(SwpEntry(p.entry + i)) == p.ptes
+                total += 1 << p.order
+        live = sum(1 for _e, _c, _cached in self.d.live_swap_entries())
+        assert live == total
+
+
+for _m in (SwapTableMachine, SwapTableP1Machine, VswapSteMachine):
     _m.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None,
                                     derandomize=True)
 
 TestSwapTableP4Stateful = SwapTableMachine.TestCase
 TestSwapTableP1Stateful = SwapTableP1Machine.TestCase
+TestVswapSteStateful = VswapSteMachine.TestCase

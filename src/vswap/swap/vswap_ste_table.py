@@ -1,0 +1,179 @@
+"""The virtual swap device of the Swap Table Edition: on-demand clusters and the virtual table.
+
+Models: the vswap device of "[PATCH v5 00/11] Virtual Swap Space (Swap Table Edition)"
+(Nhat Pham, 2026-09-18, lore ``20260918180241.3424851-1-nphamcs@gmail.com``), read from
+linux-mm/linux-mm mm/vswap.h @0822e81d0463: a swap device (``vswap_si``) whose clusters are
+allocated on demand (``swap_cluster_info_dynamic``, an XArray of them), each with the phase IV
+swap table and memcg table of any cluster plus the ``virtual_table``: one ``atomic_long_t``
+per virtual slot holding the slot's backend, tagged in its low 3 bits:
+
+==============================  ==============================================================
+``virtual_table`` word          backend
+==============================  ==============================================================
+``0`` (NONE)                    no separate backend: zero page (the swap table's zero flag), a
+                                cached folio (the swap table's PFN word) or nothing (free)
+``zentry << 3 | 0b001`` (ZSWAP) a zswap entry (the model's zswap entry id)
+``type << 61 | off << 3 |       a physical slot (type in the top ``MAX_SWAPFILES_SHIFT``
+0b010`` (SWAPFILE)              bits, offset in the 56 bits between)
+==============================  ==============================================================
+
+Invariants (:meth:`VswapSpace.check_invariants`): a cluster exists exactly while it has an
+allocated slot (``users``), and then has a virtual table, a swap table and a memcg table;
+slot 0 of cluster 0 is never handed out (a swap device's slot 0 is its header).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from itertools import chain
+
+from vswap.kernel.types import MAX_SWAPFILES_SHIFT, SWAPFILE_CLUSTER
+
+#: ``VTABLE_TAG_BITS`` and the tags (``enum vswap_backing_type``).
+VTABLE_TAG_BITS = 3
+VTABLE_TAG_MASK = (1 << VTABLE_TAG_BITS) - 1
+VSWAP_NONE = 0
+VSWAP_ZSWAP = 1
+VSWAP_SWAPFILE = 2
+#: Return-only types, derived from the swap table (zero flag, PFN word).
+VSWAP_ZERO = 3
+VSWAP_FOLIO = 4
+#: ``VTABLE_PHYS_OFF_BITS``: offset bits of a SWAPFILE word.
+VTABLE_PHYS_OFF_BITS = 64 - VTABLE_TAG_BITS - MAX_SWAPFILES_SHIFT
+
+
+def vtable_mk_phys(type_: int, offset: int) -> int:
+    """Models: ``vtable_mk_phys()``."""
+    return type_ << (VTABLE_TAG_BITS + VTABLE_PHYS_OFF_BITS) | offset << VTABLE_TAG_BITS \
+        | VSWAP_SWAPFILE
+
+
+def vtable_to_phys(vt: int) -> tuple[int, int]:
+    """Models: ``vtable_to_phys()``: (type, offset) of a SWAPFILE word."""
+    return (vt >> (VTABLE_TAG_BITS + VTABLE_PHYS_OFF_BITS),
+            (vt >> VTABLE_TAG_BITS) & ((1 << VTABLE_PHYS_OFF_BITS) - 1))
+
+
+def vtable_mk_zswap(zentry: int) -> int:
+    """A ZSWAP word: the zswap entry (its id here) with tag ``0b001``."""
+    return zentry << VTABLE_TAG_BITS | VSWAP_ZSWAP
+
+
+class VswapSpace:
+    """The vswap device's clusters: which exist, their allocated slots, their virtual tables.
+
+    ``type`` is the device's swap type, ``max`` the bound on its offsets (clusters are made
+    at the lowest free id, so offsets stay below ``max_pages`` plus a cluster per order) and
+    ``limit`` the live slots it may hold (the space cap: the posted series caps vswap at
+    8 TB). The swap and memcg tables of each cluster are kept by
+    the design with the physical clusters' (``SwapTableCache.tables`` under this type, and
+    the design's ``memcg_tables``); :meth:`alloc` and :meth:`release` say when a cluster
+    appears and disappears.
+    """
+
+    def __init__(self, *, type_: int, max_pages: int) -> None:
+        self.type = type_
+        self.limit = max_pages
+        self.max = max_pages + 16 * SWAPFILE_CLUSTER
+        self.vtables: dict[int, array[int]] = {}
+        self.users: dict[int, int] = {}
+        #: Per order, the cluster allocations of that order go to first (``ci->order``).
+        self.cluster_order: dict[int, int] = {}
+        self.next_hint: dict[int, int] = {}
+        self.clusters_allocated = 0
+        self.clusters_freed = 0
+        #: Live slots (``vswap/used``).
+        self.used = 0
+
+    def _free_run(self, c: int, nr: int, words: array[int]) -> int:
+        """An aligned run of ``nr`` free slots in cluster ``c`` (-1 if none); a slot is free
+        when its swap table word and virtual table word are both 0."""
+        vt = self.vtables[c]
+        start = self.next_hint.get(c, 0)
+        for base in chain(range(start - start % nr, SWAPFILE_CLUSTER, nr), range(0, start, nr)):
+            if c == 0 and base == 0:
+                continue
+            if base + nr > SWAPFILE_CLUSTER:
+                continue
+            if all(not words[base + k] and not vt[base + k] for k in range(nr)):
+                return base
+        return -1
+
+    def alloc(self, order: int, tables: dict[tuple[int, int], array[int]]) -> tuple[int, bool]:
+        """Models: the vswap device's cluster allocation (``cluster_alloc_swap_entry`` on
+        ``vswap_si``): ``1 << order`` aligned slots from a cluster of that order with room,
+        lowest first, else a new cluster at the lowest free id. Returns (offset, whether a
+        new cluster was made; the caller then gives it its tables), or (0, False) when the
+        space is full (``limit`` - 1 slots live: slot 0 is never handed out).
+        """
+        nr = 1 << order
+        if self.used + nr > self.limit - 1:
+            return 0, False
+        for c in sorted(self.users):
+            if self.cluster_order[c] != order or self.users[c] + nr > SWAPFILE_CLUSTER:
+                continue
+            base = self._free_run(c, nr, tables[(self.type, c)])
+            if base >= 0:
+                self._take(c, base, nr)
+                return c * SWAPFILE_CLUSTER + base, False
+        c = 0
+        while c in self.users:
+            c += 1
+        self.users[c] = 0
+        self.cluster_order[c] = order
+        self.vtables[c] = array("Q", bytes(8 * SWAPFILE_CLUSTER))
+        self.clusters_allocated += 1
+        base = nr if c == 0 else 0
+        self._take(c, base, nr)
+        return c * SWAPFILE_CLUSTER + base, True
+
+    def _take(self, c: int, base: int, nr: int) -> None:
+        self.users[c] += nr
+        self.used += nr
+        self.next_hint[c] = (base + nr) % SWAPFILE_CLUSTER
+
+    def release(self, offset: int, nr: int) -> bool:
+        """Give back ``nr`` slots (their words already cleared). Returns True when their
+        cluster is now empty and was freed (the caller frees its swap and memcg tables)."""
+        c = offset // SWAPFILE_CLUSTER
+        vt = self.vtables[c]
+        i0 = offset % SWAPFILE_CLUSTER
+        assert not any(vt[i0:i0 + nr]), f"vswap slots {offset}+{nr} released with a backend"
+        self.users[c] -= nr
+        self.used -= nr
+        if self.users[c]:
+            return False
+        del self.users[c], self.vtables[c], self.cluster_order[c]
+        self.next_hint.pop(c, None)
+        self.clusters_freed += 1
+        return True
+
+    def vt_get(self, offset: int) -> int:
+        """Models: ``__vtable_get()`` (0 for a slot of no cluster)."""
+        vt = self.vtables.get(offset // SWAPFILE_CLUSTER)
+        return int(vt[offset % SWAPFILE_CLUSTER]) if vt is not None else 0
+
+    def vt_set(self, offset: int, word: int) -> None:
+        """Models: ``__vtable_set()``."""
+        self.vtables[offset // SWAPFILE_CLUSTER][offset % SWAPFILE_CLUSTER] = word
+
+    def clusters(self) -> Iterator[int]:
+        """Live cluster ids, in order."""
+        return iter(sorted(self.users))
+
+    def check_invariants(self, tables: dict[tuple[int, int], array[int]]) -> None:
+        """Raise AssertionError unless the module-docstring invariants hold."""
+        assert set(self.vtables) == set(self.users) == set(self.cluster_order)
+        total = 0
+        for c, n in self.users.items():
+            words = tables.get((self.type, c))
+            assert words is not None, f"vswap cluster {c} without a swap table"
+            vt = self.vtables[c]
+            live = sum(1 for i in range(SWAPFILE_CLUSTER) if words[i] or vt[i])
+            assert live == n, f"vswap cluster {c}: {n} users, {live} live slots"
+            assert n, f"empty vswap cluster {c} not freed"
+            if c == 0:
+                assert not words[0] and not vt[0], "vswap slot 0 handed out"
+            total += n
+        assert total == self.used, f"vswap/used {self.used} != {total}"
