@@ -685,13 +685,16 @@ class VswapSTE(SwapTableP4):
                 signal_pending: Callable[[], bool] | None = None) -> SwapoffResult:
         """Models: ``sys_swapoff()`` under STE: every slot backing a virtual entry is read
         into the swap cache and the entry repointed to the folio (NONE, dirty), no page table
-        visited; direct-mapped slots need ``try_to_unuse``'s walk, as phase IV."""
+        visited; direct-mapped slots need ``try_to_unuse``'s walk, as phase IV. A failure
+        (``ENOMEM``, ``EIO``, ``EBUSY``, ``EINTR``) leaves the device on with what was
+        repointed repointed (``completed=False``)."""
         si = self._find_device(name_or_type)
         self.devices.begin_swapoff(si)
         result = SwapoffResult(type=si.type, name=si.name)
         before = si.inuse_pages
         reads_before = self.io_reads
         direct = False
+        error = ""
         for poff in range(1, si.max):
             if not self._allocated(si, poff):
                 continue
@@ -700,20 +703,23 @@ class VswapSTE(SwapTableP4):
                 direct = True
                 continue
             if signal_pending is not None and signal_pending():
+                error = "EINTR: interrupted by a signal"
                 break
             entry = swp_entry(VSWAP_TYPE, (tb & SWP_RMAP_ENTRY_MASK) >> 3)
             folio, new = self.read_swap_cache_async(entry)
             if folio is None:
-                continue
+                error = f"ENOMEM: swapoff: unable to allocate swap cache folio for {entry:#x}"
+                break
             if new:
-                ok = self.swap_read_folio(folio)
-                if not ok:
+                if not self.swap_read_folio(folio):
                     folio.uptodate = False
                     self.delete_from_swap_cache(folio)
                     folio.folio_unlock()
-                    continue
+                    error = f"EIO: swapoff: cannot read slot {si.type}:{poff} of {entry:#x}"
+                    break
             elif not folio.folio_trylock():
-                continue
+                error = f"EBUSY: swapoff: folio of {entry:#x} is locked"
+                break
             off = swp_offset(folio.swap)
             self._vlock(off)
             for k in range(folio.nr_pages):
@@ -722,7 +728,7 @@ class VswapSTE(SwapTableP4):
                     self._release_backing(off + k, 1)
             folio.dirty = True
             folio.folio_unlock()
-        if direct:
+        if direct and not error:
             result.ptes_visited = self.hooks.unuse_ptes(si.type)
             for offset in range(1, si.max):
                 if super().swap_cache_only(si, offset):
@@ -732,13 +738,12 @@ class VswapSTE(SwapTableP4):
                         folio.folio_unlock()
         result.pages_read = self.io_reads - reads_before
         result.pages_unused = before - si.inuse_pages
-        if si.inuse_pages:
+        if error or si.inuse_pages:
             self.devices.abort_swapoff(si)
             result.completed = False
-            if signal_pending is not None and signal_pending():
-                result.error = "EINTR: interrupted by a signal"
-            else:
-                result.error = f"{si.inuse_pages} slots still in use"
+            if not error and signal_pending is not None and signal_pending():
+                error = "EINTR: interrupted by a signal"
+            result.error = error or f"{si.inuse_pages} slots still in use"
             return result
         if self.zswap is not None:
             self.zswap.zswap_swapoff(si.type)

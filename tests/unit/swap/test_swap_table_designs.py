@@ -16,6 +16,8 @@ from vswap.swap.swap_state import pack_shadow
 from vswap.swap.swap_table import SWP_TB_COUNT_MAX
 from vswap.swap.swap_table_p1 import SwapTableP1
 from vswap.swap.swap_table_p4 import SwapTableP4
+from vswap.swap.swapfile import TTRS_ANYWAY
+from vswap.swap.vswap_ste import SWP_RMAP_CACHE_ONLY, VSWAP_TYPE, VswapSTE
 
 
 def _design(name: str, *, tracer: KernelTracer | None = None) -> SwapTableP1:
@@ -137,3 +139,43 @@ def test_p4_has_no_swap_cache_bypass() -> None:
     through the swap cache, where the read-faulted folios stay."""
     assert _read_fault_keeps_cache("swap-table-p1") == 0
     assert _read_fault_keeps_cache("swap-table-p4") == 8
+
+
+def test_ste_takes_a_physical_slot_only_at_writeout_with_its_reverse_map() -> None:
+    d = _design("vswap-ste")
+    assert isinstance(d, VswapSTE)
+    memcg = d.memcgs.create("/a")
+    f = Folio(0, b"\x05" * PAGE_SIZE, memcg_id=memcg.id)
+    f.folio_lock()
+    assert d.add_to_swap(f)
+    e = f.swap
+    assert swp_type(e) == VSWAP_TYPE and memcg.swap.usage == 0, "virtual slots: no charge"
+    assert sum(si.inuse_pages for si in d.devices.devices()) == 0
+    d.swap_duplicate(e)
+    f.dirty = False
+    assert d.swap_writepage(f) == 0
+    slot = d.swp_entry_to_swp_slot(e)
+    assert slot and memcg.swap.usage == 1, "charged with the physical slot"
+    assert d.swp_slot_to_swp_entry(slot) == e
+    si = next(d.devices.devices())
+    assert not d.swap_cache_only(si, swp_offset(SwpEntry(slot)))
+    d.swap_free_nr(e, 1)  # the PTE is gone, the folio still cached: cache-only
+    assert d.tables.swp_tb(SwpEntry(slot)) & SWP_RMAP_CACHE_ONLY
+    assert d.swap_cache_only(si, swp_offset(SwpEntry(slot)))
+    assert not [k for k in d.memcg_tables if k[0] != VSWAP_TYPE], "no physical memcg table"
+    d.check_invariants()
+    assert d.try_to_reclaim_swap(si, swp_offset(SwpEntry(slot)), TTRS_ANYWAY) == 1
+    assert memcg.swap.usage == 0 and d.leftovers() == []
+    d.check_invariants()
+
+
+def test_ste_swapoff_repoints_virtual_entries_without_a_page_table_walk() -> None:
+    d = _design("vswap-ste")
+    e = _swap_out(d, b"\x06" * PAGE_SIZE)
+    name = next(d.devices.devices()).name
+    res = d.swapoff(name)
+    assert res.completed and res.ptes_visited == 0 and res.pages_read == 1
+    f = d.swap_cache_get_folio(e)
+    assert f is not None and f.dirty and bytes(f.data) == b"\x06" * PAGE_SIZE
+    assert d.swp_entry_to_swp_slot(e) == 0 and d.swp_swapcount(e) == 1
+    d.check_invariants()
