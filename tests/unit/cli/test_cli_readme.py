@@ -137,7 +137,10 @@ def test_readme_configuration_commands(clone: Path, capsys: pytest.CaptureFixtur
     assert "skipped rfc: no RFC reference numbers in the result" in printed
 
 
-def test_readme_demo(clone: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_demo(clone: Path, capsys: pytest.CaptureFixture[str],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A terminal wide enough for every design's column, so row labels are not cut.
+    monkeypatch.setenv("COLUMNS", "240")
     assert _vswap("bin/vswap demo") == 0
     out = capsys.readouterr().out
     assert out.count("/proc/swaps with 2000 pages out") == len(DESIGNS), "every design"
