@@ -22,6 +22,7 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from vswap.errors import ConfigError
 from vswap.kernel.types import PAGE_SIZE
@@ -181,9 +182,9 @@ def rfc_figure(runs: Sequence[RunResult]) -> Figure:
     fig.text(0.01, 0.005, (footer + "\n" if footer else "") + costs_caption(runs),
              fontsize=7, va="bottom", ha="left")
     engine = fig.get_layout_engine()
-    if engine is not None:
+    if isinstance(engine, ConstrainedLayoutEngine):
         # Room at the bottom for the footer lines (the constrained layout's rect).
-        engine.set(rect=(0, 0.06, 1, 0.94))  # type: ignore[call-arg]
+        engine.set(rect=(0, 0.06, 1, 0.94))
     return fig
 
 

@@ -176,7 +176,7 @@ class Task(Process):
         Process.__init__(self, self.cpuset.engine, generator, self.name, start=False)
         wake = Event(self.engine)
         wake._value = None
-        wake.callbacks.append(self._resume_cb)  # type: ignore[union-attr]
+        wake.callbacks = [self._resume_cb]
         self._target = wake
         self.cpuset._enqueue(self, wake, 0)
 
@@ -270,9 +270,11 @@ class Task(Process):
 
     def _unblock(self, event: Event) -> None:
         wake = self._wake_pending
+        # Set by block() together with this callback; cleared only here.
+        assert wake is not None
         self._wake_pending = None
-        self._copy_outcome(event, wake)  # type: ignore[arg-type]
-        self.cpuset._enqueue(self, wake, 0)  # type: ignore[arg-type]
+        self._copy_outcome(event, wake)
+        self.cpuset._enqueue(self, wake, 0)
 
     def _finish(self, ok: bool, value: Any) -> None:
         if self.cpu is not None:
@@ -396,11 +398,13 @@ class CpuSet:
             cpu.last_task = task
             delay += self.switch_ns
         wake = task._wake
+        # _enqueue() sets it before a task can be dispatched.
+        assert wake is not None
         task._wake = None
         instruments = engine.instruments
         if "task_switch_in" in instruments:
             instruments.call("task_switch_in", task, cpu)
-        engine.schedule(wake, NORMAL, delay)  # type: ignore[arg-type]
+        engine.schedule(wake, NORMAL, delay)
 
     def _release(self, task: Task) -> None:
         cpu = task.cpu

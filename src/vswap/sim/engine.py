@@ -208,7 +208,7 @@ class Process(Event):
         if start:
             init = Event(engine)
             init._value = None
-            init.callbacks.append(self._resume_cb)  # type: ignore[union-attr]
+            init.callbacks = [self._resume_cb]
             self._target = init
             engine.schedule(init, URGENT)
 
@@ -424,8 +424,10 @@ class Engine:
         time, _, _, event = heappop(self._queue)
         self._now = time
         callbacks = event.callbacks
+        # Only triggered events are on the heap, and a triggered event is not processed.
+        assert callbacks is not None
         event.callbacks = None
-        for callback in callbacks:  # type: ignore[union-attr]
+        for callback in callbacks:
             callback(event)
         if not event._ok and not event._defused:
             raise event._value
@@ -457,16 +459,17 @@ class Engine:
         stop_event: Event | None = None
         if until is not None:
             if isinstance(until, Event):
-                stop_event = until
                 if until.callbacks is None:
                     return self._until_result(until)
+                until.callbacks.append(_stop)
+                stop_event = until
             else:
                 if until.__class__ is not int or until < self._now:
                     raise ValueError(f"until={until!r} must be an int >= now ({self._now})")
                 stop_event = Event(self)
                 stop_event._value = None
+                stop_event.callbacks = [_stop]
                 self.schedule(stop_event, URGENT, until - self._now)
-            stop_event.callbacks.append(_stop)  # type: ignore[union-attr]
         instruments = self.instruments
         if "before_run" in instruments:
             instruments.call("before_run")
@@ -480,8 +483,9 @@ class Engine:
                 time, _, _, event = heappop(queue)
                 self._now = time
                 callbacks = event.callbacks
+                assert callbacks is not None
                 event.callbacks = None
-                for callback in callbacks:  # type: ignore[union-attr]
+                for callback in callbacks:
                     callback(event)
                 if not event._ok and not event._defused:
                     raise event._value

@@ -17,6 +17,7 @@ with ``engine.instruments.call("fault", ...)`` guarded by ``"fault" in engine.in
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -27,10 +28,14 @@ __all__ = ["Instrument", "Instruments", "RecordingInstrument", "hook"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+#: Every function decorated with :func:`hook` (the no-op defaults), in every layer.
+_DEFAULT_HOOKS: set[Callable[..., Any]] = set()
+
+
 def hook(func: _F) -> _F:
     """Mark ``func`` as a no-op default hook: instruments that do not override it are not
     called for it."""
-    func.__vswap_default_hook__ = True  # type: ignore[attr-defined]
+    _DEFAULT_HOOKS.add(func)
     return func
 
 
@@ -97,6 +102,11 @@ class Instrument:
         """``request`` completed on I/O ``queue``."""
 
 
+def _is_default_hook(obj: object) -> bool:
+    # Only plain functions are hooks; the test keeps unhashable attributes out of the set.
+    return isinstance(obj, FunctionType) and obj in _DEFAULT_HOOKS
+
+
 def _overridden_hooks(instrument: object) -> list[str]:
     names = []
     for name in dir(instrument):
@@ -106,12 +116,12 @@ def _overridden_hooks(instrument: object) -> list[str]:
         if not callable(impl):
             continue
         func = getattr(impl, "__func__", impl)
-        if getattr(func, "__vswap_default_hook__", False):
+        if _is_default_hook(func):
             continue
         # Only names that are hooks somewhere in the class hierarchy count.
         for klass in type(instrument).__mro__:
             base = klass.__dict__.get(name)
-            if base is not None and getattr(base, "__vswap_default_hook__", False):
+            if _is_default_hook(base):
                 names.append(name)
                 break
     return names

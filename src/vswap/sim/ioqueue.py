@@ -195,8 +195,11 @@ class IoQueue:
         self._channel_free = channel_free
         done = max(now + latency + xfer, channel_free)
         request._value = request
+        callbacks = request.callbacks
+        # A request is pending until _start() schedules it, so it has its callback list.
+        assert callbacks is not None
         # The queue's bookkeeping runs before any waiter's callback.
-        request.callbacks.insert(0, self._complete_cb)  # type: ignore[union-attr]
+        callbacks.insert(0, self._complete_cb)
         self.engine.schedule(request, NORMAL, done - now)
 
     def _complete(self, request: Event) -> None:

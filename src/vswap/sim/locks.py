@@ -183,6 +183,8 @@ class _Lock:
         """Hand the lock to the queued ``task``; returns the instant its hold starts."""
         engine = self.engine
         event = task._lock_wait
+        # _wait() set it when it queued the task; only a grant clears it.
+        assert event is not None
         task._lock_wait = None
         start = engine._now + self.handoff_ns if self.spinning else engine._now
         wait = start - task._lock_since
@@ -190,13 +192,13 @@ class _Lock:
         self.wait_total_ns += wait
         if wait > self.wait_max_ns:
             self.wait_max_ns = wait
-        event._value = None  # type: ignore[union-attr]
+        event._value = None
         if self.spinning:
             # The waiter's CPU was busy spinning the whole time: kernel (sys) time.
             task.spin_ns += wait
-            engine.schedule(event, NORMAL, self.handoff_ns)  # type: ignore[arg-type]
+            engine.schedule(event, NORMAL, self.handoff_ns)
         else:
-            task._make_runnable(event)  # type: ignore[arg-type]
+            task._make_runnable(event)
         instruments = engine.instruments
         if "lock_acquired" in instruments:
             instruments.call("lock_acquired", self, task, wait)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import numpy as np
@@ -37,8 +38,8 @@ USER_MEMSET_PAGE_NS = round(PAGE_SIZE * 1000 / 8657)
 class WorkloadParser(argparse.ArgumentParser):
     """argparse whose errors are one-line :class:`ConfigError` naming the workload."""
 
-    def __init__(self, prog: str, **kwargs: object) -> None:
-        super().__init__(prog=prog, add_help=False, allow_abbrev=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog=prog, add_help=False, allow_abbrev=False)
 
     def error(self, message: str) -> NoReturn:
         raise ConfigError(f"workload {self.prog}: {message}")
@@ -47,14 +48,15 @@ class WorkloadParser(argparse.ArgumentParser):
         raise ConfigError(f"workload {self.prog}: {message or 'bad arguments'}")
 
 
-def size_arg(what: str):  # type: ignore[no-untyped-def]
+def size_arg(what: str) -> Callable[[str], int]:
     """An argparse type parsing a size with K/M/G/T suffix (ConfigError naming ``what``)."""
     def parse(text: str) -> int:
         return parse_size(text, what=what)
     return parse
 
 
-def positive_int(what: str):  # type: ignore[no-untyped-def]
+def positive_int(what: str) -> Callable[[str], int]:
+    """An argparse type parsing an integer of at least 1 (ConfigError naming ``what``)."""
     def parse(text: str) -> int:
         try:
             v = int(text)
