@@ -10,3 +10,11 @@ from __future__ import annotations
 
 class ConfigError(ValueError):
     """Bad user input: a malformed config, size, trace or command line."""
+
+
+class InvalidArgumentError(ValueError):
+    """A layer of the model was called with an argument outside its domain: a bug in the
+    calling layer (a negative delay, an unknown op, an inconsistent table), not bad user
+    input and not a kernel error path (those are :class:`ConfigError` and
+    :class:`vswap.kernel.errors.KernelError`). A ``ValueError``, so callers that validate
+    with ``except ValueError`` keep working."""

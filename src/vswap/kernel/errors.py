@@ -33,6 +33,7 @@ class Errno(enum.IntEnum):
     EFBIG = 27
     ENOSPC = 28
     ERANGE = 34
+    EDEADLK = 35
     ENOSYS = 38
     ENOTSUP = 95
 

@@ -13,6 +13,7 @@ Invariants (checked by :meth:`Folio.check_invariants`):
 
 from __future__ import annotations
 
+from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.types import HPAGE_PMD_ORDER, NO_ENTRY, PAGE_SIZE, SwpEntry
 
 _ZERO_PAGE = bytes(PAGE_SIZE)
@@ -53,13 +54,14 @@ class Folio:
     def __init__(self, order: int = 0, data: bytes | bytearray | None = None,
                  memcg_id: int = 0) -> None:
         if not 0 <= order <= HPAGE_PMD_ORDER:
-            raise ValueError(f"folio order {order} outside 0..{HPAGE_PMD_ORDER}")
+            raise KernelError(Errno.EINVAL, f"folio order {order} outside 0..{HPAGE_PMD_ORDER}")
         size = PAGE_SIZE << order
         if data is None:
             self.data = bytearray(size)
         else:
             if len(data) != size:
-                raise ValueError(f"folio of order {order} needs {size} bytes, got {len(data)}")
+                raise KernelError(Errno.EINVAL,
+                                  f"folio of order {order} needs {size} bytes, got {len(data)}")
             self.data = bytearray(data)
         self.order = order
         self.swap: SwpEntry = NO_ENTRY
@@ -106,7 +108,7 @@ class Folio:
     def folio_lock(self) -> None:
         """Models: ``folio_lock()``; the model is single-threaded per step, so it must be free."""
         if self.locked:
-            raise RuntimeError("folio_lock: folio already locked (would deadlock)")
+            raise KernelError(Errno.EDEADLK, "folio_lock: folio already locked (would deadlock)")
         self.locked = True
 
     def folio_trylock(self) -> bool:
@@ -119,7 +121,8 @@ class Folio:
     def folio_unlock(self) -> None:
         """Models: ``folio_unlock()``."""
         if not self.locked:
-            raise RuntimeError("folio_unlock: folio not locked")
+            # pthread_mutex_unlock() of a mutex the caller does not hold is EPERM.
+            raise KernelError(Errno.EPERM, "folio_unlock: folio not locked")
         self.locked = False
 
     def check_invariants(self) -> None:

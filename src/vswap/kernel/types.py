@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import NewType
 
+from vswap.kernel.errors import Errno, KernelError
+
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 
@@ -95,7 +97,7 @@ def swap_address_space_index(offset: int) -> int:
 
 
 def folio_order_nr(order: int) -> int:
-    """Pages in a folio of ``order``; raises ValueError outside 0..HPAGE_PMD_ORDER."""
+    """Pages in a folio of ``order``; raises KernelError(EINVAL) outside 0..HPAGE_PMD_ORDER."""
     if not 0 <= order <= HPAGE_PMD_ORDER:
-        raise ValueError(f"folio order {order} outside 0..{HPAGE_PMD_ORDER}")
+        raise KernelError(Errno.EINVAL, f"folio order {order} outside 0..{HPAGE_PMD_ORDER}")
     return 1 << order

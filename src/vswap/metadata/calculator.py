@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from vswap.errors import ConfigError
 from vswap.kernel import sizes
 from vswap.kernel.types import PAGE_SIZE, SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
 from vswap.metadata.layouts import LAYOUTS, Backend, Kind, Layout, Structure
@@ -50,9 +51,9 @@ class Geometry:
 
     def __post_init__(self) -> None:
         if not 0 <= self.used_slots <= self.nr_slots:
-            raise ValueError(f"used_slots {self.used_slots} outside 0..{self.nr_slots}")
+            raise ConfigError(f"used_slots {self.used_slots} outside 0..{self.nr_slots}")
         if self.device_first < 0 or self.virtual_first < 0:
-            raise ValueError("a negative first slot")
+            raise ConfigError("a negative first slot")
 
     @classmethod
     def at_usage(cls, swap_size: int, usage_percent: Fraction | int) -> Geometry:
@@ -179,13 +180,13 @@ def metadata_cell(layout: Layout, backend: Backend, swap_size: int,
         leave out (``Structure.counted`` False).
 
     Raises:
-        ValueError: ``usage_percent`` outside 0..100 or ``swap_size`` below one page.
+        ConfigError: ``usage_percent`` outside 0..100 or ``swap_size`` below one page.
     """
     usage = Fraction(usage_percent)
     if not 0 <= usage <= 100:
-        raise ValueError(f"usage {usage} outside 0..100")
+        raise ConfigError(f"usage {usage} outside 0..100")
     if swap_size < PAGE_SIZE:
-        raise ValueError(f"swap size {swap_size} is less than one page")
+        raise ConfigError(f"swap size {swap_size} is less than one page")
     geometry = Geometry.at_usage(swap_size, usage)
     parts = tuple((s.name, structure_bytes(s, geometry, full=full))
                   for s in layout.for_backend(backend, full=full))

@@ -38,6 +38,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from vswap.errors import InvalidArgumentError
 from vswap.kernel import sizes
 from vswap.kernel.types import SWAP_ADDRESS_SPACE_PAGES, SWAPFILE_CLUSTER
 
@@ -123,15 +124,16 @@ class Structure:
     def __post_init__(self) -> None:
         # The layouts are data: reject a declaration that the calculator could not price.
         if self.bytes < 0 or self.bits < 0 or (self.bytes == 0 and self.bits == 0):
-            raise ValueError(f"{self.name}: a structure needs a positive size")
+            raise InvalidArgumentError(f"{self.name}: a structure needs a positive size")
         if self.bits and self.kind is not Kind.STATIC_PER_SLOT:
-            raise ValueError(f"{self.name}: bit-sized units exist only for static bitmaps")
+            raise InvalidArgumentError(
+                f"{self.name}: bit-sized units exist only for static bitmaps")
         if self.span is not None and self.kind is not Kind.XARRAY:
-            raise ValueError(f"{self.name}: span applies to xarray structures only")
+            raise InvalidArgumentError(f"{self.name}: span applies to xarray structures only")
         if not self.backends:
-            raise ValueError(f"{self.name}: applies to no backend")
+            raise InvalidArgumentError(f"{self.name}: applies to no backend")
         if self.space not in ("device", "virtual"):
-            raise ValueError(f"{self.name}: unknown index space {self.space!r}")
+            raise InvalidArgumentError(f"{self.name}: unknown index space {self.space!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from vswap.errors import ConfigError
+from vswap.errors import ConfigError, InvalidArgumentError
+from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import PAGE_SIZE
 from vswap.metadata.calculator import MIB, Geometry, geometry_cell, structure_bytes
@@ -94,12 +95,13 @@ def _swap_out(design: Any, i: int) -> SwpEntry:
     folio = Folio(0, _page(i))
     folio.folio_lock()
     if not design.add_to_swap(folio):
-        raise RuntimeError(f"{design.name}: no swap entry for page {i}")
+        # folio_alloc_swap() fails with -ENOMEM when no slot is free.
+        raise KernelError(Errno.ENOMEM, f"{design.name}: no swap entry for page {i}")
     entry = folio.swap
     design.swap_duplicate(entry)
     folio.dirty = False
     if design.swap_writepage(folio) != 0:
-        raise RuntimeError(f"{design.name}: swap_writepage kept page {i}")
+        raise KernelError(Errno.EAGAIN, f"{design.name}: swap_writepage kept page {i}")
     folio.folio_lock()
     design.swap_cache._delete_from_swap_cache(folio, entry, pack_shadow(0, i, False))
     design.put_swap_folio(folio, entry)
@@ -160,7 +162,7 @@ def scaled_to(cell: MeasuredCell, nr_slots: int, *, full: bool = False) -> float
     slots...), times the units of the bigger device. Returns MiB, as the tables print.
 
     Raises:
-        ValueError: a structure measured non-zero where the run had none of its units.
+        InvalidArgumentError: a structure measured non-zero where the run had none of its units.
     """
     layout = LAYOUTS[cell.layout]
     big = Geometry(nr_slots, int(nr_slots * cell.usage_percent / 100))
@@ -170,7 +172,7 @@ def scaled_to(cell: MeasuredCell, nr_slots: int, *, full: bool = False) -> float
         unit = structure_bytes(s, cell.geometry, full=full)
         if unit == 0:
             if measured:
-                raise ValueError(f"{cell.design}: {s.name} measured {measured} B with no "
+                raise InvalidArgumentError(f"{cell.design}: {s.name} measured {measured} B with no "
                                  "units to scale")
             continue
         total += Fraction(measured, unit) * structure_bytes(s, big, full=full)

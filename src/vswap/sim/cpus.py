@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import Any
 
+from vswap.errors import ConfigError, InvalidArgumentError
 from vswap.sim.engine import NORMAL, Engine, Event, Process, SimError, Timeout
 
 __all__ = ["SYS", "USER", "Cpu", "CpuSet", "CpuStatistics", "Task", "TaskStatistics"]
@@ -195,7 +196,7 @@ class Task(Process):
             the run queue first, if the timeslice expired: see the module docstring).
         Raises:
             SimError: the task is not on a CPU (called from outside its own body).
-            ValueError: unknown ``kind`` or a negative or non-int ``ns``.
+            InvalidArgumentError: unknown ``kind`` or a negative or non-int ``ns``.
         """
         cpu = self.cpu
         if cpu is None:
@@ -206,13 +207,13 @@ class Task(Process):
             self.user_ns += ns
             cpu.user_ns += ns
         else:
-            raise ValueError(f"work kind must be 'user' or 'sys', not {kind!r}")
+            raise InvalidArgumentError(f"work kind must be 'user' or 'sys', not {kind!r}")
         cpuset = self.cpuset
         engine = self.engine
         if (cpuset._runqueue and not self.preempt_count
                 and engine._now - self._slice_start >= cpuset.timeslice_ns):
             if ns.__class__ is not int or ns < 0:
-                raise ValueError(f"work ns must be a non-negative int, not {ns!r}")
+                raise InvalidArgumentError(f"work ns must be a non-negative int, not {ns!r}")
             self.nr_preemptions += 1
             event = Event(engine)
             event._value = None
@@ -318,7 +319,7 @@ class CpuSet:
             incoming task (0 by default; the cost table's ``context_switch`` is the
             documented value for callers that want it).
     Raises:
-        ValueError: ``nr_cpus < 1`` or a negative time.
+        ConfigError: ``nr_cpus < 1`` or a negative time.
     """
 
     __slots__ = ("_idle", "_nr_live", "_runqueue", "cpus", "engine", "last_exit_ns",
@@ -327,9 +328,9 @@ class CpuSet:
     def __init__(self, engine: Engine, nr_cpus: int, *,
                  timeslice_ns: int = DEFAULT_TIMESLICE_NS, switch_ns: int = 0) -> None:
         if nr_cpus.__class__ is not int or nr_cpus < 1:
-            raise ValueError(f"nr_cpus must be a positive int, not {nr_cpus!r}")
+            raise ConfigError(f"nr_cpus must be a positive int, not {nr_cpus!r}")
         if timeslice_ns < 1 or switch_ns < 0:
-            raise ValueError("timeslice_ns must be >= 1 and switch_ns >= 0")
+            raise ConfigError("timeslice_ns must be >= 1 and switch_ns >= 0")
         self.engine = engine
         self.cpus = [Cpu(i) for i in range(nr_cpus)]
         self._idle = list(range(nr_cpus))  # a heap: the lowest idle CPU id first

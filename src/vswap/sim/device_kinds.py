@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 
-from vswap.errors import ConfigError
+from vswap.errors import ConfigError, InvalidArgumentError
 from vswap.sim.engine import Engine
 from vswap.sim.ioqueue import IoQueue
 
@@ -54,7 +54,7 @@ class DeviceKind:
     def __post_init__(self) -> None:
         missing = [f for f in _NUMERIC if not self.sources.get(f)]
         if missing:
-            raise ValueError(f"device kind {self.name}: no source for {missing}")
+            raise InvalidArgumentError(f"device kind {self.name}: no source for {missing}")
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
 
     @property

@@ -43,6 +43,7 @@ from collections.abc import Callable, Generator, Iterable
 from heapq import heappop, heappush
 from typing import Any
 
+from vswap.errors import InvalidArgumentError
 from vswap.sim.instrument import Instruments
 
 __all__ = [
@@ -175,7 +176,8 @@ class Timeout(Event):
     def __init__(self, engine: Engine, delay: int, value: Any = None) -> None:
         # Inlined Event.__init__ + schedule: timeouts are the most frequent event.
         if delay.__class__ is not int or delay < 0:
-            raise ValueError(f"timeout delay must be a non-negative int of ns, not {delay!r}")
+            raise InvalidArgumentError(
+                f"timeout delay must be a non-negative int of ns, not {delay!r}")
         self.engine = engine
         self.callbacks = []
         self._value = value
@@ -451,7 +453,7 @@ class Engine:
         Returns:
             The value of the ``until`` event, or None.
         Raises:
-            ValueError: ``until`` is a time in the past or not an int.
+            InvalidArgumentError: ``until`` is a time in the past or not an int.
             SimError: the heap ran empty before the ``until`` event was triggered.
             BaseException: an unhandled failed event (including a crashed process), or
                 the failure of the ``until`` event itself.
@@ -465,7 +467,8 @@ class Engine:
                 stop_event = until
             else:
                 if until.__class__ is not int or until < self._now:
-                    raise ValueError(f"until={until!r} must be an int >= now ({self._now})")
+                    raise InvalidArgumentError(
+                        f"until={until!r} must be an int >= now ({self._now})")
                 stop_event = Event(self)
                 stop_event._value = None
                 stop_event.callbacks = [_stop]

@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from vswap.errors import ConfigError, InvalidArgumentError
 from vswap.sim.engine import NORMAL, Engine, Event
 
 __all__ = ["READ", "WRITE", "IoQueue", "IoRequest", "IoStatistics"]
@@ -93,7 +94,7 @@ class IoQueue:
         read_latency_ns, write_latency_ns: fixed per-request device time.
         read_bandwidth, write_bandwidth: bytes per second of data transfer (> 0).
     Raises:
-        ValueError: a non-positive depth or bandwidth, or a negative latency.
+        ConfigError: a non-positive depth or bandwidth, or a negative latency.
     """
 
     __slots__ = ("_busy_since", "_channel_free", "_complete_cb", "_pending", "busy_ns",
@@ -105,9 +106,9 @@ class IoQueue:
     def __init__(self, engine: Engine, name: str, *, depth: int, read_latency_ns: int,
                  write_latency_ns: int, read_bandwidth: int, write_bandwidth: int) -> None:
         if depth < 1 or read_bandwidth <= 0 or write_bandwidth <= 0:
-            raise ValueError(f"{name}: depth and bandwidths must be positive")
+            raise ConfigError(f"{name}: depth and bandwidths must be positive")
         if read_latency_ns < 0 or write_latency_ns < 0:
-            raise ValueError(f"{name}: latencies must be >= 0")
+            raise ConfigError(f"{name}: latencies must be >= 0")
         self.engine = engine
         self.name = name
         self.depth = depth
@@ -155,12 +156,12 @@ class IoQueue:
         Returns:
             The request; it succeeds with itself at completion.
         Raises:
-            ValueError: ``op`` is not READ/WRITE or ``nbytes`` is not positive.
+            InvalidArgumentError: ``op`` is not READ/WRITE or ``nbytes`` is not positive.
         """
         if op != READ and op != WRITE:
-            raise ValueError(f"op must be {READ!r} or {WRITE!r}, not {op!r}")
+            raise InvalidArgumentError(f"op must be {READ!r} or {WRITE!r}, not {op!r}")
         if nbytes <= 0:
-            raise ValueError(f"nbytes must be positive, not {nbytes}")
+            raise InvalidArgumentError(f"nbytes must be positive, not {nbytes}")
         request = IoRequest(self, op, nbytes, tag)
         instruments = self.engine.instruments
         if "io_submit" in instruments:

@@ -50,6 +50,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from vswap.errors import ConfigError, InvalidArgumentError
 from vswap.sim.cpus import SYS, Task
 from vswap.sim.engine import NORMAL, Engine, Event, SimError
 
@@ -110,7 +111,7 @@ class _Lock:
     def __init__(self, engine: Engine, lock_class: str, instance: Any = None, *,
                  table: LockTable | None = None, handoff_ns: int = 0) -> None:
         if handoff_ns < 0:
-            raise ValueError("handoff_ns must be >= 0")
+            raise ConfigError("handoff_ns must be >= 0")
         self.engine = engine
         self.lock_class = lock_class
         self.instance = instance
@@ -462,12 +463,12 @@ class LockTable:
         taken) or by instance name (``by="instance"``), in sorted key order.
 
         Raises:
-            ValueError: ``by`` is neither "class" nor "instance".
+            InvalidArgumentError: ``by`` is neither "class" nor "instance".
         """
         if by == "instance":
             return {name: self._by_name[name].statistics() for name in sorted(self._by_name)}
         if by != "class":
-            raise ValueError(f"by must be 'class' or 'instance', not {by!r}")
+            raise InvalidArgumentError(f"by must be 'class' or 'instance', not {by!r}")
         groups: dict[str, list[_Lock]] = {}
         for lock in self.locks:
             groups.setdefault(lock.lock_class, []).append(lock)

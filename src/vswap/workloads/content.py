@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from vswap.errors import ConfigError
 from vswap.kernel.types import PAGE_SIZE
 
 __all__ = ["CONTENTS", "WORDS", "page_class", "page_content", "write_sequence"]
@@ -81,7 +82,7 @@ def page_content(content: str, index: int) -> bytes:
     """The final content of page ``index`` of a region filled with ``content``.
 
     Raises:
-        ValueError: unknown content class.
+        ConfigError: unknown content class.
     """
     cls = page_class(content, index)
     if cls == "usemem":
@@ -93,7 +94,7 @@ def page_content(content: str, index: int) -> bytes:
         return _splitmix(index * _WORDS_PER_PAGE, _WORDS_PER_PAGE).astype("<u8").tobytes()
     if cls == "text":
         return _text_page(index)
-    raise ValueError(f"unknown content {content!r} (known: {', '.join(CONTENTS)})")
+    raise ConfigError(f"unknown content {content!r} (known: {', '.join(CONTENTS)})")
 
 
 def write_sequence(content: str, index: int) -> tuple[bytes, ...]:
