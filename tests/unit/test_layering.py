@@ -14,7 +14,7 @@ layer                     packages (and top-level modules)
 3                         ``swap``
 2                         ``zswap``
 1                         ``kernel`` (the leaf: include/linux/)
-0 (base)                  ``errors``, ``units``, ``__init__``: import only each other
+0 (base)                  ``errors``, ``units``, ``log``, ``__init__``: import only each other
 ========================= ===============================================================
 
 ``sim`` (the engine) is independent: it imports only itself and the base modules, and of the
@@ -34,7 +34,7 @@ LAYER = {"cli": 7, "__main__": 7,
          "run": 6, "config": 6, "report": 6, "metadata": 6, "reliability": 6, "host": 6,
          "sweep": 6,
          "workloads": 5, "mm": 4, "swap": 3, "zswap": 2, "kernel": 1,
-         "errors": 0, "units": 0, "__init__": 0, "sim": -1}
+         "errors": 0, "units": 0, "log": 0, "__init__": 0, "sim": -1}
 #: Peers that may import each other: run builds on config and report, report reads config,
 #: run measures metadata with the calculator's layouts, a host run takes run's device specs
 #: and gives report's result; a sweep runs run's configurations, read with config, into
@@ -106,7 +106,7 @@ def test_imports_follow_the_layers() -> None:
 
 
 def test_base_modules_import_only_base_modules() -> None:
-    for name in ("errors", "units", "__init__"):
+    for name in ("errors", "units", "log", "__init__"):
         deps = _imports(SRC / f"{name}.py")
         assert all(LAYER[d] == 0 for d in deps), (name, deps)
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from vswap import __version__
 from vswap.errors import ConfigError
 from vswap.kernel.errors import DataLossError, KernelError
+from vswap.log import setup_cli_logging
 from vswap.mm.checks import LeakError
 
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vswap`` console command."""
+    setup_cli_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -10,6 +10,7 @@ recorder as the tracer and moves ``current_cpu`` before each operation.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from vswap.kernel.faults import NO_FAULTS, FaultInjector
@@ -18,6 +19,8 @@ from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.vmstat import VmStat
 
 __all__ = ["KernelEnv"]
+
+_log = logging.getLogger(__name__)
 
 
 class KernelEnv:
@@ -50,8 +53,15 @@ class KernelEnv:
         self.warnings: Counter[str] = Counter()
 
     def warn(self, msg: str) -> None:
-        """Models: ``VM_WARN_ON()`` / ``WARN_ON_ONCE()``: count the warning; under
-        ``debug_vm`` raise AssertionError (tests and CI turn it on)."""
+        """Models: ``VM_WARN_ON()`` / ``WARN_ON_ONCE()``: count the warning and log its
+        first hit on this machine (the ``vswap.kernel.env`` logger, WARNING; the kernel
+        prints a WARN_ON_ONCE once, and the counts carry the rest into the results); under
+        ``debug_vm`` raise AssertionError instead (tests and CI turn it on).
+
+        The project's one path for warnings the kernel would print (see :mod:`vswap.log`).
+        """
         self.warnings[msg] += 1
         if self.debug_vm:
             raise AssertionError(f"VM_WARN_ON: {msg}")
+        if self.warnings[msg] == 1:
+            _log.warning("VM_WARN_ON: %s", msg)
