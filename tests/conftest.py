@@ -1,4 +1,9 @@
-"""Shared fixtures: deterministic seeds, Hypothesis profiles, opt-in root tests."""
+"""Shared fixtures, in one place: deterministic seeds, Hypothesis profiles, every registered
+design, opt-in root tests.
+
+Test helpers that only one directory uses stay beside it (``tests/unit/swap/swaphelpers.py``,
+``tests/unit/vswap/vswaphelpers.py``, ``tests/unit/report/reporthelpers.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import random
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from vswap.swap import DESIGNS
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, derandomize=True,
@@ -19,6 +26,13 @@ settings.load_profile(os.environ.get("VSWAP_HYPOTHESIS_PROFILE", "ci"))
 def rng() -> random.Random:
     """A seeded generator: every test run sees the same 'random' data."""
     return random.Random(20250429)
+
+
+@pytest.fixture(params=DESIGNS)
+def design(request: pytest.FixtureRequest) -> str:
+    """Each registered swap design by name (``vswap.swap.DESIGNS``): a test taking this
+    fixture runs once per design, so a new design is tested the day it is registered."""
+    return str(request.param)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

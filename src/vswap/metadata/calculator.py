@@ -3,7 +3,7 @@
 Models the arithmetic of the v6 Virtual Swap Space cover letter (section II, "32 GB swapfile
 = 8,388,608 entries") and of Kairui Song's per-phase reply to vswap v3: every cell is the sum,
 over a layout's structures (:mod:`vswap.metadata.layouts`), of units x unit size. Nothing here
-knows a published number; tests/unit/test_metadata_calculator.py checks that the sums land
+knows a published number; tests/unit/metadata/test_metadata_calculator.py checks that the sums land
 on them.
 
 Scenario (the one both published tables describe): a device of ``swap_size`` bytes, i.e.
