@@ -7,8 +7,10 @@ Test helpers that only one directory uses stay beside it (``tests/unit/swap/swap
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -26,6 +28,17 @@ settings.load_profile(os.environ.get("VSWAP_HYPOTHESIS_PROFILE", "ci"))
 def rng() -> random.Random:
     """A seeded generator: every test run sees the same 'random' data."""
     return random.Random(20250429)
+
+
+@pytest.fixture(autouse=True)
+def _vswap_logger_restored() -> Iterator[None]:
+    """Each test starts with the ``vswap`` logger as ``import vswap`` left it: a test that
+    calls the CLI's ``main()`` installs its stderr handler, which must not outlive it."""
+    logger = logging.getLogger("vswap")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
 
 
 @pytest.fixture(params=DESIGNS)

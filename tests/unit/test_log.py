@@ -1,4 +1,7 @@
-"""vswap.log: the command line prints each ``vswap`` log record on stderr as one line."""
+"""vswap.log: the command line prints each ``vswap`` log record on stderr as one line.
+
+(tests/conftest.py takes the handler off again after each test.)
+"""
 
 from __future__ import annotations
 
@@ -11,30 +14,19 @@ from vswap.kernel.env import KernelEnv
 from vswap.log import logger, setup_cli_logging
 
 
-def _remove_cli_handler() -> None:
-    for h in [h for h in logger.handlers if not isinstance(h, logging.NullHandler)]:
-        logger.removeHandler(h)
-    logger.setLevel(logging.NOTSET)
-
-
 def test_cli_handler_prints_one_line_and_is_installed_once(
         capsys: pytest.CaptureFixture[str]) -> None:
     setup_cli_logging()
     setup_cli_logging()
-    try:
-        logging.getLogger("vswap.host").warning("other swap devices:\n  /dev/sda2\n")
-        logging.getLogger("vswap.host").info("not shown at the default level")
-        assert capsys.readouterr().err == "vswap: warning: other swap devices: /dev/sda2\n"
-    finally:
-        _remove_cli_handler()
+    assert sum(not isinstance(h, logging.NullHandler) for h in logger.handlers) == 1
+    logging.getLogger("vswap.host").warning("other swap devices:\n  /dev/sda2\n")
+    logging.getLogger("vswap.host").info("not shown at the default level")
+    assert capsys.readouterr().err == "vswap: warning: other swap devices: /dev/sda2\n"
 
 
 def test_main_installs_the_handler(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--version"])
     capsys.readouterr()
-    try:
-        KernelEnv().warn("seen through the CLI")
-        assert capsys.readouterr().err == "vswap: warning: VM_WARN_ON: seen through the CLI\n"
-    finally:
-        _remove_cli_handler()
+    KernelEnv().warn("seen through the CLI")
+    assert capsys.readouterr().err == "vswap: warning: VM_WARN_ON: seen through the CLI\n"
