@@ -2,7 +2,7 @@
 design, opt-in root tests.
 
 Test helpers that only one directory uses stay beside it (``tests/unit/swap/swaphelpers.py``,
-``tests/unit/vswap/vswaphelpers.py``, ``tests/unit/report/reporthelpers.py``).
+``tests/unit/swap/vswaphelpers.py``, ``tests/unit/report/reporthelpers.py``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Helpers for the virtual designs' tests (``test_vswap*.py`` here and the state machines in
-``tests/unit/vswap``): build a design, allocate, drive reclaim and faults."""
+"""Helpers for the virtual designs' tests (``test_vswap*.py`` here): build a design,
+allocate, drive reclaim and faults."""
 
 from __future__ import annotations
 
