@@ -58,6 +58,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--repeats", type=int, default=5, metavar="R",
                    help="timing samples; the median is reported (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random page")
+    h = p.add_argument_group("calibration against this host's kernel (--host, root)")
+    h.add_argument("--host", action="store_true",
+                   help="fit the cost table to host runs on this machine's kernel (root; "
+                        "docs/costs.md); --json then writes a vswap-costs file")
+    h.add_argument("--size", default="256M", help="data size of each host run (default "
+                                                  "256M; the limit is half of it)")
+    h.add_argument("--runs", type=int, default=3, metavar="N",
+                   help="host runs per spec; the median sys time is fitted (default 3)")
+    h.add_argument("--model-scale", default="1/4", metavar="S",
+                   help="the model runs each spec at this fraction of --size (default 1/4)")
+    h.add_argument("--specs", default=None, metavar="A,B",
+                   help="only these calibration specs (default: all; see docs/costs.md)")
+    h.add_argument("--from-samples", default=None, metavar="FILE",
+                   help="refit the samples a previous --host --json file kept (no runs, "
+                        "no root)")
     p.set_defaults(func=_main)
 
 
@@ -266,6 +281,8 @@ def calibrate(*, iterations: int = 2000, repeats: int = 5, seed: int = 0) -> dic
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.host or args.from_samples:
+        return _main_host(args)
     result = calibrate(iterations=args.iterations, repeats=args.repeats, seed=args.seed)
     from rich.console import Console
     from rich.table import Table
@@ -285,3 +302,93 @@ def _main(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def _main_host(args: argparse.Namespace) -> int:
+    """``--host``: run the calibration specs, fit, print the fit and its residuals."""
+    from vswap.host import calibration as cal
+    from vswap.host.runner import require_root
+    from vswap.units import parse_size
+
+    if args.from_samples:
+        data = json.loads(Path(args.from_samples).read_text())
+        samples = [cal.SpecSample(**s) for s in data["fit"]["samples"]]
+        kernel, host = data["provenance"]["kernel"], data["provenance"]["host"]
+        note = data["provenance"].get("note", "")
+        date = data["provenance"].get("date")
+    else:
+        require_root("vswap calibrate --host")
+        size = parse_size(args.size, what="--size")
+        if size < 16 << 20:
+            raise ConfigError(f"--size {args.size}: at least 16M (a calibration needs pages "
+                              "to reclaim)")
+        if args.runs < 1:
+            raise ConfigError(f"--runs must be at least 1, not {args.runs}")
+        try:
+            num, _, den = args.model_scale.partition("/")
+            scale = float(num) / float(den) if den else float(num)
+        except ValueError:
+            raise ConfigError(f"--model-scale {args.model_scale!r}: a fraction such as "
+                              "1/4") from None
+        if not 0 < scale <= 1:
+            raise ConfigError(f"--model-scale {args.model_scale}: between 0 and 1")
+        specs = list(cal.CAL_SPECS)
+        if args.specs:
+            known = {s.name: s for s in specs}
+            names = [n.strip() for n in args.specs.split(",") if n.strip()]
+            bad = [n for n in names if n not in known]
+            if bad or not names:
+                raise ConfigError(f"--specs: unknown spec {bad[0] if bad else ''!r} "
+                                  f"(known: {', '.join(known)})")
+            specs = [known[n] for n in names]
+        samples = cal.run_specs(specs, size=size, repeats=args.runs, model_scale=scale,
+                                progress=lambda line: print(line, flush=True))
+        kernel, host = cal.host_identity()
+        note = (f"{len(specs)} specs ({', '.join(s.name for s in specs)}) at "
+                f"{args.size} in a limit of half of it, {args.runs} host runs each (median "
+                f"sys of the workload plus kswapd), the model (classic) at {args.model_scale}"
+                " of the size")
+        date = None
+    result = cal.fit(samples)
+    _print_fit(result)
+    if args.json:
+        out = cal.cost_file(result, kernel=kernel, host=host, note=note, date=date)
+        out["fit"]["samples"] = [vars(s) for s in samples]
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _print_fit(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from vswap.host.calibration import PARAMETERS
+
+    console = Console(width=140)
+    t = Table(title="vswap calibrate --host: fitted parameters (scale of the built-in "
+                    "entries)")
+    for col in ("parameter", "scale", "entries (ns: built-in -> fitted)", "stands for"):
+        t.add_column(col)
+    base = DEFAULT_COSTS
+    for p, (names, what) in PARAMETERS.items():
+        if not result.identified[p]:
+            t.add_row(p, "-", "not charged by any spec: kept", what)
+            continue
+        t.add_row(p, f"{result.scales[p]:.3f}", ", ".join(
+            f"{n} {getattr(base, n)} -> {getattr(result.costs, n)}" for n in names), what)
+    console.print(t)
+    r = Table(title="sys time per spec: kernel (median of runs) vs model, before and after "
+                    "the fit")
+    for col in ("spec", "kernel sys s", "spread", "model before", "model after", "residual",
+                "kernel µs/swapped page", "model µs/swapped page"):
+        r.add_column(col, justify="left" if col == "spec" else "right")
+    for row in result.rows:
+        r.add_row(row["spec"], f"{row['host_sys_s']:.3f}", f"{row['spread']:.0%}",
+                  f"{row['model_sys_s_before']:.3f}", f"{row['model_sys_s_after']:.3f}",
+                  f"{row['residual']:+.1%}",
+                  "-" if row["host_us_per_swapped_page"] is None
+                  else f"{row['host_us_per_swapped_page']:.2f}",
+                  "-" if row["model_us_per_swapped_page"] is None
+                  else f"{row['model_us_per_swapped_page']:.2f}")
+    console.print(r)

@@ -43,7 +43,7 @@ COST_FILE_FORMAT = "vswap-costs"
 COST_FILE_VERSION = 1
 #: ``provenance.method`` values: what the numbers are.
 COST_METHODS = ("calibrated", "measured", "manual")
-_TOP_KEYS = ("format", "version", "provenance", "costs", "sources")
+_TOP_KEYS = ("format", "version", "provenance", "costs", "sources", "fit")
 _PROVENANCE_KEYS = ("method", "kernel", "host", "date", "tool", "note")
 
 
@@ -229,6 +229,8 @@ def load_cost_file(path: str | Path, *, base: CostTable = DEFAULT_COSTS
     entries = _ns_values(p, "costs", data.get("costs"))
     if not entries:
         raise _error(p, "costs", "no cost entry given")
+    if not isinstance(data.get("fit", {}), dict):
+        raise _error(p, "fit", f"expected an object, got {_kind(data.get('fit'))}")
     sources_raw = data.get("sources", {})
     if not isinstance(sources_raw, dict):
         raise _error(p, "sources", f"expected an object, got {_kind(sources_raw)}")

@@ -43,7 +43,8 @@ from vswap.sim.engine import Engine, Event
 from vswap.sim.ioqueue import IoQueue
 from vswap.sim.locks import LockTable, SpinLock
 
-__all__ = ["IO", "LOCK", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger", "StepRecorder"]
+__all__ = ["IO", "LOCK", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger", "StepRecorder",
+           "TallyingRecorder"]
 
 #: Step kinds (first element of a step tuple).
 WORK, LOCK, IO, WAIT = 0, 1, 2, 3
@@ -194,6 +195,113 @@ class StepRecorder(KernelTracer):
     def zpool_free(self) -> None:
         self.ns += self.costs.zsmalloc_free
         self._count("zpool_free")
+
+
+class TallyingRecorder(StepRecorder):
+    """A :class:`StepRecorder` that also counts how many times each cost-table entry was
+    charged (``tally[name]``, in units of the entry: ``compress_lzo`` 2.5 is two and a half
+    pages' worth).
+
+    ``vswap calibrate --host`` fits the cost table to host runs with it: a run's modelled
+    sys time is ``sum(tally[name] * costs.<name>)`` plus what no entry prices (spin,
+    synchronous device service time), so the tally is the design matrix of the fit.
+    Charges exactly what :class:`StepRecorder` charges; only slower (a dict update per
+    entry), so ordinary runs do not use it.
+    """
+
+    def __init__(self, costs: CostTable, device_kinds: dict[str, DeviceKind]) -> None:
+        super().__init__(costs, device_kinds)
+        self.tally: dict[str, float] = {}
+
+    def forget(self) -> None:
+        super().forget()
+        self.tally.clear()
+
+    def _t(self, name: str, n: float = 1) -> None:
+        self.tally[name] = self.tally.get(name, 0) + n
+
+    def fault(self) -> None:
+        super().fault()
+        self._t("fault_entry_exit")
+        self._t("pte_update")
+
+    def folio_alloc(self, nr: int, zeroed: bool) -> None:
+        super().folio_alloc(nr, zeroed)
+        self._t("memcg_charge", nr)
+        self._t("lru_add", nr)
+        if zeroed:
+            self._t("page_copy", nr)
+
+    def folio_free(self, nr: int) -> None:
+        super().folio_free(nr)
+        self._t("memcg_uncharge", nr)
+        self._t("lru_move", nr)
+
+    def page_copy(self, nr: int) -> None:
+        super().page_copy(nr)
+        self._t("page_copy", nr)
+
+    def reclaim_scan(self, nr: int) -> None:
+        super().reclaim_scan(nr)
+        self._t("lru_move")
+        self._t("rmap_walk")
+
+    def unmap(self, nr_ptes: int) -> None:
+        super().unmap(nr_ptes)
+        self._t("rmap_walk")
+        self._t("tlb_flush_local")
+        self._t("pte_update", nr_ptes)
+
+    def pte_zap(self, nr_ptes: int) -> None:
+        super().pte_zap(nr_ptes)
+        self._t("pte_update", nr_ptes)
+
+    def pte_walk(self, nr_ptes: int) -> None:
+        super().pte_walk(nr_ptes)
+        self._t("pte_walk_per_pte", nr_ptes)
+
+    def lock_step(self, lock_class: str, instance: Hashable, cost: Cost) -> None:
+        super().lock_step(lock_class, instance, cost)
+        self._t("spin_lock_uncontended")
+        self._t(cost.value)
+
+    def swap_cache_lookup(self) -> None:
+        super().swap_cache_lookup()
+        self._t("swap_cache_lookup")
+
+    def desc_lookup(self) -> None:
+        super().desc_lookup()
+        self._t("swap_desc_lookup")
+
+    def zero_check(self, nr: int) -> None:
+        super().zero_check(nr)
+        self._t("zero_check", nr)
+
+    def device_io(self, device: str, op: str, nbytes: int) -> None:
+        super().device_io(device, op, nbytes)
+        kind = self.device_kinds.get(device)
+        if kind is not None and kind.synchronous_io:
+            self._t("io_submit_sync")
+        else:
+            self._t("io_submit")
+            self._t("io_complete")
+
+    def compress(self, algo: str, nbytes: int) -> None:
+        super().compress(algo, nbytes)
+        self._t("compress_" + algo.replace("-", "_"))
+        self._t("zsmalloc_alloc")
+
+    def decompress(self, algo: str, nbytes: int) -> None:
+        super().decompress(algo, nbytes)
+        self._t("decompress_" + algo.replace("-", "_"))
+
+    def zpool_free(self) -> None:
+        super().zpool_free()
+        self._t("zsmalloc_free")
+
+    def priced_ns(self) -> float:
+        """What the tallied entries cost at this recorder's table (ns)."""
+        return sum(n * getattr(self.costs, name) for name, n in self.tally.items())
 
 
 class Charger:

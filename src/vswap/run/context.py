@@ -200,6 +200,8 @@ class RunConfig:
     #: ``zswap`` are unused) and ``workloads`` lists (cgroup, command) pairs to run at once.
     config_file: Any = None
     workloads: list[tuple[str, str]] = field(default_factory=list)
+    #: The tracer that prices the run (``TallyingRecorder`` when calibrating); not recorded.
+    recorder_class: type[StepRecorder] = StepRecorder
 
     def machine_ram(self, footprint: int) -> int:
         """RAM of the machine: ``ram`` if given, else room for the cgroup's limit (or the
@@ -299,7 +301,7 @@ class RunContext:
         self._storages: list[Any] = []
         # The recorder is the machine's tracer from the start; it learns each device's
         # kind as the devices are swapped on (``self.kinds``).
-        self.recorder = StepRecorder(costs, self.kinds)
+        self.recorder = config.recorder_class(costs, self.kinds)
         if config.config_file is not None:
             from vswap.config import build_machine
 

@@ -1,0 +1,364 @@
+"""``vswap calibrate --host``: the cost table fitted to this host's kernel.
+
+Models: nothing; it measures the kernel the model models. The fit, step by step:
+
+1. Each calibration spec (:data:`CAL_SPECS`) varies one thing from its neighbours: no swap
+   at all (faults, zero-fill, unmap/free), a swap file with incompressible pages (reclaim
+   scan, swap-out and swap-in I/O), the same written but never read back (swap-out only),
+   ``MADV_PAGEOUT`` instead of the LRU (reclaim without the scan), zero pages (zero
+   detection), zswap with each compressor the host has, zram with two compressors.
+2. Each spec runs ``repeats`` times on the host (:func:`vswap.host.runner.run_host`); its
+   kernel sys time is the workload's sys time plus kswapd's (``/proc/PID/stat`` stime), the
+   median over repeats (the machine is shared: CPU time, not wall time, and medians).
+3. Each spec runs once on the model's ``classic`` design at ``model_scale`` of the host's
+   sizes with a :class:`~vswap.run.charge.TallyingRecorder`: the tally says how many times
+   each cost entry was charged, scaled back to the host's size. The model's sys time is
+   ``tally · costs`` plus what no entry prices (spin, zram's modelled service time).
+4. Parameters are groups of entries scaled together (:data:`PARAMETERS`: compression and
+   decompression of one algorithm keep their published speed ratio, since every run that
+   swaps a page out reads it back but one); a non-negative least-squares fit of the group
+   scales, on relative errors, makes the model's sys time match the kernel's over all
+   specs. No prior pulls a scale toward its published value (it would bias a scale far
+   from 1); a scale at the bound 0 says the specs give that step no time of its own.
+   Entries in no group keep their value.
+5. The residual of each spec, model sys at the fitted table against the kernel's, is
+   printed and kept with the fit.
+
+The fit uses the kernel's counters twice: the per-spec sys time per swapped page
+(``pswpout + zswpout + swpout_zero`` and the swap-ins, from ``/proc/vmstat``) is printed
+for host and model, and each spec's model counters sit beside the host's in the fit's
+record, so a parameter that absorbed a count difference (the model scanning fewer pages
+than the kernel) can be seen. Nothing is fitted to the RFC's ratios.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vswap.kernel.types import PAGE_SIZE
+from vswap.sim.costs import DEFAULT_COSTS, CostTable
+
+__all__ = ["CAL_SPECS", "PARAMETERS", "CalSpec", "Fit", "SpecSample", "cost_file", "fit",
+           "nnls", "swapped_pages"]
+
+
+@dataclass(frozen=True)
+class CalSpec:
+    """One calibration run: a workload at ``{size}`` in a limit of ``limit`` x size."""
+
+    name: str
+    workload: str
+    varies: str
+    device: str = "file:1G"
+    zswap: str | None = None
+    #: memory.max as a fraction of the data size (None: no limit).
+    limit: float | None = 0.5
+
+    def command(self, size: int) -> str:
+        return self.workload.format(size=f"{size // 1024}K")
+
+    def memory_max(self, size: int) -> int | None:
+        if self.limit is None:
+            return None
+        m = int(size * self.limit)
+        return m - m % PAGE_SIZE
+
+
+#: The host runs of a calibration, one thing varied at a time (see the module docstring).
+CAL_SPECS: tuple[CalSpec, ...] = (
+    CalSpec("noswap", "pattern --size {size} --content usemem", "no swapping: fault, "
+            "zero-fill, unmap and free", limit=None),
+    CalSpec("file", "pattern --size {size} --content random", "swap file: reclaim scan, "
+            "swap-out and swap-in"),
+    CalSpec("file-out", "usemem -n 1 {size}", "swap file, written and never read back: "
+            "swap-out only"),
+    CalSpec("pageout", "pageout --size {size} --content random", "MADV_PAGEOUT: reclaim "
+            "without the LRU scan", limit=None),
+    CalSpec("zero", "pattern --size {size} --content zero", "zero pages: zero detection, "
+            "no I/O"),
+    CalSpec("zswap-lzo", "pattern --size {size} --content text", "zswap, lzo",
+            zswap="lzo"),
+    CalSpec("zswap-lzo-rle", "pattern --size {size} --content text", "zswap, lzo-rle",
+            zswap="lzo-rle"),
+    CalSpec("zswap-deflate", "pattern --size {size} --content text", "zswap, deflate",
+            zswap="deflate"),
+    CalSpec("zram-lzo", "pattern --size {size} --content text", "zram, lzo",
+            device="zram:1G,comp=lzo"),
+    CalSpec("zram-lz4", "pattern --size {size} --content text", "zram, lz4",
+            device="zram:1G,comp=lz4"),
+)
+
+#: Fitted parameters: name -> the cost entries it scales together (and what it stands for).
+PARAMETERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "fault": (("fault_entry_exit",), "a page fault's entry, dispatch and exit"),
+    "reclaim_scan": (("rmap_walk",), "reclaim per page scanned (folio_referenced's rmap "
+                                     "walk) and per page unmapped"),
+    "zero_check": (("zero_check",), "zero detection per page swapped out"),
+    "swap_io": (("io_submit", "io_complete"), "swap file I/O per page (submit and "
+                                               "completion)"),
+    "swapin": (("swap_cache_lookup",), "the swap-in fault's swap-cache lookup and what "
+                                       "else each swap-in costs"),
+    "zram": (("io_submit_sync",), "zram's bio path per page"),
+    "lzo": (("compress_lzo", "decompress_lzo"), "lzo compression and decompression"),
+    "lzo-rle": (("compress_lzo_rle", "decompress_lzo_rle"), "lzo-rle"),
+    "deflate": (("compress_deflate", "decompress_deflate"), "deflate"),
+    "lz4": (("compress_lz4", "decompress_lz4"), "lz4"),
+}
+
+#: Weight of the pull of each fitted scale toward 1, against squared relative residuals:
+#: 1e-3 lets a 3% better fit of one spec move a scale by 1.
+
+#: Swap-out and swap-in counters (both sides' vmstat).
+SWAP_OUT = ("pswpout", "zswpout", "swpout_zero")
+SWAP_IN = ("pswpin", "zswpin", "swpin_zero")
+
+
+def swapped_pages(vmstat: dict[str, int]) -> int:
+    """Pages swapped out plus pages swapped in."""
+    return sum(int(vmstat.get(k, 0)) for k in SWAP_OUT + SWAP_IN)
+
+
+@dataclass
+class SpecSample:
+    """What one spec gave: the host's sys times (one per repeat) and the model's tally."""
+
+    spec: str
+    host_sys_s: list[float]
+    #: cost entry -> times charged, at the host's size.
+    tally: dict[str, float]
+    #: model sys time not priced by any entry (spin, device service time), at host size.
+    model_unpriced_s: float
+    host_vmstat: dict[str, int] = field(default_factory=dict)
+    model_vmstat: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+
+    @property
+    def host_s(self) -> float:
+        return statistics.median(self.host_sys_s)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the repeats."""
+        if len(self.host_sys_s) < 2 or self.host_s <= 0:
+            return 0.0
+        return (max(self.host_sys_s) - min(self.host_sys_s)) / self.host_s
+
+    def model_s(self, costs: CostTable) -> float:
+        return self.model_unpriced_s + sum(n * getattr(costs, k)
+                                           for k, n in self.tally.items()) / 1e9
+
+
+def nnls(a: np.ndarray, b: np.ndarray, max_iter: int = 500) -> np.ndarray:
+    """Non-negative least squares, min ||a x - b|| with x >= 0 (Lawson and Hanson's
+    active-set method)."""
+    m, n = a.shape
+    x = np.zeros(n)
+    passive = np.zeros(n, dtype=bool)
+    w = a.T @ (b - a @ x)
+    tol = 10 * np.finfo(float).eps * max(1.0, float(np.abs(a).max(initial=0.0))) * max(m, n)
+    for _ in range(max_iter):
+        if passive.all() or not (w[~passive] > tol).any():
+            break
+        j = int(np.argmax(np.where(passive, -np.inf, w)))
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            idx = np.flatnonzero(passive)
+            z[idx] = np.linalg.lstsq(a[:, idx], b, rcond=None)[0]
+            if (z[idx] > 0).all():
+                x = z
+                break
+            neg = idx[z[idx] <= 0]
+            alpha = float(np.min(x[neg] / (x[neg] - z[neg])))
+            x = x + alpha * (z - x)
+            passive &= x > tol
+            x[~passive] = 0.0
+        w = a.T @ (b - a @ x)
+    return x
+
+
+@dataclass
+class Fit:
+    """The fitted table and how well it explains each spec."""
+
+    costs: CostTable
+    scales: dict[str, float]
+    #: parameter -> specs whose tally charges it (a parameter no spec charges is not fitted).
+    identified: dict[str, bool]
+    rows: list[dict[str, Any]]
+
+    def entries(self, base: CostTable = DEFAULT_COSTS) -> dict[str, int]:
+        """The fitted entries (those of identified parameters)."""
+        out: dict[str, int] = {}
+        for p, ok in self.identified.items():
+            if ok:
+                for name in PARAMETERS[p][0]:
+                    out[name] = max(1, round(getattr(base, name) * self.scales[p]))
+        return out
+
+
+def fit(samples: Sequence[SpecSample], base: CostTable = DEFAULT_COSTS) -> Fit:
+    """Fit the group scales of :data:`PARAMETERS` so the model's sys time at the fitted
+    table matches the host's over ``samples`` (least squares on relative error, so a long
+    run does not outweigh a short one; non-negative scales).
+
+    Raises:
+        ValueError: no sample, or a sample whose host sys time is not positive.
+    """
+    if not samples:
+        raise ValueError("no calibration samples")
+    params = list(PARAMETERS)
+    fitted_names = {n for p in params for n in PARAMETERS[p][0]}
+    a = np.zeros((len(samples), len(params)))
+    b = np.zeros(len(samples))
+    for i, s in enumerate(samples):
+        if s.host_s <= 0:
+            raise ValueError(f"{s.spec}: host sys time {s.host_s} is not positive")
+        fixed = s.model_unpriced_s + sum(n * getattr(base, k) for k, n in s.tally.items()
+                                         if k not in fitted_names) / 1e9
+        for j, p in enumerate(params):
+            a[i, j] = sum(s.tally.get(k, 0) * getattr(base, k) for k in PARAMETERS[p][0]) / 1e9
+        # Relative error: divide each row by the host's time.
+        a[i] /= s.host_s
+        b[i] = (s.host_s - fixed) / s.host_s
+    identified = {p: bool(np.abs(a[:, j]).max(initial=0.0) > 1e-6)
+                  for j, p in enumerate(params)}
+    cols = [j for j, p in enumerate(params) if identified[p]]
+    x = np.ones(len(params))
+    if cols:
+        x[cols] = nnls(a[:, cols], b)
+    scales = {p: float(x[j]) for j, p in enumerate(params)}
+    result = Fit(base, scales, identified, [])
+    costs = base.with_overrides(result.entries(base), note="fit") if any(
+        identified.values()) else base
+    result.costs = costs
+    for s in samples:
+        model_before = s.model_s(base)
+        model_after = s.model_s(costs)
+        sw_h = swapped_pages(s.host_vmstat)
+        sw_m = swapped_pages(s.model_vmstat)
+        result.rows.append({
+            "spec": s.spec, "host_sys_s": round(s.host_s, 6),
+            "host_sys_repeats": [round(v, 6) for v in s.host_sys_s],
+            "spread": round(s.spread, 4),
+            "model_sys_s_before": round(model_before, 6),
+            "model_sys_s_after": round(model_after, 6),
+            "residual": round(model_after / s.host_s - 1, 4),
+            "residual_before": round(model_before / s.host_s - 1, 4),
+            "host_swapped_pages": sw_h, "model_swapped_pages": sw_m,
+            "host_us_per_swapped_page": round(s.host_s / sw_h * 1e6, 3) if sw_h else None,
+            "model_us_per_swapped_page": round(model_after / sw_m * 1e6, 3) if sw_m else None,
+            "pages": s.pages,
+            "counters": {k: [int(s.host_vmstat.get(k, 0)), int(s.model_vmstat.get(k, 0))]
+                         for k in ("pgfault", "pgmajfault", "pgscan_anon", "pgsteal_anon",
+                                   *SWAP_OUT, *SWAP_IN, "swap_ra")},
+        })
+    return result
+
+
+def cost_file(result: Fit, *, kernel: str, host: str, note: str,
+              base: CostTable = DEFAULT_COSTS,
+              date: str | None = None) -> dict[str, Any]:
+    """The ``vswap-costs`` version 1 file of a fit (docs/costs.md), with the fit's record."""
+    entries = result.entries(base)
+    residuals = [abs(r["residual"]) for r in result.rows]
+    sources = {}
+    for p, ok in result.identified.items():
+        if not ok:
+            continue
+        for name in PARAMETERS[p][0]:
+            sources[name] = (f"fitted on {host} (kernel {kernel}): parameter {p} "
+                             f"({PARAMETERS[p][1]}), the built-in {getattr(base, name)} ns "
+                             f"x {result.scales[p]:.3f}; {len(result.rows)} specs, median "
+                             f"|residual| {statistics.median(residuals):.1%}")
+    return {
+        "format": "vswap-costs", "version": 1,
+        "provenance": {"method": "calibrated", "kernel": kernel, "host": host,
+                       "date": date or datetime.date.today().isoformat(),
+                       "tool": "vswap calibrate --host", "note": note},
+        "costs": entries, "sources": sources,
+        "fit": {"scales": {p: round(v, 4) for p, v in result.scales.items()
+                           if result.identified[p]},
+                "parameters": {p: list(PARAMETERS[p][0]) for p in PARAMETERS},
+                "specs": result.rows},
+    }
+
+
+# -- running the specs (root) -------------------------------------------------------------------
+
+def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int, model_scale: float,
+              progress: Callable[[str], None] = print) -> list[SpecSample]:
+    """Run each spec ``repeats`` times on the host and once on the model (classic, at
+    ``model_scale`` of ``size``); the samples :func:`fit` takes.
+
+    Raises:
+        HostError: not root, or a host run failed (the machine is cleaned up first).
+    """
+    from vswap.host.runner import HostRunConfig, parse_cpu_set, require_root, run_host
+    from vswap.run.charge import TallyingRecorder
+    from vswap.run.context import RunConfig, parse_device_spec, run_workload
+
+    require_root()
+    msize = max(int(size * model_scale), 1 << 20)
+    msize -= msize % PAGE_SIZE
+    factor = size / msize
+    samples = []
+    for spec in specs:
+        dev = parse_device_spec(spec.device)
+        assert dev is not None
+        sys_s = []
+        vm: dict[str, int] = {}
+        for i in range(repeats):
+            r = run_host(HostRunConfig(workload=spec.command(size),
+                                       memory_max=spec.memory_max(size), swap_devices=[dev],
+                                       zswap=spec.zswap, cpus=parse_cpu_set(None)))
+            kswapd = float(r.kernel_stats.get("kswapd", {}).get("stime_s", 0.0))
+            sys_s.append(r.metrics.sys_s + kswapd)
+            vm = {k: int(v) for k, v in r.vmstat.items()}
+            progress(f"host {spec.name} {i + 1}/{repeats}: sys {sys_s[-1]:.3f} s "
+                     f"(workload {r.metrics.sys_s:.3f}, kswapd {kswapd:.3f}), "
+                     f"{swapped_pages(vm):,} pages swapped")
+        made: list[TallyingRecorder] = []
+
+        class _Recorder(TallyingRecorder):
+            def __init__(self, *args: Any) -> None:
+                super().__init__(*args)
+                made.append(self)
+
+        m = run_workload(RunConfig(design="classic", workload=spec.command(msize),
+                                   memory_max=spec.memory_max(msize), swap_devices=[dev],
+                                   zswap=spec.zswap, cpus=2, recorder_class=_Recorder))
+        rec = made[-1]
+        # Signed: spin and zram's modelled device time are charged but unpriced; steps
+        # tallied after a task's last charge are priced but never charged.
+        unpriced = m.metrics.sys_s - rec.priced_ns() / 1e9
+        mvm = {k: round(int(v) * factor) for k, v in m.vmstat.items()}
+        progress(f"model {spec.name} (1/{factor:g} size): sys {m.metrics.sys_s * factor:.3f} s "
+                 f"at host size, {swapped_pages(mvm):,} pages swapped")
+        samples.append(SpecSample(spec.name, sys_s,
+                                  {k: v * factor for k, v in rec.tally.items()},
+                                  unpriced * factor, vm, mvm, size // PAGE_SIZE))
+    return samples
+
+
+def host_identity() -> tuple[str, str]:
+    """``(uname -r, a machine description)`` for the provenance."""
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    import os
+
+    ncpu = os.cpu_count() or 1
+    return platform.release(), f"{platform.node()} ({ncpu} x {cpu or platform.machine()})"

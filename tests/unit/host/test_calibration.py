@@ -1,0 +1,198 @@
+"""The host calibration's fit (synthetic host results -> known costs, residuals), its cost
+file, the tallying recorder, and refusal without root (no root needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vswap.cli import main
+from vswap.config.costs import load_cost_file
+from vswap.host.calibration import (
+    PARAMETERS,
+    SpecSample,
+    cost_file,
+    fit,
+    nnls,
+    swapped_pages,
+)
+from vswap.run.charge import StepRecorder, TallyingRecorder
+from vswap.run.context import RunConfig, run_workload
+from vswap.sim.costs import DEFAULT_COSTS
+
+# Tallies of eight made-up specs (entries charged per run), each leaning on different
+# parameters, as the real specs do: no swap, swap file, swap-out only, MADV_PAGEOUT, zram
+# lzo, zero pages, zswap lzo, zram lz4.
+_BASE = {"pte_update": 2e5, "memcg_charge": 1e5, "lru_add": 1e5, "page_copy": 1e5}
+_TALLIES: dict[str, dict[str, float]] = {
+    "noswap": {**_BASE, "fault_entry_exit": 1e5},
+    "file": {**_BASE, "fault_entry_exit": 2e5, "rmap_walk": 3e5, "zero_check": 6e4,
+             "io_submit": 1.2e5, "io_complete": 1.2e5, "swap_cache_lookup": 6e4},
+    "file-out": {**_BASE, "fault_entry_exit": 1e5, "rmap_walk": 1.5e5, "zero_check": 6e4,
+                 "io_submit": 6e4, "io_complete": 6e4},
+    "pageout": {**_BASE, "fault_entry_exit": 2e5, "rmap_walk": 6e4, "zero_check": 6e4,
+                "io_submit": 1.2e5, "io_complete": 1.2e5, "swap_cache_lookup": 6e4},
+    "zram-lzo": {**_BASE, "fault_entry_exit": 2e5, "rmap_walk": 3e5, "zero_check": 6e4,
+                 "io_submit_sync": 1.2e5, "compress_lzo": 6e4, "decompress_lzo": 6e4,
+                 "swap_cache_lookup": 6e4},
+    "zero": {**_BASE, "fault_entry_exit": 2e5, "rmap_walk": 2e5, "zero_check": 6e4,
+             "swap_cache_lookup": 6e4},
+    "zswap-lzo": {**_BASE, "fault_entry_exit": 2e5, "rmap_walk": 3e5, "zero_check": 6e4,
+                  "compress_lzo": 6e4, "decompress_lzo": 6e4, "zsmalloc_alloc": 6e4,
+                  "swap_cache_lookup": 6e4},
+    "zram-lz4": {**_BASE, "fault_entry_exit": 2e5, "rmap_walk": 3e5, "zero_check": 6e4,
+                 "io_submit_sync": 1.2e5, "compress_lz4": 6e4, "decompress_lz4": 6e4,
+                 "swap_cache_lookup": 6e4},
+}
+_TRUE_SCALES = {"fault": 3.0, "reclaim_scan": 0.5, "zero_check": 2.0, "swap_io": 1.5,
+                "swapin": 20.0, "zram": 4.0, "lzo": 0.8, "lz4": 1.2}
+
+
+def _true_sys(tally: dict[str, float]) -> float:
+    ns = 0.0
+    for name, n in tally.items():
+        scale = next((s for p, s in _TRUE_SCALES.items() if name in PARAMETERS[p][0]), 1.0)
+        ns += n * getattr(DEFAULT_COSTS, name) * scale
+    return ns / 1e9
+
+
+def _samples(noise: dict[str, float] | None = None) -> list[SpecSample]:
+    out = []
+    for name, tally in _TALLIES.items():
+        t = _true_sys(tally) * (1 + (noise or {}).get(name, 0.0))
+        out.append(SpecSample(name, [t * 0.98, t, t * 1.03], tally, 0.0,
+                              {"pswpout": 1000}, {"pswpout": 900}, 65536))
+    return out
+
+
+def test_fit_recovers_known_scales_with_zero_residuals() -> None:
+    f = fit(_samples())
+    for p, s in _TRUE_SCALES.items():
+        assert f.identified[p]
+        assert f.scales[p] == pytest.approx(s, rel=0.02), p
+    for p in ("lzo-rle", "deflate"):
+        assert not f.identified[p] and f.scales[p] == 1.0
+    for row in f.rows:
+        assert abs(row["residual"]) < 0.005, row
+        assert row["spread"] == pytest.approx(0.05)
+    # Fitted entries are the built-in ones times the scale; unfitted ones are kept.
+    assert f.costs.fault_entry_exit == round(DEFAULT_COSTS.fault_entry_exit * f.scales["fault"])
+    assert f.costs.compress_deflate == DEFAULT_COSTS.compress_deflate
+    assert "compress_deflate" not in f.entries()
+
+
+def test_fit_residuals_show_a_spec_the_table_cannot_explain() -> None:
+    samples = _samples({"zero": 0.5})
+    t = _true_sys(_TALLIES["zero"])
+    samples.append(SpecSample("zero-again", [t], _TALLIES["zero"], 0.0))
+    f = fit(samples)
+    by = {r["spec"]: r for r in f.rows}
+    # Two runs of one spec that disagree by 50%: no table explains both, and the residuals
+    # say so (the fit lands between them) instead of hiding it.
+    assert by["zero"]["residual"] < -0.1 and by["zero-again"]["residual"] > 0.1
+    assert by["zero"]["model_sys_s_after"] == pytest.approx(
+        by["zero-again"]["model_sys_s_after"])
+
+
+def test_fit_refuses_empty_and_non_positive() -> None:
+    with pytest.raises(ValueError):
+        fit([])
+    with pytest.raises(ValueError, match="not positive"):
+        fit([SpecSample("x", [0.0], {"fault_entry_exit": 1.0}, 0.0)])
+
+
+def test_nnls_matches_the_constrained_optimum() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.random((8, 3))
+    b = a @ np.array([1.0, -2.0, 0.5])
+    x = nnls(a, b)
+    assert (x >= 0).all() and x[1] == 0.0
+    # Optimal over the nonnegative orthant: no better point on a fine grid of the others.
+    best = np.linalg.norm(a @ x - b)
+    for x0 in np.linspace(0, 2, 21):
+        for x2 in np.linspace(0, 2, 21):
+            assert np.linalg.norm(a @ np.array([x0, 0.0, x2]) - b) >= best - 1e-9
+    unconstrained = np.array([0.3, 0.7, 1.1])
+    assert nnls(a, a @ unconstrained) == pytest.approx(unconstrained)
+
+
+def test_cost_file_loads_with_provenance(tmp_path: Path) -> None:
+    f = fit(_samples())
+    data = cost_file(f, kernel="6.18.44-test", host="box (2 x cpu)", note="synthetic",
+                     date="2026-12-07")
+    path = tmp_path / "costs.json"
+    path.write_text(json.dumps(data))
+    table, prov = load_cost_file(path)
+    assert prov.method == "calibrated" and prov.kernel == "6.18.44-test"
+    assert prov.entries == f.entries()
+    assert table.fault_entry_exit == f.costs.fault_entry_exit
+    assert "parameter fault" in prov.sources["fault_entry_exit"]
+    assert "calibrated on kernel 6.18.44-test" in prov.line()
+    assert len(data["fit"]["specs"]) == len(_TALLIES)
+
+
+def test_swapped_pages_counts_every_backend() -> None:
+    assert swapped_pages({"pswpout": 1, "zswpout": 2, "swpout_zero": 3, "pswpin": 4,
+                          "zswpin": 5, "swpin_zero": 6, "pgfault": 100}) == 21
+
+
+def test_tallying_recorder_prices_what_it_charges() -> None:
+    made: list[TallyingRecorder] = []
+
+    class Rec(TallyingRecorder):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    base: dict[str, Any] = {"memory_max": 1 << 20, "cpus": 1}
+    noswap = run_workload(RunConfig(workload="pattern --size 2M --content usemem", cpus=1,
+                                    recorder_class=Rec))
+    # One task, no contention, no device: every sys ns is a priced entry.
+    assert made[-1].priced_ns() == pytest.approx(noswap.metrics.sys_s * 1e9, rel=1e-9)
+    spec: dict[str, Any] = {**base, "workload": "pattern --size 2M --content mixed",
+                            "zswap": "lzo"}
+    plain = run_workload(RunConfig(**spec))
+    tallied = run_workload(RunConfig(**spec, recorder_class=Rec))
+    # The tally changes nothing the run reports.
+    assert tallied.metrics.sys_s == plain.metrics.sys_s
+    assert tallied.metrics.real_s == plain.metrics.real_s
+    assert tallied.vmstat == plain.vmstat and tallied.kernel_steps == plain.kernel_steps
+    rec = made[-1]
+    assert rec.tally["compress_lzo"] == plain.vmstat["zswpout"] + \
+        plain.kernel_stats["zswap"].get("reject_compress_poor", 0)
+    assert rec.tally["decompress_lzo"] == plain.vmstat["zswpin"]
+    # Swapping, the tally holds a little more than the run charged (about 1%: steps
+    # recorded after the task's last charge, at exit, are tallied but not charged).
+    assert plain.metrics.sys_s * 1e9 <= rec.priced_ns() <= plain.metrics.sys_s * 1e9 * 1.02
+    assert isinstance(rec, StepRecorder)
+
+
+@pytest.mark.parametrize("argv", [["calibrate", "--host", "--size", "64M"],
+                                  ["parity", "--workload", "pattern --size 1M --content zero"]])
+def test_refused_without_root(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vswap: error: ") and err.count("\n") == 1 and "root" in err
+
+
+def test_refit_from_saved_samples_needs_no_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    f = fit(_samples())
+    data = cost_file(f, kernel="6.18.44-test", host="box", note="n", date="2026-12-07")
+    data["fit"]["samples"] = [vars(s) for s in _samples()]
+    src = tmp_path / "cal.json"
+    src.write_text(json.dumps(data))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    out = tmp_path / "again.json"
+    assert main(["calibrate", "--from-samples", str(src), "--json", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert again["costs"] == data["costs"] and again["provenance"] == data["provenance"]
+    printed = capsys.readouterr().out
+    assert "residual" in printed and "zram-lz4" in printed
