@@ -341,8 +341,18 @@ def _main_host(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--specs: unknown spec {bad[0] if bad else ''!r} "
                                   f"(known: {', '.join(known)})")
             specs = [known[n] for n in names]
+        partial = Path(f"{args.json}.partial") if args.json else None
+        done: list[cal.SpecSample] = []
+        if partial is not None and partial.exists():
+            done = [cal.SpecSample(**s) for s in json.loads(partial.read_text())]
+
+        def keep(samples: list[cal.SpecSample]) -> None:
+            if partial is not None:
+                partial.write_text(json.dumps([vars(s) for s in samples]))
+
         samples = cal.run_specs(specs, size=size, repeats=args.runs, model_scale=scale,
-                                progress=lambda line: print(line, flush=True))
+                                progress=lambda line: print(line, flush=True), done=done,
+                                on_sample=keep)
         kernel, host = cal.host_identity()
         note = (f"{len(specs)} specs ({', '.join(s.name for s in specs)}) at "
                 f"{args.size} in a limit of half of it, {args.runs} host runs each (median "
@@ -355,6 +365,7 @@ def _main_host(args: argparse.Namespace) -> int:
         out = cal.cost_file(result, kernel=kernel, host=host, note=note, date=date)
         out["fit"]["samples"] = [vars(s) for s in samples]
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        Path(f"{args.json}.partial").unlink(missing_ok=True)
         print(f"wrote {args.json}")
     return 0
 

@@ -86,8 +86,8 @@ def _main(args: argparse.Namespace) -> int:
                               "at least one model result")
         host, models = hosts[0], [r for r in runs if r.design != "host"]
     else:
-        from vswap.cli.host import host_config_from_args
         from vswap.cli._runopts import designs_from
+        from vswap.cli.host import host_config_from_args
         from vswap.host.parity import run_parity
         from vswap.host.runner import require_root
 

@@ -85,8 +85,6 @@ CAL_SPECS: tuple[CalSpec, ...] = (
             "no I/O"),
     CalSpec("zswap-lzo", "pattern --size {size} --content text", "zswap, lzo",
             zswap="lzo"),
-    CalSpec("zswap-lzo-rle", "pattern --size {size} --content text", "zswap, lzo-rle",
-            zswap="lzo-rle"),
     CalSpec("zswap-deflate", "pattern --size {size} --content text", "zswap, deflate",
             zswap="deflate"),
     CalSpec("zram-lzo", "pattern --size {size} --content text", "zram, lzo",
@@ -107,7 +105,6 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], str]] = {
                                        "else each swap-in costs"),
     "zram": (("io_submit_sync",), "zram's bio path per page"),
     "lzo": (("compress_lzo", "decompress_lzo"), "lzo compression and decompression"),
-    "lzo-rle": (("compress_lzo_rle", "decompress_lzo_rle"), "lzo-rle"),
     "deflate": (("compress_deflate", "decompress_deflate"), "deflate"),
     "lz4": (("compress_lz4", "decompress_lz4"), "lz4"),
 }
@@ -151,8 +148,8 @@ class SpecSample:
         return (max(self.host_sys_s) - min(self.host_sys_s)) / self.host_s
 
     def model_s(self, costs: CostTable) -> float:
-        return self.model_unpriced_s + sum(n * getattr(costs, k)
-                                           for k, n in self.tally.items()) / 1e9
+        return self.model_unpriced_s + float(sum(n * getattr(costs, k)
+                                                 for k, n in self.tally.items())) / 1e9
 
 
 def nnls(a: np.ndarray, b: np.ndarray, max_iter: int = 500) -> np.ndarray:
@@ -294,9 +291,14 @@ def cost_file(result: Fit, *, kernel: str, host: str, note: str,
 # -- running the specs (root) -------------------------------------------------------------------
 
 def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int, model_scale: float,
-              progress: Callable[[str], None] = print) -> list[SpecSample]:
+              progress: Callable[[str], None] = print,
+              done: Sequence[SpecSample] = (),
+              on_sample: Callable[[list[SpecSample]], None] | None = None
+              ) -> list[SpecSample]:
     """Run each spec ``repeats`` times on the host and once on the model (classic, at
-    ``model_scale`` of ``size``); the samples :func:`fit` takes.
+    ``model_scale`` of ``size``); the samples :func:`fit` takes. Specs with a sample in
+    ``done`` (an interrupted calibration's) are not run again; ``on_sample`` is called with
+    the samples so far after each spec.
 
     Raises:
         HostError: not root, or a host run failed (the machine is cleaned up first).
@@ -309,8 +311,11 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int, model_scale:
     msize = max(int(size * model_scale), 1 << 20)
     msize -= msize % PAGE_SIZE
     factor = size / msize
-    samples = []
+    samples = [s for s in done if s.spec in {sp.name for sp in specs}]
     for spec in specs:
+        if any(s.spec == spec.name for s in samples):
+            progress(f"{spec.name}: reusing the sample of an earlier run")
+            continue
         dev = parse_device_spec(spec.device)
         assert dev is not None
         sys_s = []
@@ -328,7 +333,7 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int, model_scale:
         made: list[TallyingRecorder] = []
 
         class _Recorder(TallyingRecorder):
-            def __init__(self, *args: Any) -> None:
+            def __init__(self, *args: Any, made: list[TallyingRecorder] = made) -> None:
                 super().__init__(*args)
                 made.append(self)
 
@@ -345,6 +350,8 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int, model_scale:
         samples.append(SpecSample(spec.name, sys_s,
                                   {k: v * factor for k, v in rec.tally.items()},
                                   unpriced * factor, vm, mvm, size // PAGE_SIZE))
+        if on_sample is not None:
+            on_sample(samples)
     return samples
 
 
@@ -352,10 +359,9 @@ def host_identity() -> tuple[str, str]:
     """``(uname -r, a machine description)`` for the provenance."""
     cpu = ""
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), "")
     except OSError:  # pragma: no cover - not Linux
         pass
     import os

@@ -299,9 +299,10 @@ class TallyingRecorder(StepRecorder):
         super().zpool_free()
         self._t("zsmalloc_free")
 
-    def priced_ns(self) -> float:
-        """What the tallied entries cost at this recorder's table (ns)."""
-        return sum(n * getattr(self.costs, name) for name, n in self.tally.items())
+    def priced_ns(self, costs: CostTable | None = None) -> float:
+        """What the tallied entries cost at ``costs`` (default: this recorder's table), ns."""
+        table = self.costs if costs is None else costs
+        return float(sum(n * getattr(table, name) for name, n in self.tally.items()))
 
 
 class Charger:

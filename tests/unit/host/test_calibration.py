@@ -75,7 +75,7 @@ def test_fit_recovers_known_scales_with_zero_residuals() -> None:
     for p, s in _TRUE_SCALES.items():
         assert f.identified[p]
         assert f.scales[p] == pytest.approx(s, rel=0.02), p
-    for p in ("lzo-rle", "deflate"):
+    for p in ("deflate",):
         assert not f.identified[p] and f.scales[p] == 1.0
     for row in f.rows:
         assert abs(row["residual"]) < 0.005, row

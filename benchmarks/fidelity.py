@@ -1,0 +1,187 @@
+"""The fidelity table: the classic model against this host's kernel (docs/fidelity.md).
+
+For every swap setup (a swap file; the swap file with zswap lzo; zram lz4) and workload
+(usemem, pattern with each content, pageout, swapoff) at ``--scale`` of 512 MiB of data in
+a 256 MiB limit with a 1 GiB device, run the spec once on the host (``vswap host run``)
+and on the model's ``classic`` with each cost table given (``--costs``, repeatable; the
+built-in table always), then print per spec the model/kernel ratio of every swap counter,
+readahead and peak slots, sys time per swapped page, and swapoff's time ratios between the
+setups. The model runs once per spec with a tallying recorder; its sys time at another
+table is the tally priced at that table (exact for one task without lock contention); the
+swapoff spec, whose times include I/O waits and four tasks, runs once per table. Needs root.
+Saves every result and the table to ``results/fidelity.json``.
+Usage: ``sudo python benchmarks/fidelity.py [--scale 1/4] [--costs FILE] [--only A,B]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import RESULTS
+from vswap.config.costs import load_cost_file
+from vswap.host.calibration import swapped_pages
+from vswap.host.runner import HostRunConfig, parse_cpu_set, run_host
+from vswap.run.charge import TallyingRecorder
+from vswap.run.context import RunConfig, parse_device_spec, run_workload
+from vswap.sim.costs import DEFAULT_COSTS
+
+SETUPS = {"file": ("file:{dev}", None), "zswap-lzo": ("file:{dev}", "lzo"),
+          "zram-lz4": ("zram:{dev},comp=lz4", None)}
+WORKLOADS = {"usemem": "usemem -n 1 {size}",
+             **{f"pattern-{c}": f"pattern --size {{size}} --content {c}"
+                for c in ("zero", "random", "text", "mixed")},
+             "pageout": "pageout --size {size} --content mixed",
+             "swapoff": "swapoff --fill 0.5 --tasks 4 --unrelated {size}"}
+COUNTERS = ("pswpout", "zswpout", "swpout_zero", "pswpin", "zswpin", "swpin_zero", "zswpwb",
+            "swap_ra", "swap_ra_hit", "pgmajfault")
+
+
+def _ratio(m: float, h: float) -> float | None:
+    return round(m / h, 3) if h else None
+
+
+def _cell(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def summary(rows: list[dict[str, Any]], tables: list[str]) -> list[str]:
+    """The markdown of docs/fidelity.md: model/kernel ratios per spec (counters the kernel
+    counted at all), sys per swapped page before and after calibration, swapoff ratios."""
+    cols = [*COUNTERS, "peak_slots"]
+    out = ["| setup | workload | " + " | ".join(cols) + " | " + " | ".join(
+        f"sys/page {t}" for t in tables) + " |",
+           "|---|---|" + "---|" * (len(cols) + len(tables))]
+    for r in rows:
+        first = r[tables[0]]
+        cells = [_cell(first[k]) for k in cols]
+        cells += [_cell(r[t]["sys_per_swapped_page_ratio"]) for t in tables]
+        out.append(f"| {r['setup']} | {r['workload']} | " + " | ".join(cells) + " |")
+    offs = {r["setup"]: r for r in rows if r["workload"] == "swapoff"}
+    if "file" in offs:
+        out.append("")
+        out.append("| swapoff, relative to the swap file | kernel real | " + " | ".join(
+            f"model real ({t})" for t in tables) + " | kernel sys | " + " | ".join(
+            f"model sys ({t})" for t in tables) + " |")
+        out.append("|---|---|" + "---|" * (2 * len(tables) + 1))
+        base = offs["file"]
+        for setup, r in offs.items():
+            cells = [_cell(_ratio(r["host"]["swapoff_real_s"],
+                                  base["host"]["swapoff_real_s"]))]
+            cells += [_cell(_ratio(r[t]["swapoff_real_s"], base[t]["swapoff_real_s"]))
+                      for t in tables]
+            cells += [_cell(_ratio(r["host"]["swapoff_sys_s"], base["host"]["swapoff_sys_s"]))]
+            cells += [_cell(_ratio(r[t]["swapoff_sys_s"], base[t]["swapoff_sys_s"]))
+                      for t in tables]
+            out.append(f"| {setup} | " + " | ".join(cells) + " |")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", default="1/4")
+    p.add_argument("--costs", action="append", default=[])
+    p.add_argument("--only", default=None, help="setup:workload pairs, comma separated")
+    p.add_argument("--json", default=None)
+    p.add_argument("--summary", default=None, metavar="FILE",
+                   help="print the table of a saved fidelity JSON and exit")
+    args = p.parse_args(argv)
+    if args.summary:
+        data = json.loads(Path(args.summary).read_text())
+        names = [k for k in data["rows"][0] if k not in ("setup", "workload", "spec", "host")]
+        print("\n".join(summary(data["rows"], names)))
+        return 0
+    num, _, den = args.scale.partition("/")
+    scale = float(num) / float(den) if den else float(num)
+    size, limit, dev = (int(x * scale) for x in (512 << 20, 256 << 20, 1 << 30))
+    tables = [("builtin", DEFAULT_COSTS, {})] + [
+        (Path(f).stem, *(lambda t: (t[0], t[1].as_json()))(load_cost_file(f)))
+        for f in args.costs]
+    only = set(args.only.split(",")) if args.only else None
+    rows: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    for setup, (devtext, zswap) in SETUPS.items():
+        for wname, wtext in WORKLOADS.items():
+            if only is not None and f"{setup}:{wname}" not in only:
+                continue
+            spec = parse_device_spec(devtext.format(dev=f"{dev >> 20}M"))
+            assert spec is not None
+            workload = wtext.format(size=f"{size >> 20}M" if wname != "swapoff"
+                                    else f"{4 * size >> 20}M")
+            t0 = time.monotonic()
+            host = run_host(HostRunConfig(workload=workload, memory_max=limit,
+                                          swap_devices=[spec], zswap=zswap,
+                                          cpus=parse_cpu_set(None)))
+            row: dict[str, Any] = {"setup": setup, "workload": wname, "spec": workload}
+            hk = float(host.kernel_stats.get("kswapd", {}).get("stime_s", 0.0))
+            h_sys = host.metrics.sys_s + hk
+            h_sw = swapped_pages(host.vmstat)
+            row["host"] = {k: host.vmstat.get(k, 0) for k in COUNTERS}
+            row["host"]["peak_slots"] = host.devices[0]["peak_used_pages"] if host.devices \
+                else 0
+            row["host"]["sys_s"] = round(h_sys, 4)
+            row["host"]["us_per_swapped_page"] = round(h_sys / h_sw * 1e6, 3) if h_sw else None
+            if host.swapoff:
+                row["host"]["swapoff_real_s"] = host.swapoff["real_s"]
+                row["host"]["swapoff_sys_s"] = host.swapoff["sys_s"]
+            runs.append({"setup": setup, "workload": wname, "side": "host",
+                         "result": host.to_dict()})
+            tally: list[TallyingRecorder] = []
+
+            class Rec(TallyingRecorder):
+                def __init__(self, *a: Any, made: list[TallyingRecorder] = tally) -> None:
+                    super().__init__(*a)
+                    made.append(self)
+
+            base_run: Any = None
+            for tname, costs, prov in tables:
+                if base_run is not None and wname != "swapoff":
+                    m = base_run
+                    sys_s = base_run.metrics.sys_s + (tally[-1].priced_ns(costs)
+                                                      - tally[-1].priced_ns()) / 1e9
+                else:
+                    rc = RunConfig(design="classic", workload=workload, memory_max=limit,
+                                   swap_devices=[spec], zswap=zswap, cpus=2, costs=costs,
+                                   cost_provenance=prov, recorder_class=Rec)
+                    m = run_workload(rc)
+                    base_run = base_run or m
+                    sys_s = m.metrics.sys_s
+                    runs.append({"setup": setup, "workload": wname, "side": tname,
+                                 "result": m.to_dict()})
+                m_sw = swapped_pages(m.vmstat)
+                mrow: dict[str, Any] = {k: _ratio(m.vmstat.get(k, 0), host.vmstat.get(k, 0))
+                                        for k in COUNTERS}
+                mrow["peak_slots"] = _ratio(m.devices[0]["peak_used_pages"],
+                                            row["host"]["peak_slots"])
+                mrow["counts"] = {k: m.vmstat.get(k, 0) for k in COUNTERS}
+                mrow["counts"]["peak_slots"] = m.devices[0]["peak_used_pages"]
+                mrow["sys_s"] = round(sys_s, 4)
+                mrow["us_per_swapped_page"] = round(sys_s / m_sw * 1e6, 3) if m_sw else None
+                mrow["sys_per_swapped_page_ratio"] = (
+                    _ratio(mrow["us_per_swapped_page"], row["host"]["us_per_swapped_page"])
+                    if mrow["us_per_swapped_page"] and row["host"]["us_per_swapped_page"]
+                    else None)
+                if m.swapoff:
+                    mrow["swapoff_real_s"] = m.swapoff.get("real_s")
+                    mrow["swapoff_sys_s"] = m.swapoff.get("sys_s")
+                row[tname] = mrow
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            print(f"  ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
+    path = Path(args.json) if args.json else RESULTS / "fidelity.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"benchmark": "fidelity", "scale": args.scale,
+                                "size": size, "memory_max": limit, "device": dev,
+                                "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows,
+                                "runs": runs}, indent=1))
+    print("\n".join(summary(rows, [t[0] for t in tables])))
+    print(f"saved {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
