@@ -313,8 +313,12 @@ def _main_host(args: argparse.Namespace) -> int:
     if args.from_samples:
         data = json.loads(Path(args.from_samples).read_text())
         samples = [cal.SpecSample(**s) for s in data["fit"]["samples"]]
-        kernel, host = data["provenance"]["kernel"], data["provenance"]["host"]
         note = data["provenance"].get("note", "")
+        if args.specs:
+            wanted = {n.strip() for n in args.specs.split(",")}
+            samples = [s for s in samples if s.spec in wanted]
+            note = f"{note}; refit on {', '.join(s.spec for s in samples)}"
+        kernel, host = data["provenance"]["kernel"], data["provenance"]["host"]
         date = data["provenance"].get("date")
     else:
         require_root("vswap calibrate --host")

@@ -36,13 +36,18 @@ from typing import Any
 from vswap.errors import ConfigError
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
 
-__all__ = ["COST_FILE_FORMAT", "COST_FILE_VERSION", "COST_METHODS", "CostProvenance",
-           "default_provenance", "load_cost_file", "provenance_line"]
+__all__ = ["BUILTIN", "COST_FILE_FORMAT", "COST_FILE_VERSION", "COST_METHODS",
+           "CostProvenance", "calibrated_files", "default_provenance", "load_cost_file",
+           "provenance_line"]
 
 COST_FILE_FORMAT = "vswap-costs"
 COST_FILE_VERSION = 1
 #: ``provenance.method`` values: what the numbers are.
 COST_METHODS = ("calibrated", "measured", "manual")
+#: ``--costs builtin``: the built-in table (published figures and labelled estimates).
+BUILTIN = "builtin"
+#: Where the cost files calibrated on a kernel ship (``vswap calibrate --host`` output).
+CALIBRATED_DIR = Path(__file__).resolve().parent.parent / "sim" / "calibrated"
 _TOP_KEYS = ("format", "version", "provenance", "costs", "sources", "fit")
 _PROVENANCE_KEYS = ("method", "kernel", "host", "date", "tool", "note")
 
@@ -186,15 +191,23 @@ def _from_calibrate(path: Path, data: dict[str, Any], digest: str,
     return base.with_overrides(entries, note=prov.line()), prov
 
 
+def calibrated_files() -> list[Path]:
+    """The cost files calibrated on a kernel that ship with vswap (sorted by name)."""
+    return sorted(CALIBRATED_DIR.glob("*.json"))
+
+
 def load_cost_file(path: str | Path, *, base: CostTable = DEFAULT_COSTS
                    ) -> tuple[CostTable, CostProvenance]:
-    """The cost table of ``path`` (``base`` with the file's entries) and its provenance.
+    """The cost table of ``path`` (``base`` with the file's entries) and its provenance;
+    ``builtin`` (:data:`BUILTIN`) is the built-in table itself.
 
     Raises:
         ConfigError: missing or unreadable file, not JSON, another format or version, an
             unknown key or cost name, a value that is not a positive number of ns (one line
             naming the file and the key).
     """
+    if str(path) == BUILTIN:
+        return DEFAULT_COSTS, default_provenance()
     p = Path(path)
     data, digest = _read_json(p)
     if not isinstance(data, dict):
