@@ -26,7 +26,9 @@ the file and the key.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -37,8 +39,8 @@ from vswap.errors import ConfigError
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
 
 __all__ = ["BUILTIN", "COST_FILE_FORMAT", "COST_FILE_VERSION", "COST_METHODS",
-           "CostProvenance", "calibrated_files", "default_provenance", "load_cost_file",
-           "provenance_line"]
+           "DEFAULT_CALIBRATION", "CostProvenance", "calibrated_files", "default_costs",
+           "default_provenance", "load_cost_file", "provenance_line"]
 
 COST_FILE_FORMAT = "vswap-costs"
 COST_FILE_VERSION = 1
@@ -194,6 +196,27 @@ def _from_calibrate(path: Path, data: dict[str, Any], digest: str,
 def calibrated_files() -> list[Path]:
     """The cost files calibrated on a kernel that ship with vswap (sorted by name)."""
     return sorted(CALIBRATED_DIR.glob("*.json"))
+
+
+#: The table runs use unless ``--costs`` says otherwise: the one calibrated on Linux 6.18
+#: (``vswap calibrate --host`` on the development machine, docs/fidelity.md).
+DEFAULT_CALIBRATION = "linux-6.18-epyc-vm.json"
+
+
+@functools.cache
+def default_costs() -> tuple[CostTable, CostProvenance]:
+    """The default cost table and its provenance: the shipped calibration
+    (:data:`DEFAULT_CALIBRATION`) when present, else the built-in table.
+
+    Raises:
+        ConfigError: the shipped file is damaged.
+    """
+    path = CALIBRATED_DIR / DEFAULT_CALIBRATION
+    if not path.exists():
+        return DEFAULT_COSTS, default_provenance()
+    table, prov = load_cost_file(path)
+    prov = dataclasses.replace(prov, file=f"vswap/sim/calibrated/{path.name}")
+    return table.with_overrides(prov.entries, note=prov.line()), prov
 
 
 def load_cost_file(path: str | Path, *, base: CostTable = DEFAULT_COSTS

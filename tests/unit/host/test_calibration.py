@@ -196,3 +196,26 @@ def test_refit_from_saved_samples_needs_no_root(tmp_path: Path, monkeypatch: pyt
     assert again["costs"] == data["costs"] and again["provenance"] == data["provenance"]
     printed = capsys.readouterr().out
     assert "residual" in printed and "zram-lz4" in printed
+
+
+def test_the_shipped_calibration_loads_with_its_provenance() -> None:
+    from vswap.config.costs import (
+        BUILTIN,
+        DEFAULT_CALIBRATION,
+        calibrated_files,
+        default_costs,
+    )
+
+    (path,) = [p for p in calibrated_files() if p.name == DEFAULT_CALIBRATION]
+    data = json.loads(path.read_text())
+    table, prov = default_costs()
+    assert prov.method == "calibrated" and str(prov.kernel).startswith("6.18")
+    assert prov.file == f"vswap/sim/calibrated/{DEFAULT_CALIBRATION}"
+    assert prov.entries == data["costs"]
+    for name, ns in data["costs"].items():
+        assert getattr(table, name) == ns
+    # The file's fit explains its own samples: refitting them gives the same entries.
+    samples = [SpecSample(**s) for s in data["fit"]["samples"]]
+    assert fit(samples).entries() == data["costs"]
+    builtin, bprov = load_cost_file(BUILTIN)
+    assert builtin is DEFAULT_COSTS and bprov.method == "default"
