@@ -67,7 +67,8 @@ def test_what_calibrate_writes_today_is_accepted(tmp_path: Path) -> None:
     ({"version": 2}, "costs.json: version: 2; this vswap reads vswap-costs version 1"),
     ({"format": "other"}, "not a cost file (format 'other'"),
     ({"extra": 1}, "costs.json: extra: unknown key (known: format, version, provenance, "
-                   "costs, sources)"),
+                   "costs, sources, fit)"),
+    ({"fit": []}, "costs.json: fit: expected an object, got list ([])"),
     ({"costs": {"fault_entry": 700}}, "costs.json: costs.fault_entry: unknown cost entry; did "
                                       "you mean fault_entry_exit?"),
     ({"costs": {"pte_update": -3}}, "costs.pte_update: expected a positive number of ns, "
