@@ -48,6 +48,7 @@ def test_calibrate_host_writes_a_cost_file(host_dir: Path, tmp_path: Path,
     table, prov = load_cost_file(out)
     assert prov.method == "calibrated" and prov.kernel == os.uname().release
     assert set(prov.entries) == {"fault_entry_exit", "zero_check"}
+    assert table.zero_check == prov.entries["zero_check"]
     data = json.loads(out.read_text())
     assert [s["spec"] for s in data["fit"]["samples"]] == ["noswap", "zero"]
     assert data["fit"]["samples"][1]["host_vmstat"]["swpout_zero"] > 0
