@@ -55,16 +55,32 @@ RFC: dict[str, dict[str, dict[str, float]]] = {
 
 @dataclass
 class RfcTable:
-    """One table: its title, the columns it shows and the run configuration per design."""
+    """One table: its title, the columns it shows, the run configuration per design, and the
+    published numbers it is printed beside (the RFC's, or another cover letter's:
+    :mod:`vswap.run.upstream`). Invariant: ``baseline`` is the design the ratio rows divide
+    by; ``published`` keys are designs of ``configs``."""
 
     key: str
     title: str
     setup: str
     columns: tuple[str, ...]
     configs: dict[str, RunConfig] = field(default_factory=dict)
+    #: The published numbers by design (None: the RFC's, :data:`RFC`).
+    published: dict[str, dict[str, float]] | None = None
+    #: Where ``published`` comes from.
+    source: str = RFC_SOURCE
+    #: The design the ratio rows divide by.
+    baseline: str = "classic"
+    #: The row label of the published numbers.
+    label: str = "RFC"
+    #: What each design stands for in the published table (a design not named: itself).
+    stands_for: dict[str, str] = field(default_factory=dict)
+    #: The table's own scale of the published sizes (None: the run's ``--scale``).
+    scale: float | None = None
 
     def rfc(self, design: str) -> dict[str, float]:
-        return dict(RFC[self.key].get(design, {}))
+        numbers = RFC[self.key] if self.published is None else self.published
+        return dict(numbers.get(design, {}))
 
 
 def _size(nbytes: float, scale: float) -> int:

@@ -32,6 +32,11 @@ SHORTENED: dict[str, tuple[list[str], str]] = {
                             "the default scale (1/128) takes about a minute"),
     "bin/vswap bench rfc --json results/bench_rfc.json": (
         ["--scale", "1/8192", "--jobs", "2"], "as above"),
+    "bin/vswap bench upstream": (
+        ["--scale", "1/8192", "--jobs", "2", "--table", "v6", "--json",
+         "results/bench_upstream.json"],
+        "the default scale (1/1024) takes about two minutes; the v6 set alone, as the other "
+        "sets run in tests/unit/run/test_run_upstream.py"),
     ".venv/bin/python benchmarks/bench_swapfile.py": (
         ["--quick", "--json", "results/bench_swapfile.json"],
         "--quick is the script's smoke size; --json keeps the repository's results/ as is"),
@@ -167,6 +172,25 @@ def test_readme_bench_rfc(clone: Path, capsys: pytest.CaptureFixture[str]) -> No
     # dynamic partitioning it did not measure).
     assert all(r.rfc for r in runs if r.design in ("classic", "vswap"))
     assert not any(r.rfc for r in runs if r.design == "vswap-dynamic")
+
+
+def test_readme_bench_upstream(clone: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bin/vswap bench upstream`` (shortened to the v6 cover letter's tables)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    assert _vswap("bin/vswap bench upstream") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for title in ("memhog 48G on a 16 GB host", "usemem 1 thread 56G",
+                  "usemem 52 threads x 300M random", "kernel build, 52 workers"):
+        assert f"v6 cover: {title}" in out
+    assert out.count("model at scale 1/8192 beside the published numbers") == 4
+    assert out.count("vswap-v6 / swap-table-p1") == 4
+    assert "swap-table-p1 (baseline 6.19)" in out and "vswap-v6 (VSS v6)" in out
+    assert out.count("costs: the default table") == 4
+    runs = load_results(clone / "results" / "bench_upstream.json")
+    assert len(runs) == 8 and all(r.data_loss == 0 for r in runs)
+    assert {r.design for r in runs} == {"swap-table-p1", "vswap-v6"}
+    assert all(r.rfc and "20260505153854" in r.rfc_source for r in runs)
 
 
 @pytest.mark.parametrize("script", ["bench_swapfile", "bench_zswap", "bench_vswap",
