@@ -17,7 +17,8 @@ section 1.1), each table printed beside its published numbers and ratios:
 
 Designs stand for the published kernels: ``swap-table-p1`` for 6.19 (phase I is what 6.19
 has), ``swap-table-p4`` for phase III and for mm-unstable (phase IV is the newest phase, and
-phase III is not a design here), ``vswap-v6`` for vswap v3 and v6 (v6 is v3 with batching),
+phase III is not a design here), ``vswap-v6`` for vswap v6, and for vswap v3 with the v4-v6
+optimisations switched off (its ``batch_free``, ``iter_cache``, ``rmap_cache_only``),
 ``vswap-ste`` for STE "VSS on". Setup details the posts do not give are chosen here and
 listed in docs/upstream-benchmarks.md. Sizes are multiplied by the scale; CPU, process,
 thread and worker counts are kept.
@@ -57,9 +58,14 @@ UPSTREAM_SOURCES = {
 #: The published kernel each design stands for, per set.
 STANDS_FOR = {
     "v3": {"swap-table-p1": "6.19", "swap-table-p4": "swap table P3",
-           "vswap-v6": "vswap v3"},
+           "vswap-v6": "vswap v3: v4-v6 batching off"},
     "v6": {"swap-table-p1": "baseline 6.19", "vswap-v6": "VSS v6"},
     "ste": {"swap-table-p4": "base (mm-unstable)", "vswap-ste": "VSS on"},
+}
+#: Design options per set: vswap v3 is vswap-v6 without the v4-v6 optimisations (batched
+#: free, the per-CPU cluster lookup cache, the reverse map's cache-only mark).
+OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "v3": {"vswap-v6": {"batch_free": False, "iter_cache": False, "rmap_cache_only": False}},
 }
 #: The design the ratios divide by, per set.
 BASELINE = {"v3": "swap-table-p4", "v6": "swap-table-p1", "ste": "swap-table-p4"}
@@ -142,6 +148,7 @@ def upstream_tables(scale: float = DEFAULT_UPSTREAM_SCALE, *, seed: int = 1,
             # Each run its own device list: a run must not share specs with another.
             t.configs[d] = RunConfig(design=d, seed=seed, verify=verify,
                                      labels={"scale": table_scale, "table": key},
+                                     design_options=dict(OPTIONS.get(which, {}).get(d, {})),
                                      **(run | {"swap_devices": list(run["swap_devices"])}))
         tables.append(t)
 

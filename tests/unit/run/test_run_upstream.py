@@ -26,6 +26,10 @@ def test_every_set_has_its_tables() -> None:
 def test_designs_stand_for_the_published_kernels() -> None:
     assert set(TABLES["v3-usemem"].configs) == {"swap-table-p1", "swap-table-p4", "vswap-v6"}
     assert TABLES["v3-usemem"].baseline == "swap-table-p4"  # phase III's stand-in
+    # vswap v3: the v4-v6 optimisations off, in the v3 set only.
+    v3 = TABLES["v3-usemem"].configs["vswap-v6"].design_options
+    assert v3 == {"batch_free": False, "iter_cache": False, "rmap_cache_only": False}
+    assert TABLES["v6-usemem"].configs["vswap-v6"].design_options == {}
     assert set(TABLES["v6-memhog"].configs) == {"swap-table-p1", "vswap-v6"}
     assert set(TABLES["ste-usemem"].configs) == {"swap-table-p4", "vswap-ste"}
     assert all(c.zswap == "zstd" for t in TABLES.values() if t.key.startswith("ste")
