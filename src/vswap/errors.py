@@ -18,3 +18,9 @@ class InvalidArgumentError(ValueError):
     input and not a kernel error path (those are :class:`ConfigError` and
     :class:`vswap.kernel.errors.KernelError`). A ``ValueError``, so callers that validate
     with ``except ValueError`` keep working."""
+
+
+class OOMError(Exception):
+    """A workload did not complete as asked: the model's kernel OOM-killed (or SIGBUS-killed)
+    one of its tasks, or it could not start. The CLI prints ``vswap: OOM: ...`` and exits 4
+    (docs/cli.md, "Exit statuses")."""

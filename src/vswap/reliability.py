@@ -8,7 +8,9 @@ offers the operations the reliability tests drive (task writes and reads, fork, 
 oracle is a plain dict per task: page index -> tag (the page's bytes are :func:`page_bytes` of
 the tag, 0 = never written). :meth:`Harness.check` verifies, without side effects, that every
 readable page equals the oracle, that swap references match the page tables, that counters
-agree, and then marks the faults injected so far as survived. A task may die only of a
+agree; the faults injected since the previous check that passed then count as survived
+(:attr:`Harness.survived`, counted by the harness from that observed outcome: a fault after
+which a check failed, or after which no check ran, is not survived). A task may die only of a
 legitimate cause: SIGBUS after an injected read or decompression error, SIGKILL from the OOM
 killer; anything else (and any :class:`~vswap.kernel.errors.DataLossError`) fails the run.
 """
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vswap.kernel.errors import KernelError
+from vswap.kernel.errors import DataLossError, KernelError
 from vswap.kernel.faults import FAULT_POINTS, FaultInjector
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 from vswap.mm import checks
@@ -69,6 +71,10 @@ class HarnessError(AssertionError):
     """The harness saw something that must not happen (an illegitimate death, a wrong page)."""
 
 
+class HarnessDataLoss(HarnessError):
+    """A page the harness read or peeked holds other bytes than the oracle's."""
+
+
 class Harness:
     """One machine under random operations, with its oracle. See the module docstring."""
 
@@ -88,6 +94,10 @@ class Harness:
         self.next_tag = 1
         self.ops = 0
         self.pages_verified = 0
+        #: Faults per point followed by a check that passed (see :meth:`check`), and the
+        #: injection counts at that check.
+        self.survived = dict.fromkeys(FAULT_POINTS, 0)
+        self._checked_injected = dict.fromkeys(FAULT_POINTS, 0)
         self.deaths: dict[str, int] = {}
         self.swapoff_interrupted = 0
         self.swapoff_retried_ok = 0
@@ -159,7 +169,8 @@ class Harness:
             def op(p: int = p) -> None:
                 got = self.m.read(ts.task, ts.addr + p * PAGE_SIZE, PAGE_SIZE)
                 if got != page_bytes(ts.pages.get(p, 0)):
-                    raise HarnessError(f"task {ts.task.pid} page {p}: read back wrong bytes")
+                    raise HarnessDataLoss(f"task {ts.task.pid} page {p}: read back wrong "
+                                          "bytes")
                 self.pages_verified += 1
             self._do(op)
             if not ts.task.alive:
@@ -272,12 +283,16 @@ class Harness:
                 if got is None:
                     raise HarnessError(f"task {ts.task.pid} page {p} is not mapped")
                 if got != page_bytes(ts.pages.get(p, 0)):
-                    raise HarnessError(
+                    raise HarnessDataLoss(
                         f"task {ts.task.pid} page {p}: holds the wrong bytes (tag "
                         f"{ts.pages.get(p, 0)}); design {m.design.name}")
                 self.pages_verified += 1
         checks.check_swap_references(m)
         checks.check_counters(m)
+        injected = self.faults.statistics().injected
+        for p in FAULT_POINTS:
+            self.survived[p] += injected[p] - self._checked_injected[p]
+        self._checked_injected = dict(injected)
         self.faults.mark_survived()
 
     def finish(self) -> None:
@@ -333,6 +348,9 @@ class SoakResult:
     swapoff_interrupted: int = 0
     swapoff_retried_ok: int = 0
     failure: str = ""
+    #: What the failure was: ``"loss"`` (a page read back wrong or with no record),
+    #: ``"leak"``, or ``"other"`` (a broken invariant, an illegitimate death); ``""`` if none.
+    failure_kind: str = ""
 
     @property
     def ops_per_s(self) -> float:
@@ -367,13 +385,15 @@ def soak(design: str, *, seconds: float, seed: int, ops_per_machine: int = 400,
             h.finish()
         except (AssertionError, Exception) as exc:
             res.failure = f"machine {res.machines} (seed {seed}): {type(exc).__name__}: {exc}"
+            res.failure_kind = ("loss" if isinstance(exc, DataLossError | HarnessDataLoss)
+                                else "leak" if isinstance(exc, checks.LeakError) else "other")
         res.ops += h.ops
         res.pages_verified += h.pages_verified
         res.oracle_checked += h.m.oracle.stats.checked
         st = h.faults.statistics()
         for p in FAULT_POINTS:
             res.injected[p] += st.injected[p]
-            res.survived[p] += st.survived[p]
+            res.survived[p] += h.survived[p]
         for k, v in h.deaths.items():
             res.deaths[k] = res.deaths.get(k, 0) + v
         res.swapoff_interrupted += h.swapoff_interrupted

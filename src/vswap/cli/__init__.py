@@ -4,8 +4,21 @@ Each subcommand lives in its own module of this package and defines
 ``register(subparsers) -> None``; the module is found automatically, so adding a command
 never touches this file. A subcommand's handler returns the exit status.
 
-Bad input (a size that does not parse, a missing file, an unknown design) ends with one line
-on stderr, ``vswap: error: <what is wrong>``, and exit status 2; never a traceback.
+:func:`main` is the one error boundary of every subcommand. Bad input (a size that does not
+parse, a missing or unwritable file, an unknown design, an impossible request) ends with one
+line on stderr, ``vswap: error: <input>: <what is wrong>``, and exit status 2; never a
+traceback. The exit statuses (docs/cli.md, "Exit statuses"):
+
+== =====================================================================================
+0  every workload completed as asked (and nothing was lost)
+1  a check failed that is neither loss nor leak (``soak``: a broken invariant or a task
+   killed without cause; ``host check``: the machine is not clean)
+2  bad input, or an OS error on a file the command reads or writes
+3  data loss (a page read back wrong or missing) or a leak (``vswap: DATA LOSS:``,
+   ``vswap: LEAK:``)
+4  a workload was OOM-killed or could not start (``vswap: OOM: ...``)
+130 interrupted (Ctrl-C)
+== =====================================================================================
 """
 
 from __future__ import annotations
@@ -17,10 +30,13 @@ import sys
 from collections.abc import Sequence
 
 from vswap import __version__
-from vswap.errors import ConfigError
+from vswap.errors import ConfigError, OOMError
 from vswap.kernel.errors import DataLossError, KernelError
 from vswap.log import setup_cli_logging
 from vswap.mm.checks import LeakError
+
+#: Exit statuses (the table in the module docstring and docs/cli.md).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOSS, EXIT_OOM = 0, 1, 2, 3, 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,16 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, KernelError, FileNotFoundError, IsADirectoryError,
-            PermissionError) as exc:
+    except (ConfigError, KernelError, OSError) as exc:
         sys.stderr.write(f"vswap: error: {_one_line(exc)}\n")
         return 2
+    except OOMError as exc:
+        sys.stderr.write(f"vswap: OOM: {_one_line(exc)}\n")
+        return EXIT_OOM
     except DataLossError as exc:
         sys.stderr.write(f"vswap: DATA LOSS: {_one_line(exc)}\n")
-        return 3
+        return EXIT_LOSS
     except LeakError as exc:
         sys.stderr.write(f"vswap: LEAK: {_one_line(exc)}\n")
-        return 3
+        return EXIT_LOSS
     except KeyboardInterrupt:
         sys.stderr.write("vswap: interrupted\n")
         return 130
@@ -70,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
-        return _printable(f"{exc.filename}: {exc.strerror}")
+        where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else f"{exc.filename}"
+        return _printable(f"{where}: {exc.strerror}")
     return _printable(" ".join(str(exc).split()))
 
 

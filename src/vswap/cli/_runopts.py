@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vswap.config.costs import CostProvenance, default_provenance, load_cost_file
-from vswap.errors import ConfigError
+from vswap.errors import ConfigError, OOMError
+from vswap.fileio import check_output_path, open_input
+from vswap.kernel.errors import DataLossError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.report.progress import DEFAULT_INTERVAL_S, RunProgress
 from vswap.report.result import RunResult
@@ -27,9 +30,22 @@ from vswap.run.context import DeviceSpec, RunConfig, check_fits, default_jobs, p
 from vswap.run.scaling import ScaleReport
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
 from vswap.swap import DESIGNS, design_class
-from vswap.units import format_scale, format_size, parse_scale, parse_size
+from vswap.units import (
+    SEED_RANGE,
+    bounded_int,
+    format_scale,
+    format_size,
+    parse_scale,
+    parse_size,
+    seed_arg,
+)
 from vswap.workloads import parse_workload
 from vswap.workloads._scale import scale_workload
+
+#: The range of ``--cpus`` (a config's ``machine.cpus`` has the same).
+CPUS_RANGE = (1, 4096)
+#: The range of ``--jobs`` (0: one per host CPU, at most 4).
+JOBS_RANGE = (0, 256)
 
 #: Defaults of the run flags when no --config file is given.
 RUN_DEFAULTS = {"workload": "usemem -n 4 -O 64M", "swap_device": ["file:1G"], "zswap": "off",
@@ -61,8 +77,10 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
                         "default file:1G (KIND: nvme, ssd, hdd, pmem, zram, remote)")
     p.add_argument("--zswap", default=None, help="zswap compressor (lz4, zstd, ...) or off "
                                                   "(default off)")
-    p.add_argument("--cpus", type=int, default=None, help="simulated CPUs (default 4)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 1)")
+    p.add_argument("--cpus", type=bounded_int(*CPUS_RANGE), default=None,
+                   help=f"simulated CPUs, {CPUS_RANGE[0]}..{CPUS_RANGE[1]} (default 4)")
+    p.add_argument("--seed", type=seed_arg, default=None,
+                   help=f"random seed, {SEED_RANGE[0]}..{SEED_RANGE[1]} (default 1)")
     p.add_argument("--scale", default=None, metavar="S",
                    help="multiply every size: RAM, devices, memory limits, the workload's "
                         "sizes and sleeps, defaults included (0.01 or 1/64; default: the "
@@ -71,6 +89,42 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
     p.add_argument("--no-verify", action="store_true",
                    help="do not check pages read back (faster)")
     p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
+
+
+def add_jobs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=bounded_int(*JOBS_RANGE), default=None,
+                   help=f"runs in parallel processes, {JOBS_RANGE[0]}..{JOBS_RANGE[1]} "
+                        "(default or 0: host CPUs, at most 4)")
+
+
+def check_json_option(args: argparse.Namespace) -> None:
+    """Refuse an unwritable ``--json`` before anything runs, so no finished run is lost to
+    it (the write itself is atomic: :func:`vswap.report.result.save_results`)."""
+    if getattr(args, "json", None):
+        check_output_path(args.json, what="--json")
+
+
+def check_outcome(results: Sequence[RunResult]) -> None:
+    """Exit statuses after the results are printed and saved (docs/cli.md): data loss (3)
+    before an OOM-killed or unstarted workload (4).
+
+    Raises:
+        DataLossError: a page read back wrong in some run.
+        OOMError: the model's kernel killed a task of some run (OOM, SIGBUS).
+    """
+    lost = [f"{r.design}: {r.data_loss} pages" for r in results if r.data_loss]
+    if lost:
+        raise DataLossError(f"read back wrong: {'; '.join(lost)}")
+    killed = []
+    for r in results:
+        if not r.tasks_killed:
+            continue
+        where = ", ".join(f"{cg} oom_kill {v['oom_kill']}" for cg, v in
+                          r.cgroup_results.items() if v.get("oom_kill"))
+        killed.append(f"{r.design}: {r.tasks_killed} task{'s' if r.tasks_killed > 1 else ''}"
+                      f" of {r.workload!r} killed{f' ({where})' if where else ''}")
+    if killed:
+        raise OOMError(f"{'; '.join(killed)}; the workload did not complete as asked")
 
 
 def designs_from(text: str) -> list[str]:
@@ -86,6 +140,8 @@ def costs_from(path: str | None) -> tuple[CostTable, CostProvenance]:
     """The cost table of ``--costs`` (or the default one) and its provenance."""
     if path is None:
         return DEFAULT_COSTS, default_provenance()
+    # Checked here for kind and size, so a FIFO or /dev/zero is refused, not read for ever.
+    os.close(open_input(path, what="--costs", max_bytes=16 << 20))
     return load_cost_file(path)
 
 
@@ -132,6 +188,7 @@ def _scaled_bytes(nbytes: int, factor: float) -> int:
 
 def plan_from_args(args: argparse.Namespace) -> RunPlan:
     """One RunConfig per design; every bad input is refused here, before anything runs."""
+    check_json_option(args)
     if args.config is not None:
         return _plan_from_file(args)
     for key, value in RUN_DEFAULTS.items():
@@ -139,8 +196,6 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
             setattr(args, key, value)
     factor = parse_scale(args.scale) if args.scale is not None else 1.0
     designs = designs_from(args.design or args.default_design)
-    if args.cpus < 1:
-        raise ConfigError(f"--cpus must be a positive number, not {args.cpus}")
     scaled_workload = scale_workload(args.workload, factor)
     parse_workload(scaled_workload.command)
     report = ScaleReport(factor=factor, source="--scale", workloads=[scaled_workload])

@@ -18,9 +18,16 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from vswap.cli._runopts import add_costs_option, costs_from, designs_from, run_all
+from vswap.cli._runopts import (
+    add_costs_option,
+    add_jobs_option,
+    check_json_option,
+    check_outcome,
+    costs_from,
+    designs_from,
+    run_all,
+)
 from vswap.errors import ConfigError
-from vswap.kernel.errors import DataLossError
 from vswap.report.result import RunResult, save_results
 from vswap.report.tables import format_number
 from vswap.run.rfc import (
@@ -39,7 +46,7 @@ from vswap.run.upstream import (
     UPSTREAM_SETS,
     upstream_tables,
 )
-from vswap.units import format_scale, parse_scale
+from vswap.units import SEED_RANGE, bounded_int, format_scale, parse_scale, seed_arg
 
 LABELS = {"real_s": "real (s)", "user_s": "user (s)", "sys_s": "sys (s)",
           "throughput_kbps": "throughput (KB/s)", "free_time_s": "free (s)"}
@@ -65,12 +72,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="comma list of tables to run (rfc: usemem, kbuild, swapoff; "
                         f"upstream: {', '.join(UPSTREAM_SETS)} or one of their tables, "
                         f"e.g. {UPSTREAM_SETS['v6'][0]})")
-    p.add_argument("--kbuild-jobs", type=int, default=None,
+    p.add_argument("--kbuild-jobs", type=bounded_int(1, 4096), default=None,
                    help="compile jobs of the kernel-build tables (default two per worker: "
                         "104, the v3 review's 24)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--jobs", type=int, default=None,
-                   help="runs in parallel processes (default: host CPUs, at most 4)")
+    p.add_argument("--seed", type=seed_arg, default=1,
+                   help=f"random seed, {SEED_RANGE[0]}..{SEED_RANGE[1]} (default 1)")
+    add_jobs_option(p)
     add_costs_option(p)
     p.add_argument("--no-verify", action="store_true", help="do not check pages read back")
     p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
@@ -90,6 +97,8 @@ def _tables(args: argparse.Namespace, scale: float) -> list[RfcTable]:
     upstream = args.which == "upstream"
     default = ",".join(UPSTREAM_SETS) if upstream else "usemem,kbuild,swapoff"
     wanted = [t.strip() for t in (args.table or default).split(",") if t.strip()]
+    if not wanted:
+        raise ConfigError(f"--table: no table given in {args.table!r}")
     if upstream:
         wanted = [k for w in wanted for k in UPSTREAM_SETS.get(w, (w,))]
         designs = tuple(designs_from(args.design)) if args.design else None
@@ -108,6 +117,7 @@ def _tables(args: argparse.Namespace, scale: float) -> list[RfcTable]:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_json_option(args)
     upstream = args.which == "upstream"
     scale = parse_scale(args.scale) if args.scale is not None else (
         DEFAULT_UPSTREAM_SCALE if upstream else DEFAULT_SCALE)
@@ -150,9 +160,7 @@ def run(args: argparse.Namespace) -> int:
                   "time over all runs).", highlight=False)
     if args.json:
         save_results(args.json, out)
-    lost = sum(r.data_loss for r in out)
-    if lost:
-        raise DataLossError(f"{lost} pages read back wrong")
+    check_outcome(out)
     return 0
 
 

@@ -10,8 +10,13 @@ import argparse
 
 from rich.console import Console
 
-from vswap.cli._runopts import add_run_options, plan_from_args, run_all
-from vswap.kernel.errors import DataLossError
+from vswap.cli._runopts import (
+    add_jobs_option,
+    add_run_options,
+    check_outcome,
+    plan_from_args,
+    run_all,
+)
 from vswap.report.result import save_results
 from vswap.report.tables import print_comparison
 from vswap.swap import DESIGNS
@@ -20,8 +25,7 @@ from vswap.swap import DESIGNS
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("compare", help="run one workload under several designs, side by side")
     add_run_options(p, default_design=",".join(DESIGNS))
-    p.add_argument("--jobs", type=int, default=None,
-                   help="runs in parallel processes (default: host CPUs, at most 4)")
+    add_jobs_option(p)
     p.set_defaults(func=run)
 
 
@@ -34,7 +38,5 @@ def run(args: argparse.Namespace) -> int:
     print_comparison(results, console, title=plan.title)
     if args.json:
         save_results(args.json, results)
-    lost = sum(r.data_loss for r in results)
-    if lost:
-        raise DataLossError(f"{lost} pages read back wrong")
+    check_outcome(results)
     return 0

@@ -17,24 +17,35 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from vswap.cli._runopts import designs_from
 from vswap.errors import ConfigError
 from vswap.kernel.errors import DataLossError
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import PAGE_SIZE, SwpEntry
+from vswap.sim.costs import COMPRESSORS
 from vswap.swap import DESIGNS, create_design
 from vswap.swap.storage import FileSwapStorage
-from vswap.swap.swap_area import mkswap
-from vswap.units import parse_size
+from vswap.swap.swap_area import check_swap_area_size, mkswap
+from vswap.units import SEED_RANGE, bounded_int, format_size, parse_size, seed_arg
 from vswap.zswap.zswap import ZswapParams
+
+#: The range of ``--pages``: every page is held in memory twice while it is checked.
+PAGES_RANGE = (1, 1 << 16)
+#: The largest ``--swap-size`` (the file is sparse, but it is made once per design).
+MAX_SWAP_SIZE = 64 << 30
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="swap real pages through each design on a real swap file")
-    p.add_argument("--pages", type=int, default=2000, help="pages to swap out (default 2000)")
-    p.add_argument("--swap-size", default="64M", help="swap file size (default 64M)")
+    p.add_argument("--pages", type=bounded_int(*PAGES_RANGE), default=2000,
+                   help=f"pages to swap out, {PAGES_RANGE[0]}..{PAGES_RANGE[1]}, at most the "
+                        "swap file's pages after its header (default 2000)")
+    p.add_argument("--swap-size", default="64M",
+                   help=f"swap file size, 40K..{format_size(MAX_SWAP_SIZE)} (default 64M)")
     p.add_argument("--design", default=",".join(DESIGNS),
                    help=f"comma list of designs (default {','.join(DESIGNS)})")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--seed", type=seed_arg, default=1,
+                   help=f"random seed, {SEED_RANGE[0]}..{SEED_RANGE[1]} (default 1)")
     p.add_argument("--zswap", default="lz4",
                    help="zswap compressor (lzo, lz4, lz4hc, zstd, deflate) or 'off' "
                         "(default lz4)")
@@ -50,10 +61,18 @@ def _page(kind: int, i: int, rng: random.Random) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.pages <= 0:
-        raise ConfigError(f"--pages: must be positive, got {args.pages}")
     size = parse_size(args.swap_size, what="--swap-size")
-    designs = [d for d in args.design.split(",") if d]
+    if size > MAX_SWAP_SIZE:
+        raise ConfigError(f"--swap-size: {args.swap_size} is more than "
+                          f"{format_size(MAX_SWAP_SIZE)}")
+    last_page = check_swap_area_size(size)  # KernelError naming the rule it breaks
+    if args.pages > last_page:
+        raise ConfigError(f"--pages {args.pages}: a {args.swap_size} swap file holds "
+                          f"{last_page} pages after its header")
+    designs = designs_from(args.design)
+    if args.zswap != "off" and args.zswap not in COMPRESSORS:
+        raise ConfigError(f"--zswap: unknown compressor {args.zswap!r} "
+                          f"(known: {', '.join(COMPRESSORS)}, or off)")
     console = Console()
     rows: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="vswap-demo-") as tmp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from fractions import Fraction
 from typing import Any
@@ -33,9 +34,10 @@ def register(subparsers: Any) -> None:
         description="Swap metadata memory of each design, from its declared structure sizes "
                     "(docs/metadata.md).")
     p.add_argument("--swap-size", default="32G",
-                   help="swap device size, e.g. 32G (binary suffixes; default 32G)")
+                   help="swap device size, 4K..16T, e.g. 32G (binary suffixes; default 32G)")
     p.add_argument("--usage", default=DEFAULT_USAGE,
-                   help=f"comma list of usage percentages 0..100 (default {DEFAULT_USAGE})")
+                   help=f"comma list of usage percentages 0..100, up to 6 decimals, at most "
+                        f"101 of them (default {DEFAULT_USAGE})")
     p.add_argument("--backend", default="zswap,disk",
                    help="comma list of backends: zswap, disk (default both)")
     p.add_argument("--design", default="all",
@@ -55,25 +57,42 @@ def _split(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+#: The largest ``--swap-size``: a swap area has at most 2**32 pages (``last_page`` is a u32).
+MAX_SWAP_SIZE = PAGE_SIZE << 32
+#: At most this many ``--usage`` values (each is a row of every table).
+MAX_USAGES = 101
+#: A usage: a decimal percentage with at most 6 decimals (no exponent, no fraction), so
+#: the exact value is a Fraction with a denominator of at most 10**8 whatever the text.
+_USAGE_RE = re.compile(r"^(\d{1,3})(?:\.(\d{1,6}))?%?$")
+
+
 def parse_swap_size(text: str) -> int:
-    """``--swap-size``: a byte count of at least one page, floored to whole pages."""
+    """``--swap-size``: a byte count of one page .. 16T (2**32 pages), floored to whole
+    pages."""
     nbytes = parse_size(text, what="--swap-size")
     if nbytes < PAGE_SIZE:
         raise ConfigError(f"--swap-size: {text!r} is smaller than one page ({PAGE_SIZE} bytes)")
+    if nbytes > MAX_SWAP_SIZE:
+        raise ConfigError(f"--swap-size: {text!r} is more than a swap area can be "
+                          f"({format_size(MAX_SWAP_SIZE)}: 2**32 pages)")
     return nbytes - nbytes % PAGE_SIZE
 
 
 def parse_usages(text: str) -> list[Fraction]:
-    """``--usage``: comma-separated percentages in 0..100 (decimals allowed)."""
+    """``--usage``: comma-separated percentages in 0..100 (up to 6 decimals, at most
+    :data:`MAX_USAGES` of them)."""
     items = _split(text)
     if not items:
         raise ConfigError("--usage: no usage given (example: 0,25,50,75,100)")
+    if len(items) > MAX_USAGES:
+        raise ConfigError(f"--usage: {len(items)} usages, at most {MAX_USAGES}")
     usages = []
     for item in items:
-        try:
-            value = Fraction(item.removesuffix("%"))
-        except (ValueError, ZeroDivisionError):
-            raise ConfigError(f"--usage: {item!r} is not a number") from None
+        m = _USAGE_RE.match(item)
+        if not m:
+            raise ConfigError(f"--usage: {item[:24]!r} is not a percentage such as 50 or "
+                              "12.5 (at most 6 decimals)")
+        value = Fraction(int(m[1])) + (Fraction(int(m[2]), 10 ** len(m[2])) if m[2] else 0)
         if not 0 <= value <= 100:
             raise ConfigError(f"--usage: {item} is outside 0..100")
         usages.append(value)

@@ -11,7 +11,7 @@ import os
 import uuid
 
 from vswap.errors import ConfigError
-from vswap.swap.swap_area import mkswap, size_to_human_string
+from vswap.swap.swap_area import escape_label, mkswap, size_to_human_string
 from vswap.units import parse_size
 
 
@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "mkswap", help="create a swap area file (kernel format, util-linux compatible)",
         description="Create FILE as a Linux swap area (version 1 header, SWAPSPACE2). "
-                    "The file is replaced and left sparse unless --allocate is given.")
+                    "The new area is built beside FILE and renamed over it, so a failure "
+                    "leaves FILE as it was; an existing FILE holding data is refused "
+                    "unless --force. The area is sparse unless --allocate is given.")
     p.add_argument("file", metavar="FILE", help="the swap file to create or replace")
     p.add_argument("--size", required=True,
                    help="total size, header page included (e.g. 64M, 1G); whole 4 KiB "
@@ -29,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--uuid", "-U", default=None, help="UUID (default: random)")
     p.add_argument("--allocate", action="store_true",
                    help="reserve every block (a real swapon refuses files with holes)")
+    p.add_argument("--force", "-f", action="store_true",
+                   help="replace a FILE that holds data (a swap signature, another "
+                        "filesystem's signature, non-zero bytes); without it such a FILE "
+                        "is left alone. Symbolic links and non-regular files are always "
+                        "refused")
     p.set_defaults(func=run)
 
 
@@ -43,15 +50,17 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--uuid: {args.uuid!r} is not a UUID") from None
     try:
         header = mkswap(args.file, size, label=args.label, uuid=area_uuid,
-                        allocate=args.allocate)
+                        allocate=args.allocate, force=args.force)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except OSError as exc:
-        # ETXTBSY (an active swap file), ENOSPC, ...: still one line, not a traceback.
-        raise ConfigError(f"{args.file}: {exc.strerror or os.strerror(exc.errno or 0)}"
-                          ) from None
+        # ETXTBSY (an active swap file), ENOSPC, EFBIG, ...: still one line, and the file
+        # is as it was (the area was built beside it).
+        raise ConfigError(f"{args.file}: {exc.strerror or os.strerror(exc.errno or 0)}; "
+                          "the file was not changed") from None
     print(f"Setting up swapspace version {header.version}, size = "
           f"{size_to_human_string(header.size_bytes)} ({header.size_bytes} bytes)")
-    label = f"LABEL={header.label}" if header.label else "no label"
+    # A label is the user's bytes: escaped, so it cannot forge an output line.
+    label = f"LABEL={escape_label(header.label)}" if header.label else "no label"
     print(f"{label}, UUID={header.uuid}")
     return 0

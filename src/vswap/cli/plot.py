@@ -8,6 +8,7 @@ figures were skipped and why.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from vswap.errors import ConfigError
@@ -29,6 +30,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
+def _check_out_dir(out: str) -> None:
+    """``--out`` must be a directory, or a path whose nearest existing ancestor is a
+    writable directory (it is made); checked before any figure is drawn."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--out {out}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: directory {probe} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``vswap plot``."""
     # matplotlib is imported here, not at the top: every other command (and `vswap --help`)
@@ -36,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from vswap.report.plots import make_figures, parse_formats, save_figures
 
     formats = parse_formats(args.format)
+    _check_out_dir(args.out)
     runs = load_results(args.result)
     if args.design:
         wanted = [d.strip() for d in args.design.split(",") if d.strip()]
@@ -44,7 +61,13 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.result}: no run of design {missing[0]!r} "
                               f"(runs: {', '.join(r.design for r in runs)})")
         runs = [r for r in runs if r.design in wanted]
-    figures, skipped = make_figures(runs)
+    try:
+        figures, skipped = make_figures(runs)
+    except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError) as exc:
+        # load_results checks every typed field; this catches what the untyped ones (a
+        # timeline sample, a lock record) hold, naming the file rather than a traceback.
+        raise ConfigError(f"{args.result}: malformed result ({type(exc).__name__}: "
+                          f"{exc})") from None
     if not figures:
         raise ConfigError(f"{args.result}: nothing to plot ("
                           f"{'; '.join(sorted(set(skipped.values())))})")

@@ -6,9 +6,8 @@ import argparse
 
 from rich.console import Console
 
-from vswap.cli._runopts import add_run_options, plan_from_args, run_all
+from vswap.cli._runopts import add_run_options, check_outcome, plan_from_args, run_all
 from vswap.errors import ConfigError
-from vswap.kernel.errors import DataLossError
 from vswap.report.result import save_results
 from vswap.report.tables import print_comparison
 
@@ -33,6 +32,5 @@ def run(args: argparse.Namespace) -> int:
     print_comparison(results, console, title=f"{plan.title} | {r.design}")
     if args.json:
         save_results(args.json, results)
-    if r.data_loss:
-        raise DataLossError(f"{r.data_loss} pages read back wrong")
+    check_outcome(results)
     return 0

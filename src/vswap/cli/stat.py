@@ -79,17 +79,25 @@ def render(runs: list[RunResult], view: str, cgroup: str | None) -> str:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``vswap stat``."""
     runs = select_runs(load_results(args.result), args.design, args.result)
-    if args.table:
-        if args.at != "end":
-            raise ConfigError("--at: the kernel views only; --table shows the peak and the "
-                              "end side by side")
-        print_comparison(runs, Console())
-        return 0
-    if args.at == "peak":
-        runs = [at_peak(r, args.result) for r in runs]
     try:
-        text = render(runs, args.view, args.cgroup)
-    except ConfigError as exc:
-        raise ConfigError(f"{args.result}: {exc}") from None
+        if args.table:
+            if args.at != "end":
+                raise ConfigError("--at: the kernel views only; --table shows the peak and "
+                                  "the end side by side")
+            print_comparison(runs, Console())
+            return 0
+        if args.at == "peak":
+            runs = [at_peak(r, args.result) for r in runs]
+        try:
+            text = render(runs, args.view, args.cgroup)
+        except ConfigError as exc:
+            raise ConfigError(f"{args.result}: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        # load_results checks every typed field and the views' parts; this names the file
+        # for what an untyped field (configuration, cgroup_results) holds.
+        raise ConfigError(f"{args.result}: malformed result ({type(exc).__name__}: "
+                          f"{exc})") from None
     sys.stdout.write(text)
     return 0

@@ -10,7 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from vswap.swap.swap_area import SwapHeader, size_to_human_string, swap_header_from_file
+from vswap.swap.swap_area import (
+    SwapHeader,
+    escape_label,
+    size_to_human_string,
+    swap_header_from_file,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,11 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(header_to_dict(header, args.file)))
         return 0
-    # A label is raw bytes; never let an odd one turn into an encoding traceback.
-    label = header.label.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    # A label is raw bytes: escaped, so an odd one is neither a traceback nor a forged line.
+    label = escape_label(header.label)
     bad = " ".join(map(str, header.bad_pages)) or "none"
     rows = [
-        ("file", args.file),
+        ("file", escape_label(args.file)),
         ("version", f"{header.version}"
                     f"{' (byte-swapped header)' if header.byteswapped else ''}"),
         ("last_page", str(header.last_page)),

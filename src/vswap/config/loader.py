@@ -31,7 +31,8 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.memcg_files import page_counter_memparse
 from vswap.sim.device_kinds import DEVICE_KINDS
 from vswap.swap import DESIGNS
-from vswap.units import parse_scale, parse_size
+from vswap.fileio import read_input_text
+from vswap.units import SEED_RANGE, parse_scale, parse_size
 from vswap.zswap.compressors import get_compressor
 from vswap.zswap.zswap import ZswapParams
 
@@ -300,6 +301,17 @@ def _cgroup_path(ctx: _Ctx, path_text: str) -> str:
     for p in parts:
         if p in (".", "..") or p.startswith("cgroup.") or p.startswith("memory."):
             raise ctx.error(where, f"{p!r} is not a valid cgroup name")
+        # cgroup_mkdir() refuses a name with a line break (EINVAL: cgroup.procs and
+        # /proc/PID/cgroup print one path per line); the VFS refuses names over NAME_MAX.
+        if "\n" in p:
+            raise ctx.error(where, f"{p!r}: the kernel refuses cgroup names with a line "
+                                   "break (EINVAL)")
+        if "\0" in p:
+            raise ctx.error(where, f"{p!r}: a path cannot hold a NUL byte")
+        if len(p.encode("utf-8", "surrogatepass")) > 255:
+            raise ctx.error(where, f"{p[:20]!r}...: longer than NAME_MAX (255 bytes; "
+                                   "ENAMETOOLONG)")
+    # Empty components ("/a//b", "/a/") name the same directory, as the VFS resolves them.
     return "/" + "/".join(parts)
 
 
@@ -409,7 +421,8 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config",
     cgroups = _cgroups(ctx, top.get("cgroups", {}))
     workloads = _workloads(ctx, top.get("workloads", []), cgroups, parse_workload)
     designs = _designs(ctx, top["designs"]) if "designs" in top else defaults.designs
-    seed = ctx.integer(top["seed"], ("seed",), 0) if "seed" in top else defaults.seed
+    seed = (ctx.integer(top["seed"], ("seed",), *SEED_RANGE) if "seed" in top
+            else defaults.seed)
     scale = defaults.scale
     if "scale" in top:
         s = top["scale"]
@@ -466,13 +479,7 @@ def load_config(path: str | Path, *, parse_workload: WorkloadParser | None = Non
             line naming the file (as given) and the key.
     """
     p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{p}: is a directory, not a configuration file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a text file") from None
+    # A FIFO, /dev/zero or a huge file is refused before it is read.
+    text = read_input_text(p, what="--config", max_bytes=16 << 20)
     return loads_config(text, source=str(path), parse_workload=parse_workload,
                         base_dir=p.parent)

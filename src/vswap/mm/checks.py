@@ -37,6 +37,31 @@ if TYPE_CHECKING:
 _ZERO = bytes(PAGE_SIZE)
 
 
+class BadPageError(AssertionError):
+    """A folio was freed in a state the kernel's free path rejects ("BUG: Bad page state")."""
+
+
+def check_folio_free(folio: Folio) -> None:
+    """A folio being freed holds no lock and no reference: not locked, not under
+    writeback, unmapped, out of the swap cache, unpinned.
+
+    Models: ``free_page_is_bad()`` / ``bad_page()`` (mm/page_alloc.c): a page freed with
+    flags of ``PAGE_FLAGS_CHECK_AT_FREE`` (``PG_locked``, ``PG_writeback``, ...) set or a
+    non-zero ``_mapcount`` is reported as "Bad page state". The model raises instead, so a
+    path that forgets a ``folio_unlock`` (a read-error path, say) fails the run.
+
+    Raises:
+        BadPageError: naming every flag or reference still held.
+    """
+    bad = [name for name, held in (("locked", folio.locked), ("writeback", folio.writeback),
+                                   ("swapcache", folio.swapcache),
+                                   (f"mapcount {folio.mapcount}", folio.mapcount),
+                                   (f"pins {folio.mm_pins}", folio.mm_pins)) if held]
+    if bad:
+        raise BadPageError(f"BUG: Bad page state: folio {folio!r} freed with "
+                           f"{', '.join(bad)}")
+
+
 class LeakError(AssertionError):
     """Resources are still held after every task exited; the message lists them."""
 

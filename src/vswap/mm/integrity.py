@@ -62,14 +62,20 @@ class PageOracle:
         """Compare page ``idx`` of ``folio``, read for ``entry``, with the record.
 
         Raises:
-            DataLossError: the bytes differ (names task, address, entry and path).
+            DataLossError: the bytes differ, or ``entry`` has no record (names task,
+                address, entry and path).
         """
         if not self.enabled:
             return
         want = self.by_entry.get(entry)
         if want is None:
+            # Every entry a page is read from was recorded when it was allocated: a read with
+            # no record is a read of a slot nothing wrote (or one already freed).
             self.stats.unverified += 1
-            return
+            who = f"{task.comm}[{task.pid}]" if task is not None else "swapoff"
+            raise DataLossError(
+                f"{who}: page at {vpn << PAGE_SHIFT:#x} read via {path} from swap entry "
+                f"{entry:#x}, which the oracle has no record of")
         data = folio.data
         if folio.order == 0:
             got = hash(bytes(data))

@@ -37,6 +37,7 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MAX, MemCgroup
 from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
+from vswap.mm.checks import check_folio_free
 from vswap.mm.huge_memory import HugeMemoryMixin, ThpSettings
 from vswap.mm.integrity import PageOracle
 from vswap.mm.knobs import KnobsMixin
@@ -301,6 +302,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         """Free a folio: off the LRU, uncharged, its pages back to RAM (``free_folio``)."""
         if not folio.mm_charged:
             return
+        check_folio_free(folio)
         if folio.lru:
             self.folio_del_lru(folio)
         memcg = self.memcgs.mem_cgroup_from_id(folio.memcg_id)

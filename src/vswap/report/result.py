@@ -64,11 +64,14 @@ Field meanings (units in the names where not obvious):
 from __future__ import annotations
 
 import json
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vswap.errors import ConfigError
+from vswap.fileio import read_input_text, write_atomic
 
 RESULT_FORMAT = "vswap-result"
 RESULT_VERSION = 1
@@ -108,7 +111,7 @@ class RunResult:
     data_loss: int = 0
     verify: bool = True
     locks: dict[str, dict[str, int]] = field(default_factory=dict)
-    swapoff: dict[str, float] = field(default_factory=dict)
+    swapoff: dict[str, float | bool] = field(default_factory=dict)
     timeline: list[dict[str, int]] = field(default_factory=list)
     rfc: dict[str, float] = field(default_factory=dict)
     rfc_source: str = ""
@@ -139,31 +142,113 @@ class RunResult:
         metrics = values.pop("metrics", {})
         if not isinstance(metrics, dict):
             raise ConfigError(f"{source}: 'metrics' must be an object")
-        try:
-            m = RunMetrics(**metrics)
-        except TypeError as exc:
-            raise ConfigError(f"{source}: metrics: {exc}") from None
-        return cls(metrics=m, **values)
+        unknown = set(metrics) - set(RunMetrics.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"{source}: metrics: unknown key {sorted(unknown)[0]!r}")
+        for key, value in metrics.items():
+            _check_type(value, _METRIC_TYPES[key], f"{source}: metrics.{key}")
+        for key, value in values.items():
+            _check_type(value, _FIELD_TYPES[key], f"{source}: {key}")
+        _check_views(values, f"{source}: ")
+        if isinstance(values.get("peak"), dict):
+            _check_views(values["peak"], f"{source}: peak.")
+        return cls(metrics=RunMetrics(**metrics), **values)
 
 
-def save_results(path: str | Path, runs: list[RunResult]) -> Path:
-    """Write ``runs`` as a result file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps({"format": RESULT_FORMAT, "version": RESULT_VERSION,
-                             "runs": [r.to_dict() for r in runs]}, indent=1))
-    return p
+def _json_kind(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value),
+                                                                       type(value).__name__)
+
+
+def _check_type(value: object, tp: Any, where: str) -> None:
+    """Refuse ``value`` unless it is JSON of the annotated type ``tp`` (``int``, ``float``,
+    ``str``, ``bool``, ``Any``, ``dict[str, T]``, ``list[T]``), checked all the way down,
+    so that no reader of a result meets a string where it adds numbers."""
+    if tp is Any:
+        return
+    origin = typing.get_origin(tp)
+    if origin is types.UnionType:
+        errors = []
+        for arm in typing.get_args(tp):
+            try:
+                _check_type(value, arm, where)
+                return
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected an object, got {_json_kind(value)}")
+        _, vt = typing.get_args(tp)
+        for k, v in value.items():
+            _check_type(v, vt, f"{where}.{k}")
+        return
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected an array, got {_json_kind(value)}")
+        (vt,) = typing.get_args(tp)
+        for i, v in enumerate(value):
+            _check_type(v, vt, f"{where}[{i}]")
+        return
+    ok = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          bool: lambda v: isinstance(v, bool)}[tp](value)
+    if not ok:
+        want = {int: "a whole number", float: "a number", str: "a string",
+                bool: "true or false"}[tp]
+        raise ConfigError(f"{where}: expected {want}, got {_json_kind(value)}")
+
+
+def _check_views(values: dict[str, Any], where: str) -> None:
+    """The parts of the untyped fields the views and tables read: cgroups' ``memory.stat``,
+    devices' page counts, zswap's counters (at the end, and at the peak)."""
+    number = float
+    for key, tp in (("vmstat", dict[str, int]), ("meminfo", dict[str, int]),
+                    ("devices", list[dict[str, Any]]), ("cgroups", dict[str, dict[str, Any]]),
+                    ("zswap", dict[str, number]), ("kernel_stats", dict[str, Any])):
+        if key in values:
+            _check_type(values[key], tp, f"{where}{key}")
+    for path, files in values.get("cgroups", {}).items():
+        stat = files.get("memory.stat")
+        if stat is not None:
+            _check_type(stat, dict[str, number], f"{where}cgroups.{path}.memory.stat")
+    for i, dev in enumerate(values.get("devices", [])):
+        for key in ("size_pages", "used_pages", "peak_used_pages"):
+            if key in dev:
+                _check_type(dev[key], int, f"{where}devices[{i}].{key}")
+        if "name" in dev:
+            _check_type(dev["name"], str, f"{where}devices[{i}].name")
+    zswap = values.get("kernel_stats", {}).get("zswap")
+    if zswap is not None:
+        _check_type(zswap, dict[str, number], f"{where}kernel_stats.zswap")
+
+
+_FIELD_TYPES = typing.get_type_hints(RunResult)
+_METRIC_TYPES = typing.get_type_hints(RunMetrics)
+
+
+def save_results(path: str | Path, runs: list[RunResult], *, what: str = "--json") -> Path:
+    """Write ``runs`` as a result file, atomically (:func:`vswap.fileio.write_atomic`): a
+    failed write leaves ``path`` as it was and says where the result could not go."""
+    text = json.dumps({"format": RESULT_FORMAT, "version": RESULT_VERSION,
+                       "runs": [r.to_dict() for r in runs]}, indent=1)
+    return write_atomic(path, text, what=what)
 
 
 def load_results(path: str | Path) -> list[RunResult]:
-    """Read a result file; ConfigError (one line, naming the file) if it is not one."""
+    """Read a result file; ConfigError (one line, naming the file) if it is not one: not a
+    regular file, too large, not JSON, nested too deeply, or holding a value of the wrong
+    type anywhere a reader looks."""
     p = Path(path)
+    text = read_input_text(p, what="result file")
     try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads(text)
+    except json.JSONDecodeError:
         raise ConfigError(f"{p}: not a vswap result file (not JSON)") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not a vswap result file (JSON nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != RESULT_FORMAT:
         raise ConfigError(f"{p}: not a vswap result file")
     if data.get("version") != RESULT_VERSION:
@@ -172,4 +257,7 @@ def load_results(path: str | Path) -> list[RunResult]:
     runs = data.get("runs")
     if not isinstance(runs, list) or not runs:
         raise ConfigError(f"{p}: no runs in result file")
-    return [RunResult.from_dict(r, source=str(p)) for r in runs]
+    for i, r in enumerate(runs):
+        if not isinstance(r, dict):
+            raise ConfigError(f"{p}: runs[{i}]: expected an object, got {_json_kind(r)}")
+    return [RunResult.from_dict(r, source=f"{p}: runs[{i}]") for i, r in enumerate(runs)]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+import tempfile
 import uuid as uuid_mod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -137,6 +138,24 @@ def _encode_label(label: str | None) -> bytes:
 def _decode_label(raw: bytes) -> str:
     # surrogateescape keeps any non-UTF-8 label byte-exact through a parse/build round trip.
     return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def escape_label(label: str) -> str:
+    """A label as a program prints it: bytes that are not printable UTF-8 (control
+    characters, line breaks, escape sequences, invalid UTF-8) as ``\\xNN`` and a backslash
+    as ``\\\\``, as blkid's ``safe_print`` does, so a label cannot forge an output line or
+    drive the terminal."""
+    out = []
+    for ch in label:
+        if ch == "\\":
+            out.append("\\\\")
+        elif "\udc80" <= ch <= "\udcff":  # a non-UTF-8 byte kept by surrogateescape
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8"))
+    return "".join(out)
 
 
 def size_to_human_string(nbytes: int) -> str:
@@ -302,6 +321,12 @@ def read_header_page(fd: int, name: str, *, block_device: bool = False) -> SwapH
         OSError: the file cannot be read.
     """
     st = os.fstat(fd)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        # swapon's "!S_ISBLK && !S_ISREG -> EINVAL"; and a FIFO or /dev/zero is never read.
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO"
+                if stat.S_ISFIFO(st.st_mode) else "a character device"
+                if stat.S_ISCHR(st.st_mode) else "not a regular file")
+        raise _einval(name, f"{kind}, not a swap area (a regular file or a block device)")
     page = os.pread(fd, PAGE_SIZE, 0)
     return parse_swap_header(page, file_pages=st.st_size // PAGE_SIZE, name=name,
                              regular_file=stat.S_ISREG(st.st_mode) and not block_device)
@@ -315,7 +340,9 @@ def swap_header_from_file(path: str | os.PathLike[str], *,
         KernelError: EINVAL, the file is not a usable swap area.
         OSError: the file cannot be opened or read.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    # O_NONBLOCK: opening a FIFO would otherwise wait for a writer (read_header_page then
+    # refuses it); reads of a regular file or block device do not block either way.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         return read_header_page(fd, os.fspath(path), block_device=block_device)
     finally:
@@ -353,39 +380,139 @@ def check_swap_area_size(size_bytes: int, *, bad_pages: Iterable[int] = ()) -> i
     return last_page
 
 
+#: Signatures :func:`existing_data` recognises, as util-linux's libblkid probes them:
+#: (byte offset, magic, what it is).
+FOREIGN_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"XFSB", "an XFS filesystem"),
+    (0, b"LUKS\xba\xbe", "a LUKS encrypted volume"),
+    (0, b"hsqs", "a squashfs filesystem"),
+    (3, b"NTFS    ", "an NTFS filesystem"),
+    (0x36, b"FAT1", "a FAT filesystem"),
+    (0x52, b"FAT32   ", "a FAT32 filesystem"),
+    (0x1FE, b"\x55\xaa", "a DOS partition table or boot sector"),
+    (0x200, b"EFI PART", "a GPT partition table"),
+    (0x438, b"\x53\xef", "an ext2/3/4 filesystem"),
+    (0x8001, b"CD001", "an ISO 9660 filesystem"),
+    (0x10040, b"_BHRfS_M", "a btrfs filesystem"),
+)
+_PROBE_BYTES = 0x10040 + 8
+_SCAN_CHUNK = 1 << 20
+
+
+def existing_data(fd: int) -> str | None:
+    """What the open regular file ``fd`` holds that ``mkswap`` would destroy, in words
+    ("a swap signature (label 'x')", "an ext2/3/4 filesystem", "non-zero bytes at offset
+    N"), or ``None`` when it is empty or all zero bytes. Holes are skipped (``SEEK_DATA``),
+    so a sparse file costs only its data.
+
+    Models: the signature probe util-linux mkswap runs before it writes (libblkid,
+    ``check_blkdev()``/``wipe_device()`` in disk-utils/mkswap.c), made stricter: any
+    non-zero byte counts as data, not only a known signature.
+    """
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return None
+    head = os.pread(fd, _PROBE_BYTES, 0)
+    magic = head[_MAGIC_OFFSET:PAGE_SIZE]
+    if magic in (SWAP_HEADER_MAGIC, SWAP_HEADER_MAGIC_V0):
+        label = _decode_label(head[_BOOTBITS + 28:_BOOTBITS + 44])
+        shown = f" (label {label!r})" if label else ""
+        return f"a swap signature{shown}, {magic.decode()}"
+    for offset, sig, what in FOREIGN_SIGNATURES:
+        if head[offset:offset + len(sig)] == sig:
+            return f"{what} signature"
+    off = 0
+    while off < size:
+        try:
+            off = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:  # ENXIO: only a hole is left
+            return None
+        chunk = os.pread(fd, _SCAN_CHUNK, off)
+        if not chunk:
+            return None
+        stripped = chunk.lstrip(b"\0")
+        if stripped:
+            return f"non-zero bytes (the first at offset {off + len(chunk) - len(stripped)})"
+        off += len(chunk)
+    return None
+
+
+def _check_target(name: str, *, force: bool) -> None:
+    """Refuse a target ``mkswap`` must not touch: a symbolic link (it would be followed or
+    replaced without a word), anything but a regular file, and, without ``force``, a file
+    holding data (:func:`existing_data`)."""
+    try:
+        st = os.lstat(name)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise KernelError(Errno.EINVAL, f"{name}: a symbolic link (to "
+                          f"{os.readlink(name)!r}); name the file itself, mkswap does not "
+                          "follow links")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO"
+                if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise KernelError(Errno.EINVAL, f"{name}: {kind}; mkswap makes regular files only")
+    if force:
+        return
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        found = existing_data(fd)
+    finally:
+        os.close(fd)
+    if found:
+        raise KernelError(Errno.EEXIST, f"{name}: holds {found}; not overwritten (remove "
+                          "it, or replace it with vswap mkswap --force)")
+
+
 def mkswap(path: str | os.PathLike[str], size_bytes: int, *, label: str | None = None,
            uuid: uuid_mod.UUID | None = None, bad_pages: Iterable[int] = (),
-           allocate: bool = False) -> SwapHeader:
+           allocate: bool = False, force: bool = False) -> SwapHeader:
     """Create (or replace) ``path`` as a swap area of ``size_bytes`` and return its header.
 
-    The file is truncated to empty and then to ``size_bytes``, so no stale data survives and
-    the area is sparse; ``allocate=True`` reserves every block instead, which a real
-    ``swapon`` needs (the kernel refuses swap files with holes). A new file gets mode 0600,
-    as util-linux asks for. ``uuid`` defaults to a random one, as util-linux does.
+    The area is built in a new temporary file beside ``path`` (sparse, or every block
+    reserved with ``allocate=True``, which a real ``swapon`` needs: the kernel refuses swap
+    files with holes), its header written and read back, and only then renamed over
+    ``path``; so a failure (no space, too large for the filesystem) leaves ``path`` as it
+    was. A new file gets mode 0600, as util-linux asks for. ``uuid`` defaults to a random
+    one, as util-linux does.
 
-    Models: util-linux ``mkswap`` (disk-utils/mkswap.c).
+    An existing ``path`` is replaced only if it is a regular file (never a symbolic link,
+    a device, a FIFO or a folder) and holds no data, unless ``force``: a swap signature,
+    another filesystem's signature or any non-zero byte refuses it (:func:`existing_data`).
+
+    Models: util-linux ``mkswap`` (disk-utils/mkswap.c), with ``--force`` as its ``-f``.
 
     Returns:
         The header written, as :func:`parse_swap_header` reads it back.
 
     Raises:
-        KernelError: EINVAL as :func:`check_swap_area_size` and :func:`build_swap_header`
-            (the file is not touched).
-        OSError: the file cannot be created or written.
+        KernelError: EINVAL as :func:`check_swap_area_size` and :func:`build_swap_header`,
+            or for a target that is a link or not a regular file; EEXIST for a target that
+            holds data without ``force`` (the file is not touched in any of these cases).
+        OSError: the file cannot be created or written (``path`` is then unchanged).
     """
     bad = tuple(bad_pages)
     last_page = check_swap_area_size(size_bytes, bad_pages=bad)
     page = build_swap_header(last_page=last_page, uuid=uuid or uuid_mod.uuid4(), label=label,
                              bad_pages=bad)
     name = os.fspath(path)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    _check_target(name, force=force)
+    folder, base = os.path.split(os.path.abspath(name))
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".mkswap", dir=folder)
     try:
         os.ftruncate(fd, size_bytes)
         if allocate:
             os.posix_fallocate(fd, 0, size_bytes)
         os.pwrite(fd, page, 0)
         # Bad pages are legal in an image of a block device, so read back with that rule.
-        return read_header_page(fd, name, block_device=True)
+        header = read_header_page(fd, name, block_device=True)
+        os.fsync(fd)
+        os.replace(tmp, name)
+        tmp = ""
+        return header
     finally:
         os.close(fd)
-
+        if tmp:
+            os.unlink(tmp)

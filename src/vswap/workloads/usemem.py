@@ -26,17 +26,19 @@ time of 512 random word accesses.
 
 from __future__ import annotations
 
+import argparse
+import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.mm_types import Task as MmTask
+from vswap.units import bounded_int
 from vswap.workloads._base import (
     USER_RANDOM_NS,
     USER_WORD_NS,
     Workload,
     WorkloadParser,
-    positive_int,
     size_arg,
     usemem_bytes,
 )
@@ -49,6 +51,24 @@ if TYPE_CHECKING:
 
 #: Pages per kernel operation in the sequential walk.
 CHUNK_PAGES = 16
+#: The documented ranges of the counts (docs/workloads.md): checked when the command line
+#: is parsed, before anything is built.
+NPROC_RANGE = (1, 1 << 16)
+THREAD_RANGE = (0, 4096)
+REPEAT_RANGE = (1, 100_000)
+#: ``-s``: seconds of (modelled) sleep, finite, at most a day.
+MAX_SLEEP_S = 86_400.0
+
+
+def _sleep_arg(text: str) -> float:
+    try:
+        value = float(text) if len(text) <= 32 else math.nan
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= MAX_SLEEP_S:  # also refuses NaN and infinities
+        raise argparse.ArgumentTypeError(f"{text[:24]!r} is outside 0..{MAX_SLEEP_S:g} "
+                                         "seconds")
+    return value
 
 
 class Usemem(Workload):
@@ -86,16 +106,16 @@ class Usemem(Workload):
     @classmethod
     def parser(cls) -> WorkloadParser:
         p = WorkloadParser("usemem")
-        p.add_argument("-n", "--nproc", type=positive_int("usemem -n"), default=1)
-        p.add_argument("-t", "--thread", type=int, default=0)
+        p.add_argument("-n", "--nproc", type=bounded_int(*NPROC_RANGE), default=1)
+        p.add_argument("-t", "--thread", type=bounded_int(*THREAD_RANGE), default=0)
         p.add_argument("-O", "--anonymous", action="store_true")
         p.add_argument("-w", "--open-rw", action="store_true")
         p.add_argument("-y", "--sync-rw", action="store_true")
         p.add_argument("-x", "--sync-free", action="store_true")
         p.add_argument("-R", "--random", action="store_true")
-        p.add_argument("-r", "--repeat", type=positive_int("usemem -r"), default=1)
+        p.add_argument("-r", "--repeat", type=bounded_int(*REPEAT_RANGE), default=1)
         p.add_argument("-Z", "--read-again", action="store_true")
-        p.add_argument("-s", "--sleep", type=float, default=0.0)
+        p.add_argument("-s", "--sleep", type=_sleep_arg, default=0.0)
         p.add_argument("--init-time", action="store_true")
         p.add_argument("size", type=size_arg("usemem size"))
         return p
@@ -104,10 +124,6 @@ class Usemem(Workload):
     def parse(cls, argv: list[str], command: str) -> Usemem:
         p = cls.parser()
         a = p.parse_args(argv)
-        if a.thread < 0:
-            p.error(f"-t: negative thread count {a.thread}")
-        if a.sleep < 0:
-            p.error(f"-s: negative sleep {a.sleep}")
         if a.size < PAGE_SIZE:
             p.error(f"size {a.size} is smaller than one page")
         return cls(command, size=a.size - a.size % 8, nproc=a.nproc, nthread=a.thread,
@@ -204,7 +220,7 @@ class Usemem(Workload):
             data = usemem_bytes(off, nb)
             if verify:
                 got = yield from ctx.op(task, m.read, th, addr + off, nb)
-                self._check(ctx, got, data)
+                self._check(ctx, got, data, off)
             yield from ctx.op(task, m.write, th, addr + off, data)
             yield ctx.user(task, nb // 8 * USER_WORD_NS * (2 if verify else 1))
             ctx.advance(-(-nb // PAGE_SIZE))
@@ -216,18 +232,32 @@ class Usemem(Workload):
         for off in range(0, self.size, step):
             nb = min(step, self.size - off)
             got = yield from ctx.op(task, m.read, th, addr + off, nb)
-            self._check(ctx, got, usemem_bytes(off, nb))
+            self._check(ctx, got, usemem_bytes(off, nb), off)
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
             ctx.advance(-(-nb // PAGE_SIZE))
 
     @staticmethod
-    def _check(ctx: WorkloadContext, got: bytes, want: bytes) -> None:
-        """usemem's "Data wrong at offset" check, per page."""
+    def _check(ctx: WorkloadContext, got: bytes, want: bytes, offset: int = 0) -> None:
+        """usemem's "Data wrong at offset" check, per page: a page that differs counts in
+        ``data_loss`` (the run then exits 3) and the first wrong word of the run is
+        reported as usemem reports it.
+
+        Invariant: ``got`` and ``want`` are the same length (a short read is a loss of every
+        page it did not return)."""
+        if len(got) != len(want):
+            got = bytes(got[:len(want)]).ljust(len(want), b"\xa5")
         for i in range(0, len(want), PAGE_SIZE):
-            if got[i:i + PAGE_SIZE] != want[i:i + PAGE_SIZE]:
-                ctx.data_loss += 1
-            else:
+            if got[i:i + PAGE_SIZE] == want[i:i + PAGE_SIZE]:
                 ctx.verified_pages += 1
+                continue
+            if not ctx.data_loss:
+                w = next(j for j in range(i, min(i + PAGE_SIZE, len(want)), 8)
+                         if got[j:j + 8] != want[j:j + 8])
+                ctx.report_lines.append(
+                    f"Data wrong at offset 0x{offset + w:x}. Expected 0x"
+                    f"{int.from_bytes(want[w:w + 8], 'little'):x}, got 0x"
+                    f"{int.from_bytes(got[w:w + 8], 'little'):x}")
+            ctx.data_loss += 1
 
     def finish(self, ctx: WorkloadContext) -> None:
         if self.throughputs:

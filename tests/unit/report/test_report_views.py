@@ -200,7 +200,7 @@ def zswap_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small run with zswap, a device and a limit, on both designs."""
     out = tmp_path_factory.mktemp("z") / "z.json"
     assert main(["compare", "--design", "classic,vswap", "--workload", "usemem -n 2 -O 2M",
-                 "--memory-max", "1M", "--swap-device", "mem:16M", "--zswap", "lz4",
+                 "--memory-max", "2M", "--swap-device", "mem:16M", "--zswap", "lz4",
                  "--cpus", "2", "--jobs", "1", "--json", str(out)]) == 0
     return out
 
