@@ -140,8 +140,15 @@ def check_output_path(path: str | os.PathLike[str], *, what: str) -> Path:
         if not stat.S_ISDIR(pst.st_mode):
             raise ConfigError(f"{what} {name}: {parent} is {_kind(pst.st_mode)}, "
                               "not a directory")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(f"{what} {name}: directory {parent} is not writable")
+        # A probe file, not os.access: root passes every access() test, and a read-only
+        # mount (sysfs, a ro bind) refuses only the real create.
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".vswap-probe-", dir=parent)
+        except OSError as exc:
+            raise ConfigError(f"{what} {name}: cannot create files in {parent}: "
+                              f"{_strerror(exc)}") from None
+        os.close(fd)
+        os.unlink(probe)
         return p
 
 

@@ -8,10 +8,10 @@ figures were skipped and why.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from vswap.errors import ConfigError
+from vswap.fileio import check_output_path
 from vswap.report.result import load_results
 
 
@@ -41,8 +41,7 @@ def _check_out_dir(out: str) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise ConfigError(f"--out {out}: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {out}: directory {probe} is not writable")
+    check_output_path(probe / ".vswap-plot", what="--out")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from vswap.errors import ConfigError
+from vswap.fileio import read_input_text
 from vswap.kernel.errors import KernelError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.memcg_files import page_counter_memparse
 from vswap.sim.device_kinds import DEVICE_KINDS
 from vswap.swap import DESIGNS
-from vswap.fileio import read_input_text
 from vswap.units import SEED_RANGE, parse_scale, parse_size
 from vswap.zswap.compressors import get_compressor
 from vswap.zswap.zswap import ZswapParams

@@ -231,12 +231,13 @@ def prepare(d: Path) -> None:
         f'designs = ["classic"]\n[[swap]]\ntype = "file"\nsize = "64K"\npath = "{d}/data.txt"\n'
         '[[workloads]]\ncommand = "usemem 1M"\n')
     (d / "newline-cgroup.toml").write_text(
-        'designs = ["classic"]\n[cgroups."/a\\nb"]\nmemory.max = "1M"\n[[workloads]]\ncgroup = "/a\\nb"\n'
-        'command = "usemem 1M"\n')
+        'designs = ["classic"]\n[cgroups."/a\\nb"]\nmemory.max = "1M"\n'
+        '[[workloads]]\ncgroup = "/a\\nb"\ncommand = "usemem 1M"\n')
     (d / "slash-cgroup.toml").write_text(
-        'designs = ["classic"]\n[cgroups."/a//b/"]\nmemory.max = "4M"\n[[workloads]]\ncgroup = "/a//b"\n'
-        'command = "usemem 1M"\n')
-    (d / "neg-seed.toml").write_text('designs = ["classic"]\nseed = -1\n[[workloads]]\ncommand = "usemem 1M"\n')
+        'designs = ["classic"]\n[cgroups."/a//b/"]\nmemory.max = "4M"\n'
+        '[[workloads]]\ncgroup = "/a//b"\ncommand = "usemem 1M"\n')
+    (d / "neg-seed.toml").write_text(
+        'designs = ["classic"]\nseed = -1\n[[workloads]]\ncommand = "usemem 1M"\n')
     good = d / "good.json"
     rc = subprocess.run([sys.executable, "-m", "vswap", "run", *SMALL, "--json", str(good)],
                         capture_output=True, check=False).returncode
