@@ -290,8 +290,8 @@ class Harness:
         checks.check_swap_references(m)
         checks.check_counters(m)
         injected = self.faults.statistics().injected
-        for p in FAULT_POINTS:
-            self.survived[p] += injected[p] - self._checked_injected[p]
+        for point in FAULT_POINTS:
+            self.survived[point] += injected[point] - self._checked_injected[point]
         self._checked_injected = dict(injected)
         self.faults.mark_survived()
 

@@ -41,8 +41,9 @@ def parse_size(text: str, *, what: str = "size") -> int:
     whole, frac, suffix = m.groups()
     frac = frac or ""
     # Exact integer arithmetic: a float would round 2**53 + 1 and overflow past 1e308.
-    scaled = (int(whole) * 10 ** len(frac) + int(frac or 0)) * _SUFFIX[suffix.lower()]
-    value, rem = divmod(scaled, 10 ** len(frac))
+    denominator: int = 10 ** len(frac)
+    scaled = (int(whole) * denominator + int(frac or 0)) * _SUFFIX[suffix.lower()]
+    value, rem = divmod(scaled, denominator)
     if rem:
         raise ConfigError(f"{what}: {text!r} is not a whole number of bytes")
     if value > MAX_SIZE:

@@ -204,16 +204,15 @@ def _check_type(value: object, tp: Any, where: str) -> None:
 def _check_views(values: dict[str, Any], where: str) -> None:
     """The parts of the untyped fields the views and tables read: cgroups' ``memory.stat``,
     devices' page counts, zswap's counters (at the end, and at the peak)."""
-    number = float
     for key, tp in (("vmstat", dict[str, int]), ("meminfo", dict[str, int]),
                     ("devices", list[dict[str, Any]]), ("cgroups", dict[str, dict[str, Any]]),
-                    ("zswap", dict[str, number]), ("kernel_stats", dict[str, Any])):
+                    ("zswap", dict[str, float]), ("kernel_stats", dict[str, Any])):
         if key in values:
             _check_type(values[key], tp, f"{where}{key}")
     for path, files in values.get("cgroups", {}).items():
         stat = files.get("memory.stat")
         if stat is not None:
-            _check_type(stat, dict[str, number], f"{where}cgroups.{path}.memory.stat")
+            _check_type(stat, dict[str, float], f"{where}cgroups.{path}.memory.stat")
     for i, dev in enumerate(values.get("devices", [])):
         for key in ("size_pages", "used_pages", "peak_used_pages"):
             if key in dev:
@@ -222,7 +221,7 @@ def _check_views(values: dict[str, Any], where: str) -> None:
             _check_type(dev["name"], str, f"{where}devices[{i}].name")
     zswap = values.get("kernel_stats", {}).get("zswap")
     if zswap is not None:
-        _check_type(zswap, dict[str, number], f"{where}kernel_stats.zswap")
+        _check_type(zswap, dict[str, float], f"{where}kernel_stats.zswap")
 
 
 _FIELD_TYPES = typing.get_type_hints(RunResult)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -265,21 +266,25 @@ def main() -> int:
                 args = expand(argv, d)
                 counts["tried"] += 1
                 shown = " ".join(a if len(a) < 40 else a[:20] + f"...({len(a)})" for a in argv)
-                try:
-                    p = subprocess.run([sys.executable, "-m", "vswap", *args],
-                                       capture_output=True, text=True, timeout=timeout,
-                                       stdin=subprocess.DEVNULL, check=False)
-                except subprocess.TimeoutExpired:
-                    counts["hang"] += 1
-                    print(f"HANG       {shown}")
-                    continue
-                if "Traceback" in p.stderr:
+                # A session of its own, so a timeout ends the command's worker processes too.
+                with subprocess.Popen([sys.executable, "-m", "vswap", *args], text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      stdin=subprocess.DEVNULL, start_new_session=True) as p:
+                    try:
+                        _, stderr = p.communicate(timeout=timeout)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(p.pid, signal.SIGKILL)
+                        p.communicate()
+                        counts["hang"] += 1
+                        print(f"HANG       {shown}")
+                        continue
+                if "Traceback" in stderr:
                     counts["traceback"] += 1
-                    last = p.stderr.strip().splitlines()[-1][:100]
+                    last = stderr.strip().splitlines()[-1][:100]
                     print(f"TRACEBACK  {shown}: {last}")
                 elif p.returncode not in expected:
                     counts["unexpected status"] += 1
-                    err = p.stderr.strip().replace("\n", " | ")[:120]
+                    err = stderr.strip().replace("\n", " | ")[:120]
                     print(f"STATUS {p.returncode:3d} (want {expected}) {shown}: {err}")
         finally:
             os.chmod(d / "ro", stat.S_IRWXU)
