@@ -63,7 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vswap`` console command."""
     setup_cli_logging()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (one line already printed), --help, --version
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

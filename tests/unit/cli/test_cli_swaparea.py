@@ -98,9 +98,8 @@ def test_mkswap_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path,
 
 def test_mkswap_missing_size_is_usage_error(capsys: pytest.CaptureFixture[str],
                                             tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as e:
-        main(["mkswap", str(tmp_path / "swap")])
-    assert e.value.code == 2
+    # main() returns the usage error's status (no SystemExit escapes it).
+    assert main(["mkswap", str(tmp_path / "swap")]) == 2
     assert "--size" in capsys.readouterr().err
 
 
@@ -113,7 +112,7 @@ def test_mkswap_unwritable_paths(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert_one_line_error(*run(capsys, "mkswap", str(afile / "swap"), "--size", "1M"),
                           "Not a directory")
     assert_one_line_error(*run(capsys, "mkswap", str(tmp_path), "--size", "1M"),
-                          "Is a directory")
+                          "a directory")
 
 
 # --- swapinfo --------------------------------------------------------------------------------
@@ -163,7 +162,7 @@ def test_swapinfo_odd_label_bytes_do_not_crash(capsys: pytest.CaptureFixture[str
     path.write_bytes(bytes(page) + bytes(15 * PAGE_SIZE))
     status, out, _ = run(capsys, "swapinfo", str(path))
     assert status == 0
-    assert "label:       \ufffdA" in out
+    assert "label:       \\xffA" in out  # escaped, as blkid prints it
 
 
 def test_swapinfo_reads_util_linux_file(capsys: pytest.CaptureFixture[str],
@@ -198,4 +197,4 @@ def test_swapinfo_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert_one_line_error(*run(capsys, "swapinfo", str(old)), "version 0")
     assert_one_line_error(*run(capsys, "swapinfo", str(tmp_path / "missing")),
                           "No such file or directory")
-    assert_one_line_error(*run(capsys, "swapinfo", str(tmp_path)), "Is a directory")
+    assert_one_line_error(*run(capsys, "swapinfo", str(tmp_path)), "a directory")

@@ -301,7 +301,7 @@ def test_mkswap_allocate_reserves_blocks(tmp_path: Path) -> None:
 def test_mkswap_replaces_old_contents(tmp_path: Path) -> None:
     path = tmp_path / "swap"
     path.write_bytes(b"\x77" * (128 << 10))
-    mkswap(path, 64 << 10)
+    mkswap(path, 64 << 10, force=True)  # without --force, data is never overwritten
     data = path.read_bytes()
     assert len(data) == 64 << 10
     assert data[PAGE_SIZE:] == bytes(60 << 10)
@@ -399,7 +399,7 @@ def test_vswap_mkswap_file_read_by_swaplabel(tmp_path: Path) -> None:
     tool = util_linux("swaplabel")
     path = tmp_path / "swap"
     for label in ("vswap-test", "0123456789abcdef"):
-        mkswap(path, 1 << 20, label=label, uuid=U)
+        mkswap(path, 1 << 20, label=label, uuid=U, force=True)  # replaces the last loop's
         out = subprocess.run([tool, str(path)], check=True, capture_output=True,
                              text=True).stdout
         assert out.split() == ["LABEL:", label, "UUID:", str(U)]
