@@ -145,11 +145,10 @@ def run_mutant(site: Site, work: Path, timeout: float) -> Outcome:
     if mutated is None:
         return Outcome(site, "skipped", 0.0)
     target.write_text(mutated)
-    pkg = Path(site.file).parts[2]
     t0 = time.monotonic()
     try:
         p = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                            *TESTS[pkg]], cwd=ROOT, capture_output=True, timeout=timeout,
+                            *targeted_tests(site.file)], cwd=ROOT, capture_output=True, timeout=timeout,
                            env={**_env(), "PYTHONPATH": str(work / "src")}, check=False)
         status = "survived" if p.returncode == 0 else "killed"
         if p.returncode not in (0, 1):
@@ -159,6 +158,18 @@ def run_mutant(site: Site, work: Path, timeout: float) -> Outcome:
     finally:
         target.write_text(original)
     return Outcome(site, status, time.monotonic() - t0)
+
+
+def targeted_tests(file: str) -> list[str]:
+    """The test files of the module's package that name the module (its stem), or the
+    package's whole test set when none does."""
+    pkg, stem = Path(file).parts[2], Path(file).stem
+    found = []
+    for entry in TESTS[pkg]:
+        path = ROOT / entry
+        files = sorted(path.rglob("test_*.py")) if path.is_dir() else [path]
+        found += [str(f.relative_to(ROOT)) for f in files if stem in f.read_text()]
+    return found or TESTS[pkg]
 
 
 def _env() -> dict[str, str]:
