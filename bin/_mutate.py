@@ -1,6 +1,7 @@
 """The engine of ``bin/mutate``: a small AST mutator (no dependency) for the model's cores.
 
-Every mutation site of the chosen packages is listed in a fixed order (file, then position):
+Every mutation site of the chosen packages (outside docstrings and annotations) is listed
+in a fixed order (file, then position):
 a comparison flipped (``<`` and ``<=``, ``>`` and ``>=``, ``==`` and ``!=``, ``is`` and
 ``is not``, ``in`` and ``not in``), an arithmetic operator swapped (``+``/``-``, ``*``/``//``,
 ``<<``/``>>``, ``&``/``|``), ``and``/``or`` swapped, a ``not`` dropped, a small integer
@@ -70,8 +71,24 @@ def _docstring_ids(tree: ast.AST) -> set[int]:
     return ids
 
 
+def _annotation_ids(tree: ast.AST) -> set[int]:
+    """Nodes inside annotations: never evaluated (``from __future__ import annotations``), so
+    a mutant there is equivalent by construction."""
+    roots: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            roots.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
+            roots.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            roots.append(node.annotation)
+    return {id(n) for r in roots for n in ast.walk(r)}
+
+
 def _sites_of(node: ast.AST, docs: set[int]) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
+    if id(node) in docs:
+        return out
     if isinstance(node, ast.Compare) and type(node.ops[0]) in _CMP:
         out.append(("compare", f"{type(node.ops[0]).__name__} -> "
                                f"{_CMP[type(node.ops[0])].__name__}"))
@@ -94,7 +111,7 @@ def list_sites(paths: list[str]) -> list[Site]:
     for pkg in paths:
         for f in sorted((SRC / "vswap" / pkg).glob("*.py")):
             tree = ast.parse(f.read_text())
-            docs = _docstring_ids(tree)
+            docs = _docstring_ids(tree) | _annotation_ids(tree)
             for i, node in enumerate(ast.walk(tree)):
                 for kind, what in _sites_of(node, docs):
                     sites.append(Site(str(f.relative_to(ROOT)), i, kind,
@@ -147,8 +164,9 @@ def run_mutant(site: Site, work: Path, timeout: float) -> Outcome:
     target.write_text(mutated)
     t0 = time.monotonic()
     try:
-        p = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                            *targeted_tests(site.file)], cwd=ROOT, capture_output=True, timeout=timeout,
+        p = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p",
+                            "no:cacheprovider", *targeted_tests(site.file)],
+                           cwd=ROOT, capture_output=True, timeout=timeout,
                            env={**_env(), "PYTHONPATH": str(work / "src")}, check=False)
         status = "survived" if p.returncode == 0 else "killed"
         if p.returncode not in (0, 1):
