@@ -500,7 +500,10 @@ def mkswap(path: str | os.PathLike[str], size_bytes: int, *, label: str | None =
     name = os.fspath(path)
     _check_target(name, force=force)
     folder, base = os.path.split(os.path.abspath(name))
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".mkswap", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".mkswap", dir=folder)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, name) from None
     try:
         os.ftruncate(fd, size_bytes)
         if allocate:
