@@ -24,6 +24,7 @@ from vswap.errors import ConfigError, OOMError
 from vswap.fileio import check_output_path, open_input
 from vswap.kernel.errors import DataLossError
 from vswap.kernel.types import PAGE_SIZE
+from vswap.mm.vmscan import RECLAIM_POLICIES
 from vswap.report.progress import DEFAULT_INTERVAL_S, RunProgress
 from vswap.report.result import RunResult
 from vswap.run.context import DeviceSpec, RunConfig, check_fits, default_jobs, parse_device_spec
@@ -86,6 +87,10 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
                         "sizes and sleeps, defaults included (0.01 or 1/64; default: the "
                         "config's scale, else 1); counts of processes and CPUs are kept")
     add_costs_option(p)
+    p.add_argument("--reclaim", default="linux", choices=RECLAIM_POLICIES,
+                   help="page replacement: linux (the kernel's active/inactive LRU, default) "
+                        "or an idealised exact policy: lru, fifo, clock (no readahead, "
+                        "reclaim on demand; docs/traces.md)")
     p.add_argument("--no-verify", action="store_true",
                    help="do not check pages read back (faster)")
     p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
@@ -174,6 +179,7 @@ def _plan_from_file(args: argparse.Namespace) -> RunPlan:
     costs, prov = costs_from(cf.costs)
     configs = run_configs_from_file(cf)
     for c in configs:
+        c.reclaim = args.reclaim
         c.costs = costs
         c.cost_provenance = prov.as_json()
     c0 = configs[0]
@@ -237,7 +243,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
     configs = [RunConfig(design=d, workload=scaled_workload.command, memory_max=mem_max,
                          ram=ram, swap_devices=list(devices), zswap=zswap, cpus=args.cpus,
                          seed=args.seed, verify=not args.no_verify, costs=costs,
-                         cost_provenance=prov.as_json(), labels=dict(labels))
+                         cost_provenance=prov.as_json(), labels=dict(labels),
+                         reclaim=args.reclaim)
                for d in designs]
     c = configs[0]
     title = (f"{c.workload} | memory.max={format_size(c.memory_max) if c.memory_max else 'max'}"

@@ -512,10 +512,14 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
             if v & PTE_PRESENT and (v & PTE_WRITE or not write):
                 if not v & PTE_YOUNG:
                     t[0][i] = v | PTE_YOUNG
+                if self.exact_reclaim is not None:  # --reclaim lru|fifo|clock: vmscan.py
+                    self.exact_reclaim.folio_accessed(t[1][i])
                 return t[1][i], v >> 3
         self.handle_mm_fault(task, vpn, write)
         t = mm.tables[vpn >> PTE_TABLE_SHIFT]
         v = t[0][vpn & PTE_TABLE_MASK]
+        if self.exact_reclaim is not None:  # --reclaim lru|fifo|clock: vmscan.py
+            self.exact_reclaim.folio_accessed(t[1][vpn & PTE_TABLE_MASK])
         return t[1][vpn & PTE_TABLE_MASK], v >> 3
 
     def write(self, task: Task, addr: int, data: bytes | bytearray | memoryview) -> None:

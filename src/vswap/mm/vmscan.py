@@ -27,6 +27,17 @@ the anon half of mm/workingset.c (shadow entries, refault distance).
 
 Simplification: reclaim is synchronous (a write-out completes before ``swap_writepage``
 returns), so there is no ``PG_reclaim`` rotation and no writeback throttling.
+
+Idealised reclaim (``--reclaim lru|fifo|clock``, :meth:`VmscanMixin.set_reclaim_policy`): for
+studies and for the cross-check against libCacheSim, an exact replacement policy replaces the
+two lists (:class:`ExactReclaim`). Reclaim then runs on demand only: an allocation or charge
+that needs ``n`` pages evicts exactly ``n`` pages' worth of victims, chosen by the policy
+(kswapd and the ``SWAP_CLUSTER_MAX`` batch do not run); swap-in reads only the faulting page
+(``vm.page-cluster`` 0); an evicted page leaves memory at once (the write-out is synchronous,
+so nothing stays in the swap cache unmapped). The capacity is ``memory.max`` of the cgroup (or
+RAM less the ``min`` watermark for global reclaim), so with order-0 pages and no zswap the
+major faults are the misses of the same policy on a cache of that many pages, minus the first
+touches.
 """
 
 from __future__ import annotations
@@ -53,6 +64,9 @@ MAX_RECLAIM_RETRIES = 16
 DEFAULT_SEEKS = 2
 SHRINK_BATCH = 128
 
+#: ``--reclaim``: the kernel's LRU (default) and the idealised policies.
+RECLAIM_POLICIES = ("linux", "lru", "fifo", "clock")
+
 # folio_check_references() verdicts.
 FOLIOREF_RECLAIM = 0
 FOLIOREF_KEEP = 1
@@ -64,7 +78,8 @@ class Lruvec:
 
     ``nr_inactive`` / ``nr_active`` are in pages (``NR_INACTIVE_ANON`` / ``NR_ACTIVE_ANON``),
     ``nr_anon`` is ``NR_ANON_MAPPED`` (pages of mapped folios), ``nonresident_age`` the
-    workingset clock (``lruvec->nonresident_age``).
+    workingset clock (``lruvec->nonresident_age``). A list maps each folio to 0, or under an
+    idealised policy to the :class:`ExactReclaim` tick of its position.
     """
 
     __slots__ = ("active", "inactive", "memcg", "nonresident_age", "nr_active", "nr_anon",
@@ -73,8 +88,8 @@ class Lruvec:
     def __init__(self, memcg: MemCgroup, parent: Lruvec | None) -> None:
         self.memcg = memcg
         self.parent = parent
-        self.inactive: OrderedDict[Folio, None] = OrderedDict()
-        self.active: OrderedDict[Folio, None] = OrderedDict()
+        self.inactive: OrderedDict[Folio, int] = OrderedDict()
+        self.active: OrderedDict[Folio, int] = OrderedDict()
         self.nr_inactive = 0
         self.nr_active = 0
         self.nr_anon = 0
@@ -89,6 +104,80 @@ class Lruvec:
         gb = (self.nr_inactive + self.nr_active) * PAGE_SIZE >> 30
         ratio = int((10 * gb) ** 0.5) if gb else 1
         return self.nr_inactive * ratio < self.nr_active
+
+
+class ExactReclaim:
+    """An idealised replacement policy over the anonymous folios: exact LRU, FIFO or CLOCK.
+
+    Models: nothing in the kernel (which approximates LRU with two lists and young bits); the
+    textbook policies as libCacheSim implements them (``LRU``, ``FIFO``, ``Clock`` with a
+    one-bit counter and initial frequency 0).
+
+    Invariants: every folio on an LRU is on its lruvec's ``inactive`` list (``active`` is
+    empty, ``folio.active`` false); a list is in eviction order, oldest first: last access
+    (lru), insertion (fifo), insertion or second-chance reinsertion (clock); each folio's
+    list value is the machine-wide :attr:`tick` of its position, so the oldest folio of a set
+    of lruvecs is the first one with the smallest value. Under clock ``folio.referenced`` is
+    the reference bit, set by an access after the one that brought the folio in.
+    """
+
+    __slots__ = ("lruvecs", "policy", "tick", "_new")
+
+    def __init__(self, policy: str, lruvecs: dict[int, Lruvec]) -> None:
+        self.policy = policy
+        self.lruvecs = lruvecs
+        self.tick = 0
+        #: The folio inserted last, whose first access is the one that inserted it.
+        self._new: Folio | None = None
+
+    def folio_added(self, lruvec: Lruvec, folio: Folio) -> None:
+        """A folio enters memory (a miss): at the young end, reference bit clear."""
+        folio.active = False
+        folio.referenced = False
+        self.tick += 1
+        lruvec.inactive[folio] = self.tick
+        lruvec.nr_inactive += folio.nr_pages
+        self._new = folio
+
+    def forget_new(self) -> None:
+        self._new = None
+
+    def folio_accessed(self, folio: Folio | None) -> None:
+        """A user access to a resident folio (None: the zero page)."""
+        if folio is None or not folio.lru:
+            return
+        if folio is self._new:
+            self._new = None  # the access that inserted it: not a hit
+            return
+        if self.policy == "lru":
+            od = self.lruvecs[folio.memcg_id].inactive
+            self.tick += 1
+            od[folio] = self.tick
+            od.move_to_end(folio)
+        elif self.policy == "clock":
+            folio.referenced = True
+
+    def pick_victim(self, lruvecs: list[Lruvec]) -> Lruvec | None:
+        """The lruvec whose first folio is the policy's victim, that folio moved to the list's
+        front (clock gives referenced folios their second chance first); None if all are
+        empty."""
+        while True:
+            best: Lruvec | None = None
+            best_tick = 0
+            for lv in lruvecs:
+                if lv.inactive:
+                    t = next(iter(lv.inactive.values()))
+                    if best is None or t < best_tick:
+                        best, best_tick = lv, t
+            if best is None:
+                return None
+            folio = next(iter(best.inactive))
+            if self.policy != "clock" or not folio.referenced:
+                return best
+            folio.referenced = False
+            self.tick += 1
+            best.inactive[folio] = self.tick
+            best.inactive.move_to_end(folio)
 
 
 @dataclass
@@ -112,16 +201,40 @@ class ScanControl:
 class VmscanMixin(MachineBase):
     """Reclaim entry points of :class:`~vswap.mm.machine.Machine` (see module docstring)."""
 
+    #: The idealised policy in force (None: the kernel's LRU, ``--reclaim linux``).
+    exact_reclaim: ExactReclaim | None = None
+
+    def set_reclaim_policy(self, policy: str) -> None:
+        """``--reclaim``: the kernel's LRU (``linux``) or an idealised policy; set before any
+        page is allocated (pages already on the LRU would be out of the policy's order).
+
+        Raises:
+            ConfigError: an unknown policy, or pages already on an LRU.
+        """
+        from vswap.errors import ConfigError
+
+        if policy not in RECLAIM_POLICIES:
+            raise ConfigError(f"--reclaim {policy!r}: one of {', '.join(RECLAIM_POLICIES)}")
+        if any(lv.lru_pages() for lv in self.lruvecs.values()):
+            raise ConfigError("--reclaim: set the policy before any page is allocated")
+        if policy == "linux":
+            self.exact_reclaim = None
+            return
+        self.exact_reclaim = ExactReclaim(policy, self.lruvecs)
+        self.page_cluster = 0  # no swap readahead: a major fault reads the faulting page
+
     # -- LRU maintenance ---------------------------------------------------------------------
     def folio_add_lru(self, folio: Folio) -> None:
         """Models: ``folio_add_lru()``: onto the list its ``PG_active`` names."""
         lruvec = self.lruvecs[folio.memcg_id]
         folio.lru = True
-        if folio.active:
-            lruvec.active[folio] = None
+        if self.exact_reclaim is not None:
+            self.exact_reclaim.folio_added(lruvec, folio)
+        elif folio.active:
+            lruvec.active[folio] = 0
             lruvec.nr_active += folio.nr_pages
         else:
-            lruvec.inactive[folio] = None
+            lruvec.inactive[folio] = 0
             lruvec.nr_inactive += folio.nr_pages
 
     def folio_del_lru(self, folio: Folio) -> None:
@@ -173,7 +286,7 @@ class VmscanMixin(MachineBase):
         nr = folio.nr_pages
         self.count_event("workingset_refault_anon", nr, folio.memcg_id)
         distance = eviction_lruvec.nonresident_age - eviction
-        if distance > eviction_lruvec.nr_active:
+        if distance > eviction_lruvec.nr_active or self.exact_reclaim is not None:
             return
         folio.active = True
         self.workingset_age_nonresident(self.lruvecs[folio.memcg_id], nr)
@@ -211,7 +324,7 @@ class VmscanMixin(MachineBase):
                 self.folio_referenced(folio)
             folio.active = False
             folio.workingset = True
-            lruvec.inactive[folio] = None
+            lruvec.inactive[folio] = 0
             lruvec.nr_inactive += folio.nr_pages
             moved += folio.nr_pages
         self.count_event("pgrefill", scanned, lruvec.memcg.id)
@@ -417,6 +530,8 @@ class VmscanMixin(MachineBase):
                                      swappiness: int | None = None,
                                      proactive: bool = False) -> int:
         """Models: ``try_to_free_mem_cgroup_pages()``: reclaim at least SWAP_CLUSTER_MAX."""
+        if self.exact_reclaim is not None:
+            return self.exact_reclaim_pages(memcg, nr_pages)
         sc = ScanControl(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX), target=memcg,
                          swappiness=self.swappiness if swappiness is None else swappiness,
                          proactive=proactive)
@@ -424,17 +539,21 @@ class VmscanMixin(MachineBase):
 
     def try_to_free_pages(self, nr_pages: int) -> int:
         """Models: ``try_to_free_pages()``: global direct reclaim."""
+        self.stats_allocstall += 1
+        if self.exact_reclaim is not None:
+            return self.exact_reclaim_pages(None, nr_pages)
         sc = ScanControl(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX),
                          swappiness=self.swappiness)
-        self.stats_allocstall += 1
         return self.do_try_to_free_pages(sc)
 
     def balance_pgdat(self) -> int:
         """Models: kswapd's ``balance_pgdat()``: reclaim until free >= the high watermark.
 
         Returns pages reclaimed; gives up (``kswapd_failures``) after a pass at priority 0
-        freed nothing.
+        freed nothing. Under an idealised policy kswapd does not run (reclaim is on demand).
         """
+        if self.exact_reclaim is not None:
+            return 0
         total = 0
         while self.nr_free_pages() < self.wmark_high:
             need = self.wmark_high - self.nr_free_pages()
@@ -461,3 +580,46 @@ class VmscanMixin(MachineBase):
             self._memalloc -= 1
         self.reap_folios()
         return got
+
+    def exact_reclaim_pages(self, target: MemCgroup | None, nr_pages: int) -> int:
+        """Reclaim under the idealised policy: evict victims of the cgroup subtree of
+        ``target`` (None: every cgroup) until ``nr_pages`` pages are freed; returns the pages
+        freed. Each victim goes through :meth:`shrink_folio_list` without reference checks
+        (swap-out, unmap, free); one that cannot go (no swap space) returns to the young end,
+        and after a whole list's worth of failures reclaim gives up (the caller OOMs)."""
+        exact = self.exact_reclaim
+        assert exact is not None
+        root = target if target is not None else self.memcgs.root
+        lruvecs = [self.lruvecs[m.id] for m in root.subtree() if m.id in self.lruvecs]
+        sc = ScanControl(nr_to_reclaim=nr_pages, target=target, ignore_references=True,
+                         swappiness=self.swappiness)
+        if not self.can_reclaim_anon_pages(root, sc):
+            return 0
+        budget = sum(lv.lru_pages() for lv in lruvecs)
+        reclaimed = 0
+        self._memalloc += 1
+        try:
+            while reclaimed < nr_pages and budget > 0:
+                lruvec = exact.pick_victim(lruvecs)
+                if lruvec is None:
+                    break
+                folio, _ = lruvec.inactive.popitem(last=False)
+                nr = folio.nr_pages
+                lruvec.nr_inactive -= nr
+                folio.lru = False
+                folio.mm_pins += 1
+                memcg_id = lruvec.memcg.id
+                self.count_event("pgscan_anon", nr, memcg_id)
+                self.count_event("pgscan_direct", nr, memcg_id)
+                got = self.shrink_folio_list([folio], sc)
+                exact.forget_new()  # a folio put back was not brought in by an access
+                if got:
+                    self.count_event("pgsteal_anon", got, memcg_id)
+                    self.count_event("pgsteal_direct", got, memcg_id)
+                reclaimed += got
+                budget -= nr if not got else 0
+        finally:
+            self._memalloc -= 1
+        sc.nr_reclaimed = reclaimed
+        self.reap_folios()
+        return reclaimed

@@ -202,6 +202,8 @@ class RunConfig:
     workloads: list[tuple[str, str]] = field(default_factory=list)
     #: The tracer that prices the run (``TallyingRecorder`` when calibrating); not recorded.
     recorder_class: type[StepRecorder] = StepRecorder
+    #: ``--reclaim``: the kernel's LRU (``linux``) or an idealised policy (vswap.mm.vmscan).
+    reclaim: str = "linux"
 
     def machine_ram(self, footprint: int) -> int:
         """RAM of the machine: ``ram`` if given, else room for the cgroup's limit (or the
@@ -225,7 +227,9 @@ class RunConfig:
                 "zswap": self.zswap or "off", "zswap_params": dict(self.zswap_params),
                 "cpus": self.cpus, "seed": self.seed,
                 "verify": self.verify, "design_options": dict(self.design_options),
-                "cost_table": self.costs.calibration_file or "default", **self.labels}
+                "cost_table": self.costs.calibration_file or "default",
+                **({"reclaim": self.reclaim} if self.reclaim != "linux" else {}),
+                **self.labels}
 
 
 class Barrier:
@@ -325,6 +329,7 @@ class RunContext:
             for i, spec in enumerate(config.swap_devices):
                 self._swapon(spec, i, tmpdir)
         m = self.machine
+        m.set_reclaim_policy(config.reclaim)
         # Building the machine and swapping its devices on is set-up, not the workload's
         # time: nothing recorded so far is charged.
         self.recorder.forget()

@@ -3,7 +3,8 @@
 Each module is one workload behind :class:`~vswap.workloads._base.Workload`; each parses its
 own command line (``usemem -n 16 -O 2g``, ``memhog 1G``, ``stress-ng --pageswap 4
 --pageswap-ops 1000``, ``kbuild -j 52 --jobs 300``, ``swapoff --fill 0.5``,
-``pattern --size 64M --content mixed``, ``pageout --size 64M --content text``). Bad input is a
+``pattern --size 64M --content mixed``, ``pageout --size 64M --content text``,
+``trace traces/sqlite-query.npz``). Bad input is a
 one-line :class:`~vswap.errors.ConfigError`.
 """
 
@@ -18,12 +19,13 @@ from vswap.workloads.memhog import Memhog
 from vswap.workloads.pattern import Pageout, Pattern
 from vswap.workloads.stress_ng import StressNgPageswap
 from vswap.workloads.swapoff import SwapoffWorkload
+from vswap.workloads.trace import TraceWorkload
 from vswap.workloads.usemem import Usemem
 
 #: Workload name -> class.
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload, Pattern,
-                        Pageout)}
+                        Pageout, TraceWorkload)}
 
 __all__ = ["WORKLOADS", "Workload", "parse_workload"]
 
