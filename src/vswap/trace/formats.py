@@ -40,7 +40,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
@@ -197,7 +197,8 @@ def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
         yield line, rest + b"\n"
 
 
-def _bad_line(path: Path, first: int, block: bytes, ok: re.Pattern[bytes], what: str) -> None:
+def _bad_line(path: Path, first: int, block: bytes, ok: re.Pattern[bytes], what: str
+              ) -> NoReturn:
     """Raise the error for the first line of ``block`` that ``ok`` does not match."""
     for i, text in enumerate(block.split(b"\n")[:-1]):
         if not ok.fullmatch(text):
@@ -297,7 +298,8 @@ def _read_lackey(path: Path) -> Iterator[TraceChunk]:
     for first, block in _blocks(path):
         n_lines = block.count(b"\n")
         page, write, time, n_data = lackey_events(block, ordinal)
-        n_ok = n_data + len(_LK_INSTR.findall(block)) + len(_LK_MSG.findall(block))
+        body = block[:-1]  # the last line's newline: no empty line after it
+        n_ok = n_data + len(_LK_INSTR.findall(body)) + len(_LK_MSG.findall(body))
         if n_ok != n_lines:
             _bad_line(path, first, block, _LK_LINE, "a valgrind lackey line")
         ordinal += n_data
