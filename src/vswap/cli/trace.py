@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from vswap.trace import (
     read_header,
     read_trace,
     sample_pages,
+    stack_filter,
     window,
     write_npz,
     write_oracle_general,
@@ -57,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="keep page events START..START+COUNT")
     r.add_argument("--sample", type=_rate, default=None, metavar="RATE",
                    help="keep a RATE fraction of the pages (spatial sampling)")
+    r.add_argument("--filter", type=int, default=None, metavar="PAGES",
+                   help="LRU stack filter: drop accesses to the PAGES most recently used "
+                        "pages (exact for LRU memories of at least PAGES pages)")
     r.add_argument("--note", default="", help="how the trace was made (kept in the header)")
     r.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
     r.set_defaults(func=_record)
@@ -66,15 +71,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--format", default=None, choices=FORMATS, dest="fmt")
     c.add_argument("--window", type=_window, default=(0, None), metavar="START:COUNT")
     c.add_argument("--sample", type=_rate, default=None, metavar="RATE")
+    c.add_argument("--filter", type=int, default=None, metavar="PAGES")
     c.set_defaults(func=_convert)
     i = sub.add_parser("info", help="events, pages and header of a trace")
     i.add_argument("input", metavar="FILE")
     i.add_argument("--format", default=None, choices=FORMATS, dest="fmt")
     i.set_defaults(func=_info)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    def _usage(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=_usage)
 
 
 def _filtered(chunks: Iterator[TraceChunk], args: argparse.Namespace) -> Iterator[TraceChunk]:
+    if getattr(args, "filter", None) is not None:
+        chunks = stack_filter(chunks, args.filter)
     start, count = args.window
     if start or count is not None:
         chunks = window(chunks, start, count)
@@ -93,7 +105,8 @@ def _record(args: argparse.Namespace) -> int:
         raise ConfigError("trace record: give the program after --: "
                           "vswap trace record --out FILE -- CMD ARGS")
     start, count = args.window
-    h = record(cmd, args.out, start=start, count=count, rate=args.sample, note=args.note)
+    h = record(cmd, args.out, start=start, count=count, rate=args.sample, depth=args.filter,
+               note=args.note)
     print(f"{args.out}: {h.events} page events, {h.pages} pages ({(h.pages or 0) * 4} KiB "
           f"touched) from {shlex.join(cmd)}")
     return 0
@@ -108,7 +121,9 @@ def _convert(args: argparse.Namespace) -> int:
     src = read_header(args.input, args.fmt)
     start, count = args.window
     how = [src.note] if src.note else []
-    how.append(f"converted from {args.input}")
+    how.append(f"converted from {Path(args.input).name}")
+    if args.filter is not None:
+        how.append(f"LRU stack filter of {args.filter} pages")
     if start or count is not None:
         how.append(f"events {start}..{'end' if count is None else start + count}")
     if args.sample is not None:

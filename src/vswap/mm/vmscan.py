@@ -121,7 +121,7 @@ class ExactReclaim:
     the reference bit, set by an access after the one that brought the folio in.
     """
 
-    __slots__ = ("lruvecs", "policy", "tick", "_new")
+    __slots__ = ("_new", "lruvecs", "policy", "tick")
 
     def __init__(self, policy: str, lruvecs: dict[int, Lruvec]) -> None:
         self.policy = policy

@@ -19,11 +19,13 @@ from vswap.trace.formats import (
     read_header,
     read_trace,
     sample_pages,
+    stack_filter,
     window,
     write_npz,
     write_oracle_general,
 )
 
 __all__ = ["CHUNK", "FORMATS", "PAGE_SHIFT", "TraceChunk", "TraceHeader", "detect_format",
-           "read_header", "read_trace", "sample_pages", "window", "write_npz",
+           "read_header", "read_trace", "sample_pages", "stack_filter",
+           "window", "write_npz",
            "write_oracle_general"]

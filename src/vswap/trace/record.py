@@ -26,6 +26,7 @@ from vswap.trace.formats import (
     _Collapser,
     lackey_events,
     sample_pages,
+    stack_filter,
     window,
     write_npz,
 )
@@ -73,11 +74,13 @@ def _lackey_chunks(fd: int) -> Iterator[TraceChunk]:
 
 
 def record(command: list[str], out: str | Path, *, start: int = 0, count: int | None = None,
-           rate: float | None = None, note: str = "") -> TraceHeader:
+           rate: float | None = None, depth: int | None = None, note: str = "") -> TraceHeader:
     """Run ``command`` under valgrind lackey and write its page events to ``out`` (npz).
 
-    ``start``/``count`` keep a window of the page events, ``rate`` a sample of the pages
-    (both recorded in the header's note).
+    ``depth`` applies :func:`~vswap.trace.formats.stack_filter` first (a real program makes
+    tens of millions of page events; a filter of 64 pages keeps a few per cent), then
+    ``rate`` keeps a sample of the pages and ``start``/``count`` a window of the events (all
+    recorded in the header's note).
 
     Raises:
         ConfigError: no command, valgrind missing, or the program failed.
@@ -96,10 +99,12 @@ def record(command: list[str], out: str | Path, *, start: int = 0, count: int | 
     os.close(w)
     raw = _lackey_chunks(r)
     chunks: Iterator[TraceChunk] = raw
-    if start or count is not None:
-        chunks = window(chunks, start, count)
+    if depth is not None:
+        chunks = stack_filter(chunks, depth)
     if rate is not None:
         chunks = sample_pages(chunks, rate)
+    if start or count is not None:
+        chunks = window(chunks, start, count)
     kept = list(chunks)
     for _ in raw:
         pass  # past the window: keep reading, or valgrind blocks on the full pipe
@@ -107,10 +112,12 @@ def record(command: list[str], out: str | Path, *, start: int = 0, count: int | 
     if status != 0:
         raise ConfigError(f"trace record: {shlex.join(command)} exited with status {status}")
     how = ["valgrind --tool=lackey --trace-mem=yes, page-granular"]
-    if start or count is not None:
-        how.append(f"events {start}..{'end' if count is None else start + count}")
+    if depth is not None:
+        how.append(f"LRU stack filter of {depth} pages")
     if rate is not None:
         how.append(f"pages sampled at {rate:g}")
+    if start or count is not None:
+        how.append(f"events {start}..{'end' if count is None else start + count}")
     if note:
         how.append(note)
     return write_npz(out, kept, command=list(command), note="; ".join(how))

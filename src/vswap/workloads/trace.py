@@ -21,6 +21,7 @@ other formats count one access per event. Events move in kernel operations of
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 from collections.abc import Generator, Iterator
@@ -113,9 +114,9 @@ def _window_arg(text: str) -> tuple[int, int | None]:
         start = int(first) if first else 0
         count = int(n) if sep and n else None
     except ValueError:
-        raise ConfigError(f"trace --window {text!r}: START:COUNT in events") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: START:COUNT in events") from None
     if start < 0 or (count is not None and count < 1):
-        raise ConfigError(f"trace --window {text!r}: START >= 0, COUNT >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r}: START >= 0, COUNT >= 1")
     return start, count
 
 
@@ -123,9 +124,9 @@ def _rate_arg(text: str) -> float:
     try:
         rate = float(text)
     except ValueError:
-        raise ConfigError(f"trace --sample {text!r}: a fraction of the pages") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: a fraction of the pages") from None
     if not 0 < rate <= 1:
-        raise ConfigError(f"trace --sample {text!r}: must be in (0, 1]")
+        raise argparse.ArgumentTypeError(f"{text!r}: must be in (0, 1]")
     return rate
 
 

@@ -16,6 +16,7 @@ from vswap.trace.formats import (
     read_header,
     read_trace,
     sample_pages,
+    stack_filter,
     window,
     write_npz,
     write_oracle_general,
@@ -143,3 +144,35 @@ def test_window_and_spatial_sampling(tmp_path: Path) -> None:
     assert len(kept) == 10 * len(pages)
     with pytest.raises(ConfigError, match="sampling rate"):
         list(sample_pages([c], 0))
+
+
+def _lru_misses(seq: list[int], capacity: int) -> int:
+    from collections import OrderedDict
+
+    cache: OrderedDict[int, None] = OrderedDict()
+    misses = 0
+    for p in seq:
+        if p in cache:
+            cache.move_to_end(p)
+            continue
+        misses += 1
+        cache[p] = None
+        if len(cache) > capacity:
+            cache.popitem(last=False)
+    return misses
+
+
+def test_stack_filter_keeps_lru_misses_close_for_memories_at_least_its_depth() -> None:
+    rng = np.random.default_rng(5)
+    pages = (rng.zipf(1.2, 5000) % 200).astype(np.uint64)
+    writes = rng.random(5000) < 0.2
+    c = TraceChunk(pages, writes, np.arange(5000, dtype=np.uint64))
+    kept = list(stack_filter([c.take(slice(0, 2000)), c.take(slice(2000, 5000))], 8))
+    out = np.concatenate([k.page for k in kept]).tolist()
+    assert len(out) < 5000 * 0.9
+    for capacity in (8, 20, 64):
+        full = _lru_misses(pages.tolist(), capacity)
+        assert abs(_lru_misses(out, capacity) - full) <= 0.05 * full
+    # A page written while in the stack keeps one write event.
+    assert set(np.concatenate([k.page[k.write] for k in kept]).tolist()) == set(
+        pages[writes].tolist())
