@@ -79,7 +79,7 @@ def main() -> None:
                 r = run_workload(cfg)
                 wall = time.perf_counter() - t0
                 row = {"trace": trace.name, "policy": policy, "trace_events": events,
-                       "memory_pages": pages,
+                       "trace_pages": len(wl.layout.pages), "memory_pages": pages,
                        "major_faults": int(r.vmstat.get("pgmajfault", 0)),
                        "page_events": r.metrics.page_events, "wall_s": round(wall, 3),
                        "model_page_events_per_s": r.metrics.page_events / wall,

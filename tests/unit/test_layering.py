@@ -13,7 +13,8 @@ layer                     packages (and top-level modules)
 4                         ``mm``
 3                         ``swap``
 2                         ``zswap``
-1                         ``kernel`` (the leaf: include/linux/)
+1                         ``kernel`` (the leaf: include/linux/), ``trace`` (trace file
+                          formats: numpy only)
 0 (base)                  ``errors``, ``units``, ``log``, ``fileio``, ``__init__``: import
                           only each other
 ========================= ===============================================================
@@ -34,7 +35,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "vswap"
 LAYER = {"cli": 7, "__main__": 7,
          "run": 6, "config": 6, "report": 6, "metadata": 6, "reliability": 6, "host": 6,
          "sweep": 6,
-         "workloads": 5, "mm": 4, "swap": 3, "zswap": 2, "kernel": 1,
+         "workloads": 5, "mm": 4, "swap": 3, "zswap": 2, "kernel": 1, "trace": 1,
          "errors": 0, "units": 0, "log": 0, "fileio": 0, "__init__": 0, "sim": -1}
 #: Peers that may import each other: run builds on config and report, report reads config,
 #: run measures metadata with the calculator's layouts, a host run takes run's device specs

@@ -51,6 +51,14 @@ SWEEP_README = (
     "bin/vswap sweep examples/sweep-zswap-swapfile.toml --out sweeps/swapfile --jobs 2",
     "bin/vswap sweep table sweeps/swapfile",
     "bin/vswap sweep plot sweeps/swapfile --x memory.max --y peak_used_pages --hue design")
+#: Run by tests/unit/trace/test_trace_readme.py (the traces section).
+TRACE_COMMANDS = {
+    "bin/vswap trace record --out ls.npz --filter 16 -- ls -l /",
+    'bin/vswap compare --workload "trace ls.npz" --memory-max 128K --json ls-128k.json',
+    'bin/vswap compare --workload "trace ls.npz" --memory-max 384K --reclaim lru '
+    '--json ls-384k.json',
+    "VSWAP_EXTRAS=xcheck bin/vswap xcheck libcachesim ls.npz --memory 128K --memory 384K",
+    ".venv/bin/python benchmarks/bench_trace.py"}
 #: Not run: what they are.
 NOT_RUN = {"bin/test": "this test suite itself",
            "bin/vswap ARGS": "a placeholder for any subcommand"}
@@ -80,7 +88,7 @@ def test_every_readme_command_is_covered() -> None:
         "bin/vswap demo",
         "bin/vswap compare --config examples/two-cgroups.toml --scale 0.01 --json two.json",
         "bin/vswap stat two.json --table", "bin/vswap stat two.json --view swaps --at peak",
-        "bin/vswap plot two.json --out plots/"} | set(SWEEP_README)
+        "bin/vswap plot two.json --out plots/"} | set(SWEEP_README) | TRACE_COMMANDS
     assert cmds == covered
 
 
