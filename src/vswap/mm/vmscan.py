@@ -215,6 +215,8 @@ class VmscanMixin(MachineBase):
 
         if policy not in RECLAIM_POLICIES:
             raise ConfigError(f"--reclaim {policy!r}: one of {', '.join(RECLAIM_POLICIES)}")
+        if policy == "linux" and self.exact_reclaim is None:
+            return
         if any(lv.lru_pages() for lv in self.lruvecs.values()):
             raise ConfigError("--reclaim: set the policy before any page is allocated")
         if policy == "linux":
