@@ -56,12 +56,14 @@ def lcs_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_policies_equal_libcachesim_on_its_sample_trace(lcs_sample: Path) -> None:
     sizes = _sizes(lcs_sample)
+    requests = sum(len(c) for c in read_trace(lcs_sample))
+    assert requests > 3900  # libCacheSim's converter may drop a request at the edge
     for memory in sizes:
         kernel = memory == sizes[1]  # the kernel's LRU once, for the report's column
         rows, linux = xcheck(str(lcs_sample), memory, jobs=2, kernel=kernel)
         assert [r.policy for r in rows] == ["lru", "fifo", "clock"]
         for row in rows:
-            assert row.requests == 4000
+            assert row.requests == requests
             assert row.model_misses == row.libcachesim_misses, row
         assert (linux is not None and linux > 0) if kernel else linux is None
 
