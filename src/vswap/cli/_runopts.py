@@ -87,13 +87,13 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
                         "sizes and sleeps, defaults included (0.01 or 1/64; default: the "
                         "config's scale, else 1); counts of processes and CPUs are kept")
     add_costs_option(p)
+    p.add_argument("--no-verify", action="store_true",
+                   help="do not check pages read back (faster)")
+    p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
     p.add_argument("--reclaim", default="linux", choices=RECLAIM_POLICIES,
                    help="page replacement: linux (the kernel's active/inactive LRU, default) "
                         "or an idealised exact policy: lru, fifo, clock (no readahead, "
                         "reclaim on demand; docs/traces.md)")
-    p.add_argument("--no-verify", action="store_true",
-                   help="do not check pages read back (faster)")
-    p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
 
 
 def add_jobs_option(p: argparse.ArgumentParser) -> None:
