@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from vswap.errors import ConfigError
+from vswap.kernel.errors import DataLossError
 from vswap.sim.costs import DEFAULT_COSTS, PAGE_SIZE
 
 __all__ = ["calibrate", "register"]
@@ -244,7 +245,7 @@ def calibrate(*, iterations: int = 2000, repeats: int = 5, seed: int = 0) -> dic
         for page_name, page in pages.items():
             blob = comp(page)
             if decomp(blob) != page:
-                raise RuntimeError(f"{algo} round trip failed on the {page_name} page")
+                raise DataLossError(f"{algo} round trip failed on the {page_name} page")
             ratio = PAGE_SIZE / len(blob)
             add(f"compress_{algo}", page_name,
                 _time_ns(partial(comp, page), iterations, repeats), library, ratio)

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from vswap.errors import ConfigError
 from vswap.kernel.errors import DataLossError
+from vswap.log import logger
 from vswap.report.tables import format_number
 from vswap.units import parse_size
 
@@ -99,8 +100,8 @@ def _run(args: argparse.Namespace) -> int:
                       f"{r.swapoff['sys_s']:.6f} s, {r.swapoff['pages_read']:,} pages read",
                       highlight=False)
     if r.kernel_stats["host"]["foreign_swap"]:
-        console.print("warning: other swap devices were on during the run: "
-                      + ", ".join(r.kernel_stats["host"]["foreign_swap"]), highlight=False)
+        logger.warning("other swap devices were on during the run: %s",
+                       ", ".join(r.kernel_stats["host"]["foreign_swap"]))
     if args.json:
         save_results(args.json, [r])
     if r.data_loss:

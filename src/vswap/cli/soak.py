@@ -37,11 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _minutes(text: str) -> float:
     try:
-        if len(text) > 24:
-            raise ValueError(text)
-        value = float(text)
+        value = float(text) if len(text) <= 24 else None
     except ValueError:
-        raise ConfigError(f"--minutes: {text!r} is not a number") from None
+        value = None
+    if value is None:
+        raise ConfigError(f"--minutes: {text!r} is not a number")
     if not 0 < value <= 7 * 24 * 60:
         raise ConfigError(f"--minutes: {text!r} is not in (0, 10080]")
     return value

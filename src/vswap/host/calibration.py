@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from vswap.errors import ConfigError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
 
@@ -208,17 +209,18 @@ def fit(samples: Sequence[SpecSample], base: CostTable = DEFAULT_COSTS) -> Fit:
     run does not outweigh a short one; non-negative scales).
 
     Raises:
-        ValueError: no sample, or a sample whose host sys time is not positive.
+        ConfigError: no sample, or a sample whose host sys time is not positive (a samples
+            file given to ``--from-samples`` can hold either).
     """
     if not samples:
-        raise ValueError("no calibration samples")
+        raise ConfigError("no calibration samples")
     params = list(PARAMETERS)
     fitted_names = {n for p in params for n in PARAMETERS[p][0]}
     a = np.zeros((len(samples), len(params)))
     b = np.zeros(len(samples))
     for i, s in enumerate(samples):
         if s.host_s <= 0:
-            raise ValueError(f"{s.spec}: host sys time {s.host_s} is not positive")
+            raise ConfigError(f"{s.spec}: host sys time {s.host_s} is not positive")
         fixed = s.model_unpriced_s + sum(n * getattr(base, k) for k, n in s.tally.items()
                                          if k not in fitted_names) / 1e9
         for j, p in enumerate(params):

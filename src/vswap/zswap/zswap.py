@@ -47,7 +47,6 @@ Design notes (why the model looks like this):
 from __future__ import annotations
 
 import dataclasses
-import warnings
 import zlib
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -559,8 +558,7 @@ class Zswap:
             queues the shrink worker (:attr:`shrink_work_pending`).
         """
         if not folio.locked or not folio.swapcache:
-            warnings.warn("zswap_store: folio not locked or not in the swap cache",
-                          RuntimeWarning, stacklevel=2)
+            self.env.warn("zswap_store: folio not locked or not in the swap cache")
         nr = folio.nr_pages
         ret = False
         if self._params.enabled:
@@ -611,7 +609,7 @@ class Zswap:
         if not self._ever_enabled:
             return False
         if folio.order:
-            warnings.warn("zswap_load: large folio", RuntimeWarning, stacklevel=2)
+            self.env.warn("zswap_load: large folio")
             return True
         swp = folio.swap
         # ZswapTrees.lookup() inlined: this runs once per swap-in.

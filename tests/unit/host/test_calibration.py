@@ -13,6 +13,7 @@ import pytest
 
 from vswap.cli import main
 from vswap.config.costs import load_cost_file
+from vswap.errors import ConfigError
 from vswap.host.calibration import (
     PARAMETERS,
     SpecSample,
@@ -100,9 +101,9 @@ def test_fit_residuals_show_a_spec_the_table_cannot_explain() -> None:
 
 
 def test_fit_refuses_empty_and_non_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="no calibration samples"):
         fit([])
-    with pytest.raises(ValueError, match="not positive"):
+    with pytest.raises(ConfigError, match="not positive"):
         fit([SpecSample("x", [0.0], {"fault_entry_exit": 1.0}, 0.0)])
 
 
