@@ -80,7 +80,7 @@ SWP_TB_PLACEHOLDER = SWP_TB_PFN_MARK
 def shadow_to_swp_tb(shadow: int) -> int:
     """Models: ``shadow_swp_to_tb()``: a packed workingset shadow as a value entry."""
     if shadow < 0 or shadow >> (SWP_TB_FLAGS_SHIFT - 1):
-        raise ValueError(f"shadow {shadow:#x} does not fit a swap table entry")
+        raise KernelError(Errno.EINVAL, f"shadow {shadow:#x} does not fit a swap table entry")
     return shadow << 1 | SWP_TB_SHADOW_MARK
 
 

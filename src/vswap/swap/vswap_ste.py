@@ -25,6 +25,10 @@ letters (lore ``20260528212955.1912856-1-nphamcs@gmail.com``,
   into the swap cache and the virtual entry repointed to the folio (NONE backend, folio
   dirty); only direct-mapped entries need ``try_to_unuse``'s walk.
 
+Physical-slot handling (writeout allocation, backend release, the reverse map) is in
+:mod:`vswap.swap.vswap_ste_rmap`, zswap's host for virtual entries in
+:mod:`vswap.swap.vswap_ste_zswap`, swapoff in :mod:`vswap.swap.vswap_ste_swapoff`.
+
 zswap has no tree for virtual entries in the kernel (the ``virtual_table`` points at the
 ``zswap_entry``); the model's zswap keeps its index (keyed by the virtual cluster, which is
 also the lock its operations take) and ``metadata_bytes`` does not count it, as the kernel
@@ -64,10 +68,10 @@ from vswap.kernel.types import (
     swp_slot_type,
     swp_type,
 )
+from vswap.swap import vswap_ste_swapoff
 from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
 from vswap.swap.swap_table import (
     SWP_TB_COUNT_MASK,
-    SWP_TB_PLACEHOLDER,
     SWP_TB_VAL_MASK,
     SWP_TB_ZERO_FLAG,
     swp_tb_is_folio,
@@ -77,7 +81,19 @@ from vswap.swap.swap_table_p4 import (
     SlotSpace,
     SwapTableP4,
 )
-from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, TTRS_ANYWAY, TTRS_FULL, TTRS_UNMAPPED, SwapInfo
+from vswap.swap.swapfile import TTRS_ANYWAY, TTRS_FULL, TTRS_UNMAPPED, SwapInfo
+from vswap.swap.vswap_ste_rmap import (
+    SWP_RMAP_CACHE_ONLY,
+    alloc_phys,
+    check_backing,
+    check_physical,
+    direct_alloc,
+    free_direct,
+    release_backing,
+    rmap_owner,
+    rmap_sync,
+    swp_tb_is_pointer,
+)
 from vswap.swap.vswap_ste_table import (
     VSWAP_FOLIO,
     VSWAP_NONE,
@@ -87,10 +103,9 @@ from vswap.swap.vswap_ste_table import (
     VTABLE_TAG_BITS,
     VTABLE_TAG_MASK,
     VswapSpace,
-    vtable_mk_phys,
-    vtable_mk_zswap,
     vtable_to_phys,
 )
+from vswap.swap.vswap_ste_zswap import SteZswapHost
 
 if TYPE_CHECKING:
     from vswap.swap._api import SwapDesign
@@ -101,20 +116,9 @@ if TYPE_CHECKING:
 VSWAP_TYPE = MAX_SWAPFILES - 1
 #: The vswap space's size cap in slots (the posted series: 8 TB).
 VSWAP_MAX_PAGES = (8 << 40) // PAGE_SIZE
-#: Pointer word of a physical slot backing a virtual one (``SWP_TB_PTR_MARK``), and the
-#: ``SWP_RMAP_CACHE_ONLY`` bit.
-SWP_TB_PTR_MARK = 0b100
-SWP_TB_PTR_MARK_MASK = 0b111
-SWP_RMAP_CACHE_ONLY = 1 << 63
-SWP_RMAP_ENTRY_MASK = ~(SWP_RMAP_CACHE_ONLY | SWP_TB_PTR_MARK_MASK) & ((1 << 64) - 1)
 #: ``struct swap_cluster_info_dynamic``: the cluster header plus the ``virtual_table`` pointer
 #: (an assumed layout; the posted struct was not read).
 VSWAP_CLUSTER_INFO_BYTES = SWAP_CLUSTER_INFO_BYTES_P4 + 8
-
-
-def swp_tb_is_pointer(tb: int) -> bool:
-    """Models: ``swp_tb_is_pointer()``."""
-    return tb & SWP_TB_PTR_MARK_MASK == SWP_TB_PTR_MARK
 
 
 class VswapSTE(SwapTableP4):
@@ -139,8 +143,8 @@ class VswapSTE(SwapTableP4):
         self.space = VswapSpace(type_=VSWAP_TYPE, max_pages=max_vswap_pages)
         #: Direct-mapped slots per physical cluster (their memcg table lives while > 0).
         self.direct_users: dict[tuple[int, int], int] = {}
-        #: Writebacks prepared and not yet submitted: virtual offset -> (zswap entry, slot).
-        self._wb_pending: dict[int, tuple[int, int]] = {}
+        #: zswap's host for virtual entries (and the writebacks in flight).
+        self.zswap_host = SteZswapHost(self)
 
     # -- which space ---------------------------------------------------------------------------
     @staticmethod
@@ -189,7 +193,7 @@ class VswapSTE(SwapTableP4):
         type_, off = swp_slot_type(slot), swp_slot_offset(slot)
         tb = self.tables.swp_tb(swp_entry(type_, off))
         if swp_tb_is_pointer(tb):
-            return swp_entry(VSWAP_TYPE, (tb & SWP_RMAP_ENTRY_MASK) >> 3)
+            return swp_entry(VSWAP_TYPE, rmap_owner(tb))
         si = self.devices.swap_type_to_swap_info(type_)
         if si is None or not 0 < off < si.max or not self._allocated(si, off):
             return SwpEntry(0)
@@ -218,58 +222,12 @@ class VswapSTE(SwapTableP4):
             self._vfree(offset, nr)
             return
         assert isinstance(si, SwapInfo)
-        key = (si.type, offset // SWAPFILE_CLUSTER)
-        self.mem_cgroup_uncharge_swap(swp_entry(si.type, offset), nr)
-        table, i0 = self._word(si, offset)
-        for i in range(i0, i0 + nr):
-            table[i] = 0
-        if self.zswap is not None:
-            for k in range(nr):
-                self.zswap.zswap_invalidate(swp_entry(si.type, offset + k))
-        self._phys_release(si, offset, nr)
-        left = self.direct_users[key] - nr
-        if left:
-            self.direct_users[key] = left
-        else:
-            del self.direct_users[key]
-            self.memcg_tables.pop(key, None)
-
-    def _phys_release(self, si: SwapInfo, offset: int, nr: int) -> None:
-        """Return physical slots (words cleared) and free an empty cluster's table."""
-        self.devices.swap_range_free(si, offset, nr)
-        users = self.table_users[si.type]
-        c = offset // SWAPFILE_CLUSTER
-        users[c] -= nr
-        if not users[c]:
-            self.tables.free_table(si.type, c)
-            self.memcg_tables.pop((si.type, c), None)
-            assert (si.type, c) not in self.extend_tables, "extend table outlived its slots"
-
-    def _release_backing(self, off: int, nr: int, *, invalidate_zswap: bool = True) -> None:
-        """Models: ``__vswap_release_backing()``: drop each slot's backend (the zswap entry,
-        or the physical slot with its rmap word and ``memory.swap`` charge); NONE after."""
-        space = self.space
-        for k in range(nr):
-            vt = space.vt_get(off + k)
-            tag = vt & VTABLE_TAG_MASK
-            if tag == VSWAP_ZSWAP:
-                if invalidate_zswap and self.zswap is not None:
-                    self.zswap.zswap_invalidate(swp_entry(VSWAP_TYPE, off + k))
-            elif tag == VSWAP_SWAPFILE:
-                type_, poff = vtable_to_phys(vt)
-                si = self.devices.swap_type_to_swap_info(type_)
-                assert si is not None, f"vswap {off + k}: backing on a device that is gone"
-                table, i = self._word(si, poff)
-                table[i] = 0
-                self._uncharge(self._vmemcg(off + k), 1)
-                self._phys_release(si, poff, 1)
-            if vt:
-                space.vt_set(off + k, VSWAP_NONE)
+        free_direct(self, si, offset, nr)
 
     def _vfree(self, off: int, nr: int) -> None:
         """A virtual slot with no count and nothing cached is freed: backend released,
         words and memcg id cleared, slot returned; an empty cluster loses its tables."""
-        self._release_backing(off, nr)
+        release_backing(self, off, nr)
         c = off // SWAPFILE_CLUSTER
         words = self.tables.tables[(VSWAP_TYPE, c)]
         mt = self.memcg_tables[(VSWAP_TYPE, c)]
@@ -285,33 +243,10 @@ class VswapSTE(SwapTableP4):
     def _vmemcg(self, off: int) -> int:
         return self.memcg_tables[(VSWAP_TYPE, off // SWAPFILE_CLUSTER)][off % SWAPFILE_CLUSTER]
 
-    def _uncharge(self, memcg_id: int, nr: int) -> None:
-        memcg = self.memcg_of(memcg_id)
-        if memcg is not None:
-            if memcg.parent is not None:
-                memcg.uncharge_swap(nr)
-            memcg.stat["swap"] -= nr
-
-    def _rmap_sync(self, off: int) -> None:
-        """Models: ``swap_rmap_mark_cache_only()`` / ``swap_rmap_clear_cache_only()``: the
-        cache-only bit of a SWAPFILE virtual slot's pointer word follows "no count, folio
-        cached"."""
-        vt = self.space.vt_get(off)
-        if vt & VTABLE_TAG_MASK != VSWAP_SWAPFILE:
-            return
-        type_, poff = vtable_to_phys(vt)
-        tb = self.tables.swp_tb(swp_entry(VSWAP_TYPE, off))
-        cache_only = not tb & SWP_TB_COUNT_MASK and swp_tb_is_folio(tb & SWP_TB_VAL_MASK) \
-            and tb & SWP_TB_VAL_MASK != SWP_TB_PLACEHOLDER
-        table = self.tables.tables[(type_, poff // SWAPFILE_CLUSTER)]
-        i = poff % SWAPFILE_CLUSTER
-        table[i] = table[i] | SWP_RMAP_CACHE_ONLY if cache_only \
-            else table[i] & ~SWP_RMAP_CACHE_ONLY
-
     def _set_count(self, si: SlotSpace, offset: int, count: int) -> None:
         super()._set_count(si, offset, count)
         if si is self.space:
-            self._rmap_sync(offset)
+            rmap_sync(self, offset)
 
     # -- allocation -----------------------------------------------------------------------------
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry:
@@ -321,7 +256,7 @@ class VswapSTE(SwapTableP4):
         allocation as phase IV."""
         off, new_cluster = self.space.alloc(folio.order, self.tables.tables)
         if not off:
-            return self._direct_alloc(folio)
+            return direct_alloc(self, folio)
         c = off // SWAPFILE_CLUSTER
         if new_cluster:
             self.tables.alloc_table(VSWAP_TYPE, c)
@@ -333,29 +268,6 @@ class VswapSTE(SwapTableP4):
         mt = self.memcg_tables[(VSWAP_TYPE, c)]
         for k in range(folio.nr_pages):
             mt[(off + k) % SWAPFILE_CLUSTER] = folio.memcg_id
-        return entry
-
-    def _direct_alloc(self, folio: Folio) -> SwpEntry:
-        """Models: the fallback to a physical device (phase IV's ``folio_alloc_swap``): a
-        direct-mapped entry, its cluster's memcg table made on first use, charged now."""
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
-        entry = SwpEntry(slot)
-        if entry:
-            si = self.devices.swap_type_to_swap_info(swp_type(entry))
-            assert si is not None
-            off = swp_offset(entry)
-            self._clusters_used(si, off, folio.nr_pages)
-            key = (si.type, off // SWAPFILE_CLUSTER)
-            self.direct_users[key] = self.direct_users.get(key, 0) + folio.nr_pages
-            if key not in self.memcg_tables:
-                self.memcg_tables[key] = array("H", bytes(
-                    sizes.MEMCG_TABLE_BYTES_PER_SLOT * SWAPFILE_CLUSTER))
-            self._lock(si, off, Cost.SWAP_CACHE_INSERT)
-            self.tables.claim(entry, folio.nr_pages)
-        if not self.mem_cgroup_try_charge_swap(folio, entry):
-            if entry:
-                self.put_swap_folio(folio, entry)
-            return SwpEntry(0)
         return entry
 
     def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int:
@@ -379,39 +291,6 @@ class VswapSTE(SwapTableP4):
             m = m.parent
         return nr
 
-    def _alloc_phys(self, folio: Folio) -> SwpSlot:
-        """Models: the physical allocation of reclaim writeout and zswap writeback under STE:
-        slots for the folio's virtual entries, charged to the recorded memcg, pointer words
-        set, the virtual table repointed (the previous backend released). 0 when no slot or
-        no ``memory.swap`` headroom."""
-        off = swp_offset(folio.swap)
-        nr = folio.nr_pages
-        memcg = self.memcg_of(self._vmemcg(off))
-        if memcg is not None and memcg.parent is not None and not memcg.try_charge_swap(nr):
-            memcg.memcg_swap_event("max")
-            return SwpSlot(0)
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
-        if not slot:
-            if memcg is not None:
-                if memcg.parent is not None:
-                    memcg.uncharge_swap(nr)
-                memcg.memcg_swap_event("fail")
-            return SwpSlot(0)
-        if memcg is not None:
-            memcg.stat["swap"] += nr
-        si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
-        assert si is not None
-        poff = swp_slot_offset(slot)
-        self._clusters_used(si, poff, nr)
-        self._vlock(off)
-        self._release_backing(off, nr)
-        table, i0 = self._word(si, poff)
-        for k in range(nr):
-            table[i0 + k] = (off + k) << VTABLE_TAG_BITS | SWP_TB_PTR_MARK
-            self.space.vt_set(off + k, vtable_mk_phys(si.type, poff + k))
-            self._rmap_sync(off + k)
-        return slot
-
     def swap_writepage_fallback(self, folio: Folio) -> int:
         """Reclaim writeout: a virtual entry gets physical slots now (kept in memory with
         ``AOP_WRITEPAGE_ACTIVATE`` when there are none); a direct-mapped one is written to
@@ -423,7 +302,7 @@ class VswapSTE(SwapTableP4):
         if n == folio.nr_pages and ty == VSWAP_SWAPFILE:
             slot = self.swp_entry_to_swp_slot(folio.swap)
         else:
-            slot = self._alloc_phys(folio)
+            slot = alloc_phys(self, folio)
             if not slot:
                 return AOP_WRITEPAGE_ACTIVATE
         si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
@@ -464,7 +343,7 @@ class VswapSTE(SwapTableP4):
         if self.is_vswap_entry(folio.swap):
             off = swp_offset(folio.swap)
             self._vlock(off)
-            self._release_backing(off, folio.nr_pages)
+            release_backing(self, off, folio.nr_pages)
         super().swap_zeromap_folio_set(folio)
 
     # -- lifetime of virtual entries (the rest is phase IV's, over the slot space) -------------
@@ -524,14 +403,14 @@ class VswapSTE(SwapTableP4):
             off = swp_offset(entry)
             for k in range(nr):
                 if self._allocated(self.space, off + k):
-                    self._rmap_sync(off + k)
+                    rmap_sync(self, off + k)
 
     def add_to_swap_cache(self, folio: Folio, entry: SwpEntry) -> tuple[int, int | None]:
         """As phase IV; a virtual entry's rmap cache-only bits follow."""
         res = super().add_to_swap_cache(folio, entry)
         if not res[0] and self.is_vswap_entry(entry):
             for k in range(folio.nr_pages):
-                self._rmap_sync(swp_offset(entry) + k)
+                rmap_sync(self, swp_offset(entry) + k)
         return res
 
     # -- the physical devices' questions ----------------------------------------------------------
@@ -552,7 +431,7 @@ class VswapSTE(SwapTableP4):
         tb = self.tables.swp_tb(swp_entry(si.type, offset))
         if swp_tb_is_pointer(tb):
             return self._try_to_reclaim_entry(
-                swp_entry(VSWAP_TYPE, (tb & SWP_RMAP_ENTRY_MASK) >> 3), flags)
+                swp_entry(VSWAP_TYPE, rmap_owner(tb)), flags)
         return super().try_to_reclaim_swap(si, offset, flags)
 
     # -- I/O ---------------------------------------------------------------------------------------
@@ -595,21 +474,14 @@ class VswapSTE(SwapTableP4):
         return super().zswap_tree_key(entry)
 
     def zswap_entry_stored(self, entry: SwpEntry, zentry: int) -> None:
-        """Models: ``vswap_zswap_store()``: release the old backend, point at the entry."""
+        """Models: ``vswap_zswap_store()`` for a virtual entry (:attr:`zswap_host`)."""
         if self.is_vswap_entry(entry):
-            off = swp_offset(entry)
-            self._vlock(off)
-            self._release_backing(off, 1, invalidate_zswap=False)
-            self.space.vt_set(off, vtable_mk_zswap(zentry))
+            self.zswap_host.zswap_entry_stored(entry, zentry)
 
     def zswap_store_undone(self, folio: Folio) -> None:
-        """zswap failed after storing some pages: those virtual slots are NONE again (the
-        folio, still cached, holds the data)."""
+        """A failed store's virtual slots are NONE again (:attr:`zswap_host`)."""
         if self.is_vswap_entry(folio.swap):
-            off = swp_offset(folio.swap)
-            for k in range(folio.nr_pages):
-                if self.space.vt_get(off + k) & VTABLE_TAG_MASK == VSWAP_ZSWAP:
-                    self.space.vt_set(off + k, VSWAP_NONE)
+            self.zswap_host.zswap_store_undone(folio)
 
     def zswap_loaded_exclusive(self, folio: Folio) -> None:
         """An exclusive ``zswap_load`` freed the zswap entry: the cached folio is the only
@@ -617,64 +489,24 @@ class VswapSTE(SwapTableP4):
         self.zswap_store_undone(folio)
 
     def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | Errno:
-        """zswap writeback of a virtual entry: a new swap-cache folio and physical slots now
-        (ZSWAP -> SWAPFILE, charged); a direct-mapped entry as phase IV."""
+        """A virtual entry by :attr:`zswap_host`; a direct-mapped one as phase IV."""
         if not self.is_vswap_entry(entry):
             return super().zswap_writeback_prepare(entry)
-        off = swp_offset(entry)
-        if not self._allocated(self.space, off):
-            return Errno.ENOMEM
-        vt = self.space.vt_get(off)
-        if self.swap_cache_get_folio(entry) is not None or vt & VTABLE_TAG_MASK != VSWAP_ZSWAP:
-            return Errno.EEXIST
-        folio, new = self.read_swap_cache_async(entry, skip_if_exists=True)
-        if folio is None:
-            return Errno.ENOMEM
-        if not new:
-            return Errno.EEXIST
-        # Keep the zswap entry: zswap frees it itself once the data is written.
-        self.space.vt_set(off, VSWAP_NONE)
-        slot = self._alloc_phys(folio)
-        if not slot:
-            self.space.vt_set(off, vt)
-            self.delete_from_swap_cache(folio)
-            folio.folio_unlock()
-            return Errno.ENOMEM
-        self._wb_pending[off] = (vt >> VTABLE_TAG_BITS, int(slot))
-        return folio
+        return self.zswap_host.zswap_writeback_prepare(entry)
 
     def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
-        """Undo a prepared writeback: the physical slot goes, the entry is ZSWAP again if
-        zswap still holds it; the new folio leaves the cache."""
+        """A virtual entry by :attr:`zswap_host`; a direct-mapped one as phase IV."""
         if not self.is_vswap_entry(folio.swap):
             super().zswap_writeback_abort(folio, zentry)
             return
-        off = swp_offset(folio.swap)
-        pending = self._wb_pending.pop(off, None)
-        if pending is not None and self._allocated(self.space, off) \
-                and int(self.swp_entry_to_swp_slot(folio.swap)) == pending[1]:
-            self._release_backing(off, 1)
-            if zentry:
-                self.space.vt_set(off, vtable_mk_zswap(zentry))
-        self.delete_from_swap_cache(folio)
-        folio.folio_unlock()
+        self.zswap_host.zswap_writeback_abort(folio, zentry)
 
     def zswap_writeback_submit(self, folio: Folio) -> None:
-        """Write the decompressed folio to the slot prepare allocated; it stays clean in the
-        swap cache."""
+        """A virtual entry by :attr:`zswap_host`; a direct-mapped one as phase IV."""
         if not self.is_vswap_entry(folio.swap):
             super().zswap_writeback_submit(folio)
             return
-        self._wb_pending.pop(swp_offset(folio.swap), None)
-        folio.uptodate = True
-        folio.dirty = False
-        slot = self.swp_entry_to_swp_slot(folio.swap)
-        si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
-        assert si is not None
-        folio.writeback = True
-        self.device_write(si, swp_slot_offset(slot), folio)
-        folio.writeback = False
-        folio.folio_unlock()
+        self.zswap_host.zswap_writeback_submit(folio)
 
     def zswap_writeback_possible(self, memcg: MemCgroup | None) -> bool:
         """Writeback needs a physical slot to write to."""
@@ -683,74 +515,9 @@ class VswapSTE(SwapTableP4):
     # -- swapoff -----------------------------------------------------------------------------------
     def swapoff(self, name_or_type: str | int, *,
                 signal_pending: Callable[[], bool] | None = None) -> SwapoffResult:
-        """Models: ``sys_swapoff()`` under STE: every slot backing a virtual entry is read
-        into the swap cache and the entry repointed to the folio (NONE, dirty), no page table
-        visited; direct-mapped slots need ``try_to_unuse``'s walk, as phase IV. A failure
-        (``ENOMEM``, ``EIO``, ``EBUSY``, ``EINTR``) leaves the device on with what was
-        repointed repointed (``completed=False``)."""
-        si = self._find_device(name_or_type)
-        self.devices.begin_swapoff(si)
-        result = SwapoffResult(type=si.type, name=si.name)
-        before = si.inuse_pages
-        reads_before = self.io_reads
-        direct = False
-        error = ""
-        for poff in range(1, si.max):
-            if not self._allocated(si, poff):
-                continue
-            tb = self.tables.swp_tb(swp_entry(si.type, poff))
-            if not swp_tb_is_pointer(tb):
-                direct = True
-                continue
-            if signal_pending is not None and signal_pending():
-                error = "EINTR: interrupted by a signal"
-                break
-            entry = swp_entry(VSWAP_TYPE, (tb & SWP_RMAP_ENTRY_MASK) >> 3)
-            folio, new = self.read_swap_cache_async(entry)
-            if folio is None:
-                error = f"ENOMEM: swapoff: unable to allocate swap cache folio for {entry:#x}"
-                break
-            if new:
-                if not self.swap_read_folio(folio):
-                    folio.uptodate = False
-                    self.delete_from_swap_cache(folio)
-                    folio.folio_unlock()
-                    error = f"EIO: swapoff: cannot read slot {si.type}:{poff} of {entry:#x}"
-                    break
-            elif not folio.folio_trylock():
-                error = f"EBUSY: swapoff: folio of {entry:#x} is locked"
-                break
-            off = swp_offset(folio.swap)
-            self._vlock(off)
-            for k in range(folio.nr_pages):
-                vt = self.space.vt_get(off + k)
-                if vt & VTABLE_TAG_MASK == VSWAP_SWAPFILE and vtable_to_phys(vt)[0] == si.type:
-                    self._release_backing(off + k, 1)
-            folio.dirty = True
-            folio.folio_unlock()
-        if direct and not error:
-            result.ptes_visited = self.hooks.unuse_ptes(si.type)
-            for offset in range(1, si.max):
-                if super().swap_cache_only(si, offset):
-                    folio = self.swap_cache_get_folio(swp_entry(si.type, offset))
-                    if folio is not None and folio.folio_trylock():
-                        self.folio_free_swap(folio)
-                        folio.folio_unlock()
-        result.pages_read = self.io_reads - reads_before
-        result.pages_unused = before - si.inuse_pages
-        if error or si.inuse_pages:
-            self.devices.abort_swapoff(si)
-            result.completed = False
-            if not error and signal_pending is not None and signal_pending():
-                error = "EINTR: interrupted by a signal"
-            result.error = error or f"{si.inuse_pages} slots still in use"
-            return result
-        if self.zswap is not None:
-            self.zswap.zswap_swapoff(si.type)
-        self.devices.remove_device(si)
-        users = self.table_users.pop(si.type)
-        assert not any(users), "swapoff completed with used clusters"
-        return result
+        """Models: ``sys_swapoff()`` under STE: :func:`vswap.swap.vswap_ste_swapoff.swapoff`
+        (virtual entries repointed to swap-cache folios, no page-table walk for them)."""
+        return vswap_ste_swapoff.swapoff(self, name_or_type, signal_pending)
 
     # -- checkers and reports ----------------------------------------------------------------------
     def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
@@ -813,8 +580,8 @@ class VswapSTE(SwapTableP4):
     def entry_leftovers(self) -> list[str]:
         """Live virtual slots, writebacks in flight and tables outliving their slots."""
         out = [f"{self.space.used} live vswap slots"] if self.space.used else []
-        if self._wb_pending:
-            out.append(f"{len(self._wb_pending)} pending zswap writebacks")
+        if self.zswap_host.wb_pending:
+            out.append(f"{len(self.zswap_host.wb_pending)} pending zswap writebacks")
         return out + super().entry_leftovers()
 
     def metadata_bytes(self) -> dict[str, int]:
@@ -872,54 +639,10 @@ class VswapSTE(SwapTableP4):
                     assert info is not None and info.id == vt >> VTABLE_TAG_BITS, (
                         f"vswap slot {off}: zswap does not hold its entry")
                 elif tag == VSWAP_SWAPFILE:
-                    type_, poff = vtable_to_phys(vt)
-                    owners[(type_, poff)] = off
-                    charged[self._vmemcg(off)] += 1
-                    si = self.devices.swap_type_to_swap_info(type_)
-                    assert si is not None and self._allocated(si, poff), (
-                        f"vswap slot {off}: backing slot {type_}:{poff} not allocated")
-                    ptb = tables.swp_tb(swp_entry(type_, poff))
-                    assert swp_tb_is_pointer(ptb) and (ptb & SWP_RMAP_ENTRY_MASK) >> 3 == off, (
-                        f"vswap slot {off}: rmap of {type_}:{poff} does not name it")
-                    cache_only = not tb & SWP_TB_COUNT_MASK and tb & SWP_TB_VAL_MASK not in (
-                        SWP_TB_PLACEHOLDER,) and swp_tb_is_folio(tb & SWP_TB_VAL_MASK)
-                    assert bool(ptb & SWP_RMAP_CACHE_ONLY) == cache_only, (
-                        f"vswap slot {off}: cache-only bit wrong")
+                    check_backing(self, off, tb, vt, owners, charged)
                 else:
                     assert tag == VSWAP_NONE, f"vswap slot {off}: bad tag {tag}"
-        for si in self.devices.devices():
-            users = self.table_users[si.type]
-            for c in range(si.nr_clusters):
-                lo, hi = c * SWAPFILE_CLUSTER, min((c + 1) * SWAPFILE_CLUSTER, si.max)
-                used = [o for o in range(lo, hi) if self._allocated(si, o)]
-                assert users[c] == len(used), f"cluster {si.type}:{c} users"
-                assert ((si.type, c) in tables.tables) == bool(used), (
-                    f"cluster {si.type}:{c}: table does not follow its slots")
-                direct = 0
-                for o in used:
-                    tb = tables.swp_tb(swp_entry(si.type, o))
-                    if swp_tb_is_pointer(tb):
-                        assert owners.get((si.type, o)) == (tb & SWP_RMAP_ENTRY_MASK) >> 3, (
-                            f"rmap of {si.type}:{o} names a slot it does not back")
-                    else:
-                        direct += 1
-                        assert tb & SWP_TB_COUNT_MASK or swp_tb_is_folio(
-                            tb & SWP_TB_VAL_MASK), f"slot {si.type}:{o} unreferenced"
-                key = (si.type, c)
-                assert self.direct_users.get(key, 0) == direct, f"cluster {key} direct users"
-                assert (key in self.memcg_tables) == bool(direct), (
-                    f"cluster {key}: a memcg table without direct-mapped slots (or none with)")
-        for memcg in self.memcgs:
-            if memcg.parent is None:
-                continue
-            direct = sum(1 for si in self.devices.devices() for o in range(1, si.max)
-                         if self._allocated(si, o)
-                         and not swp_tb_is_pointer(tables.swp_tb(swp_entry(si.type, o)))
-                         and self.lookup_swap_cgroup_id(swp_entry(si.type, o)) == memcg.id)
-            assert memcg.swap.usage == charged[memcg.id] + direct, (
-                f"{memcg.path}: memory.swap {memcg.swap.usage} != "
-                f"{charged[memcg.id]} backing + {direct} direct-mapped slots")
-
+        check_physical(self, owners, charged)
 
 if TYPE_CHECKING:
     def _implements(d: VswapSTE) -> tuple[SwapDesign, ZswapHost, SlotOwner]:
