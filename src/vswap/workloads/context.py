@@ -28,7 +28,6 @@ class TaskBarrier(Protocol):
 
     def wait(self, task: CpuTask) -> Generator[Event, Any, None]:
         """``yield from barrier.wait(task)``: block until all ``n`` arrived."""
-        ...
 
 
 class WorkloadContext(Protocol):
@@ -65,35 +64,27 @@ class WorkloadContext(Protocol):
     @property
     def seed(self) -> int:
         """The run's seed (workloads derive their own random streams from it)."""
-        ...
 
     def spawn(self, body: Callable[..., Generator[Event, Any, Any]], *args: Any,
               name: str) -> CpuTask:
         """Start an engine task running ``body(task, *args)``."""
-        ...
 
     def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any
            ) -> Generator[Event, Any, Any]:
         """``yield from ctx.op(task, fn, *args)``: kernel operation ``fn(*args)`` on the
         machine, then the modelled time of its steps."""
-        ...
 
     def user(self, task: CpuTask, ns: int) -> Event:
         """User-mode work of ``ns`` nanoseconds."""
-        ...
 
     def barrier(self, n: int) -> TaskBarrier:
         """A barrier for ``n`` tasks."""
-        ...
 
     def advance(self, units: int = 1) -> None:
         """The workload did ``units`` of its ``progress_total()``."""
-        ...
 
     def now_us(self) -> int:
         """Modelled time in µs."""
-        ...
 
     def snapshot_metadata(self) -> None:
         """Record the design's swap metadata now (at the workload's peak)."""
-        ...

@@ -27,7 +27,6 @@ absent from both runs with its defaults.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +81,8 @@ class DesignMachine(RuleBasedStateMachine):
     """The machine for one design; :func:`machine_for` makes the subclass of each design."""
 
     design_name: str = ""
+    #: Invariant checks run across every example (the test asserts some ran with swapped pages).
+    checks_with_swapped_pages: int = 0
     options: dict[str, Any] = {}  # noqa: RUF012 (set per subclass, never mutated)
 
     def __init__(self) -> None:
@@ -299,6 +300,8 @@ class DesignMachine(RuleBasedStateMachine):
     def design_invariants(self) -> None:
         self.d.check_invariants()
         self.z.check_invariants()
+        if self._swapped():
+            type(self).checks_with_swapped_pages += 1
 
     @invariant()
     def entries_match_the_oracle(self) -> None:
@@ -362,7 +365,7 @@ RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     **{name: (name, OPTIONS.get(name, {})) for name in DESIGNS}, **VARIANTS}
 
 
-def machine_for(run: str) -> Callable[[], DesignMachine]:
+def machine_for(run: str) -> type[DesignMachine]:
     design, options = RUNS[run]
     bases = (*EXTRAS.get(design, ()), DesignMachine)
     cls = type(f"Machine_{run.replace('-', '_')}", bases,
@@ -377,5 +380,7 @@ def test_every_design_has_a_run() -> None:
 
 @pytest.mark.parametrize("run", list(RUNS))
 def test_design_state_machine(run: str) -> None:
-    run_state_machine_as_test(machine_for(run),
-                              settings=settings(settings.default, stateful_step_count=40))
+    cls = machine_for(run)
+    run_state_machine_as_test(cls, settings=settings(settings.default, stateful_step_count=40))
+    # The rules drove pages into swap and every invariant above held while they were there.
+    assert cls.checks_with_swapped_pages > 0
