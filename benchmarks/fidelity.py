@@ -26,6 +26,7 @@ from _common import RESULTS
 from vswap.config.costs import load_cost_file
 from vswap.host.calibration import swapped_pages
 from vswap.host.runner import HostRunConfig, parse_cpu_set, run_host
+from vswap.host.state import HostError
 from vswap.run.charge import TallyingRecorder
 from vswap.run.context import RunConfig, parse_device_spec, run_workload
 from vswap.sim.costs import DEFAULT_COSTS
@@ -81,12 +82,73 @@ def summary(rows: list[dict[str, Any]], tables: list[str]) -> list[str]:
     return out
 
 
+def host_row(workload: str, limit: int, spec: Any, zswap: str | None, repeats: int,
+             cpus: list[int]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run one spec ``repeats`` times on the host: the row's host side (counters of the
+    run whose sys time per swapped page is the median, that median, median swapoff times)
+    and every run's result."""
+    import statistics
+
+    sides: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    failures = 0
+    while len(sides) < repeats:
+        try:
+            host = run_host(HostRunConfig(workload=workload, memory_max=limit,
+                                          swap_devices=[spec], zswap=zswap, cpus=list(cpus)))
+        except HostError as exc:
+            # The cgroup v1 OOM killer sometimes takes a run whose pages are all under
+            # writeback; the machine is cleaned up, so run it again (at most twice).
+            failures += 1
+            print(f"  host run failed ({exc}); {'again' if failures < 3 else 'giving up'}",
+                  file=sys.stderr, flush=True)
+            if failures >= 3:
+                raise
+            continue
+        hk = float(host.kernel_stats.get("kswapd", {}).get("stime_s", 0.0))
+        h_sys = host.metrics.sys_s + hk
+        h_sw = swapped_pages(host.vmstat)
+        side: dict[str, Any] = {k: host.vmstat.get(k, 0) for k in COUNTERS}
+        side["peak_slots"] = host.devices[0]["peak_used_pages"] if host.devices else 0
+        side["sys_s"] = round(h_sys, 4)
+        side["us_per_swapped_page"] = round(h_sys / h_sw * 1e6, 3) if h_sw else None
+        if host.swapoff:
+            side["swapoff_real_s"] = host.swapoff["real_s"]
+            side["swapoff_sys_s"] = host.swapoff["sys_s"]
+        sides.append(side)
+        results.append(host.to_dict())
+    per_page = [s["us_per_swapped_page"] or s["sys_s"] for s in sides]
+    mid = sorted(range(len(sides)), key=lambda i: per_page[i])[len(sides) // 2]
+    row = dict(sides[mid])
+    row["repeats"] = len(sides)
+    row["failed_runs"] = failures
+    row["us_per_swapped_page_runs"] = [s["us_per_swapped_page"] for s in sides]
+    row["spread"] = round((max(per_page) - min(per_page)) / per_page[mid], 3) \
+        if per_page[mid] else 0.0
+    for key in ("swapoff_real_s", "swapoff_sys_s"):
+        if key in row:
+            row[key] = statistics.median(s[key] for s in sides)
+            row[f"{key}_runs"] = [s[key] for s in sides]
+    return row, results
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", default="1/4")
     p.add_argument("--costs", action="append", default=[])
     p.add_argument("--only", default=None, help="setup:workload pairs, comma separated")
     p.add_argument("--json", default=None)
+    p.add_argument("--repeats", type=int, default=1,
+                   help="host runs per spec (the row takes the run with the median sys "
+                        "per swapped page, and median swapoff times)")
+    p.add_argument("--cpus", default=None, help="the host runs' CPU set (default: all)")
+    p.add_argument("--host-only", action="store_true",
+                   help="run the host side only and save it (--json) for --from-host")
+    p.add_argument("--from-host", action="append", default=[], metavar="FILE",
+                   help="take the host side from saved --host-only (or full) results "
+                        "(repeatable) and run the model side only (no root)")
+    p.add_argument("--design", default="classic",
+                   help="the model design to compare (default classic)")
     p.add_argument("--summary", default=None, metavar="FILE",
                    help="print the table of a saved fidelity JSON and exit")
     args = p.parse_args(argv)
@@ -98,38 +160,42 @@ def main(argv: list[str] | None = None) -> int:
     num, _, den = args.scale.partition("/")
     scale = float(num) / float(den) if den else float(num)
     size, limit, dev = (int(x * scale) for x in (512 << 20, 256 << 20, 1 << 30))
+    saved: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in args.from_host:
+        data = json.loads(Path(name).read_text())
+        saved.update({(r["setup"], r["workload"]): r["host"] for r in data["rows"]})
+        size, limit, dev = data["size"], data["memory_max"], data["device"]
     tables = [("builtin", DEFAULT_COSTS, {})] + [
         (Path(f).stem, *(lambda t: (t[0], t[1].as_json()))(load_cost_file(f)))
         for f in args.costs]
     only = set(args.only.split(",")) if args.only else None
+    cpus = parse_cpu_set(args.cpus)
     rows: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for setup, (devtext, zswap) in SETUPS.items():
         for wname, wtext in WORKLOADS.items():
             if only is not None and f"{setup}:{wname}" not in only:
                 continue
+            if args.from_host and (setup, wname) not in saved:
+                continue
             spec = parse_device_spec(devtext.format(dev=f"{dev >> 20}M"))
             assert spec is not None
             workload = wtext.format(size=f"{size >> 20}M" if wname != "swapoff"
                                     else f"{4 * size >> 20}M")
             t0 = time.monotonic()
-            host = run_host(HostRunConfig(workload=workload, memory_max=limit,
-                                          swap_devices=[spec], zswap=zswap,
-                                          cpus=parse_cpu_set(None)))
             row: dict[str, Any] = {"setup": setup, "workload": wname, "spec": workload}
-            hk = float(host.kernel_stats.get("kswapd", {}).get("stime_s", 0.0))
-            h_sys = host.metrics.sys_s + hk
-            h_sw = swapped_pages(host.vmstat)
-            row["host"] = {k: host.vmstat.get(k, 0) for k in COUNTERS}
-            row["host"]["peak_slots"] = host.devices[0]["peak_used_pages"] if host.devices \
-                else 0
-            row["host"]["sys_s"] = round(h_sys, 4)
-            row["host"]["us_per_swapped_page"] = round(h_sys / h_sw * 1e6, 3) if h_sw else None
-            if host.swapoff:
-                row["host"]["swapoff_real_s"] = host.swapoff["real_s"]
-                row["host"]["swapoff_sys_s"] = host.swapoff["sys_s"]
-            runs.append({"setup": setup, "workload": wname, "side": "host",
-                         "result": host.to_dict()})
+            if args.from_host:
+                row["host"] = saved[(setup, wname)]
+            else:
+                row["host"], results = host_row(workload, limit, spec, zswap,
+                                                max(1, args.repeats), cpus)
+                runs += [{"setup": setup, "workload": wname, "side": "host", "result": r}
+                         for r in results]
+            if args.host_only:
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                continue
+            host_vm = {k: row["host"].get(k, 0) for k in COUNTERS}
             tally: list[TallyingRecorder] = []
 
             class Rec(TallyingRecorder):
@@ -144,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                     sys_s = base_run.metrics.sys_s + (tally[-1].priced_ns(costs)
                                                       - tally[-1].priced_ns()) / 1e9
                 else:
-                    rc = RunConfig(design="classic", workload=workload, memory_max=limit,
+                    rc = RunConfig(design=args.design, workload=workload, memory_max=limit,
                                    swap_devices=[spec], zswap=zswap, cpus=2, costs=costs,
                                    cost_provenance=prov, recorder_class=Rec)
                     m = run_workload(rc)
@@ -153,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append({"setup": setup, "workload": wname, "side": tname,
                                  "result": m.to_dict()})
                 m_sw = swapped_pages(m.vmstat)
-                mrow: dict[str, Any] = {k: _ratio(m.vmstat.get(k, 0), host.vmstat.get(k, 0))
+                mrow: dict[str, Any] = {k: _ratio(m.vmstat.get(k, 0), host_vm[k])
                                         for k in COUNTERS}
                 mrow["peak_slots"] = _ratio(m.devices[0]["peak_used_pages"],
                                             row["host"]["peak_slots"])
@@ -176,9 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"benchmark": "fidelity", "scale": args.scale,
                                 "size": size, "memory_max": limit, "device": dev,
+                                "design": args.design, "host_repeats": args.repeats,
                                 "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows,
                                 "runs": runs}, indent=1))
-    print("\n".join(summary(rows, [t[0] for t in tables])))
+    if not args.host_only:
+        print("\n".join(summary(rows, [t[0] for t in tables])))
     print(f"saved {path}")
     return 0
 

@@ -26,6 +26,7 @@ usemem-page figures.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import mmap
 import platform
@@ -74,6 +75,16 @@ def register(subparsers: Any) -> None:
     h.add_argument("--from-samples", default=None, metavar="FILE",
                    help="refit the samples a previous --host --json file kept (no runs, "
                         "no root)")
+    h.add_argument("--remodel", action="store_true",
+                   help="with --from-samples: run the model side of every sample again "
+                        "(at --model-scale) and keep the host's measurements, so a model "
+                        "change is re-fitted without host runs")
+    h.add_argument("--no-model", action="store_true",
+                   help="with --host: host runs only; --json keeps the samples for "
+                        "--from-samples FILE --remodel")
+    h.add_argument("--cpus", default=None, metavar="LIST",
+                   help="with --host: the CPU set the host runs use (default: every CPU "
+                        "this process may use)")
     p.set_defaults(func=_main)
 
 
@@ -282,7 +293,7 @@ def calibrate(*, iterations: int = 2000, repeats: int = 5, seed: int = 0) -> dic
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.host or args.from_samples:
+    if args.host or args.from_samples or args.remodel or args.no_model:
         return _main_host(args)
     result = calibrate(iterations=args.iterations, repeats=args.repeats, seed=args.seed)
     from rich.console import Console
@@ -308,9 +319,14 @@ def _main(args: argparse.Namespace) -> int:
 def _main_host(args: argparse.Namespace) -> int:
     """``--host``: run the calibration specs, fit, print the fit and its residuals."""
     from vswap.host import calibration as cal
-    from vswap.host.runner import require_root
+    from vswap.host.runner import parse_cpu_set, require_root
     from vswap.units import parse_size
 
+    if args.remodel and not args.from_samples:
+        raise ConfigError("--remodel needs --from-samples FILE")
+    if args.no_model and (args.from_samples or not args.host or not args.json):
+        raise ConfigError("--no-model needs --host and --json FILE (and no --from-samples)")
+    scale = _model_scale(args.model_scale)
     if args.from_samples:
         data = json.loads(Path(args.from_samples).read_text())
         samples = [cal.SpecSample(**s) for s in data["fit"]["samples"]]
@@ -319,6 +335,11 @@ def _main_host(args: argparse.Namespace) -> int:
             wanted = {n.strip() for n in args.specs.split(",")}
             samples = [s for s in samples if s.spec in wanted]
             note = f"{note}; refit on {', '.join(s.spec for s in samples)}"
+        if args.remodel:
+            samples = [cal.model_sample(s, scale, lambda line: print(line, flush=True))
+                       for s in samples]
+            note = (f"{note.split('; the model ')[0]}; the model (classic) at "
+                    f"{args.model_scale} of the size")
         kernel, host = data["provenance"]["kernel"], data["provenance"]["host"]
         date = data["provenance"].get("date")
     else:
@@ -329,14 +350,7 @@ def _main_host(args: argparse.Namespace) -> int:
                               "to reclaim)")
         if args.runs < 1:
             raise ConfigError(f"--runs must be at least 1, not {args.runs}")
-        try:
-            num, _, den = args.model_scale.partition("/")
-            scale = float(num) / float(den) if den else float(num)
-        except ValueError:
-            raise ConfigError(f"--model-scale {args.model_scale!r}: a fraction such as "
-                              "1/4") from None
-        if not 0 < scale <= 1:
-            raise ConfigError(f"--model-scale {args.model_scale}: between 0 and 1")
+        cpus = parse_cpu_set(args.cpus)
         specs = list(cal.CAL_SPECS)
         if args.specs:
             known = {s.name: s for s in specs}
@@ -355,15 +369,28 @@ def _main_host(args: argparse.Namespace) -> int:
             if partial is not None:
                 partial.write_text(json.dumps([vars(s) for s in samples]))
 
-        samples = cal.run_specs(specs, size=size, repeats=args.runs, model_scale=scale,
+        samples = cal.run_specs(specs, size=size, repeats=args.runs,
+                                model_scale=None if args.no_model else scale,
                                 progress=lambda line: print(line, flush=True), done=done,
-                                on_sample=keep)
+                                on_sample=keep, cpus=cpus)
         kernel, host = cal.host_identity()
         note = (f"{len(specs)} specs ({', '.join(s.name for s in specs)}) at "
-                f"{args.size} in a limit of half of it, {args.runs} host runs each (median "
-                f"sys of the workload plus kswapd), the model (classic) at {args.model_scale}"
-                " of the size")
+                f"{args.size} in a limit of half of it, {args.runs} host runs each on CPUs "
+                f"{','.join(map(str, cpus))} (median sys of the workload plus kswapd); the "
+                f"model (classic) at {args.model_scale} of the size")
         date = None
+        if args.no_model:
+            prov = {"method": "calibrated", "kernel": kernel, "host": host,
+                    "date": datetime.date.today().isoformat(),
+                    "tool": "vswap calibrate --host --no-model",
+                    "note": note.split("; the model ")[0]}
+            samples_file = {"provenance": prov,
+                            "fit": {"samples": [vars(s) for s in samples]}}
+            Path(args.json).write_text(json.dumps(samples_file, indent=1) + "\n")
+            Path(f"{args.json}.partial").unlink(missing_ok=True)
+            print(f"wrote {args.json} (host samples; fit them with --from-samples "
+                  f"{args.json} --remodel)")
+            return 0
     result = cal.fit(samples)
     _print_fit(result)
     if args.json:
@@ -373,6 +400,22 @@ def _main_host(args: argparse.Namespace) -> int:
         Path(f"{args.json}.partial").unlink(missing_ok=True)
         print(f"wrote {args.json}")
     return 0
+
+
+def _model_scale(text: str) -> float:
+    """``--model-scale``: a fraction such as 1/4, in (0, 1].
+
+    Raises:
+        ConfigError: not a fraction in (0, 1].
+    """
+    try:
+        num, _, den = text.partition("/")
+        scale = float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(f"--model-scale {text!r}: a fraction such as 1/4") from None
+    if not 0 < scale <= 1:
+        raise ConfigError(f"--model-scale {text}: between 0 and 1")
+    return scale
 
 
 def _print_fit(result: Any) -> None:

@@ -50,7 +50,7 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.sim.costs import DEFAULT_COSTS, CostTable
 
 __all__ = ["CAL_SPECS", "PARAMETERS", "CalSpec", "Fit", "SpecSample", "cost_file", "fit",
-           "nnls", "swapped_pages"]
+           "model_sample", "nnls", "spec_named", "swapped_pages"]
 
 
 @dataclass(frozen=True)
@@ -209,8 +209,9 @@ def fit(samples: Sequence[SpecSample], base: CostTable = DEFAULT_COSTS) -> Fit:
     run does not outweigh a short one; non-negative scales).
 
     Raises:
-        ConfigError: no sample, or a sample whose host sys time is not positive (a samples
-            file given to ``--from-samples`` can hold either).
+        ConfigError: no sample, a sample whose host sys time is not positive, or one
+            without a model side (a samples file given to ``--from-samples`` can hold
+            any of them).
     """
     if not samples:
         raise ConfigError("no calibration samples")
@@ -221,6 +222,9 @@ def fit(samples: Sequence[SpecSample], base: CostTable = DEFAULT_COSTS) -> Fit:
     for i, s in enumerate(samples):
         if s.host_s <= 0:
             raise ConfigError(f"{s.spec}: host sys time {s.host_s} is not positive")
+        if not s.tally:
+            raise ConfigError(f"{s.spec}: the sample has no model side (host runs only); "
+                              "refit with --from-samples FILE --remodel")
         fixed = s.model_unpriced_s + sum(n * getattr(base, k) for k, n in s.tally.items()
                                          if k not in fitted_names) / 1e9
         for j, p in enumerate(params):
@@ -293,27 +297,27 @@ def cost_file(result: Fit, *, kernel: str, host: str, note: str,
 
 # -- running the specs (root) -------------------------------------------------------------------
 
-def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int, model_scale: float,
+def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int,
+              model_scale: float | None,
               progress: Callable[[str], None] = print,
               done: Sequence[SpecSample] = (),
-              on_sample: Callable[[list[SpecSample]], None] | None = None
-              ) -> list[SpecSample]:
-    """Run each spec ``repeats`` times on the host and once on the model (classic, at
-    ``model_scale`` of ``size``); the samples :func:`fit` takes. Specs with a sample in
-    ``done`` (an interrupted calibration's) are not run again; ``on_sample`` is called with
-    the samples so far after each spec.
+              on_sample: Callable[[list[SpecSample]], None] | None = None,
+              cpus: Sequence[int] | None = None) -> list[SpecSample]:
+    """Run each spec ``repeats`` times on the host (on ``cpus``, default every CPU this
+    process may use) and once on the model (classic, at ``model_scale`` of ``size``; None:
+    host only, the samples get their model side from :func:`model_sample` later); the
+    samples :func:`fit` takes. Specs with a sample in ``done`` (an interrupted
+    calibration's) are not run again; ``on_sample`` is called with the samples so far after
+    each spec.
 
     Raises:
         HostError: not root, or a host run failed (the machine is cleaned up first).
     """
     from vswap.host.runner import HostRunConfig, parse_cpu_set, require_root, run_host
-    from vswap.run.charge import TallyingRecorder
-    from vswap.run.context import RunConfig, parse_device_spec, run_workload
+    from vswap.run.context import parse_device_spec
 
     require_root()
-    msize = max(int(size * model_scale), 1 << 20)
-    msize -= msize % PAGE_SIZE
-    factor = size / msize
+    cpu_set = list(cpus) if cpus else parse_cpu_set(None)
     samples = [s for s in done if s.spec in {sp.name for sp in specs}]
     for spec in specs:
         if any(s.spec == spec.name for s in samples):
@@ -326,36 +330,73 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int, model_scale:
         for i in range(repeats):
             r = run_host(HostRunConfig(workload=spec.command(size),
                                        memory_max=spec.memory_max(size), swap_devices=[dev],
-                                       zswap=spec.zswap, cpus=parse_cpu_set(None)))
+                                       zswap=spec.zswap, cpus=list(cpu_set)))
             kswapd = float(r.kernel_stats.get("kswapd", {}).get("stime_s", 0.0))
             sys_s.append(r.metrics.sys_s + kswapd)
             vm = {k: int(v) for k, v in r.vmstat.items()}
             progress(f"host {spec.name} {i + 1}/{repeats}: sys {sys_s[-1]:.3f} s "
                      f"(workload {r.metrics.sys_s:.3f}, kswapd {kswapd:.3f}), "
                      f"{swapped_pages(vm):,} pages swapped")
-        made: list[TallyingRecorder] = []
-
-        class _Recorder(TallyingRecorder):
-            def __init__(self, *args: Any, made: list[TallyingRecorder] = made) -> None:
-                super().__init__(*args)
-                made.append(self)
-
-        m = run_workload(RunConfig(design="classic", workload=spec.command(msize),
-                                   memory_max=spec.memory_max(msize), swap_devices=[dev],
-                                   zswap=spec.zswap, cpus=2, recorder_class=_Recorder))
-        rec = made[-1]
-        # Signed: spin and zram's modelled device time are charged but unpriced; steps
-        # tallied after a task's last charge are priced but never charged.
-        unpriced = m.metrics.sys_s - rec.priced_ns() / 1e9
-        mvm = {k: round(int(v) * factor) for k, v in m.vmstat.items()}
-        progress(f"model {spec.name} (1/{factor:g} size): sys {m.metrics.sys_s * factor:.3f} s "
-                 f"at host size, {swapped_pages(mvm):,} pages swapped")
-        samples.append(SpecSample(spec.name, sys_s,
-                                  {k: v * factor for k, v in rec.tally.items()},
-                                  unpriced * factor, vm, mvm, size // PAGE_SIZE))
+        sample = SpecSample(spec.name, sys_s, {}, 0.0, vm, {}, size // PAGE_SIZE)
+        if model_scale is not None:
+            sample = model_sample(sample, model_scale, progress)
+        samples.append(sample)
         if on_sample is not None:
             on_sample(samples)
     return samples
+
+
+def spec_named(name: str) -> CalSpec:
+    """The calibration spec called ``name``.
+
+    Raises:
+        ConfigError: no such spec.
+    """
+    for spec in CAL_SPECS:
+        if spec.name == name:
+            return spec
+    raise ConfigError(f"unknown calibration spec {name!r} (known: "
+                      f"{', '.join(s.name for s in CAL_SPECS)})")
+
+
+def model_sample(sample: SpecSample, model_scale: float,
+                 progress: Callable[[str], None] = print) -> SpecSample:
+    """``sample`` with its model side (tally, unpriced time, counters) made again: the
+    spec runs once on the model's ``classic`` at ``model_scale`` of the host's size
+    (``sample.pages``) with a :class:`~vswap.run.charge.TallyingRecorder`, scaled back to
+    the host's size. The host side is kept as measured, so a model change is re-fitted
+    without running the host again.
+    """
+    from vswap.run.charge import TallyingRecorder
+    from vswap.run.context import RunConfig, parse_device_spec, run_workload
+
+    spec = spec_named(sample.spec)
+    size = sample.pages * PAGE_SIZE
+    msize = max(int(size * model_scale), 1 << 20)
+    msize -= msize % PAGE_SIZE
+    factor = size / msize
+    dev = parse_device_spec(spec.device)
+    assert dev is not None
+    made: list[TallyingRecorder] = []
+
+    class _Recorder(TallyingRecorder):
+        def __init__(self, *args: Any, made: list[TallyingRecorder] = made) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    m = run_workload(RunConfig(design="classic", workload=spec.command(msize),
+                               memory_max=spec.memory_max(msize), swap_devices=[dev],
+                               zswap=spec.zswap, cpus=2, recorder_class=_Recorder))
+    rec = made[-1]
+    # Signed: spin and zram's modelled device time are charged but unpriced; steps
+    # tallied after a task's last charge are priced but never charged.
+    unpriced = m.metrics.sys_s - rec.priced_ns() / 1e9
+    mvm = {k: round(int(v) * factor) for k, v in m.vmstat.items()}
+    progress(f"model {spec.name} (1/{factor:g} size): sys {m.metrics.sys_s * factor:.3f} s "
+             f"at host size, {swapped_pages(mvm):,} pages swapped")
+    return SpecSample(sample.spec, list(sample.host_sys_s),
+                      {k: v * factor for k, v in rec.tally.items()}, unpriced * factor,
+                      dict(sample.host_vmstat), mvm, sample.pages)
 
 
 def host_identity() -> tuple[str, str]:

@@ -220,3 +220,49 @@ def test_the_shipped_calibration_loads_with_its_provenance() -> None:
     assert fit(samples).entries() == data["costs"]
     builtin, bprov = load_cost_file(BUILTIN)
     assert builtin is DEFAULT_COSTS and bprov.method == "default"
+
+
+def test_a_sample_without_its_model_side_is_refused() -> None:
+    host_only = SpecSample("file", [1.0, 1.1], {}, 0.0, {"pswpout": 10}, {}, 4096)
+    with pytest.raises(ConfigError, match=r"no model side.*--remodel"):
+        fit([host_only])
+
+
+def test_remodel_keeps_the_host_and_makes_the_model_side_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Host-only samples (what --host --no-model keeps) of a 16 MiB zero-page run: the model
+    # runs it again at 1/4 (4 MiB), and the fit prices it.
+    host = SpecSample("zero", [0.05, 0.04, 0.06], {}, 0.0, {"swpout_zero": 2048}, {}, 4096)
+    src = tmp_path / "samples.json"
+    src.write_text(json.dumps({"provenance": {"method": "calibrated", "kernel": "6.18.44",
+                                              "host": "box", "date": "2026-12-07",
+                                              "note": "one spec"},
+                               "fit": {"samples": [vars(host)]}}))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    out = tmp_path / "fit.json"
+    assert main(["calibrate", "--from-samples", str(src), "--remodel", "--model-scale",
+                 "1/4", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    (sample,) = data["fit"]["samples"]
+    assert sample["host_sys_s"] == host.host_sys_s and sample["pages"] == 4096
+    assert sample["tally"]["zero_check"] > 0
+    # The model's counters are scaled back to the host's size (4x the 1/4 run).
+    assert sample["model_vmstat"]["swpout_zero"] % 4 == 0
+    assert sample["model_vmstat"]["swpout_zero"] >= 2000
+    assert data["provenance"]["kernel"] == "6.18.44"
+    assert "the model (classic) at 1/4" in data["provenance"]["note"]
+    assert "model zero" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["calibrate", "--remodel"], "--remodel needs --from-samples"),
+    (["calibrate", "--host", "--no-model"], "--no-model needs --host and --json"),
+    (["calibrate", "--from-samples", "x.json", "--remodel", "--model-scale", "2"],
+     "between 0 and 1"),
+])
+def test_bad_calibrate_options_are_one_line(argv: list[str], problem: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vswap: error: ") and err.count("\n") == 1 and problem in err
