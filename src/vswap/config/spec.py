@@ -68,6 +68,7 @@ SYSFS_KNOBS = (
     "/sys/kernel/mm/swap/vma_ra_enabled",
     "/sys/kernel/mm/transparent_hugepage/enabled",
     "/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled",
+    "/sys/kernel/mm/swap/discontig_swapout",
 )
 
 #: Device type -> default device kind (vswap.sim.device_kinds).

@@ -11,6 +11,7 @@ file                                                        kernel
 ``/sys/kernel/mm/transparent_hugepage/enabled`` and
 ``.../hugepages-<size>kB/enabled``, ``.../stats/<name>``    mm/huge_memory.c
 ``/sys/module/zswap/parameters/<name>``                     mm/zswap.c ``module_param``
+``/sys/kernel/mm/swap/discontig_swapout`` (0/1)             model only (docs/future.md)
 =========================================================== ===================================
 
 :data:`KNOBS` maps a file to its :class:`Knob`; :data:`KNOB_DIRS` maps a directory prefix to
@@ -29,6 +30,7 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 from vswap.mm.huge_memory import THP_ORDERS
 from vswap.mm.mm_types import Vma
+from vswap.swap.folio_slots import virtual_design
 
 __all__ = ["KNOBS", "KNOB_DIRS", "Knob", "KnobsMixin"]
 
@@ -64,6 +66,23 @@ def _write_vma_ra_enabled(m: MachineBase, _rest: str, text: str) -> None:
     if text.lower() not in ("true", "false", "1", "0", "y", "n"):
         raise KernelError(Errno.EINVAL, f"vma_ra_enabled: {text!r} is not a boolean")
     m.vma_ra_enabled = text.lower() in ("true", "1", "y")
+
+
+# -- model-only swap knobs of the virtual designs' future use cases (docs/future.md) ----------
+def _parse_bool01(name: str, text: str) -> bool:
+    if text not in ("0", "1"):
+        raise KernelError(Errno.EINVAL, f"{name}: {text!r} is not 0 or 1")
+    return text == "1"
+
+
+def _read_discontig(m: MachineBase, _rest: str) -> str:
+    d = virtual_design(m.design, "discontig_swapout")
+    return f"{int(d.discontig_swapout)}\n"
+
+
+def _write_discontig(m: MachineBase, _rest: str, text: str) -> None:
+    on = _parse_bool01("discontig_swapout", text)
+    virtual_design(m.design, "discontig_swapout").discontig_swapout = on
 
 
 # -- transparent huge pages ------------------------------------------------------------------
@@ -130,6 +149,8 @@ KNOBS: dict[str, Knob] = {
     "/sys/kernel/mm/swap/vma_ra_enabled": Knob(
         "mm/swap_state.c", lambda m, _: "true\n" if m.vma_ra_enabled else "false\n",
         _write_vma_ra_enabled),
+    "/sys/kernel/mm/swap/discontig_swapout": Knob(
+        "model only: vswap.swap.folio_slots", _read_discontig, _write_discontig),
 }
 
 #: Directories whose files form one family (the path below the directory is passed on).

@@ -46,6 +46,7 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.tracing import Cost
 from vswap.kernel.types import SwpEntry, SwpSlot, swp_slot_offset, swp_slot_type
 from vswap.swap._api import SwapHooks
+from vswap.swap.folio_slots import charge_and_claim
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, VSWAP_MAP_BAD, SwapDevices, SwapInfo
 from vswap.swap.vswap_base import VirtualSwapBase
@@ -274,6 +275,9 @@ class VirtualSwap(VirtualSwapBase):
         recorded owner; reverse map inserted; each descriptor FOLIO (writepage fallback, T6)
         or ZSWAP (writeback, T7; the zswap entry is freed by writeback) -> SWAPFILE(s + i).
 
+        With ``discontig_swapout`` a large folio that finds no contiguous run takes ``nr``
+        scattered order-0 slots (:mod:`vswap.swap.folio_slots`).
+
         Returns:
             The first slot; 0 if no device has room or the charge failed (the tried slots
             are freed, nothing else changed).
@@ -285,15 +289,20 @@ class VirtualSwap(VirtualSwapBase):
         nr = folio.nr_pages
         slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
         if not slot:
-            return SwpSlot(0)
-        type_, off = swp_slot_type(slot), swp_slot_offset(slot)
-        if not self._mem_cgroup_try_charge_swap(t.memcgid[entry], nr):
-            si = self.devices.swap_type_to_swap_info(type_)
-            assert si is not None
-            self.devices.swap_range_free(si, off, nr)
-            return SwpSlot(0)
-        col = self.rmap.cols[type_]
-        self.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_INSERT)
+            if not (folio.order and self.discontig_swapout):
+                return SwpSlot(0)
+            slots = charge_and_claim(self, folio)
+            if not slots:
+                return SwpSlot(0)
+        else:
+            type_, off = swp_slot_type(slot), swp_slot_offset(slot)
+            if not self._mem_cgroup_try_charge_swap(t.memcgid[entry], nr):
+                si = self.devices.swap_type_to_swap_info(type_)
+                assert si is not None
+                self.devices.swap_range_free(si, off, nr)
+                return SwpSlot(0)
+            self.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_INSERT)
+            slots = list(range(slot, slot + nr))
         for i in range(nr):
             e = entry + i
             ty = t.type[e]
@@ -303,10 +312,11 @@ class VirtualSwap(VirtualSwapBase):
                 t.zswap.pop(e, None)
             else:
                 self._warn("vswap_alloc_swap_slot: descriptor neither FOLIO nor ZSWAP")
-            col[off + i] = e
+            s = slots[i]
+            self.rmap.set(swp_slot_type(SwpSlot(s)), swp_slot_offset(SwpSlot(s)), e)
             t.type[e] = SWAPFILE
-            t.slot[e] = slot + i
-        return slot
+            t.slot[e] = s
+        return SwpSlot(slots[0])
 
     def vswap_free(self, entry: SwpEntry) -> None:
         """The last reference is gone: tear the virtual slot down.

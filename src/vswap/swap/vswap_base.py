@@ -49,6 +49,7 @@ from vswap.kernel.types import (
 )
 from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
 from vswap.swap._base import SwapDesignBase
+from vswap.swap.folio_slots import folio_slots, scatter_write, slot_runs
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, SwapDevices, SwapInfo
 from vswap.swap.vswap_desc import SwapType
@@ -78,6 +79,10 @@ class VirtualSwapBase(SwapDesignBase):
 
     table: VswapTable
     rmap: VswapRmap
+    #: ``/sys/kernel/mm/swap/discontig_swapout`` (model only, :mod:`vswap.swap.folio_slots`)
+    #: and the large folios written to scattered slots.
+    discontig_swapout = False
+    discontig_swpout = 0
 
     def __init__(self, *, env: KernelEnv, devices: SwapDevices, swap_cache: SwapCache,
                  hooks: SwapHooks | None, table: VswapTable, rmap: VswapRmap,
@@ -342,7 +347,11 @@ class VirtualSwapBase(SwapDesignBase):
         si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
         assert si is not None
         folio.writeback = True
-        self.device_write(si, swp_slot_offset(slot), folio)
+        slots = folio_slots(self, folio) if folio.order and self.discontig_swapout else []
+        if slots and len(slot_runs(slots)) > 1:
+            scatter_write(self, folio, slots)
+        else:
+            self.device_write(si, swp_slot_offset(slot), folio)
         folio.writeback = False
 
     def swap_read_folio(self, folio: Folio) -> bool:

@@ -46,6 +46,7 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.tracing import Cost
 from vswap.kernel.types import SWAPFILE_CLUSTER, SwpEntry, SwpSlot, swp_slot_offset, swp_slot_type
 from vswap.swap._api import SwapHooks
+from vswap.swap.folio_slots import charge_and_claim
 from vswap.swap.swapfile import (
     SWAP_MAP_ALLOCATED,
     TTRS_ANYWAY,
@@ -267,7 +268,9 @@ class VirtualSwapV6(VirtualSwapBase):
         contiguous physical slots (``vswap_swapfile_backed``); else contiguous slots of the
         folio's order, ``memory.swap`` charged to the recorded owner (on failure the slots
         are freed and nothing else changes), the reverse map set, every descriptor (FOLIO
-        at writeout, ZSWAP at writeback: zswap frees its entry) -> SWAPFILE(s + i).
+        at writeout, ZSWAP at writeback: zswap frees its entry) -> SWAPFILE(s + i). With
+        ``discontig_swapout`` a large folio with no contiguous run takes scattered order-0
+        slots (:mod:`vswap.swap.folio_slots`).
         """
         e0 = int(folio.swap)
         t = self.table
@@ -275,28 +278,40 @@ class VirtualSwapV6(VirtualSwapBase):
         n, ty = self.vswap_check_backing(folio.swap, nr)
         if n == nr and ty == SWAPFILE and t.backing[e0]:
             return SwpSlot(t.backing[e0])
+        if self.discontig_swapout and t.type[e0] == SWAPFILE and t.backing[e0]:
+            return SwpSlot(t.backing[e0])  # already on scattered slots
         slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
         if not slot:
-            return SwpSlot(0)
-        type_, off = swp_slot_type(slot), swp_slot_offset(slot)
-        if not self._mem_cgroup_try_charge_swap(t.memcgid[e0], nr):
-            si = self.devices.swap_type_to_swap_info(type_)
-            assert si is not None
-            self.devices.swap_range_free(si, off, nr)
-            return SwpSlot(0)
-        self.tracer.lock_step("swap_cluster", (type_, off // SWAPFILE_CLUSTER),
+            if not (folio.order and self.discontig_swapout):
+                return SwpSlot(0)
+            slots = charge_and_claim(self, folio)
+            if not slots:
+                return SwpSlot(0)
+            s0 = SwpSlot(slots[0])
+        else:
+            type_, off = swp_slot_type(slot), swp_slot_offset(slot)
+            if not self._mem_cgroup_try_charge_swap(t.memcgid[e0], nr):
+                si = self.devices.swap_type_to_swap_info(type_)
+                assert si is not None
+                self.devices.swap_range_free(si, off, nr)
+                return SwpSlot(0)
+            s0 = slot
+            slots = list(range(slot, slot + nr))
+        self.tracer.lock_step("swap_cluster", (swp_slot_type(s0),
+                                               swp_slot_offset(s0) // SWAPFILE_CLUSTER),
                               Cost.VSWAP_RMAP_INSERT)
         self._cluster_op(e0, Cost.SWAP_MAP_UPDATE)
         for i in range(nr):
             e = e0 + i
             if t.type[e] not in (FOLIO, ZSWAP):
                 self._warn("vswap_alloc_swap_slot: descriptor neither FOLIO nor ZSWAP")
-            self.rmap.set(type_, off + i, e)
+            s = SwpSlot(slots[i])
+            self.rmap.set(swp_slot_type(s), swp_slot_offset(s), e)
             t.type[e] = SWAPFILE
-            t.backing[e] = slot + i
+            t.backing[e] = s
             self._rmap_mark(e, t.swap_count[e] == 0 and bool(t.in_cache[e]))
         self._iter_break(e0)
-        return slot
+        return s0
 
     # =====================================================================================
     # lifetime (mm/vswap.c part II)

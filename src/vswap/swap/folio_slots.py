@@ -1,0 +1,184 @@
+"""Large folios on discontiguous physical slots under the virtual designs: allocation,
+scatter writes and scatter reads.
+
+Models: the future use case of the virtual swap cover letter (section III, "Swapping a folio
+out with discontiguous physical swap slots", ref [10]; spec part 2 section 15.5). Every
+descriptor of a virtual swap design stores its own physical slot, so a large folio's
+contiguous *virtual* range may be backed by scattered physical slots: when no free run of
+the folio's order exists (a fragmented device), ``nr`` order-0 slots back it instead of the
+folio being kept in memory (RFC v2's ``AOP_WRITEPAGE_ACTIVATE``) or split (classic, whose
+PTEs hold the physical slot: ``thp_swpout_fallback``). The write is one request per
+contiguous run of slots (scatter I/O); a read of such a range is one request per run.
+Freeing needs nothing new: ``release_backing`` already frees per descriptor.
+
+Nothing here exists in any kernel; it is what the indirection permits. It is switched on by
+the model-only knob ``/sys/kernel/mm/swap/discontig_swapout`` (off by default, so RFC v2
+and v6 behave as written).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vswap.kernel.tracing import Cost
+from vswap.kernel.types import (
+    HPAGE_PMD_ORDER,
+    PAGE_SIZE,
+    SwpSlot,
+    swp_slot_offset,
+    swp_slot_type,
+)
+from vswap.swap.swapfile import SWAP_MAP_ALLOCATED
+
+if TYPE_CHECKING:
+    from vswap.kernel.folio import Folio
+    from vswap.swap.swapfile import SwapDevices
+    from vswap.swap.vswap_base import VirtualSwapBase
+
+__all__ = ["alloc_discontig", "charge_and_claim", "folio_slots", "free_slots", "scatter_read",
+           "scatter_write", "slot_runs", "virtual_design"]
+
+
+def alloc_discontig(devices: SwapDevices, nr: int) -> list[int]:
+    """``nr`` order-0 physical slots (slot values), or ``[]`` with nothing held.
+
+    Models: the allocation fallback of spec 15.5: ``swap_slot_alloc(0)`` ``nr`` times (each
+    the ordinary order-0 path, which also fills holes in fragmented clusters). All or
+    nothing: a shortfall frees what was taken.
+    """
+    got: list[int] = []
+    for _ in range(nr):
+        slot = devices.swap_slot_alloc(0, SWAP_MAP_ALLOCATED)
+        if not slot:
+            free_slots(devices, got)
+            return []
+        got.append(int(slot))
+    return got
+
+
+def free_slots(devices: SwapDevices, slots: list[int]) -> None:
+    """Give back slots taken by :func:`alloc_discontig` (no owner was set yet)."""
+    for s in slots:
+        si = devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s)))
+        assert si is not None
+        devices.swap_range_free(si, swp_slot_offset(SwpSlot(s)), 1)
+
+
+def slot_runs(slots: list[int]) -> list[tuple[int, int, int]]:
+    """The maximal runs of consecutive slot values: ``(first slot, first index, length)``.
+
+    One run is one I/O request; a folio on contiguous slots is a single run.
+    """
+    runs: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(slots):
+        n = 1
+        while i + n < len(slots) and slots[i + n] == slots[i] + n:
+            n += 1
+        runs.append((slots[i], i, n))
+        i += n
+    return runs
+
+
+def scatter_write(d: VirtualSwapBase, folio: Folio, slots: list[int]) -> int:
+    """Write ``folio`` page ``i`` to ``slots[i]``, one request per run; return the requests.
+
+    Models: ``__swap_writepage()`` for a folio whose descriptors name scattered slots (the
+    scatter I/O of spec 15.5). Counted as one write-out of the folio (``pswpout`` by pages,
+    ``thp_swpout`` for a PMD-size folio). A write error (fault point ``device_write``) is
+    decided once for the folio, as :meth:`~vswap.swap._base.SwapDesignBase.device_write`
+    does: the folio is re-dirtied and keeps its slots.
+    """
+    runs = slot_runs(slots)
+    nr = folio.nr_pages
+    failed = d.faults.fail("device_write")
+    for s, i, n in runs:
+        si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s)))
+        assert si is not None
+        if not failed:
+            si.storage.write_pages(swp_slot_offset(SwpSlot(s)),
+                                   folio.data[i * PAGE_SIZE:(i + n) * PAGE_SIZE])
+        d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
+    if failed:
+        d.io_write_errors += nr
+        folio.dirty = True
+    d.io_writes += nr
+    d.count_event("pswpout", nr, folio.memcg_id)
+    if folio.order == HPAGE_PMD_ORDER:
+        d.count_event("thp_swpout", 1, folio.memcg_id)
+    return len(runs)
+
+
+def scatter_read(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int]) -> bool:
+    """Read pages ``first .. first + len(slots)`` of ``folio`` from ``slots``, one request
+    per run. Returns False on a read error (fault point ``device_read``: the folio is left
+    !uptodate, counted in ``io_read_errors``)."""
+    nr = len(slots)
+    if d.faults.fail("device_read"):
+        d.io_read_errors += nr
+        folio.uptodate = False
+        return False
+    for s, i, n in slot_runs(slots):
+        si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s)))
+        if si is None:
+            return False
+        at = (first + i) * PAGE_SIZE
+        folio.data[at:at + n * PAGE_SIZE] = si.storage.read_pages(
+            swp_slot_offset(SwpSlot(s)), n)
+        d.tracer.device_io(si.name, "read", n * PAGE_SIZE)
+    d.io_reads += nr
+    d.count_event("pswpin", nr, folio.memcg_id)
+    return True
+
+
+def folio_slots(d: VirtualSwapBase, folio: Folio) -> list[int]:
+    """The physical slot of each descriptor of ``folio`` (0 where it has none)."""
+    t = d.table
+    e0 = int(folio.swap)
+    return [t.slot_of(e0 + i) for i in range(folio.nr_pages)]
+
+
+def charge_and_claim(d: VirtualSwapBase, folio: Folio) -> list[int]:
+    """Slots for a large folio with no contiguous run: :func:`alloc_discontig` charged to
+    the recorded owner. ``[]`` (nothing held) when slots or ``memory.swap`` run out.
+
+    The allocator's lock step is the one of the contiguous path, per slot taken.
+    """
+    t = d.table
+    e0 = int(folio.swap)
+    nr = folio.nr_pages
+    slots = alloc_discontig(d.devices, nr)
+    if not slots:
+        return []
+    if not d._mem_cgroup_try_charge_swap(t.memcgid[e0], nr):
+        free_slots(d.devices, slots)
+        return []
+    d.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_INSERT)
+    d.discontig_swpout += 1
+    return slots
+
+
+#: Why a design has no discontiguous large-folio swap-out (the one-line error of the knob).
+_NO_DISCONTIG = {
+    "classic": "a PTE holds the physical slot, so a large folio needs a contiguous run; "
+               "the kernel splits it (thp_swpout_fallback)",
+    "swap-table-p1": "a PTE holds the physical slot, so a large folio needs a contiguous "
+                     "run; the kernel splits it (thp_swpout_fallback)",
+    "swap-table-p4": "a PTE holds the physical slot, so a large folio needs a contiguous "
+                     "run; the kernel splits it (thp_swpout_fallback)",
+    "vswap-ste": "not modelled: its physical slots come from phase IV's allocator at the "
+                 "folio's order",
+}
+
+
+def virtual_design(design: object, feature: str) -> VirtualSwapBase:
+    """``design`` as a virtual design that has ``feature``; else KernelError(ENOTSUP) with
+    one line saying why the design cannot have it."""
+    from vswap.kernel.errors import Errno, KernelError
+    from vswap.swap.vswap_base import VirtualSwapBase
+
+    if isinstance(design, VirtualSwapBase):
+        return design
+    name = str(getattr(design, "name", type(design).__name__))
+    why = _NO_DISCONTIG.get(name, "it has no virtual swap layer")
+    raise KernelError(Errno.ENOTSUP, f"{feature}: not available under {name}: {why}")
