@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from vswap.mm.mm_types import MmStruct, Signal, Task, Vma
     from vswap.mm.vmscan import Lruvec, ScanControl
     from vswap.swap import SwapDesign, SwapHooks
+    from vswap.swap.compaction import CompactResult
     from vswap.zswap.zswap import Zswap
 
 
@@ -80,6 +81,8 @@ class MachineBase(abc.ABC):
     HPAGE_PMD_ORDER: ClassVar[int]
     thp: ThpSettings
     thp_any_enabled: bool
+    #: Every swapfile compaction run (``/sys/kernel/mm/swap/compact``), in order.
+    swap_compactions: list[CompactResult]
     # The swap layer and what it calls back; zswap (None when not configured).
     oracle: PageOracle
     hook_mode: str

@@ -12,6 +12,7 @@ file                                                        kernel
 ``.../hugepages-<size>kB/enabled``, ``.../stats/<name>``    mm/huge_memory.c
 ``/sys/module/zswap/parameters/<name>``                     mm/zswap.c ``module_param``
 ``/sys/kernel/mm/swap/discontig_swapout`` (0/1)             model only (docs/future.md)
+``/sys/kernel/mm/swap/compact`` (write 1; reads the runs)   model only (docs/future.md)
 =========================================================== ===================================
 
 :data:`KNOBS` maps a file to its :class:`Knob`; :data:`KNOB_DIRS` maps a directory prefix to
@@ -30,6 +31,7 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 from vswap.mm.huge_memory import THP_ORDERS
 from vswap.mm.mm_types import Vma
+from vswap.swap.compaction import swap_compact
 from vswap.swap.folio_slots import virtual_design
 
 __all__ = ["KNOBS", "KNOB_DIRS", "Knob", "KnobsMixin"]
@@ -83,6 +85,16 @@ def _read_discontig(m: MachineBase, _rest: str) -> str:
 def _write_discontig(m: MachineBase, _rest: str, text: str) -> None:
     on = _parse_bool01("discontig_swapout", text)
     virtual_design(m.design, "discontig_swapout").discontig_swapout = on
+
+
+def _write_compact(m: MachineBase, _rest: str, text: str) -> None:
+    """``echo 1 > compact``: compact every swap device now (as ``vm.compact_memory`` does
+    for memory); each device's :class:`~vswap.swap.compaction.CompactResult` is kept in
+    ``swap_compactions``."""
+    if text != "1":
+        raise KernelError(Errno.EINVAL, f"compact: {text!r} is not 1")
+    for si in list(m.design.devices.devices()):
+        m.swap_compactions.append(swap_compact(m.design, si))
 
 
 # -- transparent huge pages ------------------------------------------------------------------
@@ -151,6 +163,9 @@ KNOBS: dict[str, Knob] = {
         _write_vma_ra_enabled),
     "/sys/kernel/mm/swap/discontig_swapout": Knob(
         "model only: vswap.swap.folio_slots", _read_discontig, _write_discontig),
+    "/sys/kernel/mm/swap/compact": Knob(
+        "model only: vswap.swap.compaction", lambda m, _: f"{len(m.swap_compactions)}\n",
+        _write_compact),
 }
 
 #: Directories whose files form one family (the path below the directory is passed on).

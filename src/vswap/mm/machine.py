@@ -159,6 +159,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self.swappiness = config.swappiness
         self.page_cluster = config.page_cluster
         self.vma_ra_enabled = config.vma_ra_enabled
+        self.swap_compactions = []
         self.skip_swapcache_enabled = config.skip_swapcache
         self.swapin_readahead_hits = 0
         self.cluster_ra_prev = 0
@@ -180,6 +181,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self.hooks = SwapHooks(alloc_swapin_folio=self._hook_alloc_swapin_folio,
                                swapin_folio_added=self._hook_swapin_folio_added,
                                unuse_ptes=self.unuse_ptes,
+                               remap_swap_ptes=self.remap_swap_ptes,
                                folio_mapped=lambda folio: folio.mapcount > 0,
                                swapcache_folio_deleted=self._reap.append,
                                release_swapin_folio=self._hook_release_swapin_folio)

@@ -10,9 +10,9 @@ descriptors instead and never calls it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from vswap.kernel.types import SwpEntry, swp_type
+from vswap.kernel.types import SwpEntry, swp_entry, swp_offset, swp_type
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import (
     PTE_PRESENT,
@@ -98,6 +98,57 @@ class SwapfileMixin(MachineBase):
         finally:
             self.hook_mode = prev_mode
         return visited
+
+    def remap_swap_ptes(self, type_: int, moves: dict[int, tuple[int, int]]
+                        ) -> tuple[int, set[int]]:
+        """Repoint the swap PTEs of relocated slots (swapfile compaction, physical designs).
+
+        Models: a ``try_to_unuse()``-style walk (every PTE of every VMA with an
+        ``anon_vma`` of every mm is visited) that rewrites instead of bringing pages in:
+        ``moves`` maps an old offset of device ``type_`` to (new offset, swap count). An old
+        entry's PTEs are rewritten only when exactly its count of them is found (no other
+        holder, such as a shmem mapping, is left pointing at the old slot), and the
+        integrity oracle's record follows the page. Returns (PTEs visited, old offsets
+        rewritten).
+        """
+        found: dict[int, list[tuple[Any, int]]] = {}
+        visited = 0
+        for mm in list(self.mms.values()):
+            for vma in mm.vmas:
+                if not vma.anon_vma:
+                    continue
+                for key in range(vma.start >> PTE_TABLE_SHIFT,
+                                 ((vma.end - 1) >> PTE_TABLE_SHIFT) + 1):
+                    t = mm.tables.get(key)
+                    if t is None:
+                        continue
+                    ptes = t[0]
+                    base = key << PTE_TABLE_SHIFT
+                    lo = max(vma.start - base, 0)
+                    hi = min(vma.end - base, PTRS_PER_PTE)
+                    visited += hi - lo
+                    self.tracer.pte_walk(hi - lo)
+                    for i in range(lo, hi):
+                        v = ptes[i]
+                        if not v or v & PTE_PRESENT:
+                            continue
+                        entry = SwpEntry(v >> 1)
+                        if swp_type(entry) == type_ and swp_offset(entry) in moves:
+                            found.setdefault(swp_offset(entry), []).append((ptes, i))
+        done: set[int] = set()
+        by_entry = self.oracle.by_entry
+        for old, where in found.items():
+            new, count = moves[old]
+            if len(where) != count:
+                continue
+            new_entry = swp_entry(type_, new)
+            for ptes, i in where:
+                ptes[i] = int(new_entry) << 1
+            old_entry = swp_entry(type_, old)
+            if old_entry in by_entry:
+                by_entry[new_entry] = by_entry.pop(old_entry)
+            done.add(old)
+        return visited, done
 
     def unuse_pte(self, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
                   entry: SwpEntry) -> None:

@@ -56,6 +56,11 @@ class SwapHooks:
     * ``unuse_ptes(type_)``: swapoff's page-table walk (classic ``try_to_unuse``): bring in
       every page of device ``type_`` mapped by a PTE, repoint the PTEs, and return the PTEs
       visited. The default knows of no page tables and visits none.
+    * ``remap_swap_ptes(type_, moves)``: swapfile compaction's page-table walk under the
+      physical designs (:mod:`vswap.swap.compaction`): ``moves`` maps an old offset of device
+      ``type_`` to (new offset, references expected); the PTEs of an old entry are rewritten
+      to the new one only if exactly that many are found. Returns the PTEs visited and the
+      old offsets rewritten. The default knows of no page tables.
     * ``folio_mapped(folio)``: ``folio_mapped()``.
     * ``swapcache_folio_deleted(folio)``: the swap cache dropped its reference to ``folio``
       (``__delete_from_swap_cache()``'s caller then does ``folio_put``); the memory manager
@@ -70,6 +75,8 @@ class SwapHooks:
         default_factory=lambda: _plain_folio)
     swapin_folio_added: Callable[[Folio, int | None], None] = lambda folio, shadow: None
     unuse_ptes: Callable[[int], int] = lambda type_: 0
+    remap_swap_ptes: Callable[[int, dict[int, tuple[int, int]]], tuple[int, set[int]]] = (
+        lambda type_, moves: (0, set()))
     folio_mapped: Callable[[Folio], bool] = lambda folio: folio.mapcount > 0
     swapcache_folio_deleted: Callable[[Folio], None] = lambda folio: None
     release_swapin_folio: Callable[[Folio], None] = lambda folio: None

@@ -177,6 +177,18 @@ class SwapCache:
             del self.spaces[self.space_of(entry)]
         return cleared
 
+    def move_shadow(self, old: SwpEntry, new: SwpEntry) -> None:
+        """Carry the workingset shadow at ``old`` (if any) to ``new``: the page moved slots
+        under swapfile compaction (classic), so its refault must find its eviction time."""
+        shadow = self.get_shadow_from_swap_cache(old)
+        if shadow is None:
+            return
+        self.clear_shadow(old, 1)
+        space = self._space(new, create=True)
+        assert space is not None
+        self._locked(new, Cost.SWAP_CACHE_INSERT)
+        space.setdefault(self.index_of(new), shadow)
+
     def folios(self) -> Iterator[Folio]:
         """Every distinct folio in the cache."""
         seen: set[int] = set()

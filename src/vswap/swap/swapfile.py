@@ -477,6 +477,24 @@ class SwapInfo:
                 off += 1
         return freed
 
+    def claim_slot(self, offset: int, usage: int) -> None:
+        """Allocate exactly the free slot ``offset`` (swapfile compaction's destination).
+
+        Models: no kernel function (cluster compaction is future work upstream,
+        :mod:`vswap.swap.compaction`); the accounting is the allocator's: the map byte,
+        ``inuse_pages``, the cluster count, and the cluster filed by its new count (a free
+        cluster becomes FRAG of order 0, a filled one FULL).
+        """
+        if self.swap_map[offset]:
+            raise KernelError(Errno.EBUSY, f"claim of slot {offset}: in use")
+        c = offset // SWAPFILE_CLUSTER
+        if self.cluster_count[c] == 0:
+            self.cluster_order[c] = 0
+        self.swap_map[offset] = usage
+        self.inuse_pages += 1
+        self.cluster_count[c] += 1
+        self._relocate_cluster(c)
+
     # -- freeing --------------------------------------------------------------------------
     def swap_range_free_map(self, offset: int, nr: int) -> None:
         """Clear ``nr`` map bytes and update cluster and in-use accounting.
@@ -780,6 +798,20 @@ class SwapDevices:
             if order:
                 return SwpSlot(0)
         return SwpSlot(0)
+
+    def swap_slot_claim(self, si: SwapInfo, offset: int, usage: int) -> bool:
+        """Take the free slot ``offset`` of ``si`` (:meth:`SwapInfo.claim_slot`) and count it
+        in ``nr_swap_pages``; False when the device is full (fault point ``device_full``)."""
+        if self.faults.fail("device_full") or si.inuse_pages >= si.pages:
+            return False
+        si.claim_slot(offset, usage)
+        self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                              Cost.SWAP_SLOT_ALLOC)
+        if si.flags & SWP_WRITEOK:
+            self.nr_swap_pages -= 1
+            if si.inuse_pages >= si.pages:
+                self._del_from_avail_list(si)
+        return True
 
     def swap_range_free(self, si: SwapInfo, offset: int, nr: int) -> None:
         """Return ``nr`` slots to the device and the global free count, and tell the device

@@ -27,7 +27,10 @@ def fragmented(design: str, *, discontig: bool,
     """A 4 MiB device filled with order-0 pages, then every other one freed: no free
     cluster is left, half of every cluster is free."""
     m = Machine(MachineConfig(ram=32 * MiB, design=design, faults=faults))
-    si = m.swapon(MemSwapStorage(4 * MiB))
+    si = m.swapon(MemSwapStorage(4 * MiB), prio=10)
+    # A spare, lower-priority device keeps swap under half full, so the allocator's
+    # reclaim scans of a nearly full device (vm_swap_full) stay out of the way.
+    m.swapon(MemSwapStorage(8 * MiB), prio=1)
     m.sysfs_write(THP_64K, "madvise")
     if discontig:
         m.sysfs_write(KNOB, "1")
