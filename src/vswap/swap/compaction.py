@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from vswap.swap.swapfile import SwapInfo
     from vswap.swap.vswap_base import VirtualSwapBase
 
-__all__ = ["CompactResult", "FragStats", "plan_moves", "swap_compact"]
+__all__ = ["CompactResult", "FragStats", "check_compactable", "plan_moves", "swap_compact"]
 
 _FREE_RUN = re.compile(rb"\x00+")
 
@@ -181,20 +181,32 @@ def swap_compact(design: object, si: SwapInfo) -> CompactResult:
     from vswap.swap.classic import ClassicSwap
     from vswap.swap.vswap_base import VirtualSwapBase
 
-    name = str(getattr(design, "name", type(design).__name__))
+    check_compactable(design)
     if not si.flags & SWP_WRITEOK:
         raise KernelError(Errno.EBUSY, f"swap compaction: {si.name} is being swapped off")
-    result = CompactResult(design=name, device=si.name, before=FragStats.of(si))
+    result = CompactResult(design=str(getattr(design, "name", "")), device=si.name,
+                           before=FragStats.of(si))
     if isinstance(design, VirtualSwapBase):
         _compact_virtual(design, si, result)
-    elif isinstance(design, ClassicSwap) and name == "classic":
-        _compact_classic(design, si, result)
     else:
-        raise KernelError(Errno.ENOTSUP, f"swap compaction: not available under {name}: not "
-                                         "modelled (its swap table keeps counts, folios and "
-                                         "shadows per physical slot)")
+        assert isinstance(design, ClassicSwap)
+        _compact_classic(design, si, result)
     result.after = FragStats.of(si)
     return result
+
+
+def check_compactable(design: object) -> None:
+    """KernelError(ENOTSUP), one line saying why, unless ``design`` has compaction."""
+    from vswap.swap.classic import ClassicSwap
+    from vswap.swap.vswap_base import VirtualSwapBase
+
+    name = str(getattr(design, "name", type(design).__name__))
+    if isinstance(design, VirtualSwapBase) or (isinstance(design, ClassicSwap)
+                                               and name == "classic"):
+        return
+    raise KernelError(Errno.ENOTSUP, f"swap compaction: not available under {name}: not "
+                                     "modelled (its swap table keeps counts, folios and "
+                                     "shadows per physical slot)")
 
 
 def _copy(d: VirtualSwapBase | ClassicSwap, si: SwapInfo, old: int, new: int,

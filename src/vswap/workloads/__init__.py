@@ -16,6 +16,7 @@ from vswap.errors import ConfigError
 from vswap.workloads._base import Workload
 from vswap.workloads.kbuild import Kbuild
 from vswap.workloads.memhog import Memhog
+from vswap.workloads.mthp_frag import MthpFrag
 from vswap.workloads.pattern import Pageout, Pattern
 from vswap.workloads.stress_ng import StressNgPageswap
 from vswap.workloads.swapoff import SwapoffWorkload
@@ -25,7 +26,7 @@ from vswap.workloads.usemem import Usemem
 #: Workload name -> class.
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload, Pattern,
-                        Pageout, TraceWorkload)}
+                        Pageout, TraceWorkload, MthpFrag)}
 
 __all__ = ["WORKLOADS", "Workload", "parse_workload"]
 
