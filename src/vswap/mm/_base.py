@@ -81,6 +81,7 @@ class MachineBase(abc.ABC):
     HPAGE_PMD_ORDER: ClassVar[int]
     thp: ThpSettings
     thp_any_enabled: bool
+    mixed_thp_swapin: bool
     #: Every swapfile compaction run (``/sys/kernel/mm/swap/compact``), in order.
     swap_compactions: list[CompactResult]
     # The swap layer and what it calls back; zswap (None when not configured).
@@ -235,6 +236,10 @@ class MachineBase(abc.ABC):
     def out_of_memory(self, memcg: MemCgroup | None, reason: str) -> Task | None: ...
 
     # -- implemented by HugeMemoryMixin (vswap.mm.huge_memory) ------------------------------
+    @abc.abstractmethod
+    def swapin_mixed_thp(self, task: Task, vma: Vma, vpn: int, entry: SwpEntry, write: bool,
+                         memcg: MemCgroup) -> bool | None: ...
+
     @abc.abstractmethod
     def thp_orders_for(self, vma: Vma) -> list[int]: ...
 

@@ -22,12 +22,21 @@ from typing import TYPE_CHECKING
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import HPAGE_PMD_ORDER, PAGE_SIZE
+from vswap.kernel.types import HPAGE_PMD_ORDER, PAGE_SIZE, SwpEntry
 from vswap.mm._base import MachineBase
-from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_TABLE_MASK, PTE_TABLE_SHIFT, VPN_BITS, VPN_MASK
+from vswap.mm.mm_types import (
+    PTE_IDX_SHIFT,
+    PTE_PRESENT,
+    PTE_TABLE_MASK,
+    PTE_TABLE_SHIFT,
+    VPN_BITS,
+    VPN_MASK,
+    pte_mkpresent,
+)
 
 if TYPE_CHECKING:
-    from vswap.mm.mm_types import Vma
+    from vswap.kernel.memcontrol import MemCgroup
+    from vswap.mm.mm_types import Task, Vma
 
 THP_ORDERS = tuple(range(2, HPAGE_PMD_ORDER + 1))
 THP_MODES = ("always", "inherit", "madvise", "never")
@@ -87,6 +96,8 @@ class HugeMemoryMixin(MachineBase):
     """mTHP helpers of :class:`~vswap.mm.machine.Machine`."""
 
     HPAGE_PMD_ORDER = HPAGE_PMD_ORDER
+    #: ``/sys/kernel/mm/swap/mixed_swapin`` (model only): :meth:`swapin_mixed_thp` runs.
+    mixed_thp_swapin = False
 
     def thp_orders_for(self, vma: Vma) -> list[int]:
         return self.thp.orders_for(vma) if self.thp_any_enabled else []
@@ -156,3 +167,90 @@ class HugeMemoryMixin(MachineBase):
                 new.mm_pins = 0
                 self.free_folio(new)
         return out
+
+    def swapin_mixed_thp(self, task: Task, vma: Vma, vpn: int, entry: SwpEntry, write: bool,
+                         memcg: MemCgroup) -> bool | None:
+        """Swap a whole large folio in from mixed backends (virtual designs, model only).
+
+        Models: the mixed-backing THP swap-in of the virtual swap cover letter (section III,
+        ref [7]; spec part 2, 15.4), on the steps of ``do_swap_page``'s large-folio path: the
+        largest enabled order whose aligned PTEs hold consecutive entries of swap count 1,
+        none in the swap cache (``can_swapin_thp``), pinned with ``swapcache_prepare``, read
+        by the design run by run (zero-fill, zswap, device:
+        :func:`~vswap.swap.folio_slots.mixed_read_folio`), mapped whole; the swap-cache
+        bypass needs no synchronous device here, since the pinned range is read at once.
+        Unlike the kernel, zswap having been enabled does not rule it out. A failed read or
+        allocation counts ``swpin_fallback`` and tries the next order. Returns None when no
+        order applies (the fault goes on as usual), else as ``do_swap_page``.
+        """
+        design = self.design
+        if design.swp_swapcount(entry) != 1:
+            return None
+        mm = task.mm
+        ptes, folios = mm.pte_table(vpn)
+        for order in self.thp_orders_for(vma):
+            nr = 1 << order
+            start = vpn & ~(nr - 1)
+            if start < vma.start or start + nr > vma.end:
+                continue
+            base = start & PTE_TABLE_MASK
+            first = ptes[base]
+            e0 = first >> 1
+            if first & PTE_PRESENT or not first or entry != e0 + (vpn - start):
+                continue
+            if any(ptes[base + k] != (e0 + k) << 1 for k in range(nr)):
+                continue
+            e = SwpEntry(e0)
+            if not design.can_swapin_thp(e, nr):
+                continue
+            folio = self.alloc_folio(order, memcg, task, may_reclaim=False)
+            if folio is None:
+                self.count_mthp_stat(order, "swpin_fallback")
+                continue
+            if design.swapcache_prepare(e, nr):
+                self.free_folio(folio)
+                continue
+            folio.locked = True
+            folio.swap = e
+            reads = self.read_path_snapshot()
+            try:
+                ok = design.swap_read_folio(folio)
+            except KernelError as exc:
+                if exc.errno != Errno.EIO:
+                    folio.swap = SwpEntry(0)
+                    folio.locked = False
+                    design.swapcache_clear(e, nr)
+                    self.free_folio(folio)
+                    raise
+                ok = False
+            path = self.read_path_since(reads)
+            self.tracer.io_wait()
+            folio.swap = SwpEntry(0)
+            folio.locked = False
+            if not ok or not folio.uptodate:
+                design.swapcache_clear(e, nr)
+                self.free_folio(folio)
+                self.count_mthp_stat(order, "swpin_fallback")
+                continue
+            shadow = self.get_shadow(e)
+            if shadow is not None:
+                self.workingset_refault(folio, shadow)
+            for k in range(nr):
+                self.oracle_verify(folio, k, SwpEntry(e + k), task, start + k, path)
+            folio.dirty = True
+            for k in range(nr):
+                ptes[base + k] = pte_mkpresent(k, True)
+                folios[base + k] = folio
+                self.folio_add_rmap_pte(folio, mm, start + k)
+            folio.mm_written = True
+            mm.rss_anon += nr
+            mm.swapents -= nr
+            vma.anon_vma = True
+            design.swap_free_nr(e, nr)
+            design.swapcache_clear(e, nr)
+            self.folio_add_lru(folio)
+            task.maj_flt += 1
+            self.count_event("pgmajfault", 1, mm.memcg.id)
+            self.count_mthp_stat(order, "swpin")
+            return True
+        return None

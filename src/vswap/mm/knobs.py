@@ -12,6 +12,7 @@ file                                                        kernel
 ``.../hugepages-<size>kB/enabled``, ``.../stats/<name>``    mm/huge_memory.c
 ``/sys/module/zswap/parameters/<name>``                     mm/zswap.c ``module_param``
 ``/sys/kernel/mm/swap/discontig_swapout`` (0/1)             model only (docs/future.md)
+``/sys/kernel/mm/swap/mixed_swapin`` (0/1)                  model only (docs/future.md)
 ``/sys/kernel/mm/swap/compact`` (write 1; reads the runs)   model only (docs/future.md)
 =========================================================== ===================================
 
@@ -85,6 +86,17 @@ def _read_discontig(m: MachineBase, _rest: str) -> str:
 def _write_discontig(m: MachineBase, _rest: str, text: str) -> None:
     on = _parse_bool01("discontig_swapout", text)
     virtual_design(m.design, "discontig_swapout").discontig_swapout = on
+
+
+def _read_mixed(m: MachineBase, _rest: str) -> str:
+    d = virtual_design(m.design, "mixed_swapin")
+    return f"{int(d.mixed_swapin)}\n"
+
+
+def _write_mixed(m: MachineBase, _rest: str, text: str) -> None:
+    on = _parse_bool01("mixed_swapin", text)
+    virtual_design(m.design, "mixed_swapin").mixed_swapin = on
+    m.mixed_thp_swapin = on
 
 
 def _write_compact(m: MachineBase, _rest: str, text: str) -> None:
@@ -163,6 +175,8 @@ KNOBS: dict[str, Knob] = {
         _write_vma_ra_enabled),
     "/sys/kernel/mm/swap/discontig_swapout": Knob(
         "model only: vswap.swap.folio_slots", _read_discontig, _write_discontig),
+    "/sys/kernel/mm/swap/mixed_swapin": Knob(
+        "model only: vswap.swap.folio_slots", _read_mixed, _write_mixed),
     "/sys/kernel/mm/swap/compact": Knob(
         "model only: vswap.swap.compaction", lambda m, _: f"{len(m.swap_compactions)}\n",
         _write_compact),

@@ -224,7 +224,10 @@ class FaultMixin(MachineBase):
             self.charge_prepare(memcg, 1, task)
             if ptes[i] != v:
                 return False
-            done = self.do_swap_page_skip_swapcache(task, vma, vpn, entry, write, memcg)
+            done = self.swapin_mixed_thp(task, vma, vpn, entry, write, memcg) \
+                if self.mixed_thp_swapin else None
+            if done is None:
+                done = self.do_swap_page_skip_swapcache(task, vma, vpn, entry, write, memcg)
             if done is not None:
                 return done
             folio = self.swapin_readahead(entry, task, vma, vpn)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from vswap.swap.vswap_base import VirtualSwapBase
 
 __all__ = ["alloc_discontig", "charge_and_claim", "folio_slots", "free_slots", "scatter_read",
-           "scatter_write", "slot_runs", "virtual_design"]
+           "scatter_write", "slot_runs", "virtual_design", "mixed_read_folio"]
 
 
 def alloc_discontig(devices: SwapDevices, nr: int) -> list[int]:
@@ -166,9 +166,13 @@ _NO_DISCONTIG = {
                      "run; the kernel splits it (thp_swpout_fallback)",
     "swap-table-p4": "a PTE holds the physical slot, so a large folio needs a contiguous "
                      "run; the kernel splits it (thp_swpout_fallback)",
-    "vswap-ste": "not modelled: its physical slots come from phase IV's allocator at the "
-                 "folio's order",
+    "vswap-ste": "not modelled for this design",
 }
+
+
+#: Why a design has no mixed-backing large-folio swap-in.
+_NO_MIXED = "zswap cannot load a large folio and a large swap-in reads one backend; the " \
+            "kernel falls back to order 0"
 
 
 def virtual_design(design: object, feature: str) -> VirtualSwapBase:
@@ -180,5 +184,64 @@ def virtual_design(design: object, feature: str) -> VirtualSwapBase:
     if isinstance(design, VirtualSwapBase):
         return design
     name = str(getattr(design, "name", type(design).__name__))
-    why = _NO_DISCONTIG.get(name, "it has no virtual swap layer")
+    why = _NO_MIXED if feature == "mixed_swapin" and name != "vswap-ste" else \
+        _NO_DISCONTIG.get(name, "it has no virtual swap layer")
     raise KernelError(Errno.ENOTSUP, f"{feature}: not available under {name}: {why}")
+
+
+# -- mixed-backing large-folio swap-in (cover letter III, spec 15.4) ---------------------------
+def mixed_read_folio(d: VirtualSwapBase, folio: Folio) -> bool:
+    """Fill a large folio from the backends of its descriptors, run by run.
+
+    Models: the mixed-backing THP swap-in of the cover letter (section III, ref [7]; spec
+    15.4): the folio's range is pinned, so each descriptor's backend is known; the range is
+    cut into maximal uniform runs (``vswap_check_backing``) and each run goes to its handler:
+    ZERO -> zero-fill (``swpin_zero``), ZSWAP -> each page decompressed from zswap (a
+    non-exclusive load: the descriptor stays ZSWAP until its reference is dropped), SWAPFILE
+    -> one device read per contiguous run of slots (``pswpin``). The folio is uptodate only if
+    every run succeeded (all or nothing); a FOLIO or unbacked descriptor fails the read, and
+    the fault falls back to order 0. ``mixed_swpin`` counts the folios, ``mixed_runs`` the
+    pages read per backend.
+
+    Raises:
+        KernelError(EIO): zswap's stored bytes failed to decompress.
+    """
+    from vswap.kernel.folio import Folio as _Folio
+    from vswap.kernel.types import SwpEntry
+    from vswap.swap.vswap_desc import SwapType
+
+    t = d.table
+    e0 = int(folio.swap)
+    nr = folio.nr_pages
+    i = 0
+    runs: list[tuple[SwapType, int]] = []
+    while i < nr:
+        n, ty = t.check_backing(e0 + i, nr - i)
+        if not n:
+            return False
+        if ty == SwapType.VSWAP_ZERO:
+            folio.data[i * PAGE_SIZE:(i + n) * PAGE_SIZE] = bytes(n * PAGE_SIZE)
+            d.count_event("swpin_zero", n, folio.memcg_id)
+        elif ty == SwapType.VSWAP_ZSWAP:
+            if d.zswap is None:
+                return False
+            for k in range(i, i + n):
+                tmp = _Folio(0, memcg_id=folio.memcg_id)
+                tmp.swap = SwpEntry(e0 + k)
+                tmp.locked = True
+                if not d.zswap.zswap_load(tmp) or not tmp.uptodate:
+                    return False
+                folio.data[k * PAGE_SIZE:(k + 1) * PAGE_SIZE] = tmp.data
+        elif ty == SwapType.VSWAP_SWAPFILE:
+            slots = [t.slot_of(e0 + k) for k in range(i, i + n)]
+            if not all(slots) or not scatter_read(d, folio, i, slots):
+                return False
+        else:
+            return False
+        runs.append((ty, n))
+        i += n
+    for ty, n in runs:
+        d.mixed_runs[ty.name] += n
+    d.mixed_swpin += 1
+    folio.uptodate = True
+    return True

@@ -49,7 +49,7 @@ from vswap.kernel.types import (
 )
 from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
 from vswap.swap._base import SwapDesignBase
-from vswap.swap.folio_slots import folio_slots, scatter_write, slot_runs
+from vswap.swap.folio_slots import folio_slots, mixed_read_folio, scatter_write, slot_runs
 from vswap.swap.swap_state import SwapCache
 from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, SwapDevices, SwapInfo
 from vswap.swap.vswap_desc import SwapType
@@ -83,6 +83,12 @@ class VirtualSwapBase(SwapDesignBase):
     #: and the large folios written to scattered slots.
     discontig_swapout = False
     discontig_swpout = 0
+    #: ``/sys/kernel/mm/swap/mixed_swapin`` (model only): a large folio is read from mixed
+    #: backends (:func:`~vswap.swap.folio_slots.mixed_read_folio`); the folios read so,
+    #: and their pages per backend.
+    mixed_swapin = False
+    mixed_swpin = 0
+    mixed_runs: Counter[str]
 
     def __init__(self, *, env: KernelEnv, devices: SwapDevices, swap_cache: SwapCache,
                  hooks: SwapHooks | None, table: VswapTable, rmap: VswapRmap,
@@ -91,6 +97,7 @@ class VirtualSwapBase(SwapDesignBase):
         self.table = table
         self.rmap = rmap
         self.zswap_host = VswapZswapHost(self, zswap_tree_key)
+        self.mixed_runs = Counter()
 
     def _warn(self, msg: str) -> None:
         """``VM_WARN_ON``: the env's warning helper (an AssertionError under ``debug_vm``)."""
@@ -369,6 +376,8 @@ class VirtualSwapBase(SwapDesignBase):
         Raises:
             KernelError(EIO): zswap's stored bytes failed to decompress.
         """
+        if folio.order and self.mixed_swapin:
+            return mixed_read_folio(self, folio)
         entry = folio.swap
         nr = folio.nr_pages
         n, ty = self.vswap_check_backing(entry, nr)
