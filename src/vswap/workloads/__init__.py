@@ -17,6 +17,7 @@ from vswap.workloads._base import Workload
 from vswap.workloads.kbuild import Kbuild
 from vswap.workloads.memhog import Memhog
 from vswap.workloads.mthp_frag import MthpFrag
+from vswap.workloads.mthp_mixed import MthpMixed
 from vswap.workloads.pattern import Pageout, Pattern
 from vswap.workloads.stress_ng import StressNgPageswap
 from vswap.workloads.swapoff import SwapoffWorkload
@@ -26,7 +27,8 @@ from vswap.workloads.usemem import Usemem
 #: Workload name -> class.
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload, Pattern,
-                        Pageout, TraceWorkload, MthpFrag)}
+                        Pageout, TraceWorkload, MthpFrag,
+                        MthpMixed)}
 
 __all__ = ["WORKLOADS", "Workload", "parse_workload"]
 
