@@ -69,6 +69,7 @@ SYSFS_KNOBS = (
     "/sys/kernel/mm/transparent_hugepage/enabled",
     "/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled",
     "/sys/kernel/mm/swap/discontig_swapout",
+    "/sys/kernel/mm/swap/mixed_swapin",
 )
 
 #: Device type -> default device kind (vswap.sim.device_kinds).

@@ -35,8 +35,17 @@ if TYPE_CHECKING:
     from vswap.swap.swapfile import SwapDevices
     from vswap.swap.vswap_base import VirtualSwapBase
 
-__all__ = ["alloc_discontig", "charge_and_claim", "folio_slots", "free_slots", "scatter_read",
-           "scatter_write", "slot_runs", "virtual_design", "mixed_read_folio"]
+__all__ = [
+    "alloc_discontig",
+    "charge_and_claim",
+    "folio_slots",
+    "free_slots",
+    "mixed_read_folio",
+    "scatter_read",
+    "scatter_write",
+    "slot_runs",
+    "virtual_design",
+]
 
 
 def alloc_discontig(devices: SwapDevices, nr: int) -> list[int]:

@@ -125,7 +125,8 @@ EXACT = [
      'config.toml: sysfs."/sys/kernel/mm/foo": unsupported sysfs knob (supported: '
      '/sys/kernel/mm/swap/vma_ra_enabled, /sys/kernel/mm/transparent_hugepage/enabled, '
      '/sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled, '
-     '/sys/kernel/mm/swap/discontig_swapout; zswap parameters go '
+     '/sys/kernel/mm/swap/discontig_swapout, /sys/kernel/mm/swap/mixed_swapin; zswap '
+     'parameters go '
      'in [zswap])'),
     ('[sysfs]\n"/sys/kernel/mm/swap/vma_ra_enabled" = 1',
      'config.toml: sysfs."/sys/kernel/mm/swap/vma_ra_enabled": expected a string, got an '
