@@ -42,8 +42,17 @@ from hypothesis.stateful import (
 )
 
 from vswap.kernel.env import KernelEnv
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.faults import FaultInjector
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import PAGE_SIZE, SWAPFILE_CLUSTER, SwpEntry, swp_type
+from vswap.kernel.types import (
+    PAGE_SIZE,
+    SWAPFILE_CLUSTER,
+    SwpEntry,
+    swp_entry,
+    swp_offset,
+    swp_type,
+)
 from vswap.swap import (
     AOP_WRITEPAGE_ACTIVATE,
     DESIGNS,
@@ -52,6 +61,7 @@ from vswap.swap import (
     SwapoffResult,
     create_design,
 )
+from vswap.swap.compaction import swap_compact
 from vswap.swap.storage import MemSwapStorage
 from vswap.zswap.zswap import Zswap
 
@@ -87,9 +97,10 @@ class DesignMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        env = KernelEnv(debug_vm=True)
+        env = KernelEnv(debug_vm=True, faults=FaultInjector(seed=0))
         self.d: SwapDesign = create_design(
-            self.design_name, env=env, nr_cpus=2, hooks=SwapHooks(unuse_ptes=self._unuse_ptes),
+            self.design_name, env=env, nr_cpus=2,
+            hooks=SwapHooks(unuse_ptes=self._unuse_ptes, remap_swap_ptes=self._remap_swap_ptes),
             **self.options)
         self.env = env
         self.z: Zswap = self.d.attach_zswap(total_ram_pages=1 << 16)
@@ -168,6 +179,20 @@ class DesignMachine(RuleBasedStateMachine):
                 visited += p.ptes << p.order
                 self._fault_in(k)
         return visited
+
+    def _remap_swap_ptes(self, type_: int, moves: dict[int, tuple[int, int]]
+                         ) -> tuple[int, set[int]]:
+        """``SwapHooks.remap_swap_ptes`` over the oracle's page tables (classic compaction):
+        an order-0 page whose PTEs number the expected count moves to its new slot; a large
+        page's entries stay consecutive in the oracle, so its PTEs are left alone."""
+        done: set[int] = set()
+        for p in self.pages.values():
+            if p.entry and not p.order and swp_type(SwpEntry(p.entry)) == type_:
+                off = swp_offset(SwpEntry(p.entry))
+                if off in moves and moves[off][1] == p.ptes:
+                    p.entry = int(swp_entry(type_, moves[off][0]))
+                    done.add(off)
+        return sum(p.ptes << p.order for p in self.pages.values() if p.entry), done
 
     def _check_swapoff(self, res: SwapoffResult) -> None:
         """Design-specific checks of a completed swapoff (see :data:`EXTRAS`)."""
@@ -295,6 +320,31 @@ class DesignMachine(RuleBasedStateMachine):
             while k in self.pages:
                 self._unmap(k)
 
+    @precondition(lambda self: self._swapped())
+    @rule(nth=st.sampled_from([0, 0, 1, 3]))
+    def compact(self, nth: int) -> None:
+        """Swapfile compaction of every device (``nth`` > 0: the nth destination claim finds
+        the device full, which stops it); every swapped page still reads back the same."""
+        faults = self.env.faults
+        if nth:
+            faults.schedule["device_full"] = {faults.calls["device_full"] + nth}
+        try:
+            for si in list(self.d.devices.devices()):
+                try:
+                    r = swap_compact(self.d, si)
+                except KernelError as exc:
+                    assert exc.errno == Errno.ENOTSUP
+                    return
+                event(f"compaction: moved {'some' if r.moved else 'none'}"
+                      f"{', device full' if r.stopped else ''}")
+        finally:
+            faults.schedule.pop("device_full", None)
+        for p in self.pages.values():
+            for i in range(1 << p.order) if p.entry else ():
+                if i not in p.parked:
+                    got = self.d.swap_peek_entry(SwpEntry(p.entry + i))
+                    assert got == p.data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE], "data loss"
+
     # -- invariants --------------------------------------------------------------------------
     @invariant()
     def design_invariants(self) -> None:
@@ -334,6 +384,11 @@ class VirtualDesign(DesignMachine):
 
     def _check_swapoff(self, res: SwapoffResult) -> None:
         assert res.ptes_visited == 0
+
+    @rule(on=st.booleans())
+    def discontig_swapout(self, on: bool) -> None:
+        """Large folios that find no contiguous run go to scattered order-0 slots."""
+        self.d.discontig_swapout = on  # type: ignore[attr-defined]
 
     @invariant()
     def vswap_used_matches_the_oracle(self) -> None:
