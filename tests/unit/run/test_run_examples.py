@@ -21,7 +21,8 @@ from vswap.report.result import RunResult, load_results
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 #: Examples run by this module, and the one the README test runs.
 HERE = {"rfc-usemem", "rfc-kernel-build", "rfc-swapoff", "swapoff-half-full",
-        "zswap-no-swapfile", "zswap-writeback-off"}
+        "zswap-no-swapfile", "zswap-writeback-off", "folio-compaction", "folio-discontig",
+        "folio-mixed-swapin"}
 README = {"two-cgroups"}
 
 
@@ -125,3 +126,41 @@ def test_zswap_writeback_off_keeps_pages_off_the_disk(
         assert wb1["zswpwb"] > 0 and wb1["pswpout"] > 0 and wb1["oom_kill"] == 0
         assert wb1["throughput_kbps"] > 0
         assert r.kernel_stats["zswap"]["pool_limit_hit"] > 0, "the small pool fills"
+
+
+def _metrics(r: RunResult) -> dict[str, float]:
+    (res,) = r.cgroup_results.values()
+    return dict(res["metrics"])
+
+
+def test_folio_compaction_rebuilds_clusters_classic_by_walking_page_tables(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs, _ = _run(tmp_path, "folio-compaction", "1/256", capsys)
+    assert list(runs) == ["classic", "vswap", "vswap-v6"]
+    for design, r in runs.items():
+        m = _metrics(r)
+        assert m["frag_free_clusters_before"] == 0 < m["frag_free_clusters_after"]
+        assert m["mthp_swpout"] == m["mthp_folios"] > 0 and m["mthp_swpout_fallback"] == 0
+        walked = design == "classic"
+        assert (m["compact_ptes_scanned"] > 0) == walked
+        assert (m["compact_desc_updates"] == m["compact_moved"] > 0) != walked
+
+
+def test_folio_discontig_swaps_mthp_out_whole_on_a_fragmented_device(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs, _ = _run(tmp_path, "folio-discontig", "1/256", capsys)
+    assert list(runs) == ["vswap", "vswap-v6"]
+    for r in runs.values():
+        m = _metrics(r)
+        assert m["frag_free_clusters_before"] == 0
+        assert m["mthp_swpout"] == m["discontig_swpout"] == m["mthp_folios"] > 0
+
+
+def test_folio_mixed_swapin_reads_each_folio_whole(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs, _ = _run(tmp_path, "folio-mixed-swapin", "1/512", capsys)
+    assert list(runs) == ["vswap", "vswap-v6"]
+    for r in runs.values():
+        m = _metrics(r)
+        assert m["mthp_swpin"] == m["mixed_swpin"] == m["mthp_folios"] > 0
+        assert m["mixed_zero_pages"] and m["mixed_zswap_pages"] and m["mixed_swapfile_pages"]
