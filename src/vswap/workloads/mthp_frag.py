@@ -11,7 +11,9 @@ cluster it used is half full, and only the clusters it never reached stay free. 
 ``enabled`` to ``madvise`` and every other size to ``never``), pushes it out with one
 ``MADV_PAGEOUT``, reads every page back and checks it; so does ``frag``.
 
-``--discontig`` writes ``/sys/kernel/mm/swap/discontig_swapout`` (virtual designs only; the
+``--unrelated SIZE`` adds a process that maps SIZE and writes one page per 2 MiB, so
+classic compaction's page-table walk has page tables to visit that hold no swap entry (as
+the ``swapoff`` workload's). ``--discontig`` writes ``/sys/kernel/mm/swap/discontig_swapout`` (virtual designs only; the
 workload refuses to start elsewhere, one line). Reported (``metrics``): the device's free
 clusters and largest free run before and after compaction, compaction's moves, copies,
 descriptor updates, PTEs scanned and rewritten and its modelled time, the mTHP ``swpout`` /
@@ -44,11 +46,14 @@ if TYPE_CHECKING:
 __all__ = ["MthpFrag"]
 
 CHUNK_PAGES = 16
+#: Pages the unrelated process maps per page it writes: one per page table (2 MiB).
+UNRELATED_STRIDE_PAGES = 512
 THP_DIR = "/sys/kernel/mm/transparent_hugepage/"
 
 
 class MthpFrag(Workload):
-    """``mthp-frag [--fill F] [--size S] [--thp-size T] [--compact] [--discontig]``."""
+    """``mthp-frag [--fill F] [--size S] [--thp-size T] [--unrelated SIZE] [--compact]
+    [--discontig]``."""
 
     name = "mthp-frag"
 
@@ -57,11 +62,13 @@ class MthpFrag(Workload):
         "fill": Scaling(KEPT, "fraction of the first swap device, whose size scales",
                         always=True),
         "thp_size": Scaling(KEPT, "the mTHP size", always=True),
+        "unrelated": Scaling(SIZE, "bytes of the unrelated mapping"),
     }
 
     def __init__(self, command: str, *, fill: float, size: int, order: int, compact: bool,
-                 discontig: bool) -> None:
+                 discontig: bool, unrelated: int = 0) -> None:
         super().__init__(command)
+        self.unrelated = unrelated
         self.fill = fill
         self.size = size
         self.order = order
@@ -75,6 +82,7 @@ class MthpFrag(Workload):
         p.add_argument("--fill", type=float, default=0.9)
         p.add_argument("--size", default="0")
         p.add_argument("--thp-size", dest="thp_size", default="64K")
+        p.add_argument("--unrelated", default="0")
         p.add_argument("--compact", action="store_true")
         p.add_argument("--discontig", action="store_true")
         return p
@@ -90,7 +98,8 @@ class MthpFrag(Workload):
         if order is None:
             p.error(f"--thp-size {a.thp_size}: an mTHP size, 16K to 2M")
         return cls(command, fill=a.fill, size=parse_size(a.size, what="mthp-frag --size"),
-                   order=order, compact=a.compact, discontig=a.discontig)
+                   order=order, compact=a.compact, discontig=a.discontig,
+                   unrelated=parse_size(a.unrelated, what="mthp-frag --unrelated"))
 
     def needs_device(self) -> bool:
         return True
@@ -108,7 +117,8 @@ class MthpFrag(Workload):
         return max(pages - pages % nr, nr)
 
     def footprint_bytes(self) -> int:
-        return (self.fill_pages() + self.region_pages()) * PAGE_SIZE
+        return (self.fill_pages() + self.region_pages()
+                + self.unrelated // (UNRELATED_STRIDE_PAGES * PAGE_SIZE)) * PAGE_SIZE
 
     def progress_total(self) -> int:
         return 2 * (self.fill_pages() + self.region_pages())
@@ -131,11 +141,17 @@ class MthpFrag(Workload):
                           "madvise" if o == self.order else "never")
         proc = m.spawn("frag", ctx.cgroup)
         thp = m.spawn("thp", ctx.cgroup)
-        ctx.spawn(self._body, ctx, si, proc, thp, name="mthp-frag")
+        mapper = m.spawn("mapper", ctx.cgroup)
+        ctx.spawn(self._body, ctx, si, proc, thp, mapper, name="mthp-frag")
 
     def _body(self, task: CpuTask, ctx: WorkloadContext, si: SwapInfo, proc: MmTask,
-              thp: MmTask) -> Generator[Event, Any, None]:
+              thp: MmTask, mapper: MmTask) -> Generator[Event, Any, None]:
         m = ctx.machine
+        if self.unrelated >= PAGE_SIZE:
+            size = self.unrelated - self.unrelated % PAGE_SIZE
+            base = yield from ctx.op(task, m.mmap, mapper, size)
+            for off in range(0, size, UNRELATED_STRIDE_PAGES * PAGE_SIZE):
+                yield from ctx.op(task, m.write, mapper, base + off, b"\x01" * 8)
         n = self.fill_pages()
         addr = yield from ctx.op(task, m.mmap, proc, n * PAGE_SIZE)
         step = CHUNK_PAGES * PAGE_SIZE
@@ -172,6 +188,7 @@ class MthpFrag(Workload):
             got = yield from ctx.op(task, m.read, proc, addr + off, PAGE_SIZE)
             self._check(ctx, got, usemem_bytes(off, PAGE_SIZE))
         yield from ctx.op(task, m.exit, proc)
+        yield from ctx.op(task, m.exit, mapper)
         ctx.report_lines.append(
             f"mthp-frag: {n} pages written, every other one freed; free clusters "
             f"{before.free_clusters} -> {after.free_clusters}; mTHP swpout "

@@ -30,17 +30,20 @@ def test_bad_command_lines(cmd: str) -> None:
 
 
 def test_parse() -> None:
-    w = parse_workload("mthp-frag --fill 0.5 --size 1M --thp-size 32K --compact")
+    w = parse_workload("mthp-frag --fill 0.5 --size 1M --thp-size 32K --unrelated 8M "
+                       "--compact")
     assert isinstance(w, MthpFrag)
     assert (w.fill, w.size, w.order, w.compact, w.discontig) == (0.5, 1 << 20, 3, True, False)
+    assert w.unrelated == 8 << 20
 
 
 def test_classic_splits_on_a_fragmented_device_and_not_after_compaction() -> None:
     _, met = _run("classic", "mthp-frag --fill 0.6")
     assert met["frag_free_clusters_before"] == 0
     assert met["mthp_swpout"] == 0 and met["mthp_swpout_fallback"] == met["mthp_folios"] > 0
-    _, met = _run("classic", "mthp-frag --fill 0.6 --compact")
-    assert met["frag_free_clusters_after"] > 0 and met["compact_ptes_scanned"] > 0
+    _, met = _run("classic", "mthp-frag --fill 0.6 --compact --unrelated 64M")
+    # The walk visits the unrelated process's 32 page tables too.
+    assert met["frag_free_clusters_after"] > 0 and met["compact_ptes_scanned"] > 32 * 512
     assert met["compact_ptes_rewritten"] == met["compact_moved"] > 0
     assert met["mthp_swpout"] == met["mthp_folios"] and met["mthp_swpout_fallback"] == 0
 
