@@ -13,8 +13,9 @@ cluster it used is half full, and only the clusters it never reached stay free. 
 
 ``--unrelated SIZE`` adds a process that maps SIZE and writes one page per 2 MiB, so
 classic compaction's page-table walk has page tables to visit that hold no swap entry (as
-the ``swapoff`` workload's). ``--discontig`` writes ``/sys/kernel/mm/swap/discontig_swapout`` (virtual designs only; the
-workload refuses to start elsewhere, one line). Reported (``metrics``): the device's free
+the ``swapoff`` workload's). ``--discontig`` writes
+``/sys/kernel/mm/swap/discontig_swapout`` (virtual designs only; the workload refuses to
+start elsewhere, one line). Reported (``metrics``): the device's free
 clusters and largest free run before and after compaction, compaction's moves, copies,
 descriptor updates, PTEs scanned and rewritten and its modelled time, the mTHP ``swpout`` /
 ``swpout_fallback`` / ``split`` counts of the swap-out, the folios written to scattered
