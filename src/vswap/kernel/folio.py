@@ -32,9 +32,11 @@ class Folio:
         "active",
         "data",
         "dirty",
+        "index",
         "locked",
         "lru",
         "mapcount",
+        "mapping",
         "memcg_id",
         "mm_charged",
         "mm_pins",
@@ -91,6 +93,11 @@ class Folio:
         self.mm_written = False
         #: ``PG_readahead``: brought in by swap readahead and not used yet (``swap_ra_hit``).
         self.readahead = False
+        #: ``folio->mapping`` / ``folio->index`` of a shmem (tmpfs) folio in its file's page
+        #: cache (``vswap.mm.shmem``): the inode and the page offset of the folio's first page;
+        #: None for anonymous folios and for a shmem folio moved to the swap cache.
+        self.mapping: object | None = None
+        self.index = 0
 
     @property
     def nr_pages(self) -> int:

@@ -5,7 +5,8 @@ Not a kernel file: the kernel's mm/ functions all see one global state (``struct
 per kernel file (:mod:`vswap.mm.memory`, :mod:`vswap.mm.swap_state`, :mod:`vswap.mm.swapfile`,
 :mod:`vswap.mm.madvise`, :mod:`vswap.mm.mmap`, :mod:`vswap.mm.page_alloc`,
 :mod:`vswap.mm.vmscan`, :mod:`vswap.mm.rmap`, :mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`,
-:mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs`, :mod:`vswap.mm.procfs`).
+:mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs`, :mod:`vswap.mm.procfs`,
+:mod:`vswap.mm.shmem`).
 :class:`MachineBase` is what the mixins have in common, so that each is type-checked as a
 class of its own (mypy rejects ``self: Machine`` on a mixin Machine inherits from): it
 declares
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from vswap.mm.integrity import PageOracle
     from vswap.mm.machine import MachineConfig
     from vswap.mm.mm_types import MmStruct, Signal, Task, Vma
-    from vswap.mm.vmscan import Lruvec, ScanControl
+    from vswap.mm.vmscan import ExactReclaim, Lruvec, ScanControl
     from vswap.swap import SwapDesign, SwapHooks
     from vswap.swap.compaction import CompactResult
     from vswap.zswap.zswap import Zswap
@@ -95,6 +96,13 @@ class MachineBase(abc.ABC):
     zswap: Zswap | None
     faults: FaultInjector
     tracer: KernelTracer
+    #: ``--reclaim lru|fifo|clock`` (vmscan.py); None under the kernel's LRU.
+    exact_reclaim: ExactReclaim | None
+    #: ``/sys/kernel/mm/transparent_hugepage/shmem_enabled``, ``NR_SHMEM`` and
+    #: ``NR_SHMEM_THPS`` in pages (vswap.mm.shmem).
+    shmem_enabled: str
+    nr_shmem: int
+    nr_shmem_hugepages: int
 
     # -- implemented by Machine ------------------------------------------------------------
     @abc.abstractmethod
@@ -203,6 +211,22 @@ class MachineBase(abc.ABC):
 
     @abc.abstractmethod
     def workingset_refault(self, folio: Folio, shadow: int) -> None: ...
+
+    @abc.abstractmethod
+    def folio_putback_lru(self, folio: Folio) -> None: ...
+
+    @abc.abstractmethod
+    def _activate_locked(self, folio: Folio) -> None: ...
+
+    # -- implemented by ShmemMixin (vswap.mm.shmem) -----------------------------------------
+    @abc.abstractmethod
+    def shmem_writeout(self, folio: Folio, folios: list[Folio]) -> bool: ...
+
+    @abc.abstractmethod
+    def shmem_memcg_pages(self, ids: set[int]) -> int: ...
+
+    @abc.abstractmethod
+    def shmem_memcg_thp_pages(self, ids: set[int]) -> int: ...
 
     @abc.abstractmethod
     def reclaim_pages(self, folios: list[Folio]) -> int: ...

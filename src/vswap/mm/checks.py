@@ -152,6 +152,7 @@ def check_invariants(m: Machine) -> None:
         local = per_memcg.get(memcg.id, 0) + memcg.zswap.local
         assert memcg.memory.local == local, (
             f"{memcg.path}: memory charged {memcg.memory.local} != folios+zswap {local}")
+    m.shmem_check_invariants()
     m.design.check_invariants()
 
 
@@ -173,6 +174,7 @@ def check_swap_references(m: Machine) -> None:
     """
     d = m.design
     refs = pte_swap_refs(m)
+    refs.update(m.shmem_swap_refs())  # a tmpfs mapping slot holds a swap count too
     cached: dict[int, object] = {}
     for folio in d.swap_cache.folios():
         assert folio.mm_charged, f"{folio!r} in the swap cache was freed"
@@ -183,7 +185,8 @@ def check_swap_references(m: Machine) -> None:
         e = int(entry)
         live.add(e)
         assert count == refs.get(e, 0), (
-            f"entry {e:#x}: swap count {count}, page tables hold {refs.get(e, 0)}")
+            f"entry {e:#x}: swap count {count}, page tables and shmem mappings hold "
+            f"{refs.get(e, 0)}")
         assert pinned == (e in cached), (
             f"entry {e:#x}: swap-cache pin {pinned} but {'a' if e in cached else 'no'} "
             "folio is cached")
@@ -235,6 +238,9 @@ def leftovers(m: Machine) -> list[str]:
             f"{t.comm}[{t.pid}]" for t in m.tasks.values()))
     if m.mms:
         out.append(f"{len(m.mms)} mm_structs")
+    if m.shmem_inodes:
+        out.append(f"{len(m.shmem_inodes)} tmpfs files: " + ", ".join(
+            repr(i) for i in m.shmem_inodes.values()))
     out += d.leftovers()
     z = m.zswap
     if z is not None:

@@ -10,6 +10,7 @@ file                                                        kernel
 ``/sys/kernel/mm/swap/vma_ra_enabled``                      mm/swap_state.c
 ``/sys/kernel/mm/transparent_hugepage/enabled`` and
 ``.../hugepages-<size>kB/enabled``, ``.../stats/<name>``    mm/huge_memory.c
+``/sys/kernel/mm/transparent_hugepage/shmem_enabled``       mm/shmem.c ``shmem_huge``
 ``/sys/module/zswap/parameters/<name>``                     mm/zswap.c ``module_param``
 ``/sys/kernel/mm/swap/discontig_swapout`` (0/1)             model only (docs/future.md)
 ``/sys/kernel/mm/swap/mixed_swapin`` (0/1)                  model only (docs/future.md)
@@ -34,6 +35,7 @@ from vswap.mm.huge_memory import THP_ORDERS
 from vswap.mm.mm_types import Vma
 from vswap.swap.compaction import swap_compact
 from vswap.swap.folio_slots import virtual_design
+from vswap.mm.shmem import SHMEM_ENABLED_MODES
 
 __all__ = ["KNOBS", "KNOB_DIRS", "Knob", "KnobsMixin"]
 
@@ -122,6 +124,9 @@ def thp_order_of(rest: str) -> int:
 def _read_thp(m: MachineBase, rest: str) -> str:
     if rest == "enabled":
         return m.thp.format_enabled(None)
+    if rest == "shmem_enabled":
+        return " ".join(f"[{v}]" if v == m.shmem_enabled else v
+                        for v in SHMEM_ENABLED_MODES) + "\n"
     size, _, leaf = rest.partition("/")
     order = thp_order_of(size + "/enabled")
     if leaf == "enabled":
@@ -132,6 +137,12 @@ def _read_thp(m: MachineBase, rest: str) -> str:
 
 
 def _write_thp(m: MachineBase, rest: str, text: str) -> None:
+    if rest == "shmem_enabled":
+        # shmem_enabled_store(): one of SHMEM_ENABLED_MODES, else EINVAL.
+        if text not in SHMEM_ENABLED_MODES:
+            raise KernelError(Errno.EINVAL, f"shmem_enabled: bad mode {text!r}")
+        m.shmem_enabled = text
+        return
     m.thp.set_enabled(None if rest == "enabled" else thp_order_of(rest), text)
     m.thp_any_enabled = any(m.thp.orders_for(Vma(0, 1, hugepage=True)))
 

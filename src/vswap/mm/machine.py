@@ -67,6 +67,7 @@ from vswap.mm.oom import OomMixin
 from vswap.mm.page_alloc import PageAllocMixin
 from vswap.mm.procfs import ProcfsMixin
 from vswap.mm.rmap import RmapMixin
+from vswap.mm.shmem import ShmemMixin
 from vswap.mm.swap_state import SwapStateMixin
 from vswap.mm.swapfile import SwapfileMixin
 from vswap.mm.vmscan import MAX_RECLAIM_RETRIES, Lruvec, ScanControl, VmscanMixin
@@ -116,7 +117,7 @@ class MachineConfig:
 
 class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin, PageAllocMixin,
               VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, MemcgFilesMixin, KnobsMixin,
-              ProcfsMixin):
+              ProcfsMixin, ShmemMixin):
     """One simulated machine. See the module docstring for the public API.
 
     The mixins, one per kernel file: :mod:`vswap.mm.memory` (faults, COW, fork, zap),
@@ -124,8 +125,9 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
     PTE walk), :mod:`vswap.mm.madvise`, :mod:`vswap.mm.mmap` (mmap, munmap, exit_mmap),
     :mod:`vswap.mm.page_alloc` (watermarks, allocation), :mod:`vswap.mm.vmscan`,
     :mod:`vswap.mm.rmap`, :mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`,
-    :mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs` (sysctl/sysfs) and
-    :mod:`vswap.mm.procfs`; their shared state is declared in :mod:`vswap.mm._base`.
+    :mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs` (sysctl/sysfs),
+    :mod:`vswap.mm.procfs` and :mod:`vswap.mm.shmem` (tmpfs); their shared state is declared
+    in :mod:`vswap.mm._base`.
     """
 
     def __init__(self, config: MachineConfig | None = None, *,
@@ -178,10 +180,12 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self._memalloc = 0
         self._depth = 0
         self._reap: list[Folio] = []
+        self._shmem_init()
         self.hooks = SwapHooks(alloc_swapin_folio=self._hook_alloc_swapin_folio,
                                swapin_folio_added=self._hook_swapin_folio_added,
                                unuse_ptes=self.unuse_ptes,
                                remap_swap_ptes=self.remap_swap_ptes,
+                               shmem_unuse=self.shmem_unuse,
                                folio_mapped=lambda folio: folio.mapcount > 0,
                                swapcache_folio_deleted=self._reap.append,
                                release_swapin_folio=self._hook_release_swapin_folio)

@@ -35,8 +35,8 @@ MEMCG_FILES = (
 #: memory.stat, in the kernel's order (memory_stats[] then memcg_vm_event_stat[]): name ->
 #: True if it is a byte-valued state item.
 MEMORY_STAT_KEYS: tuple[tuple[str, bool], ...] = (
-    ("anon", True), ("zswap", True), ("zswapped", True), ("swapcached", True),
-    ("inactive_anon", True), ("active_anon", True),
+    ("anon", True), ("shmem", True), ("zswap", True), ("zswapped", True),
+    ("swapcached", True), ("shmem_thp", True), ("inactive_anon", True), ("active_anon", True),
     ("workingset_refault_anon", False), ("workingset_activate_anon", False),
     ("workingset_restore_anon", False),
     ("pswpin", False), ("pswpout", False),
@@ -95,6 +95,10 @@ class MemcgFilesMixin(MachineBase):
         for key, _is_bytes in MEMORY_STAT_KEYS:
             if key == "anon":
                 out[key] = anon * PAGE_SIZE
+            elif key == "shmem":
+                out[key] = self.shmem_memcg_pages(ids) * PAGE_SIZE
+            elif key == "shmem_thp":
+                out[key] = self.shmem_memcg_thp_pages(ids) * PAGE_SIZE
             elif key == "zswap":
                 out[key] = memcg.zswap.usage
             elif key == "zswapped":

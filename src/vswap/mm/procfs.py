@@ -12,7 +12,8 @@ from vswap.mm._base import MachineBase
 
 #: The /proc/meminfo lines the model provides, in the kernel's order.
 MEMINFO_KEYS = ("MemTotal", "MemFree", "SwapCached", "Active(anon)", "Inactive(anon)",
-                "SwapTotal", "SwapFree", "Zswap", "Zswapped", "AnonPages")
+                "SwapTotal", "SwapFree", "Zswap", "Zswapped", "AnonPages", "Shmem",
+                "ShmemHugePages")
 
 
 class ProcfsMixin(MachineBase):
@@ -40,6 +41,8 @@ class ProcfsMixin(MachineBase):
             "Zswap": zswap_bytes // 1024,
             "Zswapped": zswapped * kb,
             "AnonPages": self.nr_anon_mapped * kb,
+            "Shmem": self.nr_shmem * kb,
+            "ShmemHugePages": self.nr_shmem_hugepages * kb,
         }
 
     def proc_meminfo(self) -> str:
@@ -50,7 +53,9 @@ class ProcfsMixin(MachineBase):
         """/proc/vmstat text: the swap-related state and event counters."""
         state = {"nr_free_pages": max(self.nr_free_pages(), 0),
                  "nr_anon_pages": self.nr_anon_mapped,
-                 "nr_swapcached": self.nr_swapcached()}
+                 "nr_swapcached": self.nr_swapcached(),
+                 "nr_shmem": self.nr_shmem,
+                 "nr_shmem_hugepages": self.nr_shmem_hugepages}
         return "".join(f"{k} {v}\n" for k, v in state.items()) + self.vmstat.format()
 
     def vmstat_dict(self) -> dict[str, int]:

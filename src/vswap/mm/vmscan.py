@@ -386,7 +386,11 @@ class VmscanMixin(MachineBase):
                     folio.folio_unlock()
                     self.folio_putback_lru(folio)
                     continue
-            if not folio.swapcache:
+            if folio.mapping is not None:
+                # A tmpfs folio: pageout() is shmem_writepage() (vswap.mm.shmem).
+                if not self.shmem_writeout(folio, folios):
+                    continue
+            elif not folio.swapcache:
                 if folio.order and self.folio_partially_mapped(folio):
                     # Split partially mapped folios right away: unmapped pages go without I/O.
                     folio.folio_unlock()

@@ -61,6 +61,10 @@ class SwapHooks:
       ``type_`` to (new offset, references expected); the PTEs of an old entry are rewritten
       to the new one only if exactly that many are found. Returns the PTEs visited and the
       old offsets rewritten. The default knows of no page tables.
+    * ``shmem_unuse(type_)``: swapoff's walk of the shmem mappings (``shmem_unuse``, run
+      by classic ``try_to_unuse`` before the page tables): bring in every page of device
+      ``type_`` a tmpfs file holds a swap entry for, put it back in the file's page cache,
+      and return the mapping slots visited. The default knows of no shmem and visits none.
     * ``folio_mapped(folio)``: ``folio_mapped()``.
     * ``swapcache_folio_deleted(folio)``: the swap cache dropped its reference to ``folio``
       (``__delete_from_swap_cache()``'s caller then does ``folio_put``); the memory manager
@@ -77,6 +81,7 @@ class SwapHooks:
     unuse_ptes: Callable[[int], int] = lambda type_: 0
     remap_swap_ptes: Callable[[int, dict[int, tuple[int, int]]], tuple[int, set[int]]] = (
         lambda type_, moves: (0, set()))
+    shmem_unuse: Callable[[int], int] = lambda type_: 0
     folio_mapped: Callable[[Folio], bool] = lambda folio: folio.mapcount > 0
     swapcache_folio_deleted: Callable[[Folio], None] = lambda folio: None
     release_swapin_folio: Callable[[Folio], None] = lambda folio: None
@@ -219,6 +224,16 @@ class SwapDesign(Protocol):
 
         Models: ``swap_duplicate()``. Context: the caller holds a PTE with ``entry``, so the
         entry is live. Returns 0.
+        """
+
+    def swap_shmem_alloc(self, entry: SwpEntry, nr: int) -> None:
+        """Give ``nr`` entries of a folio just added to the swap cache one reference each for
+        the shmem mapping that will hold them (``shmem_writepage``).
+
+        Models: ``swap_shmem_alloc()``: classic v6.14 marks each slot ``SWAP_MAP_SHMEM``
+        (freed like a count of 1); vswap (patch 08) and mainline since the marker's removal
+        take an ordinary count (``swap_duplicate_nr``). Context: folio locked, in the swap
+        cache at ``entry``; the entries hold no count yet.
         """
 
     def swapcache_prepare(self, entry: SwpEntry, nr: int) -> int:

@@ -464,6 +464,13 @@ class SwapDesignBase(abc.ABC):
     def swap_duplicate(self, entry: SwpEntry) -> int:
         """Design-specific: see ``SwapDesign.swap_duplicate``."""
 
+    def swap_shmem_alloc(self, entry: SwpEntry, nr: int) -> None:
+        """Models: ``swap_shmem_alloc()`` as ``swap_duplicate_nr()``: an ordinary count per
+        entry (vswap, patch 08; mainline once ``SWAP_MAP_SHMEM`` was removed). The classic
+        v6.14 design overrides it with the ``SWAP_MAP_SHMEM`` marker."""
+        for i in range(nr):
+            self.swap_duplicate(SwpEntry(entry + i))
+
     @abc.abstractmethod
     def swapcache_clear(self, entry: SwpEntry, nr: int) -> None:
         """Design-specific: see ``SwapDesign.swapcache_clear``."""

@@ -294,6 +294,18 @@ class ClassicSwap(ClassicZswapHost):
             assert si is not None
             si.add_swap_count_continuation(swp_offset(entry))
 
+    def swap_shmem_alloc(self, entry: SwpEntry, nr: int) -> None:
+        """Mark ``nr`` slots owned by a shmem mapping. Models: v6.14 ``swap_shmem_alloc()``:
+        ``__swap_duplicate(entry, SWAP_MAP_SHMEM, nr)``, the marker that freeing treats as a
+        count of 1. Context: the slots hold only ``SWAP_HAS_CACHE`` (``shmem_writepage``).
+
+        Raises:
+            KernelError(ENOENT): a free or bad slot.
+        """
+        err = self._swap_duplicate(entry, SWAP_MAP_SHMEM, nr)
+        if err:
+            raise KernelError(Errno(-err), f"swap_shmem_alloc: entry {entry:#x} not in use")
+
     def swapcache_prepare(self, entry: SwpEntry, nr: int = 1) -> int:
         """Pin ``nr`` entries for a swap-in: set ``SWAP_HAS_CACHE`` on all or none.
 

@@ -55,6 +55,10 @@ def classic_swapoff(design: ClassicSwap, name_or_type: str | int,
     result = SwapoffResult(type=si.type, name=si.name)
     before = si.inuse_pages
     reads_before = design.io_reads
+    # try_to_unuse() scans the shmem mappings first (shmem_unuse), then the mms.
+    shmem_visited = design.hooks.shmem_unuse(si.type)
+    if shmem_visited:
+        result.extra["shmem_visited"] = shmem_visited
     result.ptes_visited = design.hooks.unuse_ptes(si.type)
     # Slots held only by the swap cache (no PTE left) are dropped from the cache.
     for offset in range(1, si.max):

@@ -55,6 +55,12 @@ class SwapTableP1(ClassicSwap):
     metadata_layout = "swap-table-p1"
     zswap_stores_incompressible = True
 
+    def swap_shmem_alloc(self, entry: SwpEntry, nr: int) -> None:
+        """Models: ``swap_duplicate_nr()`` in ``shmem_writeout`` (6.18: the ``SWAP_MAP_SHMEM``
+        marker of v6.14 is gone, a shmem mapping holds an ordinary count)."""
+        for i in range(nr):
+            self.swap_duplicate(SwpEntry(entry + i))
+
     def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
                  hooks: SwapHooks | None = None, default_prio: str = "decreasing") -> None:
         env = env if env is not None else KernelEnv()

@@ -145,6 +145,10 @@ class SwapTableP4(SwapTableP1):
         result = SwapoffResult(type=si.type, name=si.name)
         before = si.inuse_pages
         reads_before = self.io_reads
+        # try_to_unuse() scans the shmem mappings first (shmem_unuse), then the mms.
+        shmem_visited = self.hooks.shmem_unuse(si.type)
+        if shmem_visited:
+            result.extra["shmem_visited"] = shmem_visited
         result.ptes_visited = self.hooks.unuse_ptes(si.type)
         for offset in range(1, si.max):
             if self.swap_cache_only(si, offset):

@@ -566,8 +566,10 @@ class SwapInfo:
     def full_count(self, offset: int) -> int:
         """The whole swap count of ``offset`` (map byte plus continuation digits)."""
         v = self.swap_map[offset] & ~SWAP_HAS_CACHE
-        if v == self.map_bad or v == SWAP_MAP_SHMEM & ~SWAP_HAS_CACHE:
+        if v == self.map_bad:
             return 0
+        if v == SWAP_MAP_SHMEM & ~SWAP_HAS_CACHE:
+            return 1  # the shmem mapping's one reference, freed like a count of 1
         low = v & ~COUNT_CONTINUED
         if not v & COUNT_CONTINUED:
             return low

@@ -70,6 +70,10 @@ def swapoff(d: VswapSTE, name_or_type: str | int,
         folio.dirty = True
         folio.folio_unlock()
     if direct and not error:
+        # try_to_unuse() scans the shmem mappings first (shmem_unuse), then the mms.
+        shmem_visited = d.hooks.shmem_unuse(si.type)
+        if shmem_visited:
+            result.extra["shmem_visited"] = shmem_visited
         result.ptes_visited = d.hooks.unuse_ptes(si.type)
         for offset in range(1, si.max):
             # Phase IV's question: a direct-mapped slot's own word, not the rmap bit.
