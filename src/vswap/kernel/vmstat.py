@@ -37,6 +37,8 @@ VM_EVENTS: dict[str, str] = {
     "zswpout": "pages stored in zswap",
     "zswpwb": "pages written back from zswap to a swap device",
     "thp_fault_alloc": "PMD-size THPs allocated at an anonymous fault",
+    "thp_file_alloc": "PMD-size shmem (tmpfs) folios allocated",
+    "thp_file_fallback": "PMD-size shmem folios that could not be allocated (order 0 instead)",
     "thp_split_page": "PMD-size THPs split",
     "thp_swpout": "PMD-size THPs swapped out in one piece",
     "thp_swpout_fallback": "PMD-size THPs split before swap-out",

@@ -4,6 +4,7 @@ Each module is one workload behind :class:`~vswap.workloads._base.Workload`; eac
 own command line (``usemem -n 16 -O 2g``, ``memhog 1G``, ``stress-ng --pageswap 4
 --pageswap-ops 1000``, ``kbuild -j 52 --jobs 300``, ``swapoff --fill 0.5``,
 ``pattern --size 64M --content mixed``, ``pageout --size 64M --content text``,
+``tmpfs -j 4 --objects 8 --object-size 256K``,
 ``trace traces/sqlite-query.npz``). Bad input is a
 one-line :class:`~vswap.errors.ConfigError`.
 """
@@ -21,6 +22,7 @@ from vswap.workloads.mthp_mixed import MthpMixed
 from vswap.workloads.pattern import Pageout, Pattern
 from vswap.workloads.stress_ng import StressNgPageswap
 from vswap.workloads.swapoff import SwapoffWorkload
+from vswap.workloads.tmpfs import Tmpfs
 from vswap.workloads.trace import TraceWorkload
 from vswap.workloads.usemem import Usemem
 
@@ -28,7 +30,7 @@ from vswap.workloads.usemem import Usemem
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload, Pattern,
                         Pageout, TraceWorkload, MthpFrag,
-                        MthpMixed)}
+                        MthpMixed, Tmpfs)}
 
 __all__ = ["WORKLOADS", "Workload", "parse_workload"]
 

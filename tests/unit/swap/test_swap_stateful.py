@@ -85,6 +85,9 @@ class Page:
     #: folio, or swapoff brought the page back into memory).
     parked: dict[int, Folio] = field(default_factory=dict)
     folio: Folio | None = None      # the resident folio
+    #: Swapped out by shmem_writepage: its one reference is a tmpfs mapping's
+    #: (``swap_shmem_alloc``), which fork never duplicates.
+    shmem: bool = False
 
 
 class DesignMachine(RuleBasedStateMachine):
@@ -245,13 +248,41 @@ class DesignMachine(RuleBasedStateMachine):
             self._reclaim(f)
         p.folio = None
 
-    @precondition(lambda self: self._swapped())
+    @precondition(lambda self: any(not self.pages[k].shmem for k in self._swapped()))
     @rule(pick=st.integers(0, 1 << 20))
     def fork(self, pick: int) -> None:
-        p = self.pages[self._pick_swapped(pick)]
+        anon = [k for k in self._swapped() if not self.pages[k].shmem]
+        p = self.pages[anon[pick % len(anon)]]
         for i in range(1 << p.order):
             assert self.d.swap_duplicate(SwpEntry(p.entry + i)) == 0
         p.ptes += 1
+
+    @precondition(lambda self: self._resident())
+    @rule(pick=st.integers(0, 1 << 20))
+    def shmem_writeout(self, pick: int) -> None:
+        """shmem_writepage: add_to_swap, swap_shmem_alloc (the tmpfs mapping's reference on
+        each entry instead of PTEs), swap_writepage, __remove_mapping. The page comes back
+        through the same swap-in (shmem_swapin_folio: swap_free_nr of that reference) and
+        goes through shmem_free_swap (free_swap_and_cache_nr) on truncation."""
+        resident = self._resident()
+        p = self.pages[resident[pick % len(resident)]]
+        f = p.folio
+        assert f is not None
+        f.folio_lock()
+        if not self.d.add_to_swap(f):
+            f.folio_unlock()
+            return
+        self.d.swap_shmem_alloc(SwpEntry(f.swap), f.nr_pages)
+        p.entry, p.ptes, p.shmem = int(f.swap), 1, True
+        f.dirty = False
+        ret = self.d.swap_writepage(f)
+        if ret == AOP_WRITEPAGE_ACTIVATE:
+            p.parked = dict.fromkeys(range(f.nr_pages), f)
+        else:
+            assert ret == 0
+            self._reclaim(f)
+        p.folio = None
+        event("shmem page swapped out")
 
     @precondition(lambda self: self._swapped())
     @rule(pick=st.integers(0, 1 << 20))
