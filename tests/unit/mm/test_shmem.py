@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.mm.conftest import MiB, make_machine
+from conftest import MiB, make_machine
 from vswap.kernel.errors import KernelError
 from vswap.kernel.types import HPAGE_PMD_ORDER, PAGE_SIZE, SwpEntry, swp_offset, swp_type
 from vswap.mm.checks import check_counters, check_swap_references

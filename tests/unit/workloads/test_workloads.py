@@ -126,3 +126,28 @@ def test_swapoff_run(design: str) -> None:
     assert r.swapoff["completed"] and r.data_loss == 0
     assert r.swapoff["pages_read"] == 512 and r.verified_pages >= 512
     assert (r.swapoff["ptes_visited"] > 0) == (design == "classic")
+
+
+def test_tmpfs_build_swaps_file_pages_and_reads_them_back() -> None:
+    """The tmpfs workload: objects written to tmpfs under a memory limit swap out as shmem
+    pages and the link step reads every byte back (vswap.mm.shmem)."""
+    r = run_workload(_cfg("tmpfs -j 2 --objects 2 --object-size 64K --links 1",
+                          memory_max=128 << 10))
+    assert r.data_loss == 0 and r.tasks_killed == 0
+    assert r.workload_metrics["shmem_swapped_peak"] > 0
+    assert r.workload_metrics["shmem_pages"] == 2 * 2 * 16
+    assert r.verified_pages >= 2 * 2 * 16
+
+
+def test_tmpfs_memfd_on_vswap_without_a_device() -> None:
+    r = run_workload(_cfg("tmpfs -j 1 --objects 2 --object-size 64K --memfd",
+                          design="vswap", swap_devices=[], zswap="lz4",
+                          memory_max=64 << 10))
+    assert r.data_loss == 0 and r.workload_metrics["shmem_swapped_peak"] > 0
+
+
+@pytest.mark.parametrize("cmd", ["tmpfs --object-size 100", "tmpfs --huge sometimes",
+                                 "tmpfs -j 0", "tmpfs --size 1"])
+def test_tmpfs_bad_options(cmd: str) -> None:
+    with pytest.raises(ConfigError, match="workload tmpfs"):
+        parse_workload(cmd)
