@@ -33,9 +33,9 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 from vswap.mm.huge_memory import THP_ORDERS
 from vswap.mm.mm_types import Vma
+from vswap.mm.shmem import SHMEM_ENABLED_MODES
 from vswap.swap.compaction import swap_compact
 from vswap.swap.folio_slots import virtual_design
-from vswap.mm.shmem import SHMEM_ENABLED_MODES
 
 __all__ = ["KNOBS", "KNOB_DIRS", "Knob", "KnobsMixin"]
 
