@@ -52,8 +52,9 @@ and ``in_swapcache`` set; references are ``swap_count`` plus the cache bit; when
 gone the slot is released (``vswap_free_nr``, the design's job) and the id is reusable.
 
 Invariants (:meth:`VswapClusterTable.check_invariants`): per live cluster, ``count`` equals
-the allocated slots, ``refcnt`` equals ``count`` plus the caches holding it, allocations
-are aligned to the cluster's order, the state flags match the lists and caches; dead
+the allocated slots, ``refcnt`` equals ``count`` plus the caches holding it (an aligned
+chunk may be allocated in part: large allocations are released slot by slot when their
+pages come back one at a time), the state flags match the lists and caches; dead
 clusters have no allocated slot; ``used`` is the total allocated; id 0 is never allocated.
 """
 
@@ -349,8 +350,8 @@ class VswapClusterTable:
 
     # -- allocation -----------------------------------------------------------------------
     def _alloc_from_cluster(self, c: int) -> int:
-        """Models: ``vswap_alloc_from_cluster()``: the first free aligned range of the
-        cluster's order (cluster 0 skips its first range: id 0 is never a swap entry);
+        """Models: ``vswap_alloc_from_cluster()``: the first wholly free aligned range of
+        the cluster's order (cluster 0 skips its first range: id 0 is never a swap entry);
         0 if the cluster has no room. The new descriptors are initialised by the caller."""
         if not self.cluster_is_alloc_candidate(c):
             return 0
@@ -362,10 +363,17 @@ class VswapClusterTable:
             if i < 0:
                 return 0
         else:
-            k = self.bitmap[base + start:base + self.cluster_size:nr].find(0)
-            if k < 0:
-                return 0
-            i = base + start + k * nr
+            # A chunk whose first slot is free may still hold slots of a large allocation
+            # released in part, so the whole chunk is checked.
+            lo, end = base + start, base + self.cluster_size
+            while True:
+                k = self.bitmap[lo:end:nr].find(0)
+                if k < 0:
+                    return 0
+                i = lo + k * nr
+                if self.bitmap.find(1, i, i + nr) < 0:
+                    break
+                lo = i + nr
         self._take(c, i, nr)
         return i
 
@@ -617,10 +625,9 @@ class VswapClusterTable:
                                               f"!= {refs}"
             assert cached_by.get(c, 0) <= 1, f"cluster {c} cached by several CPUs"
             assert bool(self.cl_cached[c]) == (c in cached_by), f"cluster {c}: cached bit"
-            nr = 1 << self.cl_order[c]
-            for k in range(0, cs, nr):
-                chunk = window[k:k + nr]
-                assert chunk.count(1) in (0, nr), f"cluster {c}: unaligned allocation at {k}"
+            # An aligned chunk of the cluster's order may be allocated in part: a large
+            # allocation is released slot by slot when its pages come back one at a time
+            # (an order-0 swap-in fallback, readahead); vswap_alloc takes only free chunks.
             if c in in_partial:
                 assert in_partial[c] == self.cl_order[c], f"cluster {c} on a wrong list"
                 assert not self.cl_cached[c] and not self.cl_full[c], (

@@ -58,6 +58,23 @@ def test_large_folios_get_aligned_ranges_and_pmd_never_cluster_0() -> None:
     t.check_invariants()
 
 
+def test_a_large_allocation_released_in_part_is_not_handed_out_again() -> None:
+    # Pages of a large folio that come back one at a time (an order-0 swap-in fallback)
+    # release its slots one by one; a chunk whose first slot is free but whose others are
+    # still allocated must not be taken by the next large allocation.
+    t = VswapClusterTable()
+    e, _ = t.vswap_alloc(4, 0)
+    t.release_vswap_slot_nr(e, 1)
+    t.check_invariants()
+    again, _ = t.vswap_alloc(4, 0)
+    assert again == e + 16, "the partly released chunk stays unavailable"
+    assert t.used == 15 + 16
+    t.check_invariants()
+    t.release_vswap_slot_nr(e + 1, 15)
+    assert t.vswap_alloc(4, 0)[0] == e, "the chunk is free again once wholly released"
+    t.check_invariants()
+
+
 def test_a_cluster_serves_one_order() -> None:
     t = VswapClusterTable()
     t.vswap_alloc(2, 0)
