@@ -211,9 +211,12 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         """``folio_alloc`` + ``mem_cgroup_swapin_charge_folio`` for the swap layer.
 
         In reclaim (``PF_MEMALLOC``: zswap writeback) the charge is forced, as the kernel
-        lets reclaim's own allocations exceed the limit; during swapoff a charge over the
-        limit reclaims first; on the fault path (where the fault already made room for its
-        target page) a readahead page that does not fit is simply not read.
+        lets reclaim's own allocations exceed the limit; during swapoff and for the
+        readahead pages of a fault (``hook_mode`` ``readahead``: the allocation comes
+        before the entry is pinned, as the kernel's ``mem_cgroup_swapin_charge_folio``
+        reclaims for each readahead folio) a charge over the limit reclaims first; on the
+        fault path otherwise (where the fault already made room for its target page) a
+        page that does not fit is not read.
         """
         memcg = self.memcgs.mem_cgroup_from_id(memcg_id) if memcg_id else None
         if memcg is None or memcg.id not in self.lruvecs:
@@ -226,13 +229,14 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
             memcg.charge_memory(nbytes)
         else:
             over = memcg.try_charge_memory(nbytes)
-            if over is not None and self.hook_mode == "swapoff":
+            reclaims = self.hook_mode in ("swapoff", "readahead")
+            if over is not None and reclaims:
                 self.try_to_free_mem_cgroup_pages(over, nr)
                 over = memcg.try_charge_memory(nbytes)
             if over is not None:
                 return None
             if self.nr_free_pages() - nr < self.wmark_min:
-                if self.hook_mode == "swapoff":
+                if reclaims:
                     self.try_to_free_pages(nr)
                 if self.nr_free_pages() - nr < self.wmark_min:
                     memcg.uncharge_memory(nbytes)

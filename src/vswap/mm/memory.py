@@ -213,10 +213,7 @@ class FaultMixin(MachineBase):
         folio = design.swap_cache_get_folio(entry)
         major = False
         if folio is not None:
-            if folio.readahead:
-                folio.readahead = False
-                self.count_event("swap_ra_hit", 1, 0)
-                self.swapin_readahead_hits += 1
+            self.swap_update_readahead(folio, vma, vpn)
             if not folio.mm_written:
                 self.oracle_verify(folio, entry - folio.swap, entry, task, vpn, "swapcache")
         else:

@@ -113,9 +113,10 @@ class Vma:
     locked: bool = False
     #: ``VM_HUGEPAGE`` (``MADV_HUGEPAGE``), for mTHP sizes set to ``madvise``.
     hugepage: bool = False
-    #: ``vma->swap_readahead_info``: (vpn of the last swap fault, readahead window), None
-    #: before the first. A VMA made by a split or by fork starts without one.
-    swap_readahead_info: tuple[int, int] | None = None
+    #: ``vma->swap_readahead_info``: (vpn of the last swap fault or swap-cache hit,
+    #: readahead window, readahead hits since the fault), None before the first. A VMA
+    #: made by a split or by fork starts without one.
+    swap_readahead_info: tuple[int, int, int] | None = None
 
     @property
     def nr_pages(self) -> int:

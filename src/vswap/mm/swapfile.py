@@ -155,22 +155,20 @@ class SwapfileMixin(MachineBase):
         """Models: ``unuse_pte()``: swap the page in (readahead), map it read-only, drop
         the swap reference, and ``folio_free_swap`` it.
 
-        As v6.14's ``unuse_pte_range()``, a page not in the swap cache comes through
-        ``swapin_readahead()`` (a hit on a readahead page counts ``swap_ra_hit``); the model
-        takes the cluster readahead, since the VMA window would need the task's fault state.
+        As v6.14's (and 6.18's) ``unuse_pte_range()``, a page not in the swap cache comes
+        through ``swapin_readahead()`` with the VMA and address (VMA readahead). On v6.14 a
+        page found in the swap cache counts its readahead hit and moves the VMA's state as a
+        fault's hit does (so the walk reads whole windows); on 6.18 it does neither
+        (``unuse_updates_readahead`` False), and the window shrinks to one or two pages.
         """
         design = self.design
         folio = design.swap_cache_get_folio(entry)
-        if folio is not None and folio.readahead:
-            folio.readahead = False
-            self.count_event("swap_ra_hit", 1, 0)
-            self.swapin_readahead_hits += 1
+        if folio is not None and design.unuse_updates_readahead:
+            self.swap_update_readahead(folio, vma, vpn)
         if folio is None:
-            folio = self.swapin_one(entry, task, vpn, None)
+            folio = self.swapin_readahead(entry, task, vma, vpn, mm)
             if folio is None:
                 return
-            if self.page_cluster and folio.uptodate:
-                self.swap_cluster_readahead(entry, task, vpn)
             # swapoff sleeps on the folio lock until the read (and its readahead) is done.
             self.tracer.io_wait()
         elif not folio.mm_written:

@@ -132,6 +132,11 @@ class SwapDesign(Protocol):
     def zswap(self) -> Zswap | None:
         """The ``Zswap`` in front of the devices; None until :meth:`attach_zswap`."""
 
+    @property
+    def unuse_updates_readahead(self) -> bool:
+        """Does swapoff's swap-cache lookup count readahead hits and move the VMA's
+        readahead state (v6.14: yes; 6.18, swap table phase I: no)?"""
+
     # -- devices ---------------------------------------------------------------------------
     def swapon(self, storage: SwapStorage, *, prio: int | None = None,
                blkdev: bool | None = None, solidstate: bool = True) -> SwapInfo:

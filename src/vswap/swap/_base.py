@@ -53,6 +53,11 @@ class SwapDesignBase(abc.ABC):
     #: (v6.18+, commit dca4437a5861); False: v6.14's, which rejects it (reject_compress_poor)
     #: and writes it to the device. The classic design and RFC v2 are on v6.14.
     zswap_stores_incompressible = False
+    #: swapoff's swap-cache lookup (``unuse_pte_range``) counts readahead hits and moves
+    #: the VMA's readahead state, as v6.14's ``swap_cache_get_folio(entry, vma, addr)``
+    #: does; False: 6.18's, where only a fault does (``swap_update_readahead``, swap table
+    #: phase I), so swapoff's own readahead window stays small.
+    unuse_updates_readahead = True
     #: A swap entry *is* a device slot (classic and the swap table phases): a page in zswap
     #: or a zero page still holds its slot and its ``memory.swap`` charge. False: the
     #: virtual designs, whose entries get a slot (and the charge) only when data reaches a

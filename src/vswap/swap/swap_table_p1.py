@@ -11,7 +11,11 @@ v6.14 (:class:`~vswap.swap.classic.ClassicSwap`, which this design reuses for th
   ``address_space`` per 64 MiB (``swapper_spaces`` is gone);
 * tables are allocated when a cluster gets its first allocated slot and freed when its last
   one is freed ("mm, swap: implement dynamic allocation of swap table", patch 14);
-* zswap stores a page that does not compress as-is (6.18's zswap; commit dca4437a5861).
+* zswap stores a page that does not compress as-is (6.18's zswap; commit dca4437a5861);
+* swapoff's swap-cache lookups leave readahead alone: the lookup no longer takes the VMA
+  ("mm, swap: tidy up swap device and cache lookup"), only ``do_swap_page`` calls
+  ``swap_update_readahead``, so swapoff reads ahead about one page in three where v6.14
+  reads whole windows.
 
 Unchanged from v6.14 and inherited: ``swap_map`` (a byte per slot with ``SWAP_HAS_CACHE`` and
 count continuation pages), ``swap_cgroup`` (2 bytes per slot), the ``zeromap`` bitmap, the
@@ -54,6 +58,7 @@ class SwapTableP1(ClassicSwap):
     name = "swap-table-p1"
     metadata_layout = "swap-table-p1"
     zswap_stores_incompressible = True
+    unuse_updates_readahead = False
 
     def swap_shmem_alloc(self, entry: SwpEntry, nr: int) -> None:
         """Models: ``swap_duplicate_nr()`` in ``shmem_writeout`` (6.18: the ``SWAP_MAP_SHMEM``

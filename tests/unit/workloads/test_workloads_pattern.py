@@ -82,7 +82,10 @@ def test_pattern_mixed_with_zswap_splits_by_class() -> None:
     # random pages are a third of the region each.
     poor = r.kernel_stats["zswap"]["reject_compress_poor"]
     assert vm["swpout_zero"] > 0 and vm["zswpout"] > 0 and vm["zswpin"] > 0
-    assert poor == vm["pswpout"] == vm["pswpin"] > 0
+    assert poor == vm["pswpout"] > 0
+    # Each random page is read back once, but under a 1 MiB limit a few pages read ahead
+    # are reclaimed before their use and read again (readahead pages charged with reclaim).
+    assert vm["pswpout"] <= vm["pswpin"] <= vm["pswpout"] + vm["swap_ra"] - vm["swap_ra_hit"]
     assert abs(vm["swpout_zero"] - poor) < 0.1 * poor
 
 
