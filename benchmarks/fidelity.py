@@ -25,7 +25,7 @@ from typing import Any
 from _common import RESULTS
 from vswap.config.costs import load_cost_file
 from vswap.host.calibration import swapped_pages
-from vswap.host.runner import HostRunConfig, parse_cpu_set, run_host
+from vswap.host.runner import HostRunConfig, host_ram, parse_cpu_set, run_host
 from vswap.host.state import HostError
 from vswap.run.charge import TallyingRecorder
 from vswap.run.context import RunConfig, parse_device_spec, run_workload
@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         for f in args.costs]
     only = set(args.only.split(",")) if args.only else None
     cpus = parse_cpu_set(args.cpus)
+    # The model's machine has the host's RAM, so zswap's pool limit (max_pool_percent of
+    # RAM) and global reclaim are the host's, not those of the default 2 x limit + 64M.
+    ram = host_ram() or None
     rows: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for setup, (devtext, zswap) in SETUPS.items():
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     rc = RunConfig(design=args.design, workload=workload, memory_max=limit,
                                    swap_devices=[spec], zswap=zswap, cpus=2, costs=costs,
-                                   cost_provenance=prov, recorder_class=Rec)
+                                   cost_provenance=prov, recorder_class=Rec, ram=ram)
                     m = run_workload(rc)
                     base_run = base_run or m
                     sys_s = m.metrics.sys_s
@@ -243,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps({"benchmark": "fidelity", "scale": args.scale,
                                 "size": size, "memory_max": limit, "device": dev,
                                 "design": args.design, "host_repeats": args.repeats,
+                                "model_ram": ram,
                                 "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows,
                                 "runs": runs}, indent=1))
     if not args.host_only:

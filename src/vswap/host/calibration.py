@@ -364,9 +364,11 @@ def model_sample(sample: SpecSample, model_scale: float,
     """``sample`` with its model side (tally, unpriced time, counters) made again: the
     spec runs once on the model's ``classic`` at ``model_scale`` of the host's size
     (``sample.pages``) with a :class:`~vswap.run.charge.TallyingRecorder`, scaled back to
-    the host's size. The host side is kept as measured, so a model change is re-fitted
-    without running the host again.
+    the host's size, on a machine with this host's RAM (zswap's pool limit is a share of
+    it). The host side is kept as measured, so a model change is re-fitted without
+    running the host again.
     """
+    from vswap.host.runner import host_ram
     from vswap.run.charge import TallyingRecorder
     from vswap.run.context import RunConfig, parse_device_spec, run_workload
 
@@ -386,7 +388,8 @@ def model_sample(sample: SpecSample, model_scale: float,
 
     m = run_workload(RunConfig(design="classic", workload=spec.command(msize),
                                memory_max=spec.memory_max(msize), swap_devices=[dev],
-                               zswap=spec.zswap, cpus=2, recorder_class=_Recorder))
+                               zswap=spec.zswap, cpus=2, recorder_class=_Recorder,
+                               ram=host_ram() or None))
     rec = made[-1]
     # Signed: spin and zram's modelled device time are charged but unpriced; steps
     # tallied after a task's last charge are priced but never charged.

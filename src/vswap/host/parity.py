@@ -90,13 +90,14 @@ def run_parity(host_config: Any, designs: Sequence[str], *, costs: Any = None,
                cost_provenance: dict[str, Any] | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[Any, list[Any]]:
     """Run ``host_config`` (a :class:`~vswap.host.runner.HostRunConfig`) on the host, then
-    each design of ``designs`` on the model with the same flags.
+    each design of ``designs`` on the model with the same flags and the host's RAM (so
+    zswap's pool limit and global reclaim are the host's).
 
     Raises:
         HostError: not root, or the host run failed (the machine is cleaned up).
         ConfigError: a flag the model cannot take.
     """
-    from vswap.host.runner import run_host
+    from vswap.host.runner import host_ram, run_host
     from vswap.run.context import RunConfig, run_workload
 
     host = run_host(host_config)
@@ -107,7 +108,8 @@ def run_parity(host_config: Any, designs: Sequence[str], *, costs: Any = None,
         rc = RunConfig(design=design, workload=host_config.workload,
                        memory_max=host_config.memory_max,
                        swap_devices=list(host_config.swap_devices), zswap=host_config.zswap,
-                       cpus=len(host_config.cpus) or 1)
+                       cpus=len(host_config.cpus) or 1,
+                       ram=host_ram(host.meminfo) or None)
         if costs is not None:
             rc.costs = costs
             rc.cost_provenance = dict(cost_provenance or {})

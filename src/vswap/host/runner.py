@@ -54,7 +54,7 @@ from vswap.report.result import RunMetrics, RunResult
 from vswap.run.context import DeviceSpec
 from vswap.workloads import Workload, parse_workload
 
-__all__ = ["HostRunConfig", "parse_cpu_set", "require_root", "run_host"]
+__all__ = ["HostRunConfig", "host_ram", "parse_cpu_set", "require_root", "run_host"]
 
 #: Workloads that have a host program.
 HOST_WORKLOADS = ("usemem", "pattern", "pageout", "swapoff")
@@ -143,6 +143,15 @@ def read_meminfo() -> dict[str, int]:
         with contextlib.suppress(ValueError, IndexError):
             out[name] = int(rest.split()[0])
     return out
+
+
+def host_ram(meminfo: dict[str, int] | None = None) -> int:
+    """This machine's RAM in bytes (``MemTotal``, whole pages), for a model run of a host
+    spec: zswap's ``max_pool_percent`` and global reclaim then see the host's RAM, not
+    the model's default of twice the limit plus 64 MiB."""
+    kib = (meminfo if meminfo is not None else read_meminfo()).get("MemTotal", 0)
+    ram = kib * 1024
+    return ram - ram % 4096
 
 
 def _kswapd_pids() -> list[int]:
