@@ -25,7 +25,7 @@ from vswap.fileio import check_output_path, open_input
 from vswap.kernel.errors import DataLossError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.vmscan import RECLAIM_POLICIES
-from vswap.report.progress import DEFAULT_INTERVAL_S, RunProgress
+from vswap.report.progress import RunProgress
 from vswap.report.result import RunResult
 from vswap.run.context import DeviceSpec, RunConfig, check_fits, default_jobs, parse_device_spec
 from vswap.run.scaling import ScaleReport
@@ -289,7 +289,7 @@ def _check_fit(configs: Sequence[RunConfig], jobs: int) -> None:
 
 def run_all(configs: Sequence[RunConfig], *, jobs: int | None = None,
             describe: Callable[[RunConfig], str] = lambda c: c.design,
-            progress_interval: float = DEFAULT_INTERVAL_S,
+            progress_interval: float | None = None,
             progress_stream: Any = None) -> list[RunResult]:
     """Run every config (in parallel processes when ``jobs`` allows), with progress on
     stderr (:class:`~vswap.report.progress.RunProgress`). Refuses up front what would not

@@ -7,7 +7,9 @@ run reports ``(done, total work units, modelled ns, page events)`` now and then
 :meth:`RunProgress.tick` whenever it likes. Two displays:
 
 * on a terminal, a rich progress bar (redrawn a few times a second, removed at the end);
-* otherwise (a pipe, a log, CI), one plain line every ``interval`` seconds (default 5)::
+* otherwise (a pipe, a log, CI), one plain line every ``interval`` seconds (default 5, or
+  ``VSWAP_PROGRESS_INTERVAL`` seconds when that is set: a CI log asks for fewer lines, a
+  test suite for none)::
 
       vswap: 3/12 runs done, 41% of the work; modelled 0.2311 s, 310,882 page events;
       25 s elapsed, about 36 s left
@@ -22,15 +24,36 @@ are the workloads' own: pages written, compile jobs, bogo ops).
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
 from collections.abc import Callable
 from typing import IO, Any
 
-__all__ = ["DEFAULT_INTERVAL_S", "RunProgress", "format_duration"]
+__all__ = ["DEFAULT_INTERVAL_S", "RunProgress", "format_duration", "progress_interval"]
 
-#: Seconds between two plain progress lines.
+#: Seconds between two plain progress lines, unless ``VSWAP_PROGRESS_INTERVAL`` says otherwise.
 DEFAULT_INTERVAL_S = 5.0
+
+
+def progress_interval() -> float:
+    """Seconds between two plain progress lines: ``VSWAP_PROGRESS_INTERVAL`` if it is set to
+    a positive number, else :data:`DEFAULT_INTERVAL_S` (an unusable value is said once on
+    the vswap logger, then ignored)."""
+    text = os.environ.get("VSWAP_PROGRESS_INTERVAL")
+    if text is None:
+        return DEFAULT_INTERVAL_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        logging.getLogger(__name__).warning(
+            "VSWAP_PROGRESS_INTERVAL=%r is not a positive number of seconds: progress every "
+            "%g s", text, DEFAULT_INTERVAL_S)
+        return DEFAULT_INTERVAL_S
+    return value
 
 
 def format_duration(seconds: float) -> str:
@@ -51,13 +74,13 @@ class RunProgress:
     """
 
     def __init__(self, total_runs: int, *, stream: IO[str] | None = None,
-                 terminal: bool | None = None, interval: float = DEFAULT_INTERVAL_S,
+                 terminal: bool | None = None, interval: float | None = None,
                  clock: Callable[[], float] = time.monotonic, label: str = "running") -> None:
         self.total_runs = max(total_runs, 1)
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.terminal = terminal if terminal is not None else bool(isatty and isatty())
-        self.interval = interval
+        self.interval = progress_interval() if interval is None else interval
         self.clock = clock
         self.label = label
         self.start = clock()

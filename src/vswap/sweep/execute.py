@@ -38,7 +38,7 @@ from typing import IO, Any, Protocol
 
 from vswap.config.costs import default_provenance, load_cost_file
 from vswap.errors import ConfigError
-from vswap.report.progress import DEFAULT_INTERVAL_S, RunProgress, format_duration
+from vswap.report.progress import RunProgress, format_duration
 from vswap.run.context import default_jobs
 from vswap.run.fromconfig import run_configs_from_file
 from vswap.sim.costs import DEFAULT_COSTS
@@ -301,7 +301,7 @@ def _provenance(executor: str, outcome: dict[str, Any], latency_s: float) -> dic
 def run_sweep(spec: SweepSpec | str | Path, out: str | Path, *, jobs: int | None = None,
               ray: str | None = None, where: str | None = None,
               progress_stream: IO[str] | None = None,
-              progress_interval: float = DEFAULT_INTERVAL_S,
+              progress_interval: float | None = None,
               on_point: Callable[[Point, dict[str, Any]], None] | None = None
               ) -> SweepSummary:
     """Run the sweep ``spec`` (a spec or its file) into directory ``out``; see the module

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from vswap.cli._runopts import run_all
-from vswap.report.progress import RunProgress, format_duration
+from vswap.report.progress import (
+    DEFAULT_INTERVAL_S,
+    RunProgress,
+    format_duration,
+    progress_interval,
+)
 from vswap.run.context import DeviceSpec, RunConfig
 
 
@@ -94,3 +101,19 @@ def test_run_all_reports_progress_from_worker_processes() -> None:
     assert [r.design for r in results] == ["classic", "vswap"]
     lines = out.getvalue().splitlines()
     assert lines and lines[-1].startswith("vswap: 2/2 runs done, 100% of the work")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("2.5", 2.5), ("1e9", 1e9), ("0", 5.0),
+                                                 ("-3", 5.0), ("nan", 5.0), ("soon", 5.0)])
+def test_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                       caplog: pytest.LogCaptureFixture, value: str,
+                                       expected: float) -> None:
+    """VSWAP_PROGRESS_INTERVAL sets the plain display's interval; a value that is not a
+    positive number is said on the logger and the default (5 s) used."""
+    monkeypatch.setenv("VSWAP_PROGRESS_INTERVAL", value)
+    assert progress_interval() == expected
+    assert RunProgress(1, stream=io.StringIO(), terminal=False).interval == expected
+    warned = [r.getMessage() for r in caplog.records]
+    assert bool(warned) == (expected == 5.0)
+    monkeypatch.delenv("VSWAP_PROGRESS_INTERVAL")
+    assert progress_interval() == DEFAULT_INTERVAL_S == 5.0
