@@ -18,6 +18,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
+from vswap.cli._bench_future import run_future
 from vswap.cli._runopts import (
     add_costs_option,
     add_jobs_option,
@@ -30,6 +31,7 @@ from vswap.cli._runopts import (
 from vswap.errors import ConfigError
 from vswap.report.result import RunResult, save_results
 from vswap.report.tables import format_number
+from vswap.run.future import FUTURE_TABLES
 from vswap.run.rfc import (
     DEFAULT_SCALE,
     KBUILD_FACTOR,
@@ -54,10 +56,12 @@ LABELS = {"real_s": "real (s)", "user_s": "user (s)", "sys_s": "sys (s)",
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="benchmarks: `vswap bench rfc` reproduces the RFC's tables, "
-                                     "`vswap bench upstream` the later published comparisons")
-    p.add_argument("which", choices=["rfc", "upstream"],
+                                     "`vswap bench upstream` the later published comparisons, "
+                                     "`vswap bench future` the seed's future use cases")
+    p.add_argument("which", choices=["rfc", "upstream", "future"],
                    help="rfc: the cover letter's three tables; upstream: the v3 review, the "
-                        "v6 cover and the Swap Table Edition v2 tables")
+                        "v6 cover and the Swap Table Edition v2 tables; future: one table "
+                        "per future use case (docs/future.md)")
     p.add_argument("--scale", default=None, metavar="S",
                    help=f"size factor on the published setups, 0.01 or 1/64 (default rfc "
                         f"{format_scale(DEFAULT_SCALE)}, the kernel build at "
@@ -71,7 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--table", default=None,
                    help="comma list of tables to run (rfc: usemem, kbuild, swapoff; "
                         f"upstream: {', '.join(UPSTREAM_SETS)} or one of their tables, "
-                        f"e.g. {UPSTREAM_SETS['v6'][0]})")
+                        f"e.g. {UPSTREAM_SETS['v6'][0]}; future: {', '.join(FUTURE_TABLES)})")
     p.add_argument("--kbuild-jobs", type=bounded_int(1, 4096), default=None,
                    help="compile jobs of the kernel-build tables (default two per worker: "
                         "104, the v3 review's 24)")
@@ -117,6 +121,8 @@ def _tables(args: argparse.Namespace, scale: float) -> list[RfcTable]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.which == "future":
+        return run_future(args)
     check_json_option(args)
     upstream = args.which == "upstream"
     scale = parse_scale(args.scale) if args.scale is not None else (

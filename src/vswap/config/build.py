@@ -91,6 +91,8 @@ def build_machine(config: RunConfig, design: str, *,
                      f"{format_size(ram)} at scale {format_scale(config.scale)}: "
                      f"{str(exc).removeprefix('Machine: ')}") from None
     _swapon_all(config, machine, workdir)
+    if config.tiers is not None:
+        _swap_tiers(config, design, machine)
     for cg in sorted(config.cgroups, key=lambda c: c.path.count("/")):
         machine.create_cgroup(cg.path)
     for cg in config.cgroups:
@@ -106,6 +108,27 @@ def build_machine(config: RunConfig, design: str, *,
         except KernelError as exc:
             raise _error(config, ("sysfs", path), str(exc)) from None
     return machine
+
+
+def _swap_tiers(config: RunConfig, design: str, machine: Machine) -> None:
+    """``echo TIERS > /sys/kernel/mm/swap/tiers`` and the worker's knobs."""
+    from vswap.swap.tier_move import tier_moves_unsupported
+
+    spec = config.tiers
+    assert spec is not None
+    try:
+        machine.sysfs_write("/sys/kernel/mm/swap/tiers", spec.tiers)
+    except KernelError as exc:
+        raise _error(config, ("swap_tiers", "tiers"), str(exc)) from None
+    knobs = machine.design.devices.tiers.knobs
+    knobs.demote_age_ns = int(spec.demote_age_s * 1e9)
+    knobs.demote_fill_percent = spec.demote_fill_percent
+    knobs.promote_refaults = spec.promote_refaults
+    knobs.rate_limit = max(int(spec.rate_limit * config.scale), PAGE_SIZE)
+    knobs.interval_ns = max(int(spec.interval_s * 1e9), 1)
+    why = tier_moves_unsupported(design) if knobs.moves_enabled else None
+    if why is not None:
+        raise ConfigError(f"{config.source}: swap_tiers: {why}")
 
 
 def _swapon_all(config: RunConfig, machine: Machine,

@@ -46,18 +46,21 @@ from .spec import (
     DeviceSpec,
     MachineSpec,
     RunConfig,
+    TierSpec,
     WorkloadSpec,
 )
 
 __all__ = ["load_config", "loads_config", "parse_config"]
 
 _TOP_KEYS = ("designs", "seed", "scale", "verify", "costs", "machine", "sysctl", "sysfs",
-             "swap", "zswap", "cgroups", "workloads")
+             "swap", "zswap", "cgroups", "workloads", "swap_tiers")
 _MACHINE_KEYS = ("ram", "cpus")
 _DEVICE_KEYS = ("type", "size", "priority", "kind", "path", "label")
 _WORKLOAD_KEYS = ("cgroup", "command")
 _ZSWAP_KEYS = ("enabled", "compressor", "max_pool_percent", "accept_threshold_percent",
                "shrinker_enabled")
+_TIER_KEYS = ("tiers", "demote_age_s", "demote_fill_percent", "promote_refaults",
+              "rate_limit", "interval_s")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _THP_SIZE_KNOB = re.compile(r"^/sys/kernel/mm/transparent_hugepage/hugepages-\d+kB/enabled$")
 
@@ -272,8 +275,42 @@ def _zswap(ctx: _Ctx, raw: object) -> ZswapParams:
     return ZswapParams(**values)
 
 
+def _swap_tiers(ctx: _Ctx, raw: object) -> TierSpec:
+    """``[swap_tiers]``: the tier table text and the worker's knobs (checked again by the
+    machine when written, as the kernel checks ``/sys/kernel/mm/swap/tiers``)."""
+    where: tuple[str | int, ...] = ("swap_tiers",)
+    t = ctx.table(raw, where)
+    ctx.known(t, _TIER_KEYS, where, "swap_tiers key")
+    if "tiers" not in t:
+        raise ctx.error((*where, "tiers"), "missing (e.g. tiers = \"+FAST:100, +SLOW:-1\")")
+
+    def seconds(key: str, default: float, positive: bool) -> float:
+        v = t.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or \
+                (positive and v == 0) or v > 86400:
+            raise ctx.error((*where, key), f"expected seconds in {'(0' if positive else '[0'}"
+                                           f", 86400], got {_kind(v)}")
+        return float(v)
+
+    return TierSpec(
+        tiers=ctx.string(t["tiers"], (*where, "tiers")),
+        demote_age_s=seconds("demote_age_s", 0.0, False),
+        demote_fill_percent=ctx.integer(t.get("demote_fill_percent", 100),
+                                        (*where, "demote_fill_percent"), 1, 100),
+        promote_refaults=ctx.integer(t.get("promote_refaults", 0),
+                                     (*where, "promote_refaults"), 0, 1 << 20),
+        rate_limit=(ctx.size(t["rate_limit"], (*where, "rate_limit"))
+                    if "rate_limit" in t else 64 << 20),
+        interval_s=seconds("interval_s", 0.1, True))
+
+
 def _knob_value(ctx: _Ctx, name: str, value: object, path: tuple[str | int, ...]) -> str:
     """Check a cgroup file value as the kernel's write handler would; return it as text."""
+    if name == "memory.swap.tiers.max":
+        if not isinstance(value, str) or not value.strip():
+            raise ctx.error(path, f"expected \"<tier> max\" or \"<tier> 0\" lines, got "
+                                  f"{_kind(value)}")
+        return value
     if name == "memory.zswap.writeback":
         if isinstance(value, bool) or value not in (0, 1, "0", "1"):
             raise ctx.error(path, f"expected 0 or 1 (kernel syntax), got {_kind(value)}")
@@ -434,12 +471,13 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config",
         except ConfigError as exc:
             raise ctx.error(("scale",), str(exc).removeprefix("scale: ")) from None
     verify = ctx.boolean(top["verify"], ("verify",)) if "verify" in top else defaults.verify
+    tiers = _swap_tiers(ctx, top["swap_tiers"]) if "swap_tiers" in top else None
     costs = None
     if "costs" in top:
         costs = _costs_path(ctx, top["costs"], base_dir)
     return RunConfig(machine=machine, devices=devices, zswap=zswap, cgroups=cgroups,
                      workloads=workloads, designs=designs, seed=seed, scale=scale,
-                     verify=verify, source=source, costs=costs)
+                     verify=verify, source=source, costs=costs, tiers=tiers)
 
 
 def _costs_path(ctx: _Ctx, raw: object, base_dir: Path | None) -> str:

@@ -31,7 +31,7 @@ SIZE_KNOBS = ("memory.max", "memory.high", "memory.swap.max", "memory.swap.high"
 
 #: The memory-controller files a configuration may set (writable, and a setting rather
 #: than an action such as ``memory.reclaim``), in the order docs/config.md lists them.
-SETTABLE_KNOBS = (*SIZE_KNOBS, "memory.zswap.writeback")
+SETTABLE_KNOBS = (*SIZE_KNOBS, "memory.zswap.writeback", "memory.swap.tiers.max")
 
 #: Every memory-controller file of cgroup v2 (Documentation/admin-guide/cgroup-v2.rst),
 #: read-only ones included: a name outside this set is a knob the kernel does not have.
@@ -42,6 +42,8 @@ KERNEL_MEMCG_FILES = (
     "memory.swap.current", "memory.swap.high", "memory.swap.max", "memory.swap.peak",
     "memory.swap.events", "memory.zswap.current", "memory.zswap.max",
     "memory.zswap.writeback",
+    # Swap tiers v8/v9 (not merged; v10 moved the masks to debugfs): docs/future.md.
+    "memory.swap.tiers.max",
 )
 
 #: ``vm.*`` sysctls a configuration may set -> the :class:`vswap.mm.machine.MachineConfig`
@@ -143,6 +145,31 @@ class WorkloadSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TierSpec:
+    """Swap tiers and the demotion/promotion worker (``[swap_tiers]``; docs/future.md).
+
+    * ``tiers``: the text written into ``/sys/kernel/mm/swap/tiers``
+      (``"+FAST:100, +SLOW:-1"``): each tier is the priority range from its start up to
+      the next tier's; ``[[swap]]`` priorities place the devices.
+    * ``demote_age_s``: seconds an entry may stay untouched before it moves down (0: never).
+    * ``demote_fill_percent``: a tier fuller than this moves its oldest entries down (100:
+      never).
+    * ``promote_refaults``: refaults from one cluster of a slower tier that move the rest of
+      the cluster up (0: no promotion).
+    * ``rate_limit``: bytes per second the worker moves, at scale 1 (``scale`` shrinks it
+      with the sizes, so a scaled run takes as many worker passes).
+    * ``interval_s``: the worker's period.
+    """
+
+    tiers: str
+    demote_age_s: float = 0.0
+    demote_fill_percent: int = 100
+    promote_refaults: int = 0
+    rate_limit: int = 64 << 20
+    interval_s: float = 0.1
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """A whole run: machine, devices, zswap, cgroups, workloads, designs, seed, scale.
 
@@ -168,6 +195,8 @@ class RunConfig:
     #: A cost file (docs/costs.md), as a path usable from the current directory (a path in
     #: the file is relative to the file's directory); None: the default cost table.
     costs: str | None = None
+    #: Swap tiers and their worker (``[swap_tiers]``), or None.
+    tiers: TierSpec | None = None
 
     def scaled(self, nbytes: int, *, minimum: int = PAGE_SIZE) -> int:
         """``nbytes * scale``, rounded down to whole pages, at least ``minimum``."""
@@ -186,4 +215,6 @@ class RunConfig:
         out["workloads"] = [dataclasses.asdict(w) for w in self.workloads]
         out["designs"] = list(self.designs)
         out["zswap"] = dataclasses.asdict(self.zswap) if self.zswap is not None else None
+        if self.tiers is None:
+            del out["tiers"]
         return out

@@ -8,6 +8,7 @@ file                                                        kernel
 ``/proc/sys/vm/swappiness`` (0..200)                        mm/vmscan.c ``vm_swappiness``
 ``/proc/sys/vm/page-cluster`` (0..31)                       mm/swap.c ``page_cluster``
 ``/sys/kernel/mm/swap/vma_ra_enabled``                      mm/swap_state.c
+``/sys/kernel/mm/swap/tiers``                               swap tiers v10 mm/swap_tier.c
 ``/sys/kernel/mm/transparent_hugepage/enabled`` and
 ``.../hugepages-<size>kB/enabled``, ``.../stats/<name>``    mm/huge_memory.c
 ``/sys/kernel/mm/transparent_hugepage/shmem_enabled``       mm/shmem.c ``shmem_huge``
@@ -175,6 +176,11 @@ def _write_zswap(m: MachineBase, name: str, text: str) -> None:
         raise KernelError(Errno.EINVAL, str(exc)) from None
 
 
+# -- swap tiers ------------------------------------------------------------------------------
+def _write_swap_tiers(m: MachineBase, _rest: str, text: str) -> None:
+    m.design.devices.tiers.write(text)
+
+
 #: Single files.
 KNOBS: dict[str, Knob] = {
     "/proc/sys/vm/swappiness": Knob(
@@ -191,6 +197,9 @@ KNOBS: dict[str, Knob] = {
     "/sys/kernel/mm/swap/compact": Knob(
         "model only: vswap.swap.compaction", lambda m, _: f"{len(m.swap_compactions)}\n",
         _write_compact),
+    "/sys/kernel/mm/swap/tiers": Knob(
+        "mm/swap_tier.c (swap tiers v10)", lambda m, _: m.design.devices.tiers.read(),
+        _write_swap_tiers),
 }
 
 #: Directories whose files form one family (the path below the directory is passed on).

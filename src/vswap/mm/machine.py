@@ -186,6 +186,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
                                unuse_ptes=self.unuse_ptes,
                                remap_swap_ptes=self.remap_swap_ptes,
                                shmem_unuse=self.shmem_unuse,
+                               move_swap_ptes=self.move_swap_ptes,
                                folio_mapped=lambda folio: folio.mapcount > 0,
                                swapcache_folio_deleted=self._reap.append,
                                release_swapin_folio=self._hook_release_swapin_folio)

@@ -159,6 +159,8 @@ class MemcgFilesMixin(MachineBase):
             return "".join(f"{k} {memcg.swap_events[k]}\n" for k in SWAP_EVENTS)
         if name == "memory.stat":
             return "".join(f"{k} {v}\n" for k, v in self.memcg_stat(memcg).items())
+        if name == "memory.swap.tiers.max":
+            return self.design.devices.tiers.memcg_read(memcg.id)
         raise KernelError(Errno.ENOENT, f"{memcg.path}: no file {name!r}")
 
     def cgroup_files(self, path: str) -> dict[str, object]:
@@ -221,6 +223,8 @@ class MemcgFilesMixin(MachineBase):
             if s not in ("0", "1"):
                 raise KernelError(Errno.EINVAL, f"{name}: invalid value {s!r} (0 or 1)")
             memcg.zswap_writeback = s == "1"
+        elif name == "memory.swap.tiers.max":
+            self.design.devices.tiers.memcg_write(memcg.id, text)
         elif name in ("memory.peak", "memory.swap.peak"):
             counter = memcg.memory if name == "memory.peak" else memcg.swap
             counter.peak = counter.usage

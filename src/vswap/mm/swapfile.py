@@ -24,6 +24,8 @@ from vswap.mm.mm_types import (
     Task,
     Vma,
     pte_mkpresent,
+    pte_to_swp_entry,
+    swp_entry_to_pte,
 )
 
 if TYPE_CHECKING:
@@ -149,6 +151,54 @@ class SwapfileMixin(MachineBase):
                 by_entry[new_entry] = by_entry.pop(old_entry)
             done.add(old)
         return visited, done
+
+    def move_swap_ptes(self, moves: dict[int, int]) -> tuple[int, dict[int, int]]:
+        """Rewrite every PTE holding an old entry of ``moves`` to its new entry.
+
+        Models: a swap tier move under a design whose swap entry is the slot (classic,
+        swap table): there is no reverse map from a slot to its PTEs, so the walk is
+        ``try_to_unuse()``'s (every PTE of every anonymous VMA of every mm), restricted to
+        the entries moved, across devices; a matching PTE gets the new entry (the model's
+        swap PTEs carry no soft-dirty or exclusive bit to keep), whatever the number found
+        (the caller moves one swap count per PTE, so an entry with other holders keeps
+        theirs). Returns (PTEs visited, rewrites per old entry).
+        """
+        visited = 0
+        found: dict[int, int] = {}
+        if not moves:
+            return 0, found
+        for mm in list(self.mms.values()):
+            for vma in mm.vmas:
+                if not vma.anon_vma:
+                    continue
+                for key in range(vma.start >> PTE_TABLE_SHIFT,
+                                 ((vma.end - 1) >> PTE_TABLE_SHIFT) + 1):
+                    t = mm.tables.get(key)
+                    if t is None:
+                        continue
+                    ptes = t[0]
+                    base = key << PTE_TABLE_SHIFT
+                    lo = max(vma.start - base, 0)
+                    hi = min(vma.end - base, PTRS_PER_PTE)
+                    visited += hi - lo
+                    self.tracer.pte_walk(hi - lo)
+                    for i in range(lo, hi):
+                        v = ptes[i]
+                        if not v or v & PTE_PRESENT:
+                            continue
+                        old = pte_to_swp_entry(v)
+                        new = moves.get(old)
+                        if new is None:
+                            continue
+                        ptes[i] = swp_entry_to_pte(new)
+                        found[old] = found.get(old, 0) + 1
+        # The integrity oracle's record follows the PTEs: what was last written under the
+        # old entry is what a fault through the new one must read.
+        by_entry = self.oracle.by_entry
+        for old in found:
+            if old in by_entry:
+                by_entry[moves[old]] = by_entry[old]
+        return visited, found
 
     def unuse_pte(self, mm: MmStruct, task: Task | None, vma: Vma, vpn: int,
                   entry: SwpEntry) -> None:

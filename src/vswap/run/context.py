@@ -365,6 +365,8 @@ class RunContext:
         self.cgroup_workloads: dict[str, dict[str, Any]] = {}
         #: The kernel views at the moment the most pages were swapped out (``stat --at
         #: peak``).
+        #: Modelled time the swap tier worker spent in its passes (vswap.run.tierd).
+        self.tier_worker_ns = 0
         self.peak_views = PeakViews(_result_cgroups(config, self.cgroup),
                                     {n: r["name"] for n, r in self.device_records.items()})
 
@@ -569,6 +571,7 @@ def run_workload(config: RunConfig, workload: Workload | None = None) -> RunResu
 def _run_file_workloads(config: RunConfig) -> RunResult:
     """A run from a configuration file: every workload in its cgroup, at the same time."""
     from vswap.run.fromconfig import WorkloadView
+    from vswap.run.tierd import start_tier_worker
     from vswap.workloads import parse_workload
 
     cf = config.config_file
@@ -598,6 +601,7 @@ def _run_file_workloads(config: RunConfig) -> RunResult:
             views = [(WorkloadView(ctx, cg), wl) for cg, wl in workloads]
             for view, wl in views:
                 wl.start(view)
+            start_tier_worker(ctx)
             ctx.engine.run()
             for i, (view, wl) in enumerate(views):
                 wl.finish(view)
@@ -693,6 +697,9 @@ def _kernel_stats(ctx: RunContext) -> dict[str, Any]:
         z = m.zswap.statistics().as_dict()
         out["zswap"] = z | {"peak_pool_total_size": ctx.peak["zswap_pool"],
                             "peak_stored_pages": ctx.peak["zswap_pages"]}
+    tiers = m.design.devices.tiers
+    if tiers.enabled:
+        out["swap_tiers"] = tiers.stats() | {"worker_s": ctx.tier_worker_ns / 1e9}
     for storage in ctx._zrams:
         st = storage.stats()
         st["peak"] = {k.split(":", 1)[1]: v for k, v in ctx.peak.items()

@@ -65,6 +65,11 @@ class SwapHooks:
       by classic ``try_to_unuse`` before the page tables): bring in every page of device
       ``type_`` a tmpfs file holds a swap entry for, put it back in the file's page cache,
       and return the mapping slots visited. The default knows of no shmem and visits none.
+    * ``move_swap_ptes(moves)``: a swap tier move under a design without a swap reverse
+      map: walk every page table as ``try_to_unuse`` does, rewrite each PTE holding an old
+      entry of ``moves`` (old -> new) to the new one, and return (PTEs visited, PTEs
+      rewritten per old entry). The caller moves the swap counts. The default knows of no
+      page tables.
     * ``folio_mapped(folio)``: ``folio_mapped()``.
     * ``swapcache_folio_deleted(folio)``: the swap cache dropped its reference to ``folio``
       (``__delete_from_swap_cache()``'s caller then does ``folio_put``); the memory manager
@@ -82,6 +87,8 @@ class SwapHooks:
     remap_swap_ptes: Callable[[int, dict[int, tuple[int, int]]], tuple[int, set[int]]] = (
         lambda type_, moves: (0, set()))
     shmem_unuse: Callable[[int], int] = lambda type_: 0
+    move_swap_ptes: Callable[[dict[int, int]], tuple[int, dict[int, int]]] = \
+        lambda moves: (0, {})
     folio_mapped: Callable[[Folio], bool] = lambda folio: folio.mapcount > 0
     swapcache_folio_deleted: Callable[[Folio], None] = lambda folio: None
     release_swapin_folio: Callable[[Folio], None] = lambda folio: None

@@ -201,6 +201,8 @@ class SwapDesignBase(abc.ABC):
             folio.data[:] = storage.read_pages(offset, nr)
         self.io_reads += nr
         self.tracer.device_io(si.name, "read", nr * PAGE_SIZE)
+        if self.devices.tiers.enabled:
+            self.devices.tiers.note_read(si, offset)
         self.count_event("pswpin", nr, folio.memcg_id)
         return True
 

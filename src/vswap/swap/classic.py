@@ -179,7 +179,7 @@ class ClassicSwap(ClassicZswapHost):
         Returns:
             The first entry, or 0 (nothing allocated; a large folio is then split by reclaim).
         """
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_HAS_CACHE)
+        slot = self.devices.swap_slot_alloc(folio.order, SWAP_HAS_CACHE, folio.memcg_id)
         entry = SwpEntry(slot)
         if not self.mem_cgroup_try_charge_swap(folio, entry):
             if entry:

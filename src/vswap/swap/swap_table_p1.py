@@ -115,7 +115,7 @@ class SwapTableP1(ClassicSwap):
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry:
         """Models: ``folio_alloc_swap()`` (6.18): slots as ``SWAP_HAS_CACHE`` from a cluster
         that has (or now gets) its table, then the memcg charge (``swap_cgroup``)."""
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_HAS_CACHE)
+        slot = self.devices.swap_slot_alloc(folio.order, SWAP_HAS_CACHE, folio.memcg_id)
         entry = SwpEntry(slot)
         if entry:
             si = self.devices.swap_type_to_swap_info(swp_type(entry))

@@ -282,7 +282,7 @@ class SwapTableP4(SwapTableP1):
         """Models: ``folio_alloc_swap()`` (P2+): slots from a cluster with (or now given) its
         tables, held by the swap cache (here: claimed until ``add_to_swap_cache``) with a
         swap count of zero; then the memcg charge into the memcg table."""
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
+        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
         entry = SwpEntry(slot)
         if entry:
             si = self.devices.swap_type_to_swap_info(swp_type(entry))

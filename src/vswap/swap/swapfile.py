@@ -54,6 +54,7 @@ from vswap.kernel.types import (
     SwpSlot,
     swp_slot,
 )
+from vswap.swap.tiers import SwapTiers
 
 if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
@@ -659,6 +660,9 @@ class SwapDevices:
         self.least_priority = 0
         self.nr_swap_pages = 0
         self.total_swap_pages = 0
+        #: Swap tiers (``/sys/kernel/mm/swap/tiers``) and the cgroups' tier masks; with
+        #: none defined the allocator ignores them.
+        self.tiers = SwapTiers(self.env.memcgs)
 
     @property
     def tracer(self) -> KernelTracer:
@@ -745,6 +749,7 @@ class SwapDevices:
         si.dying = True
         si.users -= 1
         self.swap_info[si.type] = None
+        self.tiers.device_removed(si.type)
         if si.prio < 0 and self.default_prio == "decreasing":
             # _enable_swap_info gives back the priority range: later devices move up one.
             for other in self.devices():
@@ -775,19 +780,30 @@ class SwapDevices:
         self._add_to_avail_list(si)
 
     # -- allocation and freeing -------------------------------------------------------------
-    def swap_slot_alloc(self, order: int, usage: int) -> SwpSlot:
+    def swap_slot_alloc(self, order: int, usage: int, memcg_id: int = 0) -> SwpSlot:
         """Allocate ``1 << order`` contiguous slots on the best device; 0 on failure.
 
         Models: ``get_swap_pages()`` with ``n_goal = 1`` (``swap_slot_alloc`` in the seed):
         devices in priority order, each requeued behind its equal-priority siblings before it
-        is tried (round robin); a large allocation tries only the first device.
+        is tried (round robin); a large allocation tries only the first device. With swap
+        tiers, devices in a tier ``memcg_id``'s ``memory.swap.tiers.max`` disables are
+        skipped (swap tiers' ``swap_alloc_slow`` check), and a tier move allocates only on
+        its target devices.
         """
         nr = 1 << order
         if self.nr_swap_pages < nr or self.faults.fail("device_full"):
             return SwpSlot(0)
+        tiers = self.tiers
+        filtered = tiers.enabled or tiers.move_target is not None
+        first = True
         for si in list(self.avail):
             if si not in self.avail:
                 continue
+            if filtered and not tiers.allowed(si, memcg_id):
+                continue
+            if order and not first:
+                return SwpSlot(0)
+            first = False
             self._requeue(si)
             offset = si.cluster_alloc_swap_entry(order, usage, self.env.current_cpu)
             if offset:
@@ -797,8 +813,6 @@ class SwapDevices:
                 if si.inuse_pages >= si.pages:
                     self._del_from_avail_list(si)
                 return si.slot(offset)
-            if order:
-                return SwpSlot(0)
         return SwpSlot(0)
 
     def swap_slot_claim(self, si: SwapInfo, offset: int, usage: int) -> bool:
@@ -819,6 +833,8 @@ class SwapDevices:
         """Return ``nr`` slots to the device and the global free count, and tell the device
         (``swap_slot_free_notify``: zram frees the pages' memory)."""
         si.swap_range_free_map(offset, nr)
+        if self.tiers.stamps:
+            self.tiers.slots_freed(si.type, offset, nr)
         if si.storage is not None:  # allocator-only devices (tests) have no storage
             si.storage.swap_slot_free_notify(offset, nr)
         if si.flags & SWP_WRITEOK:

@@ -287,7 +287,7 @@ class VirtualSwap(VirtualSwapBase):
         if t.type[entry] == SWAPFILE and t.slot[entry]:
             return SwpSlot(t.slot[entry])
         nr = folio.nr_pages
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
+        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
         if not slot:
             if not (folio.order and self.discontig_swapout):
                 return SwpSlot(0)

@@ -147,7 +147,7 @@ def alloc_phys(d: VswapSTE, folio: Folio) -> SwpSlot:
     if memcg is not None and memcg.parent is not None and not memcg.try_charge_swap(nr):
         memcg.memcg_swap_event("max")
         return SwpSlot(0)
-    slot = d.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
+    slot = d.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
     if not slot:
         if memcg is not None:
             if memcg.parent is not None:
@@ -174,7 +174,7 @@ def direct_alloc(d: VswapSTE, folio: Folio) -> SwpEntry:
     """Models: the fallback to a physical device (phase IV's ``folio_alloc_swap``) when the
     vswap space is full: a direct-mapped entry, its cluster's memcg table made on first use,
     charged now."""
-    slot = d.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
+    slot = d.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
     entry = SwpEntry(slot)
     if entry:
         si = d.devices.swap_type_to_swap_info(swp_type(entry))

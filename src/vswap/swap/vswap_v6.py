@@ -280,7 +280,7 @@ class VirtualSwapV6(VirtualSwapBase):
             return SwpSlot(t.backing[e0])
         if self.discontig_swapout and t.type[e0] == SWAPFILE and t.backing[e0]:
             return SwpSlot(t.backing[e0])  # already on scattered slots
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED)
+        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
         if not slot:
             if not (folio.order and self.discontig_swapout):
                 return SwpSlot(0)

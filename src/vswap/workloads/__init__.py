@@ -5,7 +5,7 @@ own command line (``usemem -n 16 -O 2g``, ``memhog 1G``, ``stress-ng --pageswap 
 --pageswap-ops 1000``, ``kbuild -j 52 --jobs 300``, ``swapoff --fill 0.5``,
 ``pattern --size 64M --content mixed``, ``pageout --size 64M --content text``,
 ``tmpfs -j 4 --objects 8 --object-size 256K``,
-``trace traces/sqlite-query.npz``). Bad input is a
+``trace traces/sqlite-query.npz``, ``coldstart --app 1G --others 3G``). Bad input is a
 one-line :class:`~vswap.errors.ConfigError`.
 """
 
@@ -15,6 +15,7 @@ import shlex
 
 from vswap.errors import ConfigError
 from vswap.workloads._base import Workload
+from vswap.workloads.coldstart import Coldstart
 from vswap.workloads.kbuild import Kbuild
 from vswap.workloads.memhog import Memhog
 from vswap.workloads.mthp_frag import MthpFrag
@@ -30,7 +31,7 @@ from vswap.workloads.usemem import Usemem
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload, Pattern,
                         Pageout, TraceWorkload, MthpFrag,
-                        MthpMixed, Tmpfs)}
+                        MthpMixed, Tmpfs, Coldstart)}
 
 __all__ = ["WORKLOADS", "Workload", "parse_workload"]
 

@@ -14,6 +14,7 @@ from vswap.config import SETTABLE_KNOBS, SYSCTLS, build_machine, loads_config
 from vswap.config.loader import (
     _DEVICE_KEYS,
     _MACHINE_KEYS,
+    _TIER_KEYS,
     _TOP_KEYS,
     _WORKLOAD_KEYS,
     _ZSWAP_KEYS,
@@ -104,7 +105,8 @@ def test_every_config_key_in_config_md_is_accepted() -> None:
     text = (DOCS / "config.md").read_text()
     sections = _sections(text)
     assert set(_table_keys(sections["Top-level keys"])) == set(_TOP_KEYS) - {
-        "machine", "sysctl", "sysfs", "swap", "zswap", "cgroups", "workloads"}
+        "machine", "sysctl", "sysfs", "swap", "zswap", "cgroups", "workloads", "swap_tiers"}
+    assert set(_table_keys(sections["`[swap_tiers]`"])) == set(_TIER_KEYS)
     assert set(_table_keys(sections["`[machine]`"])) == set(_MACHINE_KEYS)
     assert set(_table_keys(sections["`[[swap]]`: devices"])) == set(_DEVICE_KEYS)
     assert set(_table_keys(sections["`[[workloads]]`"])) == set(_WORKLOAD_KEYS)

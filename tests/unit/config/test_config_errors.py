@@ -34,28 +34,29 @@ def _error(text: str, **kw: object) -> str:
 # (TOML text, the exact message)
 EXACT = [
     ("bogus = 1", "config.toml: bogus: unknown key (known: designs, seed, scale, verify, "
-                  "costs, machine, sysctl, sysfs, swap, zswap, cgroups, workloads)"),
+                  "costs, machine, sysctl, sysfs, swap, zswap, cgroups, workloads, "
+                  "swap_tiers)"),
     # cgroups: knobs the kernel does not have, has read-only, or the model lacks
     ('[cgroups."/a"]\nmemory.maxx = "1G"',
      'config.toml: cgroups."/a".memory.maxx: unknown cgroup knob; did you mean memory.max? '
      '(the kernel has: memory.max, memory.high, memory.swap.max, memory.swap.high, '
-     'memory.zswap.max, memory.zswap.writeback, ...)'),
+     'memory.zswap.max, memory.zswap.writeback, memory.swap.tiers.max, ...)'),
     ('[cgroups."/a"]\n"cpu.max" = "max"',
      'config.toml: cgroups."/a".cpu.max: unknown cgroup knob '
      '(the kernel has: memory.max, memory.high, memory.swap.max, memory.swap.high, '
-     'memory.zswap.max, memory.zswap.writeback, ...)'),
+     'memory.zswap.max, memory.zswap.writeback, memory.swap.tiers.max, ...)'),
     ('[cgroups."/a"]\nmemory.current = 0',
      'config.toml: cgroups."/a".memory.current: read-only in the kernel (settable: '
      'memory.max, memory.high, memory.swap.max, memory.swap.high, memory.zswap.max, '
-     'memory.zswap.writeback)'),
+     'memory.zswap.writeback, memory.swap.tiers.max)'),
     ('[cgroups."/a"]\nmemory.low = "1G"',
      'config.toml: cgroups."/a".memory.low: a kernel knob the model does not implement '
      '(settable: memory.max, memory.high, memory.swap.max, memory.swap.high, '
-     'memory.zswap.max, memory.zswap.writeback)'),
+     'memory.zswap.max, memory.zswap.writeback, memory.swap.tiers.max)'),
     ('[cgroups."/a"]\nmemory.reclaim = "1G"',
      'config.toml: cgroups."/a".memory.reclaim: an action when written, not a setting '
      '(settable: memory.max, memory.high, memory.swap.max, memory.swap.high, '
-     'memory.zswap.max, memory.zswap.writeback)'),
+     'memory.zswap.max, memory.zswap.writeback, memory.swap.tiers.max)'),
     # cgroups: values in kernel syntax
     ('[cgroups."/a"]\nmemory.max = "16X"',
      'config.toml: cgroups."/a".memory.max: invalid value \'16X\' (bytes with K/M/G '

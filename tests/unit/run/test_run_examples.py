@@ -22,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 #: Examples run by this module, and the one the README test runs.
 HERE = {"rfc-usemem", "rfc-kernel-build", "rfc-swapoff", "swapoff-half-full",
         "zswap-no-swapfile", "zswap-writeback-off", "folio-compaction", "folio-discontig",
-        "folio-mixed-swapin"}
+        "folio-mixed-swapin", "tiers-coldstart"}
 README = {"two-cgroups"}
 
 
@@ -164,3 +164,26 @@ def test_folio_mixed_swapin_reads_each_folio_whole(
         m = _metrics(r)
         assert m["mthp_swpin"] == m["mixed_swpin"] == m["mthp_folios"] > 0
         assert m["mixed_zero_pages"] and m["mixed_zswap_pages"] and m["mixed_swapfile_pages"]
+
+
+def test_tiers_coldstart_demotes_the_background_app(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs, _ = _run(tmp_path, "tiers-coldstart", "1/1024", capsys)
+    c, v = runs["classic"], runs["vswap"]
+    for r in (c, v):
+        st = r.kernel_stats["swap_tiers"]
+        assert st["demoted"] > 0 and st["verified"] == st["demoted"] + st["promoted"]
+        assert st["tiers"]["NET"]["demoted_in"] == st["demoted"]
+        # Before the relaunch most of the app's swapped pages are on the slow tier (the
+        # rate limit has not moved them all).
+        wm = r.workload_metrics
+        by = wm["app_pages_by_tier"]
+        assert by["NET"] > by.get("FAST", 0) and sum(by.values()) == wm["app_swapped_pages"]
+        # Per-cgroup usage of each tier: the app's slots on NET are its pages there.
+        assert wm["swap_pages_by_tier_and_cgroup"]["NET"]["/coldstart/app"] == by["NET"]
+        assert wm["launch_s"] > 0
+    # Classic finds the PTEs by walking every page table; vswap repoints descriptors.
+    cst = c.kernel_stats["swap_tiers"]
+    assert cst["ptes_rewritten"] >= cst["demoted"]
+    assert c.kernel_stats["swap_tiers"]["ptes_visited"] > 0
+    assert v.kernel_stats["swap_tiers"]["ptes_visited"] == 0

@@ -9,7 +9,9 @@ writeback off, a ``swap.max`` limit), ``swap_duplicate`` (PTEs, fork), ``swap_wr
 ``free_swap_and_cache_nr``, swap-in races on ``swapcache_prepare``, zswap writeback, zswap
 on/off, two devices (a small one that fills, a big one with whole clusters), swapoff of one
 and swapon of a small or a big one (with the page-table walk of ``SwapHooks.unuse_ptes`` for
-the designs that need one), two CPUs taking turns, and a drain of every swapped page.
+the designs that need one), two CPUs taking turns, a drain of every swapped page, and swap
+tier moves of a page to the other device (``SwapHooks.move_swap_ptes`` for the slot
+designs), also with the target full (``device_full``).
 
 The oracle is a plain dict of pages: their bytes, how many PTEs hold their swap entries and
 whether writepage parked their folio in the swap cache. After every step:
@@ -41,6 +43,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from vswap.errors import ConfigError
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.faults import FaultInjector
@@ -63,6 +66,7 @@ from vswap.swap import (
 )
 from vswap.swap.compaction import swap_compact
 from vswap.swap.storage import MemSwapStorage
+from vswap.swap.tier_move import move_entries, tier_moves_unsupported
 from vswap.zswap.zswap import Zswap
 
 #: Slots of a small swap device: it fills within a few steps.
@@ -100,10 +104,12 @@ class DesignMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        env = KernelEnv(debug_vm=True, faults=FaultInjector(seed=0))
+        self.faults = FaultInjector(seed=0)
+        env = KernelEnv(debug_vm=True, faults=self.faults)
         self.d: SwapDesign = create_design(
             self.design_name, env=env, nr_cpus=2,
-            hooks=SwapHooks(unuse_ptes=self._unuse_ptes, remap_swap_ptes=self._remap_swap_ptes),
+            hooks=SwapHooks(unuse_ptes=self._unuse_ptes, remap_swap_ptes=self._remap_swap_ptes,
+                            move_swap_ptes=self._move_ptes),
             **self.options)
         self.env = env
         self.z: Zswap = self.d.attach_zswap(total_ram_pages=1 << 16)
@@ -199,6 +205,19 @@ class DesignMachine(RuleBasedStateMachine):
 
     def _check_swapoff(self, res: SwapoffResult) -> None:
         """Design-specific checks of a completed swapoff (see :data:`EXTRAS`)."""
+
+    def _move_ptes(self, moves: dict[int, int]) -> tuple[int, dict[int, int]]:
+        """``SwapHooks.move_swap_ptes`` over the oracle's page tables: every PTE of a
+        moved page now holds its new entry (a swap tier move of a slot design)."""
+        found: dict[int, int] = {}
+        visited = 0
+        for p in self.pages.values():
+            visited += p.ptes << p.order
+            new = moves.get(p.entry) if p.entry and p.order == 0 else None
+            if new is not None:
+                found[p.entry] = p.ptes
+                p.entry = new
+        return visited, found
 
     def _unmap(self, k: int) -> None:
         p = self.pages[k]
@@ -375,6 +394,47 @@ class DesignMachine(RuleBasedStateMachine):
                 if i not in p.parked:
                     got = self.d.swap_peek_entry(SwpEntry(p.entry + i))
                     assert got == p.data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE], "data loss"
+
+    @precondition(lambda self: self._swapped())
+    @rule(pick=st.integers(0, 1 << 20), full=st.booleans())
+    def tier_move(self, pick: int, full: bool) -> None:
+        """A swap tier move (demotion or promotion) of an order-0 page to the other device;
+        with ``full`` the target has no room (fault point ``device_full``) and the page
+        must stay where it was. Designs without tier moves refuse with ConfigError."""
+        p = self.pages[self._pick_swapped(pick)]
+        slot = self.d.swp_entry_to_swp_slot(SwpEntry(p.entry))
+        if p.order or p.parked or not slot:
+            return
+        si = self.d.devices.swap_type_to_swap_info(swp_type(SwpEntry(slot)))
+        dst = frozenset(x.type for x in self.d.devices.devices() if si is not None
+                        and x.type != si.type)
+        if si is None or not dst:
+            return
+        if tier_moves_unsupported(self.design_name) is not None:
+            with pytest.raises(ConfigError):
+                move_entries(self.d, si, [p.entry], dst)  # type: ignore[arg-type]
+            return
+        before = p.entry
+        self.faults.set_rates({"device_full": 1.0 if full else 0.0})
+        try:
+            moved = move_entries(self.d, si, [p.entry], dst)  # type: ignore[arg-type]
+        finally:
+            self.faults.set_rates({"device_full": 0.0})
+        if full:
+            assert moved == 0 and p.entry == before
+            if self.d.swp_entry_to_swp_slot(SwpEntry(p.entry)) != slot:
+                # A virtual design released the old slot before it found no room
+                # anywhere: the page is back in the swap cache, as after swapoff.
+                f = self.d.swap_cache_get_folio(SwpEntry(p.entry))
+                assert f is not None and f.dirty
+                p.parked = {0: f}
+                event("tier move: device full, page parked in the swap cache")
+        if moved:
+            event("tier move: moved")
+            new_slot = self.d.swp_entry_to_swp_slot(SwpEntry(p.entry))
+            assert swp_type(SwpEntry(new_slot)) in dst
+        if not p.parked:
+            assert self.d.swap_peek_entry(SwpEntry(p.entry)) in (None, p.data)
 
     # -- invariants --------------------------------------------------------------------------
     @invariant()
