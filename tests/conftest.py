@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -44,6 +47,34 @@ def _vswap_logger_restored() -> Iterator[None]:
     yield
     logger.handlers[:] = handlers
     logger.setLevel(level)
+
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _stray_files() -> set[str]:
+    """Files in the checkout that git neither tracks nor ignores (None outside a git tree)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(_CHECKOUT), "ls-files", "--others", "--exclude-standard", "-z"],
+            capture_output=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {name for name in out.decode(errors="replace").split("\0") if name}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_left_clean() -> Iterator[None]:
+    """No test writes into the checkout: a file a test leaves there is an error at the end
+    of the session (a fuzzed swap path once left two 8 MiB swap files in the tree, and they
+    were committed). Coverage's data files are ignored by git (.gitignore)."""
+    before = _stray_files()
+    yield
+    new = _stray_files() - before
+    if new:  # another xdist worker's test may be between making and removing a file
+        time.sleep(2)
+        new &= _stray_files()
+    assert not new, f"tests left files in the checkout: {sorted(new)[:10]}"
 
 
 @pytest.fixture(params=DESIGNS)
