@@ -270,11 +270,12 @@ class ZsPool:
         cls.fullness[newfg][zid] = None
         self._zs_fullness[zid] = newfg
 
-    def _offset(self, zid: int, obj: int) -> tuple[bytearray, int, bool]:
+    def _offset(self, zid: int, obj: int) -> tuple[bytearray, int]:
+        """The zspage's buffer and the byte offset of object ``obj`` in it."""
         cls = self._classes[self._zs_class[zid]]
         buf = self._zs_buf[zid]
         assert buf is not None
-        return buf, obj * cls.size + cls.hdr, not cls.hdr
+        return buf, obj * cls.size + cls.hdr
 
     # -- main API ------------------------------------------------------------------------
     def zs_malloc(self, size: int) -> int:
@@ -380,7 +381,7 @@ class ZsPool:
     def zs_obj_corrupt(self, handle: int, offset: int, xor: int = 0xFF) -> None:
         """Flip bits of one stored byte: fault injection for the tests of ``-EIO`` paths."""
         zid = self._h_zspage[handle]
-        buf, off, _huge = self._offset(zid, self._h_obj[handle])
+        buf, off = self._offset(zid, self._h_obj[handle])
         buf[off + offset] ^= xor
 
     def zs_get_total_pages(self) -> int:

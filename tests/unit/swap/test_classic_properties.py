@@ -8,7 +8,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from vswap.kernel.errors import Errno
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import SwpEntry, swp_offset
+from vswap.kernel.types import SwpEntry, swp_entry, swp_offset
 from vswap.swap.classic import ClassicSwap
 from vswap.swap.storage import MemSwapStorage
 
@@ -102,3 +102,26 @@ class ClassicSwapMapMachine(RuleBasedStateMachine):
 
 
 TestClassicSwapMap = ClassicSwapMapMachine.TestCase
+
+
+def test_put_swap_folio_of_a_partly_mapped_large_folio_frees_only_unmapped_slots() -> None:
+    """put_swap_folio() of an order-2 folio whose slots 1 and 3 are still mapped: the cache
+    pin drops from all four, slots 0 and 2 are freed, 1 and 3 keep their one reference (the
+    per-slot path; a mutant that skipped it left four cache pins)."""
+    d = ClassicSwap()
+    si = d.swapon(MemSwapStorage(8 << 20))  # whole clusters: an mTHP needs one
+    folio = Folio(2)
+    folio.folio_lock()
+    assert d.add_to_swap(folio)
+    first = folio.swap
+    base = swp_offset(first)
+    for i in (1, 3):
+        assert d.swap_duplicate(swp_entry(si.type, base + i)) == 0
+    d.delete_from_swap_cache(folio)
+    folio.folio_unlock()
+    assert [si.swap_map[base + i] for i in range(4)] == [0, 1, 0, 1]
+    assert si.inuse_pages == 2
+    d.swap_free_nr(swp_entry(si.type, base + 1), 1)
+    d.swap_free_nr(swp_entry(si.type, base + 3), 1)
+    assert si.inuse_pages == 0
+    d.check_invariants()

@@ -253,3 +253,32 @@ def test_swapoff_completes_only_with_no_slot_in_use(design_name: str, zswap: boo
     for (pid, addr), data in want.items():
         for t in (tasks[0], child) if pid == tasks[0].pid else (tasks[1],):
             assert m.read(t, addr, PAGE_SIZE) == data
+
+
+def test_swapoff_of_one_device_leaves_the_other_alone(design_name: str,
+                                                      rng: random.Random) -> None:
+    """Two devices of one priority (round robin spreads the pages over both): swapoff of the
+    first brings in only its pages; the second keeps every slot it held, and every page
+    reads back as written (a swapoff that filtered on the wrong device type fails here)."""
+    from vswap.mm.machine import MADV_PAGEOUT, Machine, MachineConfig
+
+    m = Machine(MachineConfig(ram=4 << 20, design=design_name))
+    first, second = MemSwapStorage(1 << 20), MemSwapStorage(2 << 20)
+    m.swapon(first, prio=5)
+    m.swapon(second, prio=5)
+    si_first, si_second = m.design.devices.devices()
+    t = m.spawn("t")
+    addr = m.mmap(t, 64 * PAGE_SIZE)
+    want = [random_page(rng) for _ in range(64)]
+    for p, data in enumerate(want):
+        m.write(t, addr + p * PAGE_SIZE, data)
+    m.madvise(t, addr, 64 * PAGE_SIZE, MADV_PAGEOUT)
+    held = si_second.inuse_pages
+    assert si_first.inuse_pages > 0 and held > 0
+    result = m.swapoff(first.name)
+    assert result.completed, result.error
+    assert si_first.inuse_pages == 0
+    assert si_second.inuse_pages == held
+    for p, data in enumerate(want):
+        assert m.read(t, addr + p * PAGE_SIZE, PAGE_SIZE) == data
+    m.design.check_invariants()

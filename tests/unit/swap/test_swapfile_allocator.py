@@ -187,6 +187,20 @@ def test_proc_swaps_format() -> None:
     assert lines[1] == "/swapfile" + " " * 31 + "file\t1048572\t\t0\t\t-1"
 
 
+
+def test_proc_swaps_drops_the_second_tab_from_eight_digit_sizes() -> None:
+    """swap_show(): Size and Used are followed by two tabs below 10,000,000 KiB and by one
+    from there (so the columns still line up): 9,999,996 KiB keeps both, 10,000,000 KiB
+    (a 2,500,001-page area: the header page is not swap) loses one; Used likewise."""
+    devs = SwapDevices()
+    small = _dev(devs, name="/small", kind="file", nr_pages=2_500_000)
+    big = _dev(devs, name="/big", kind="file", nr_pages=2_500_001)
+    small.inuse_pages = 2_499_999   # 9,999,996 KiB
+    big.inuse_pages = 2_500_000     # 10,000,000 KiB
+    lines = devs.proc_swaps().splitlines()
+    assert lines[1] == "/small" + " " * 34 + "file\t9999996\t\t9999996\t\t-1"
+    assert lines[2] == "/big" + " " * 36 + "file\t10000000\t10000000\t-2"
+
 def test_count_continuation_digits() -> None:
     devs = SwapDevices()
     si = _dev(devs)

@@ -22,7 +22,7 @@ from vswaphelpers import (
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import SwpEntry, non_swap_entry
 from vswap.swap.vswap import VirtualSwap
-from vswap.swap.vswap_desc import MAX_VSWAP, SwapType
+from vswap.swap.vswap_desc import MAX_VSWAP, SwapType, VswapDescTable
 
 E = SwpEntry
 SWAPFILE, ZERO, ZSWAP, FOLIO = (SwapType.VSWAP_SWAPFILE, SwapType.VSWAP_ZERO,
@@ -167,3 +167,27 @@ def test_bad_configuration_is_rejected() -> None:
         VirtualSwap(partition="hash")
     with pytest.raises(ConfigError):
         VirtualSwap(cluster_shift=12)
+
+
+def test_check_backing_measures_the_prefix_backed_like_the_first_id() -> None:
+    """vswap_check_backing(): the run of ids from e0 with e0's backing. Four ZSWAP ids: 4;
+    the third made ZERO: 2; SWAPFILE needs consecutive slots; a dead id ends the run."""
+    t = VswapDescTable()
+    e0 = t.vswap_alloc(4)
+    assert e0 and all(t.is_live(e0 + i) for i in range(4))
+    for i in range(4):
+        t.set_zswap(e0 + i, 100 + i)
+    assert t.check_backing(e0, 4) == (4, ZSWAP)
+    assert t.check_backing(e0 + 1, 3) == (3, ZSWAP)
+    t.type[e0 + 2] = ZERO
+    assert t.check_backing(e0, 4) == (2, ZSWAP)
+    assert t.check_backing(e0 + 2, 2) == (1, ZERO)
+    for i in range(4):
+        t.type[e0 + i] = SWAPFILE
+        t.slot[e0 + i] = 1000 + i
+    assert t.check_backing(e0, 4) == (4, SWAPFILE)
+    t.slot[e0 + 3] = 2000
+    assert t.check_backing(e0, 4) == (3, SWAPFILE)
+    t.release_vswap_slot(e0 + 1)
+    assert t.check_backing(e0, 4) == (1, SWAPFILE)
+    assert t.check_backing(e0 + 1, 3) == (0, SWAPFILE)

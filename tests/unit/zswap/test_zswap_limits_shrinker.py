@@ -153,6 +153,38 @@ def test_shrinker_count_and_scan(machine, helpers) -> None:
     assert machine.zswap.zswap_shrinker_scan(cg, 4) == SHRINK_STOP
 
 
+
+def test_shrinker_count_consumes_disk_swapins(machine, helpers) -> None:
+    """zswap_shrinker_count(): recent disk swap-ins (nr_disk_swapins) protect as many LRU
+    entries and are consumed; an excess over the LRU's length carries to the next count.
+    Incompressible pages, so that the count's scaling (nr_backing / nr_stored = 1) keeps
+    every difference of one entry visible."""
+    cg = machine.memcgs.create("/s")
+    _fill(machine, helpers, 10, cg)
+    machine.zswap.set_param("shrinker_enabled", True)
+    assert cg.zswap.usage >> 12 >= 10
+    scale = (cg.zswap.usage >> 12) / 10
+
+    def count_is(n: int) -> None:
+        assert machine.zswap.zswap_shrinker_count(cg) == int(n * scale), n
+
+    count_is(10)
+    count_is(10)  # a count without swap-ins consumes nothing
+    folio = machine.new_folio(helpers.text_page(1), cg)
+    for _ in range(4):
+        machine.zswap.zswap_folio_swapin(folio)
+    count_is(6)
+    count_is(10)
+    for _ in range(15):
+        machine.zswap.zswap_folio_swapin(folio)
+    count_is(0)
+    count_is(5)
+    count_is(10)
+    for _ in range(10):
+        machine.zswap.zswap_folio_swapin(folio)
+    count_is(0)
+    count_is(10)
+
 def test_shrinker_scan_stops_on_swapcache_race(machine, helpers) -> None:
     machine.zswap.set_param("shrinker_enabled", True)
     cg = machine.memcgs.create("/s")
