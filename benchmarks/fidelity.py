@@ -58,11 +58,16 @@ def summary(rows: list[dict[str, Any]], tables: list[str]) -> list[str]:
         f"sys/page {t}" for t in tables) + " |",
            "|---|---|" + "---|" * (len(cols) + len(tables))]
     for r in rows:
+        if "failed" in r["host"]:
+            out.append(f"| {r['setup']} | {r['workload']} | kernel run failed: "
+                       f"{r['host']['failed']} |" + " |" * (len(cols) + len(tables) - 1))
+            continue
         first = r[tables[0]]
         cells = [_cell(first[k]) for k in cols]
         cells += [_cell(r[t]["sys_per_swapped_page_ratio"]) for t in tables]
         out.append(f"| {r['setup']} | {r['workload']} | " + " | ".join(cells) + " |")
-    offs = {r["setup"]: r for r in rows if r["workload"] == "swapoff"}
+    offs = {r["setup"]: r for r in rows
+            if r["workload"] == "swapoff" and "failed" not in r["host"]}
     if "file" in offs:
         out.append("")
         out.append("| swapoff, relative to the swap file | kernel real | " + " | ".join(
@@ -154,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.summary:
         data = json.loads(Path(args.summary).read_text())
-        names = [k for k in data["rows"][0] if k not in ("setup", "workload", "spec", "host")]
+        names = next(([k for k in r if k not in ("setup", "workload", "spec", "host")]
+                      for r in data["rows"] if "failed" not in r["host"]), [])
         print("\n".join(summary(data["rows"], names)))
         return 0
     num, _, den = args.scale.partition("/")
@@ -190,11 +196,17 @@ def main(argv: list[str] | None = None) -> int:
             if args.from_host:
                 row["host"] = saved[(setup, wname)]
             else:
-                row["host"], results = host_row(workload, limit, spec, zswap,
-                                                max(1, args.repeats), cpus)
+                try:
+                    row["host"], results = host_row(workload, limit, spec, zswap,
+                                                    max(1, args.repeats), cpus)
+                except HostError as exc:
+                    # Three failed host runs: the spec has no kernel side. Keep the row
+                    # (the table says so) and go on with the other specs.
+                    row["host"] = {"failed": str(exc)}
+                    results = []
                 runs += [{"setup": setup, "workload": wname, "side": "host", "result": r}
                          for r in results]
-            if args.host_only:
+            if args.host_only or "failed" in row["host"]:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 continue

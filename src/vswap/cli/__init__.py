@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -72,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        return _reader_gone()
     except (ConfigError, KernelError, OSError) as exc:
         sys.stderr.write(f"vswap: error: {_one_line(exc)}\n")
         return 2
@@ -87,6 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("vswap: interrupted\n")
         return 130
+
+
+def _reader_gone() -> int:
+    """stdout's reader went away (``vswap ... | head``): stop quietly, as a command killed
+    by SIGPIPE does, with the shell's status for that (128 + 13). stdout is pointed at
+    /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (tests capture it): nothing to redirect
+        pass
+    return 128 + signal.SIGPIPE
 
 
 def _one_line(exc: BaseException) -> str:

@@ -151,3 +151,21 @@ def test_cli_negative_jobs_is_one_line_error() -> None:
         pytest.skip("no compare command")
     rc, err = _run_cli(["compare", "--jobs", "-1"])
     assert rc != 0 and len(err.splitlines()) == 1 and err.startswith("vswap: error:")
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away() -> None:
+    """``vswap ... | head``: stdout's reader closes the pipe before the command has
+    written; the command stops with the SIGPIPE status (141), no error line, no
+    traceback (it printed ``vswap: error: [Errno 32] Broken pipe`` and exited 2)."""
+    import subprocess
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first write
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vswap", "metadata", "--json"],
+                              stdout=w, stderr=subprocess.PIPE, timeout=120, check=False)
+    finally:
+        os.close(w)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == b""
