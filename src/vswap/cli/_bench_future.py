@@ -11,6 +11,7 @@ import argparse
 import time
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from vswap.cli._runopts import check_json_option, check_outcome, costs_from, designs_from, run_all
@@ -95,6 +96,11 @@ def _print_table(console: Console, t: FutureTable, by: dict[str, RunResult], sca
                 else:
                     cells.append("")
             table.add_row(f"{row} / {t.baseline}", *cells, style="bold")
+    # Never cut a cell: a table wider than the console gets its natural width.
+    need = Measurement.get(console, console.options.update(width=1 << 12), table).maximum
+    width = console.width
+    console.width = max(width, need)
     console.print(table)
+    console.width = width
     for line in t.summary(by):
         console.print(f"  {line}", highlight=False)

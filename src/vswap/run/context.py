@@ -404,7 +404,8 @@ class RunContext:
             "name": name if backing == "mem" else file_name, "kind": kind.name,
             "backing": backing, "type": "file" if backing == "file" else "partition",
             "size_pages": int(si.pages), "used_pages": 0,
-            "peak_used_pages": 0, "prio": int(si.prio), "_si": si}
+            "peak_used_pages": 0, "prio": int(si.prio), "_si": si,
+            "_queue": self.queues[name]}
 
     def close(self) -> None:
         for s in self._storages:

@@ -73,9 +73,25 @@ def _tiers(scale: float, *, seed: int, designs: tuple[str, ...] | None,
     return tiers_table(scale, seed=seed, designs=designs, verify=verify)
 
 
+def _fragmentation(scale: float, *, seed: int, designs: tuple[str, ...] | None,
+                   verify: bool) -> FutureTable:
+    from vswap.run.future_folio import fragmentation_table
+
+    return fragmentation_table(scale, seed=seed, designs=designs, verify=verify)
+
+
+def _mixed_swapin(scale: float, *, seed: int, designs: tuple[str, ...] | None,
+                  verify: bool) -> FutureTable:
+    from vswap.run.future_folio import mixed_table
+
+    return mixed_table(scale, seed=seed, designs=designs, verify=verify)
+
+
 #: Use case name -> table builder, in print order.
 FUTURE_TABLES: dict[str, TableBuilder] = {
     "tiers": _tiers,
+    "fragmentation": _fragmentation,
+    "mixed-swapin": _mixed_swapin,
 }
 
 

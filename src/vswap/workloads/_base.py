@@ -23,7 +23,8 @@ from vswap.workloads._scale import Scaling
 if TYPE_CHECKING:
     from vswap.workloads.context import WorkloadContext
 
-__all__ = ["USER_RANDOM_NS", "USER_WORD_NS", "Workload", "WorkloadParser", "usemem_bytes"]
+__all__ = ["USER_RANDOM_NS", "USER_WORD_NS", "Workload", "WorkloadParser", "device_requests",
+           "usemem_bytes"]
 
 #: User time of one 8-byte access in usemem's loop (``vp[idx] = idx`` through a volatile
 #: pointer, index arithmetic, loop test): estimate, ~3 cycles at 3 GHz for a store-bound loop
@@ -73,6 +74,18 @@ def usemem_bytes(offset: int, nbytes: int) -> bytes:
     holds its index in the region (``vp[idx] = idx``), little endian."""
     first = offset // 8
     return np.arange(first, first + nbytes // 8, dtype="<u8").tobytes()
+
+
+def device_requests(ctx: WorkloadContext) -> tuple[int, int]:
+    """The read and write requests the run's swap devices completed so far (their I/O
+    queues' ``/proc/diskstats`` counters, summed); (0, 0) for a context without queues."""
+    reads = writes = 0
+    for rec in ctx.device_records.values():
+        q = rec.get("_queue")
+        if q is not None:
+            reads += int(q.reads)
+            writes += int(q.writes)
+    return reads, writes
 
 
 class Workload(abc.ABC):

@@ -49,7 +49,8 @@ class WorkloadContext(Protocol):
     metrics: dict[str, Any]
     #: The workload's output lines (usemem-style).
     report_lines: list[str]
-    #: Per swap device name: name, kind, sizes (the run's device table).
+    #: Per swap device name: name, kind, sizes (the run's device table); ``_si`` is the
+    #: device's SwapInfo, ``_queue`` its I/O queue (``reads``/``writes``: requests done).
     device_records: dict[str, dict[str, Any]]
     #: Timings of a swapoff the workload ran.
     swapoff: dict[str, float]

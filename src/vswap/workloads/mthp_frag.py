@@ -19,7 +19,10 @@ start elsewhere, one line). Reported (``metrics``): the device's free
 clusters and largest free run before and after compaction, compaction's moves, copies,
 descriptor updates, PTEs scanned and rewritten and its modelled time, the mTHP ``swpout`` /
 ``swpout_fallback`` / ``split`` counts of the swap-out, the folios written to scattered
-slots, ``pswpout`` and the swap-out's modelled time.
+slots, ``pswpout`` and the swap-out's modelled time; then the read-back of the region: its
+modelled time (``readback_time_s``), the device read requests it made
+(``readback_reads``) and the write requests of swap-out and read-back
+(``swapout_writes``: the swap-out's, completed by then).
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ from vswap.mm.huge_memory import THP_ORDERS, order_size_name
 from vswap.mm.machine import MADV_DONTNEED, MADV_HUGEPAGE, MADV_PAGEOUT
 from vswap.swap.compaction import FragStats, check_compactable
 from vswap.units import parse_size
-from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser, usemem_bytes
+from vswap.workloads._base import (
+    USER_WORD_NS,
+    Workload,
+    WorkloadParser,
+    device_requests,
+    usemem_bytes,
+)
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
@@ -211,8 +220,11 @@ class MthpFrag(Workload):
         s0 = dict(stats)
         out0 = m.vmstat["pswpout"]
         disc0 = getattr(m.design, "discontig_swpout", 0)
+        io0 = device_requests(ctx)
         t0 = ctx.engine.now
         yield from ctx.op(task, m.madvise, thp, addr, size, MADV_PAGEOUT)
+        io1 = device_requests(ctx)
+        t1 = ctx.engine.now
         ctx.metrics.update({
             "mthp_folios": size // (PAGE_SIZE << self.order),
             "mthp_swpout": stats["swpout"] - s0.get("swpout", 0),
@@ -228,6 +240,10 @@ class MthpFrag(Workload):
             for i in range(0, nb, PAGE_SIZE):
                 self._check(ctx, got[i:i + PAGE_SIZE], want[i:i + PAGE_SIZE])
             ctx.advance(nb // PAGE_SIZE)
+        io2 = device_requests(ctx)
+        ctx.metrics.update({"swapout_writes": io2[1] - io0[1],
+                            "readback_reads": io2[0] - io1[0],
+                            "readback_time_s": (ctx.engine.now - t1) / 1e9})
         yield from ctx.op(task, m.exit, thp)
 
     @staticmethod

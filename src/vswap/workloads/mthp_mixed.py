@@ -20,7 +20,8 @@ maps ``--size`` with ``MADV_HUGEPAGE`` and writes usemem content in ``--thp-size
 
 Reported (``metrics``): the folios, the mTHP ``swpin`` / ``swpin_fallback`` counts of the
 read-back, the folios read from mixed backends and their pages per backend, ``pswpin``,
-``zswpin``, ``swpin_zero``, major faults and the read-back's modelled time.
+``zswpin``, ``swpin_zero``, major faults, the device read requests (``readback_reads``) and
+the read-back's modelled time.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.huge_memory import THP_ORDERS, order_size_name
 from vswap.mm.machine import MADV_HUGEPAGE, MADV_PAGEOUT
 from vswap.units import parse_size
-from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser, usemem_bytes
+from vswap.workloads._base import (
+    USER_WORD_NS,
+    Workload,
+    WorkloadParser,
+    device_requests,
+    usemem_bytes,
+)
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
@@ -162,6 +169,7 @@ class MthpMixed(Workload):
         mixed0 = getattr(design, "mixed_swpin", 0)
         vm = m.vmstat
         v0 = {k: vm[k] for k in ("pswpin", "zswpin", "swpin_zero", "pgmajfault")}
+        reads0 = device_requests(ctx)[0]
         t0 = ctx.engine.now
         for off in range(0, size, step):
             nb = min(step, size - off)
@@ -179,6 +187,7 @@ class MthpMixed(Workload):
             **{f"mixed_{k.removeprefix('VSWAP_').lower()}_pages": runs[k] - runs0.get(k, 0)
                for k in runs},
             **{f"readback_{k}": vm[k] - v for k, v in v0.items()},
+            "readback_reads": device_requests(ctx)[0] - reads0,
             "readback_time_s": (ctx.engine.now - t0) / 1e9})
         ctx.report_lines.append(
             f"mthp-mixed: {n >> self.order} folios; read back with mTHP swpin "
