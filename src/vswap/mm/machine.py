@@ -38,6 +38,7 @@ from vswap.kernel.memcontrol import MAX, MemCgroup
 from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 from vswap.mm.checks import check_folio_free
+from vswap.mm.hibernate import HibernateMixin
 from vswap.mm.huge_memory import HugeMemoryMixin, ThpSettings
 from vswap.mm.integrity import PageOracle
 from vswap.mm.knobs import KnobsMixin
@@ -117,7 +118,7 @@ class MachineConfig:
 
 class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin, PageAllocMixin,
               VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, MemcgFilesMixin, KnobsMixin,
-              ProcfsMixin, ShmemMixin):
+              ProcfsMixin, ShmemMixin, HibernateMixin):
     """One simulated machine. See the module docstring for the public API.
 
     The mixins, one per kernel file: :mod:`vswap.mm.memory` (faults, COW, fork, zap),
@@ -126,7 +127,8 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
     :mod:`vswap.mm.page_alloc` (watermarks, allocation), :mod:`vswap.mm.vmscan`,
     :mod:`vswap.mm.rmap`, :mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`,
     :mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs` (sysctl/sysfs),
-    :mod:`vswap.mm.procfs` and :mod:`vswap.mm.shmem` (tmpfs); their shared state is declared
+    :mod:`vswap.mm.procfs`, :mod:`vswap.mm.shmem` (tmpfs) and :mod:`vswap.mm.hibernate`
+    (hibernation to swap); their shared state is declared
     in :mod:`vswap.mm._base`.
     """
 

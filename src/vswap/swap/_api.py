@@ -295,6 +295,44 @@ class SwapDesign(Protocol):
         """Models: ``folio_swapped()``: does any page table still name one of the folio's
         entries?"""
 
+    # -- hibernation -----------------------------------------------------------------------
+    def swap_slot_alloc_of_type(self, type_: int) -> SwpSlot:
+        """Allocate one *physical* slot of device ``type_`` for a hibernation image page.
+
+        Models: ``swap_slot_alloc_of_type()`` (seed patch 05; ``get_swap_page_of_type()`` in
+        v6.14, ``swap_alloc_hibernation_slot()`` from swap table phase II), called by
+        kernel/power/swap.c's ``alloc_swapdev_block()``. The slot is owned by no swap entry:
+        classic and the swap table designs give it a swap count of one and no cache pin;
+        the virtual designs mark it ``SWAP_MAP_ALLOCATED`` with no descriptor and no
+        reverse-map owner (spec part 1 §3 and invariant 31, part 2 §18 invariant 3). No
+        memcg is charged; ``/proc/swaps`` Used and ``nr_swap_pages`` count it.
+
+        Returns:
+            The slot, or 0 (no such device, not writable, or full).
+        """
+
+    def swap_slot_free_nr(self, slot: SwpSlot, nr: int) -> None:
+        """Free ``nr`` consecutive hibernation slots from ``slot``.
+
+        Models: ``swap_slot_free_nr()`` (seed patch 05; ``swap_free_nr()`` in v6.14,
+        ``swap_free_hibernation_slot()`` per slot from swap table phase II, which also
+        reclaims a folio readahead may have cached at it), called by
+        ``free_all_swap_pages()``.
+
+        Raises:
+            KernelError(EINVAL): a slot that :meth:`swap_slot_alloc_of_type` did not give.
+        """
+
+    @property
+    def pm_suspended_storage(self) -> bool:
+        """Models: ``pm_suspended_storage()``: hibernation is writing its image, so
+        ``folio_free_swap`` frees nothing (a slot recorded in the image as a clean
+        swap-cache folio's must not be reused for an image page)."""
+
+    @pm_suspended_storage.setter
+    def pm_suspended_storage(self, value: bool) -> None:
+        """``pm_restrict_gfp_mask()`` / ``pm_restore_gfp_mask()`` around the image write."""
+
     # -- swap cache ------------------------------------------------------------------------
     def add_to_swap(self, folio: Folio) -> bool:
         """Allocate entries for a locked anonymous folio and put it in the swap cache.

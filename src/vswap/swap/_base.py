@@ -86,6 +86,7 @@ class SwapDesignBase(abc.ABC):
         #: "Read-error on swap-device" (``end_swap_bio_write`` / ``end_swap_bio_read``).
         self.io_write_errors = 0
         self.io_read_errors = 0
+        self._pm_suspended_storage = False
 
     @property
     def tracer(self) -> KernelTracer:
@@ -243,8 +244,71 @@ class SwapDesignBase(abc.ABC):
         self.put_swap_folio(folio, entry)
 
     def folio_swapcache_freeable(self, folio: Folio) -> bool:
-        """Models: ``folio_swapcache_freeable()``."""
-        return folio.swapcache and not folio.writeback
+        """Models: ``folio_swapcache_freeable()``: in the swap cache, not under writeback,
+        and hibernation is not writing its image (``pm_suspended_storage()``)."""
+        return folio.swapcache and not folio.writeback and not self._pm_suspended_storage
+
+    @property
+    def pm_suspended_storage(self) -> bool:
+        """Models: ``pm_suspended_storage()``: set while hibernation writes its image."""
+        return self._pm_suspended_storage
+
+    @pm_suspended_storage.setter
+    def pm_suspended_storage(self, value: bool) -> None:
+        self._pm_suspended_storage = value
+
+    # -- hibernation ------------------------------------------------------------------------
+    #: The allocator byte of a hibernation slot: a swap count of one (classic, 6.18) or
+    #: ``SWAP_MAP_ALLOCATED`` (the virtual designs and the swap tables): both are 1.
+    hibernation_slot_usage = 1
+
+    def swap_slot_alloc_of_type(self, type_: int) -> SwpSlot:
+        """Allocate one physical slot of device ``type_`` for a hibernation image page.
+
+        Models: ``swap_slot_alloc_of_type()`` (seed patch 05; ``get_swap_page_of_type()``,
+        ``swap_alloc_hibernation_slot()``): :meth:`SwapDevices.swap_slot_alloc_of_type`,
+        then the design's :meth:`hibernation_slot_taken`. Returns the slot or 0.
+        """
+        si = self.devices.swap_type_to_swap_info(type_)
+        if si is None:
+            return SwpSlot(0)
+        offset = self.devices.swap_slot_alloc_of_type(si, self.hibernation_slot_usage)
+        if not offset:
+            return SwpSlot(0)
+        self.hibernation_slot_taken(si, offset)
+        return si.slot(offset)
+
+    def swap_slot_free_nr(self, slot: SwpSlot, nr: int) -> None:
+        """Free ``nr`` hibernation slots from ``slot`` (``free_all_swap_pages``).
+
+        Models: ``swap_slot_free_nr()`` (seed patch 05; ``swap_free_nr()``,
+        ``swap_free_hibernation_slot()``): each slot leaves ``si.hibernation_slots``, then
+        the design's :meth:`hibernation_slot_free` returns it.
+
+        Raises:
+            KernelError(EINVAL): a slot of no device, or not a hibernation slot (nothing of
+                the range is freed).
+        """
+        si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
+        offset = swp_slot_offset(slot)
+        if si is None:
+            raise KernelError(Errno.EINVAL, f"swap_slot_free_nr: slot {slot:#x} of no device")
+        for off in range(offset, offset + nr):
+            if off not in si.hibernation_slots:
+                raise KernelError(Errno.EINVAL, f"swap_slot_free_nr: slot {si.type}:{off} "
+                                                "is not a hibernation slot")
+        for off in range(offset, offset + nr):
+            self.devices.hibernation_slot_release(si, off)
+            self.hibernation_slot_free(si, off)
+
+    def hibernation_slot_taken(self, si: SwapInfo, offset: int) -> None:  # noqa: B027
+        """The design's part of a hibernation slot's allocation (the allocator byte is all
+        most designs need; the swap table designs give the cluster its table)."""
+
+    @abc.abstractmethod
+    def hibernation_slot_free(self, si: SwapInfo, offset: int) -> None:
+        """Return hibernation slot ``offset`` of ``si`` (already out of
+        ``si.hibernation_slots``): the design's free path for a slot no entry owns."""
 
     def folio_free_swap(self, folio: Folio) -> bool:
         """Free the swap space of a folio no page table references any more.

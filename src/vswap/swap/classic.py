@@ -391,6 +391,12 @@ class ClassicSwap(ClassicZswapHost):
         """Models: ``swap_free()``."""
         self.swap_free_nr(entry, 1)
 
+    def hibernation_slot_free(self, si: SwapInfo, offset: int) -> None:
+        """Models: ``free_all_swap_pages()``'s ``swap_free_nr()`` (v6.14): the slot's one
+        count goes, and the slot with it unless readahead cached a folio there (then that
+        folio is reclaimed like any cache-only one)."""
+        self.swap_free_nr(swp_entry(si.type, offset), 1)
+
     def swapcache_clear(self, entry: SwpEntry, nr: int = 1) -> None:
         """Models: ``swapcache_clear()``: drop the cache pins taken by swapcache_prepare."""
         si, offset = self._swap_info_get(entry)
@@ -566,12 +572,14 @@ class ClassicSwap(ClassicZswapHost):
         return zero, max(inuse - zero - zswapped, 0)
 
     def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
-        """Every used slot: (entry, full swap count, ``SWAP_HAS_CACHE`` set)."""
+        """Every used slot but hibernation's: (entry, full swap count, ``SWAP_HAS_CACHE``
+        set)."""
         for si in self.devices.devices():
             smap = si.swap_map
+            hib = si.hibernation_slots
             for off in range(1, si.max):
                 b = smap[off]
-                if b and b != si.map_bad:
+                if b and b != si.map_bad and off not in hib:
                     yield (swp_entry(si.type, off), si.full_count(off),
                            bool(b & SWAP_HAS_CACHE))
 

@@ -204,6 +204,40 @@ class _MmapSwapStorage:
         start = offset << PAGE_SHIFT
         self._map[start:start + nbytes] = data
 
+    def read_block(self, block: int) -> bytes:
+        """Return page ``block`` of the area, the header page (0) included.
+
+        Models: a read by ``hib_submit_io()`` (kernel/power/swap.c), which addresses the
+        block device directly, below the swap layer: the resume block is the swap header.
+
+        Raises:
+            KernelError: EINVAL past ``last_page``; EBADF after :meth:`close`.
+        """
+        if not 0 <= block < self.nr_pages or self._closed:
+            raise self._closed_error() if self._closed else KernelError(
+                Errno.EINVAL, f"{self.name}: block {block} outside 0..{self.nr_pages - 1}")
+        start = block << PAGE_SHIFT
+        return self._map[start:start + PAGE_SIZE]
+
+    def write_block(self, block: int, data: Buffer) -> None:
+        """Store exactly one page at page ``block``, the header page (0) included.
+
+        Models: a write by ``hib_submit_io()`` (``mark_swapfiles()`` rewrites the header
+        page's signature; resume puts the original back).
+
+        Raises:
+            KernelError: EINVAL past ``last_page`` or ``data`` not 4096 bytes; EBADF after
+                :meth:`close`.
+        """
+        if _nbytes(data) != PAGE_SIZE:
+            raise KernelError(Errno.EINVAL, f"{self.name}: write_block needs {PAGE_SIZE} "
+                              f"bytes, got {_nbytes(data)}")
+        if not 0 <= block < self.nr_pages or self._closed:
+            raise self._closed_error() if self._closed else KernelError(
+                Errno.EINVAL, f"{self.name}: block {block} outside 0..{self.nr_pages - 1}")
+        start = block << PAGE_SHIFT
+        self._map[start:start + PAGE_SIZE] = data
+
     def swap_slot_free_notify(self, offset: int, nr: int = 1) -> None:
         """Nothing to free: the slot's bytes stay until overwritten, as on a disk."""
 

@@ -112,6 +112,11 @@ class SwapTableP1(ClassicSwap):
             self.tables.alloc_table(si.type, c)
         users[c] += nr
 
+    def hibernation_slot_taken(self, si: SwapInfo, offset: int) -> None:
+        """Models: ``get_swap_page_of_type()`` (6.18): a cluster taking its first slot gets
+        its table (``swap_cluster_populate``), as for any allocation."""
+        self._clusters_used(si, offset, 1)
+
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry:
         """Models: ``folio_alloc_swap()`` (6.18): slots as ``SWAP_HAS_CACHE`` from a cluster
         that has (or now gets) its table, then the memcg charge (``swap_cgroup``)."""

@@ -277,6 +277,20 @@ class SwapTableP4(SwapTableP1):
         if not self._count(si, offset) and not self._cached(si, offset):
             self._free_slots(si, offset, 1)
 
+    # -- hibernation -------------------------------------------------------------------------------
+    def hibernation_slot_taken(self, si: SwapInfo, offset: int) -> None:
+        """Models: ``swap_alloc_hibernation_slot()`` (P2+): the cluster's tables, and a swap
+        count of one in the slot's word with no folio (the allocation has none)."""
+        self._clusters_used(si, offset, 1)
+        self._set_count(si, offset, 1)
+
+    def hibernation_slot_free(self, si: SwapInfo, offset: int) -> None:
+        """Models: ``swap_free_hibernation_slot()`` (P2+): the count dropped under the
+        cluster lock, then ``__try_to_reclaim_swap(TTRS_ANYWAY)`` for a folio readahead may
+        have cached at the slot."""
+        self._put_counts(si, offset, 1)
+        self.try_to_reclaim_swap(si, offset, TTRS_ANYWAY)
+
     # -- lifetime ----------------------------------------------------------------------------------
     def folio_alloc_swap(self, folio: Folio) -> SwpEntry:
         """Models: ``folio_alloc_swap()`` (P2+): slots from a cluster with (or now given) its
@@ -569,11 +583,13 @@ class SwapTableP4(SwapTableP1):
         return zero, max(inuse - zero - zswapped, 0)
 
     def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
-        """Every allocated slot: (entry, swap count, folio cached or claimed)."""
+        """Every allocated slot but hibernation's: (entry, swap count, folio cached or
+        claimed)."""
         for si in self.devices.devices():
             smap = si.swap_map
+            hib = si.hibernation_slots
             for off in range(1, si.max):
-                if smap[off] == SWAP_MAP_ALLOCATED:
+                if smap[off] == SWAP_MAP_ALLOCATED and off not in hib:
                     yield swp_entry(si.type, off), self._count(si, off), self._cached(si, off)
 
     def swap_peek_entry(self, entry: SwpEntry) -> bytes | None:

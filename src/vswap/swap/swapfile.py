@@ -230,6 +230,10 @@ class SwapInfo:
         #: continuation pages allocated per swap_map page (``page->lru`` chains).
         self.cont_digits: dict[int, list[int]] = {}
         self.cont_pages: dict[int, int] = {}
+        #: Slots held by a hibernation image (``swap_slot_alloc_of_type``), owned by no swap
+        #: entry: the kernel keeps them in kernel/power/swap.c's ``swsusp_extents``; the
+        #: model keeps them here so the checkers can tell them from entries.
+        self.hibernation_slots: set[int] = set()
         self._setup_clusters(bad)
 
     # -- setup ------------------------------------------------------------------------
@@ -613,6 +617,9 @@ class SwapInfo:
             counts[-1] += tail
         assert list(self.cluster_count) == counts, "cluster counts != map"
         assert inuse == self.inuse_pages, f"inuse_pages {self.inuse_pages} != {inuse}"
+        for off in self.hibernation_slots:
+            assert self.swap_map[off] & ~SWAP_HAS_CACHE == 1, (
+                f"hibernation slot {self.type}:{off} in state {self.swap_map[off]:#x}")
         seen: dict[int, str] = {}
         lists = [("free", self.free_clusters), ("full", self.full_clusters)]
         lists += [(f"nonfull[{o}]", lst) for o, lst in enumerate(self.nonfull_clusters)]
@@ -727,9 +734,20 @@ class SwapDevices:
         return si
 
     def begin_swapoff(self, si: SwapInfo) -> None:
-        """First half of ``swapoff``: stop allocations and take the pages out of the totals."""
+        """First half of ``swapoff``: stop allocations and take the pages out of the totals.
+
+        Raises:
+            KernelError(EINVAL): a swapoff of ``si`` is already running.
+            KernelError(EBUSY): a hibernation image holds slots of ``si``. The kernel has no
+                such check (user space is frozen while the kernel writes an image; with
+                uswsusp ``try_to_unuse`` would spin on slots no page table names); the
+                model refuses instead.
+        """
         if not si.flags & SWP_WRITEOK:
             raise KernelError(Errno.EINVAL, f"{si.name}: swapoff already in progress")
+        if si.hibernation_slots:
+            raise KernelError(Errno.EBUSY, f"{si.name}: {len(si.hibernation_slots)} slots "
+                                           "held by a hibernation image")
         self._del_from_avail_list(si)
         si.flags &= ~SWP_WRITEOK
         self.nr_swap_pages -= si.pages - si.inuse_pages
@@ -829,6 +847,44 @@ class SwapDevices:
                 self._del_from_avail_list(si)
         return True
 
+    def swap_slot_alloc_of_type(self, si: SwapInfo, usage: int) -> int:
+        """Allocate one slot of device ``si`` for a hibernation image; its offset, or 0.
+
+        Models: ``get_swap_page_of_type()`` (v6.14; ``swap_slot_alloc_of_type()`` in the
+        seed, ``swap_alloc_hibernation_slot()`` from swap table phase II): only a writable
+        device (``SWP_WRITEOK``), order 0 through the device's cluster allocator with map
+        byte ``usage``, ``nr_swap_pages`` decremented once. No memcg is charged and no swap
+        tier consulted. The slot joins ``si.hibernation_slots``; the design frees it
+        (:meth:`hibernation_slot_release` first).
+
+        Since commit 4f78252da887 (6.15) the kernel decrements ``nr_swap_pages`` a second
+        time in this function (the allocator already did; reported on the swap table
+        phase II series, 2025-11): the model counts the slot once, as intended.
+        """
+        if not si.flags & SWP_WRITEOK:
+            return 0
+        offset = si.cluster_alloc_swap_entry(0, usage, self.env.current_cpu)
+        if not offset:
+            return 0
+        self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                              Cost.SWAP_SLOT_ALLOC)
+        self.nr_swap_pages -= 1
+        if si.inuse_pages >= si.pages:
+            self._del_from_avail_list(si)
+        si.hibernation_slots.add(offset)
+        return offset
+
+    def hibernation_slot_release(self, si: SwapInfo, offset: int) -> None:
+        """Take ``offset`` out of the hibernation slots before the design frees it.
+
+        Raises:
+            KernelError(EINVAL): ``offset`` is not a hibernation slot of ``si``.
+        """
+        if offset not in si.hibernation_slots:
+            raise KernelError(Errno.EINVAL, f"slot {si.type}:{offset} is not a hibernation "
+                                            "slot")
+        si.hibernation_slots.remove(offset)
+
     def swap_range_free(self, si: SwapInfo, offset: int, nr: int) -> None:
         """Return ``nr`` slots to the device and the global free count, and tell the device
         (``swap_slot_free_notify``: zram frees the pages' memory)."""
@@ -855,6 +911,29 @@ class SwapDevices:
     def vm_swap_full(self) -> bool:
         """Models: ``vm_swap_full()``: less than half of swap is free."""
         return self.nr_swap_pages * 2 < self.total_swap_pages
+
+    def swap_type_of(self, name: str | None, offset: int = 0) -> int:
+        """The type of the writable device ``name`` whose area starts at block ``offset``.
+
+        Models: ``swap_type_of(device, offset)`` (``resume=`` and ``resume_offset=``: a
+        partition's area starts at block 0, a swap file's at its first extent, which the
+        model's areas also put at 0) and, for ``name`` None, ``find_first_swap()`` (no
+        ``resume=``: the first writable device by type). Returns the type, or ``-ENODEV``.
+        """
+        for si in self.devices():
+            if not si.flags & SWP_WRITEOK:
+                continue
+            if name is None or (si.name == name and offset == 0):
+                return si.type
+        return -Errno.ENODEV
+
+    def count_swap_pages(self, type_: int, free: bool) -> int:
+        """Models: ``count_swap_pages(type, free)``: the free (or used) usable slots of a
+        writable device; 0 for any other type."""
+        si = self.swap_type_to_swap_info(type_)
+        if si is None or not si.flags & SWP_WRITEOK:
+            return 0
+        return si.pages - si.inuse_pages if free else si.inuse_pages
 
     def si_swapinfo(self) -> tuple[int, int]:
         """Models: ``si_swapinfo()``: (freeswap, totalswap) in pages, counting devices that

@@ -129,6 +129,15 @@ class VirtualSwapBase(SwapDesignBase):
         ``slot``'s dying device to the folio (T9); returns how many. Context: folio locked,
         in the swap cache at ``entry``."""
 
+    def hibernation_slot_free(self, si: SwapInfo, offset: int) -> None:
+        """Models: ``swap_slot_free_nr()`` from ``free_all_swap_pages()`` (seed patch 05):
+        the physical slot goes back to the device; no descriptor, reverse-map owner or memcg
+        was ever involved."""
+        if si.swap_map[offset] != SWAP_MAP_ALLOCATED:
+            raise AssertionError(f"freeing hibernation slot {si.type}:{offset} in state "
+                                 f"{si.swap_map[offset]:#x}")
+        self._swap_range_free(si, offset, 1)
+
     def _swap_range_free(self, si: SwapInfo, off: int, n: int) -> None:
         """Free a contiguous run of one physical cluster (the design may add its reverse-map
         step); the slots' states are checked and their owners uncharged by the caller."""

@@ -87,8 +87,13 @@ class VswapRmap:
                     table.slot_of(e) == swp_slot(type_, o), f"rmap {type_}:{o} -> {e:#x}"
                 owners += 1
                 per_cluster[o // SWAPFILE_CLUSTER] += 1
-            assert owners == si.inuse_pages, (
-                f"device {type_}: {si.inuse_pages} slots allocated, {owners} owned")
+            # Spec part 1 invariant 31 / part 2 §18 invariant 3: an allocated slot with no
+            # reverse-map owner is a hibernation slot (the model has no slot cache).
+            assert owners + len(si.hibernation_slots) == si.inuse_pages, (
+                f"device {type_}: {si.inuse_pages} slots allocated, {owners} owned, "
+                f"{len(si.hibernation_slots)} held by hibernation")
+            for o in si.hibernation_slots:
+                assert not col[o], f"hibernation slot {type_}:{o} has a reverse-map owner"
             self._check_clusters(si, per_cluster)
 
     def _check_clusters(self, si: SwapInfo, per_cluster: Counter[int]) -> None:

@@ -217,6 +217,18 @@ class VswapSTE(SwapTableP4):
             self.tables.alloc_table(si.type, c)
         users[c] += nr
 
+    def hibernation_slot_taken(self, si: SwapInfo, offset: int) -> None:
+        """A hibernation slot is a direct-mapped physical slot with a count of one (the
+        vswap device is not a block device: ``swap_type_of`` never names it): its cluster's
+        tables, memcg table included, as :func:`direct_alloc` gives them; charged to no
+        cgroup (memcg id 0). Freed by :func:`free_direct` when the count goes."""
+        super().hibernation_slot_taken(si, offset)
+        key = (si.type, offset // SWAPFILE_CLUSTER)
+        self.direct_users[key] = self.direct_users.get(key, 0) + 1
+        if key not in self.memcg_tables:
+            self.memcg_tables[key] = array("H", bytes(
+                sizes.MEMCG_TABLE_BYTES_PER_SLOT * SWAPFILE_CLUSTER))
+
     def _free_slots(self, si: SlotSpace, offset: int, nr: int) -> None:
         if si is self.space:
             self._vfree(offset, nr)
@@ -521,8 +533,8 @@ class VswapSTE(SwapTableP4):
 
     # -- checkers and reports ----------------------------------------------------------------------
     def live_swap_entries(self) -> Iterator[tuple[SwpEntry, int, bool]]:
-        """Every allocated virtual slot and direct-mapped physical slot: (entry, swap count,
-        folio cached or claimed)."""
+        """Every allocated virtual slot and direct-mapped physical slot (hibernation's
+        excepted): (entry, swap count, folio cached or claimed)."""
         for c in self.space.clusters():
             words = self.tables.tables[(VSWAP_TYPE, c)]
             for i in range(SWAPFILE_CLUSTER):
@@ -532,6 +544,8 @@ class VswapSTE(SwapTableP4):
                            self._cached(self.space, off))
         for si in self.devices.devices():
             for off in range(1, si.max):
+                if off in si.hibernation_slots:
+                    continue
                 if self._allocated(si, off) and not swp_tb_is_pointer(
                         self.tables.swp_tb(swp_entry(si.type, off))):
                     yield swp_entry(si.type, off), self._count(si, off), self._cached(si, off)

@@ -4,7 +4,7 @@ Each module is one workload behind :class:`~vswap.workloads._base.Workload`; eac
 own command line (``usemem -n 16 -O 2g``, ``memhog 1G``, ``stress-ng --pageswap 4
 --pageswap-ops 1000``, ``kbuild -j 52 --jobs 300``, ``swapoff --fill 0.5``,
 ``pattern --size 64M --content mixed``, ``pageout --size 64M --content text``,
-``tmpfs -j 4 --objects 8 --object-size 256K``,
+``tmpfs -j 4 --objects 8 --object-size 256K``, ``hibernate --size 16M --image 4M``,
 ``trace traces/sqlite-query.npz``, ``coldstart --app 1G --others 3G``). Bad input is a
 one-line :class:`~vswap.errors.ConfigError`.
 """
@@ -16,6 +16,7 @@ import shlex
 from vswap.errors import ConfigError
 from vswap.workloads._base import Workload
 from vswap.workloads.coldstart import Coldstart
+from vswap.workloads.hibernate import Hibernate
 from vswap.workloads.kbuild import Kbuild
 from vswap.workloads.memhog import Memhog
 from vswap.workloads.mthp_frag import MthpFrag
@@ -31,7 +32,7 @@ from vswap.workloads.usemem import Usemem
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload, Pattern,
                         Pageout, TraceWorkload, MthpFrag,
-                        MthpMixed, Tmpfs, Coldstart)}
+                        MthpMixed, Tmpfs, Coldstart, Hibernate)}
 
 __all__ = ["WORKLOADS", "Workload", "parse_workload"]
 

@@ -11,7 +11,9 @@ on/off, two devices (a small one that fills, a big one with whole clusters), swa
 and swapon of a small or a big one (with the page-table walk of ``SwapHooks.unuse_ptes`` for
 the designs that need one), two CPUs taking turns, a drain of every swapped page, and swap
 tier moves of a page to the other device (``SwapHooks.move_swap_ptes`` for the slot
-designs), also with the target full (``device_full``).
+designs), also with the target full (``device_full``), and a hibernation image held in
+physical slots (``swap_slot_alloc_of_type``) while the other rules run, read back and freed
+(``swap_slot_free_nr``) at resume.
 
 The oracle is a plain dict of pages: their bytes, how many PTEs hold their swap entries and
 whether writepage parked their folio in the swap cache. After every step:
@@ -52,6 +54,7 @@ from vswap.kernel.types import (
     PAGE_SIZE,
     SWAPFILE_CLUSTER,
     SwpEntry,
+    SwpSlot,
     swp_entry,
     swp_offset,
     swp_type,
@@ -122,6 +125,8 @@ class DesignMachine(RuleBasedStateMachine):
         self.limited.swap.max = 6
         self.pages: dict[int, Page] = {}
         self.next_id = 0
+        #: A hibernation image being written: (slot, bytes) per page, held until resume.
+        self.image: list[tuple[int, bytes]] = []
 
     # -- helpers ---------------------------------------------------------------------------
     def _swapon(self, pages: int) -> None:
@@ -345,7 +350,7 @@ class DesignMachine(RuleBasedStateMachine):
         """Later operations run on the other CPU (its own per-CPU clusters and caches)."""
         self.env.current_cpu ^= 1
 
-    @precondition(lambda self: self._swapped())
+    @precondition(lambda self: self._swapped() and not self.image)
     @rule(big=st.booleans())
     def swapoff_and_swapon(self, big: bool) -> None:
         si = next(self.d.devices.devices(), None)
@@ -436,6 +441,60 @@ class DesignMachine(RuleBasedStateMachine):
         if not p.parked:
             assert self.d.swap_peek_entry(SwpEntry(p.entry)) in (None, p.data)
 
+    @precondition(lambda self: not self.image)
+    @rule(n=st.integers(1, 12), seed=st.integers(0, 255))
+    def hibernate_image(self, n: int, seed: int) -> None:
+        """``swsusp_write``: ``alloc_swapdev_block`` up to ``n`` times on the resume device
+        (``find_first_swap``), each slot written with image bytes through the device; the
+        image stays held while other rules run (swap-outs, faults, zswap writeback,
+        compaction, tier moves must leave it alone). Slots are physical, counted in
+        ``/proc/swaps`` Used and ``nr_swap_pages``, charged to no cgroup, no swap entry."""
+        root = self.d.devices.swap_type_of(None, 0)
+        si = self.d.devices.swap_type_to_swap_info(root) if root >= 0 else None
+        if si is None:
+            return
+        rng = random.Random(seed)
+        free0, used0 = self.d.devices.nr_swap_pages, si.inuse_pages
+        charged0 = [m.swap.usage for m in self.d.memcgs]
+        for _ in range(n):
+            slot = self.d.swap_slot_alloc_of_type(root)
+            if not slot:
+                event("hibernation: device full")
+                break
+            data = rng.randbytes(PAGE_SIZE)
+            si.storage.write_page(swp_offset(SwpEntry(slot)), data)
+            self.image.append((int(slot), data))
+            self._check_hibernation_slot(slot)
+        assert si.inuse_pages == used0 + len(self.image)
+        assert self.d.devices.nr_swap_pages == free0 - len(self.image)
+        assert [m.swap.usage for m in self.d.memcgs] == charged0, "image slots are uncharged"
+
+    @precondition(lambda self: self.image)
+    @rule()
+    def resume_image(self) -> None:
+        """Resume: every image page reads back as written, then ``free_all_swap_pages``
+        returns the slots by runs (``swap_slot_free_nr``)."""
+        si = self.d.devices.swap_type_to_swap_info(swp_type(SwpEntry(self.image[0][0])))
+        assert si is not None
+        free0 = self.d.devices.nr_swap_pages
+        for slot, data in self.image:
+            assert si.storage.read_page(swp_offset(SwpEntry(slot))) == data, "image lost"
+        offs = sorted(swp_offset(SwpEntry(slot)) for slot, _ in self.image)
+        runs: list[list[int]] = []
+        for off in offs:
+            if runs and off == runs[-1][0] + runs[-1][1]:
+                runs[-1][1] += 1
+            else:
+                runs.append([off, 1])
+        for start, nr in runs:
+            self.d.swap_slot_free_nr(si.slot(start), nr)
+        assert self.d.devices.nr_swap_pages == free0 + len(self.image)
+        event("hibernation: resumed")
+        self.image = []
+
+    def _check_hibernation_slot(self, slot: int) -> None:
+        """Design-specific checks of a new hibernation slot (see :class:`VirtualDesign`)."""
+
     # -- invariants --------------------------------------------------------------------------
     @invariant()
     def design_invariants(self) -> None:
@@ -457,7 +516,7 @@ class DesignMachine(RuleBasedStateMachine):
 
     @invariant()
     def nothing_left_when_nothing_is_swapped(self) -> None:
-        if not self._swapped():
+        if not self._swapped() and not self.image:
             assert self.d.leftovers() == []
 
 
@@ -475,6 +534,11 @@ class VirtualDesign(DesignMachine):
 
     def _check_swapoff(self, res: SwapoffResult) -> None:
         assert res.ptes_visited == 0
+
+    def _check_hibernation_slot(self, slot: int) -> None:
+        """Spec part 1 §3: hibernation never creates a virtual slot; the physical slot
+        has no reverse-map owner (invariant 31)."""
+        assert self.d.swp_slot_to_swp_entry(SwpSlot(slot)) == 0
 
     @rule(on=st.booleans())
     def discontig_swapout(self, on: bool) -> None:

@@ -151,3 +151,25 @@ def test_tmpfs_memfd_on_vswap_without_a_device() -> None:
 def test_tmpfs_bad_options(cmd: str) -> None:
     with pytest.raises(ConfigError, match="workload tmpfs"):
         parse_workload(cmd)
+
+
+@pytest.mark.parametrize("design", ["classic", "vswap", "swap-table-p4"])
+def test_hibernate_run_writes_and_verifies_the_image(design: str) -> None:
+    """The hibernate workload: some pages swapped, some resident; the image of the resident
+    pages goes to physical slots, is verified at resume and freed; every page reads back."""
+    r = run_workload(_cfg("hibernate --size 2M --image 1M --tasks 2", design=design,
+                          memory_max=None))
+    w = r.workload_metrics
+    assert w["hibernate_completed"] == 1 and r.data_loss == 0
+    assert 0 < w["hibernate_image_pages"] <= 256
+    assert w["hibernate_verified"] == w["hibernate_image_pages"]
+    assert w["hibernate_slots"] == w["hibernate_image_pages"] + 2
+    assert w["hibernate_swapped_kept"] >= 256
+    assert r.verified_pages >= 512
+
+
+@pytest.mark.parametrize("cmd", ["hibernate --size 100", "hibernate --swapped 2",
+                                 "hibernate --tasks 0", "hibernate --image x"])
+def test_hibernate_bad_options(cmd: str) -> None:
+    with pytest.raises(ConfigError, match="hibernate"):
+        parse_workload(cmd)
