@@ -33,6 +33,7 @@ from vswap.swap import DESIGNS
 from vswap.swap.storage import FileSwapStorage, MemSwapStorage
 from vswap.swap.swap_area import mkswap
 from vswap.units import format_scale, format_size
+from vswap.zswap.host import wb_batch_unsupported
 
 from .loader import key_path
 from .spec import SIZE_KNOBS, SYSCTLS, RunConfig
@@ -76,6 +77,11 @@ def build_machine(config: RunConfig, design: str, *,
     if design not in DESIGNS:
         raise ConfigError(f"{config.source}: unknown swap design {design!r} "
                           f"(known: {', '.join(DESIGNS)})")
+    if config.zswap is not None:
+        for name, default in (("writeback_batch_size", 1), ("writeback_compressed", False)):
+            why = wb_batch_unsupported(design, name)
+            if getattr(config.zswap, name) != default and why is not None:
+                raise _error(config, ("zswap", name), why.split(": ", 1)[1])
     spec = config.machine
     ram = config.scaled(spec.ram)
     sysctls: dict[str, Any] = {SYSCTLS[k]: v for k, v in spec.sysctl.items()}

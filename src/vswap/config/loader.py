@@ -28,7 +28,7 @@ from typing import Any
 from vswap.errors import ConfigError
 from vswap.fileio import read_input_text
 from vswap.kernel.errors import KernelError
-from vswap.kernel.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE, SWAPFILE_CLUSTER
 from vswap.mm.memcg_files import page_counter_memparse
 from vswap.sim.device_kinds import DEVICE_KINDS
 from vswap.swap import DESIGNS
@@ -58,7 +58,7 @@ _MACHINE_KEYS = ("ram", "cpus")
 _DEVICE_KEYS = ("type", "size", "priority", "kind", "path", "label")
 _WORKLOAD_KEYS = ("cgroup", "command")
 _ZSWAP_KEYS = ("enabled", "compressor", "max_pool_percent", "accept_threshold_percent",
-               "shrinker_enabled")
+               "shrinker_enabled", "writeback_batch_size", "writeback_compressed")
 _TIER_KEYS = ("tiers", "demote_age_s", "demote_fill_percent", "promote_refaults",
               "rate_limit", "interval_s")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -258,9 +258,12 @@ def _zswap(ctx: _Ctx, raw: object) -> ZswapParams:
     t = ctx.table(raw, ("zswap",))
     ctx.known(t, _ZSWAP_KEYS, ("zswap",), "zswap parameter")
     values: dict[str, Any] = {}
-    for name in ("enabled", "shrinker_enabled"):
+    for name in ("enabled", "shrinker_enabled", "writeback_compressed"):
         if name in t:
             values[name] = ctx.boolean(t[name], ("zswap", name))
+    if "writeback_batch_size" in t:
+        values["writeback_batch_size"] = ctx.integer(
+            t["writeback_batch_size"], ("zswap", "writeback_batch_size"), 1, SWAPFILE_CLUSTER)
     for name in ("max_pool_percent", "accept_threshold_percent"):
         if name in t:
             values[name] = ctx.integer(t[name], ("zswap", name), 0, 100)

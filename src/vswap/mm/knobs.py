@@ -13,6 +13,8 @@ file                                                        kernel
 ``.../hugepages-<size>kB/enabled``, ``.../stats/<name>``    mm/huge_memory.c
 ``/sys/kernel/mm/transparent_hugepage/shmem_enabled``       mm/shmem.c ``shmem_huge``
 ``/sys/module/zswap/parameters/<name>``                     mm/zswap.c ``module_param``
+``.../zswap/parameters/writeback_batch_size``,
+``writeback_compressed``                                    model only (docs/future.md)
 ``/sys/kernel/mm/swap/discontig_swapout`` (0/1)             model only (docs/future.md)
 ``/sys/kernel/mm/swap/mixed_swapin`` (0/1)                  model only (docs/future.md)
 ``/sys/kernel/mm/swap/compact`` (write 1; reads the runs)   model only (docs/future.md)
@@ -37,6 +39,7 @@ from vswap.mm.mm_types import Vma
 from vswap.mm.shmem import SHMEM_ENABLED_MODES
 from vswap.swap.compaction import swap_compact
 from vswap.swap.folio_slots import virtual_design
+from vswap.zswap.host import wb_batch_unsupported
 
 __all__ = ["KNOBS", "KNOB_DIRS", "Knob", "KnobsMixin"]
 
@@ -159,6 +162,10 @@ def _read_zswap(m: MachineBase, name: str) -> str:
 def _write_zswap(m: MachineBase, name: str, text: str) -> None:
     if m.zswap is None:
         raise KernelError(Errno.ENOENT, "zswap is not configured on this machine")
+    if name in ("writeback_batch_size", "writeback_compressed"):
+        why = wb_batch_unsupported(m.design.name, name)
+        if why is not None:
+            raise KernelError(Errno.ENOTSUP, why)
     cur = getattr(m.zswap.params, name, None)
     if isinstance(cur, bool):
         if text.upper() not in ("Y", "N", "1", "0"):

@@ -698,6 +698,10 @@ def _kernel_stats(ctx: RunContext) -> dict[str, Any]:
         z = m.zswap.statistics().as_dict()
         out["zswap"] = z | {"peak_pool_total_size": ctx.peak["zswap_pool"],
                             "peak_stored_pages": ctx.peak["zswap_pages"]}
+        if m.zswap.wb_batching or m.zswap.shrinker.written_back_requests:
+            # Model only (batched and compressed writeback): only when used, so the
+            # kernel's debugfs list is what every other run shows.
+            out["zswap"] |= m.zswap.shrinker.wb_stats()
     tiers = m.design.devices.tiers
     if tiers.enabled:
         out["swap_tiers"] = tiers.stats() | {"worker_s": ctx.tier_worker_ns / 1e9}

@@ -249,6 +249,10 @@ def _compact_virtual(d: VirtualSwapBase, si: SwapInfo, result: CompactResult) ->
         e = d.rmap.owner(si.type, old)
         _copy(d, si, old, new, result)
         set_slot(e, swp_slot(si.type, new))
+        if d.wb_compressed:  # a compressed object moves with its slot
+            moved = d.wb_compressed.pop(int(si.slot(old)), None)
+            if moved is not None:
+                d.wb_compressed[int(si.slot(new))] = moved
         d.rmap.set(si.type, old, 0)
         d.rmap.set(si.type, new, e)
         d.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_INSERT)

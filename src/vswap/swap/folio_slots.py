@@ -120,8 +120,9 @@ def scatter_write(d: VirtualSwapBase, folio: Folio, slots: list[int]) -> int:
 
 def scatter_read(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int]) -> bool:
     """Read pages ``first .. first + len(slots)`` of ``folio`` from ``slots``, one request
-    per run. Returns False on a read error (fault point ``device_read``: the folio is left
-    !uptodate, counted in ``io_read_errors``)."""
+    per run; a slot holding a compressed object (zswap's ``writeback_compressed``) is
+    decompressed. Returns False on a read error (fault point ``device_read``: the folio is
+    left !uptodate, counted in ``io_read_errors``)."""
     nr = len(slots)
     if d.faults.fail("device_read"):
         d.io_read_errors += nr
@@ -135,6 +136,10 @@ def scatter_read(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int])
         folio.data[at:at + n * PAGE_SIZE] = si.storage.read_pages(
             swp_slot_offset(SwpSlot(s)), n)
         d.tracer.device_io(si.name, "read", n * PAGE_SIZE)
+    if d.wb_compressed:
+        from vswap.swap.vswap_zswap import wb_decompress
+
+        wb_decompress(d, folio, first, slots)
     d.io_reads += nr
     d.count_event("pswpin", nr, folio.memcg_id)
     return True

@@ -266,7 +266,7 @@ class VirtualSwap(VirtualSwapBase):
         t.type[int(entry):int(entry) + nr] = bytes([ZERO]) * nr
         self.count_event("swpout_zero", nr, folio.memcg_id)
 
-    def vswap_alloc_swap_slot(self, folio: Folio) -> SwpSlot:
+    def vswap_alloc_swap_slot(self, folio: Folio, preset: int = 0) -> SwpSlot:
         """Give a folio's virtual slots physical slots on demand; return the first, or 0.
 
         Models: ``vswap_alloc_swap_slot()`` (patch 12, charge from patch 14). Steps: the
@@ -276,7 +276,9 @@ class VirtualSwap(VirtualSwapBase):
         or ZSWAP (writeback, T7; the zswap entry is freed by writeback) -> SWAPFILE(s + i).
 
         With ``discontig_swapout`` a large folio that finds no contiguous run takes ``nr``
-        scattered order-0 slots (:mod:`vswap.swap.folio_slots`).
+        scattered order-0 slots (:mod:`vswap.swap.folio_slots`). ``preset``: the slots were
+        already taken for this order-0 folio (batched zswap writeback takes a whole batch's
+        at once); they are charged and claimed as if allocated here, and freed on failure.
 
         Returns:
             The first slot; 0 if no device has room or the charge failed (the tried slots
@@ -287,7 +289,8 @@ class VirtualSwap(VirtualSwapBase):
         if t.type[entry] == SWAPFILE and t.slot[entry]:
             return SwpSlot(t.slot[entry])
         nr = folio.nr_pages
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
+        slot = SwpSlot(preset) if preset else self.devices.swap_slot_alloc(
+            folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
         if not slot:
             if not (folio.order and self.discontig_swapout):
                 return SwpSlot(0)

@@ -56,10 +56,11 @@ from vswap.swap.vswap_desc import SwapType
 from vswap.swap.vswap_rmap import VswapRmap
 from vswap.swap.vswap_swapoff import vswap_sys_swapoff
 from vswap.swap.vswap_table import VswapTable
-from vswap.swap.vswap_zswap import VswapZswapHost
+from vswap.swap.vswap_zswap import VswapZswapHost, wb_decompress, wb_decompress_page
 
 if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
+    from vswap.zswap.host import WbPage
 
 SWAPFILE = SwapType.VSWAP_SWAPFILE
 ZERO = SwapType.VSWAP_ZERO
@@ -89,6 +90,10 @@ class VirtualSwapBase(SwapDesignBase):
     mixed_swapin = False
     mixed_swpin = 0
     mixed_runs: Counter[str]
+    #: Slots holding a compressed object (``writeback_compressed``, model only): slot value
+    #: -> (compressed length, compressor, CRC32 of the page or 0). Dropped when the slot is
+    #: freed; read back through :func:`~vswap.swap.vswap_zswap.wb_decompress`.
+    wb_compressed: dict[int, tuple[int, str, int]]
 
     def __init__(self, *, env: KernelEnv, devices: SwapDevices, swap_cache: SwapCache,
                  hooks: SwapHooks | None, table: VswapTable, rmap: VswapRmap,
@@ -98,6 +103,7 @@ class VirtualSwapBase(SwapDesignBase):
         self.rmap = rmap
         self.zswap_host = VswapZswapHost(self, zswap_tree_key)
         self.mixed_runs = Counter()
+        self.wb_compressed = {}
 
     def _warn(self, msg: str) -> None:
         """``VM_WARN_ON``: the env's warning helper (an AssertionError under ``debug_vm``)."""
@@ -118,9 +124,10 @@ class VirtualSwapBase(SwapDesignBase):
         """Models: ``vswap_assoc_zswap()``: one descriptor -> ZSWAP(zentry)."""
 
     @abc.abstractmethod
-    def vswap_alloc_swap_slot(self, folio: Folio) -> SwpSlot:
+    def vswap_alloc_swap_slot(self, folio: Folio, preset: int = 0) -> SwpSlot:
         """Models: ``vswap_alloc_swap_slot()``: physical slots for a folio's descriptors
-        (charged to the recorded owner); the first, or 0 with nothing changed."""
+        (charged to the recorded owner); the first, or 0 with nothing changed. ``preset``:
+        an order-0 folio's slot already taken (batched zswap writeback)."""
 
 
     @abc.abstractmethod
@@ -256,6 +263,9 @@ class VirtualSwapBase(SwapDesignBase):
         memcg id).
         """
         freed.sort()
+        if self.wb_compressed:
+            for s, _ in freed:
+                self.wb_compressed.pop(s, None)
         by_memcg: Counter[int] = Counter()
         i = 0
         while i < len(freed):
@@ -416,6 +426,8 @@ class VirtualSwapBase(SwapDesignBase):
                 self.zswap.zswap_folio_swapin(folio)
             if not self.device_read(si, swp_slot_offset(SwpSlot(slot)), folio):
                 return False
+            if self.wb_compressed:
+                wb_decompress(self, folio, 0, list(range(slot, slot + nr)))
             folio.uptodate = True
             return True
         return self.table.folio_of(int(entry)) is folio and folio.uptodate
@@ -447,7 +459,10 @@ class VirtualSwapBase(SwapDesignBase):
             si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
             if si is None:
                 return None
-            return bytes(si.storage.read_page(swp_slot_offset(slot)))
+            page = bytes(si.storage.read_page(swp_slot_offset(slot)))
+            if int(slot) in self.wb_compressed:
+                return wb_decompress_page(self, int(slot), page)
+            return page
         return None
 
     @property
@@ -481,7 +496,8 @@ class VirtualSwapBase(SwapDesignBase):
         payload) and has a valid backend (SWAPFILE(s): the slot ALLOCATED and the reverse
         map names the id; ZSWAP: zswap holds its entry at the id); a cached folio's ids are
         live and pinned; zswap holds one entry per ZSWAP descriptor and writeback in
-        flight; each non-root memcg's ``memory.swap`` equals its SWAPFILE-backed entries.
+        flight; a slot holding a compressed object has a live SWAPFILE owner; each
+        non-root memcg's ``memory.swap`` equals its SWAPFILE-backed entries.
         """
         t = self.table
         t.check_invariants()
@@ -512,6 +528,11 @@ class VirtualSwapBase(SwapDesignBase):
             elif ty != FOLIO:
                 assert ty == ZERO, f"id {e:#x}: bad type {ty}"
         self.rmap.check_invariants(self.devices, t)
+        for s in self.wb_compressed:
+            type_, off = swp_slot_type(SwpSlot(s)), swp_slot_offset(SwpSlot(s))
+            e = self.rmap.owner(type_, off)
+            assert e and t.is_live(e) and t.type[e] == SWAPFILE and t.slot_of(e) == s, (
+                f"compressed slot {type_}:{off} without a SWAPFILE owner")
         for folio in self.swap_cache.folios():
             for e in range(int(folio.swap), int(folio.swap) + folio.nr_pages):
                 assert t.is_live(e) and self._cache_pinned(e), (
@@ -560,6 +581,14 @@ class VirtualSwapBase(SwapDesignBase):
     def zswap_writeback_submit(self, folio: Folio) -> None:
         """See :meth:`VswapZswapHost.zswap_writeback_submit`."""
         self.zswap_host.zswap_writeback_submit(folio)
+
+    def zswap_writeback_prepare_batch(self, entry: SwpEntry) -> Folio | Errno:
+        """See :meth:`VswapZswapHost.zswap_writeback_prepare_batch`."""
+        return self.zswap_host.zswap_writeback_prepare_batch(entry)
+
+    def zswap_writeback_batch(self, pages: list[WbPage]) -> tuple[list[int], list[int]]:
+        """See :meth:`VswapZswapHost.zswap_writeback_batch`."""
+        return self.zswap_host.zswap_writeback_batch(pages)
 
     def zswap_writeback_possible(self, memcg: MemCgroup | None) -> bool:
         """See :meth:`VswapZswapHost.zswap_writeback_possible`."""

@@ -261,7 +261,7 @@ class VirtualSwapV6(VirtualSwapBase):
         self._iter_break(int(entry))
         self.count_event("swpout_zero", nr, folio.memcg_id)
 
-    def vswap_alloc_swap_slot(self, folio: Folio) -> SwpSlot:
+    def vswap_alloc_swap_slot(self, folio: Folio, preset: int = 0) -> SwpSlot:
         """Give a folio's virtual slots physical slots; return the first, or 0.
 
         Models: ``vswap_alloc_swap_slot()`` (v6): nothing to do when the range is already on
@@ -270,7 +270,8 @@ class VirtualSwapV6(VirtualSwapBase):
         are freed and nothing else changes), the reverse map set, every descriptor (FOLIO
         at writeout, ZSWAP at writeback: zswap frees its entry) -> SWAPFILE(s + i). With
         ``discontig_swapout`` a large folio with no contiguous run takes scattered order-0
-        slots (:mod:`vswap.swap.folio_slots`).
+        slots (:mod:`vswap.swap.folio_slots`). ``preset``: the slot batched zswap writeback
+        already took for this order-0 folio (charged and claimed here, freed on failure).
         """
         e0 = int(folio.swap)
         t = self.table
@@ -280,7 +281,8 @@ class VirtualSwapV6(VirtualSwapBase):
             return SwpSlot(t.backing[e0])
         if self.discontig_swapout and t.type[e0] == SWAPFILE and t.backing[e0]:
             return SwpSlot(t.backing[e0])  # already on scattered slots
-        slot = self.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
+        slot = SwpSlot(preset) if preset else self.devices.swap_slot_alloc(
+            folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
         if not slot:
             if not (folio.order and self.discontig_swapout):
                 return SwpSlot(0)

@@ -12,21 +12,44 @@ Invariant: ``wb_pending`` holds exactly the writebacks between ``zswap_writeback
 and its ``zswap_writeback_submit`` / ``zswap_writeback_abort``: entry -> (zswap entry id,
 the physical slot prepare allocated). Writeback never touches a descriptor that left zswap
 or that no longer holds that slot (spec part 2, 16.3).
+
+Batched and compressed writeback (model only; the cover letter's section III, spec part 2
+section 15.6; docs/future.md): :meth:`VswapZswapHost.zswap_writeback_prepare_batch` pins an
+entry with a swap-cache folio but leaves it ZSWAP; :meth:`VswapZswapHost.zswap_writeback_batch`
+then takes physical slots for the whole batch at once (:func:`alloc_batch_slots`: the largest
+aligned runs the allocator has), flips each descriptor ZSWAP -> SWAPFILE (the T7 transition,
+batched) and submits one write per contiguous run of slots. A slot written with a compressed
+object is recorded in the design's ``wb_compressed`` and decompressed when it is read
+(:func:`wb_decompress`); it holds one object, zero-padded, so slots and descriptors stay one
+to one.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
-from vswap.kernel.errors import Errno
-from vswap.kernel.types import SwpEntry, SwpSlot
+from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.types import (
+    HPAGE_PMD_ORDER,
+    PAGE_SIZE,
+    SwpEntry,
+    SwpSlot,
+    swp_slot_offset,
+    swp_slot_type,
+)
+from vswap.swap.folio_slots import slot_runs
+from vswap.swap.swapfile import SWAP_MAP_ALLOCATED
 from vswap.swap.vswap_desc import SwapType
+from vswap.zswap.compressors import Compressor, get_compressor
 
 if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
     from vswap.kernel.memcontrol import MemCgroup
+    from vswap.swap.swapfile import SwapDevices
     from vswap.swap.vswap_base import VirtualSwapBase
+    from vswap.zswap.host import WbPage
 
 SWAPFILE = SwapType.VSWAP_SWAPFILE
 ZSWAP = SwapType.VSWAP_ZSWAP
@@ -82,19 +105,12 @@ class VswapZswapHost:
             ``Errno.ENOMEM`` (dead entry, no memory, no free slot or ``swap.max`` hit; the
             descriptor stays ZSWAP).
         """
+        folio = self.zswap_writeback_prepare_batch(entry)
+        if isinstance(folio, Errno):
+            return folio
         d = self.design
         e = int(entry)
-        t = d.table
-        if not t.is_live(e):
-            return Errno.ENOMEM
-        if d.swap_cache_get_folio(entry) is not None or t.type[e] != ZSWAP:
-            return Errno.EEXIST
-        zentry = t.zswap_of(e)
-        folio, new = d.read_swap_cache_async(entry, skip_if_exists=True)
-        if folio is None:
-            return Errno.ENOMEM
-        if not new:
-            return Errno.EEXIST
+        zentry = d.table.zswap_of(e)
         slot = d.vswap_alloc_swap_slot(folio)
         if not slot:
             d.delete_from_swap_cache(folio)
@@ -102,6 +118,99 @@ class VswapZswapHost:
             return Errno.ENOMEM
         self.wb_pending[e] = (zentry, int(slot))
         return folio
+
+    def zswap_writeback_prepare_batch(self, entry: SwpEntry) -> Folio | Errno:
+        """Step 1 of writeback: pin a ZSWAP entry with a new locked swap-cache folio
+        (``__read_swap_cache_async`` with ``skip_if_exists``); the descriptor stays ZSWAP.
+
+        Returns:
+            The folio; ``Errno.EEXIST`` (cached, or no longer in zswap); ``Errno.ENOMEM``
+            (dead entry, no memory).
+        """
+        d = self.design
+        e = int(entry)
+        t = d.table
+        if not t.is_live(e):
+            return Errno.ENOMEM
+        if d.swap_cache_get_folio(entry) is not None or t.type[e] != ZSWAP:
+            return Errno.EEXIST
+        folio, new = d.read_swap_cache_async(entry, skip_if_exists=True)
+        if folio is None:
+            return Errno.ENOMEM
+        if not new:
+            return Errno.EEXIST
+        return folio
+
+    def zswap_writeback_batch(self, pages: list[WbPage]) -> tuple[list[int], list[int]]:
+        """Slots for a whole batch at writeback time, and one write per contiguous run.
+
+        Models: the batched writeback of the cover letter's section III (nothing in a
+        kernel): :func:`alloc_batch_slots` takes the batch's slots, each page's descriptor
+        gets its slot through ``vswap_alloc_swap_slot`` (charged to its owner; a page whose
+        charge fails gives its slot back), then each maximal run of consecutive slots is one
+        request (``__swap_writepage`` of the run, ``pswpout`` per page written). A request
+        that fails (fault point ``device_write``, decided once per request: a bio fails
+        whole) undoes its pages' writeback (:meth:`zswap_writeback_abort`), so their zswap
+        entries stay. A written page's folio stays clean in the swap cache (uncompressed)
+        or leaves it (compressed: it never held the page), unlocked.
+
+        Returns:
+            See :meth:`~vswap.zswap.host.ZswapBatchHost.zswap_writeback_batch`.
+        """
+        d = self.design
+        t = d.table
+        status = [-int(Errno.ENOMEM)] * len(pages)
+        slots = alloc_batch_slots(d.devices, len(pages), pages[0].folio.memcg_id)
+        assigned: list[tuple[int, int]] = []
+        for i, p in enumerate(pages):
+            e = int(p.folio.swap)
+            if i >= len(slots) or not t.is_live(e) or t.type[e] != ZSWAP:
+                if i < len(slots):
+                    si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(slots[i])))
+                    assert si is not None
+                    d.devices.swap_range_free(si, swp_slot_offset(SwpSlot(slots[i])), 1)
+                self.zswap_writeback_abort(p.folio, 0)
+                continue
+            zentry = t.zswap_of(e)
+            slot = d.vswap_alloc_swap_slot(p.folio, preset=slots[i])
+            if not slot:
+                self.zswap_writeback_abort(p.folio, zentry)
+                continue
+            self.wb_pending[e] = (zentry, int(slot))
+            assigned.append((i, int(slot)))
+        requests: list[int] = []
+        for s0, j0, n in slot_runs([s for _, s in assigned]):
+            si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s0)))
+            assert si is not None
+            idx = [assigned[j][0] for j in range(j0, j0 + n)]
+            failed = d.faults.fail("device_write")
+            if not failed:
+                si.storage.write_pages(swp_slot_offset(SwpSlot(s0)),
+                                       b"".join(bytes(pages[i].data) for i in idx))
+            d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
+            d.io_writes += n
+            requests.append(n)
+            for i in idx:
+                p = pages[i]
+                f = p.folio
+                e = int(f.swap)
+                if failed:
+                    d.io_write_errors += 1
+                    self.zswap_writeback_abort(f, self.wb_pending[e][0])
+                    status[i] = -int(Errno.EIO)
+                    continue
+                self.wb_pending.pop(e)
+                d.count_event("pswpout", 1, f.memcg_id)
+                status[i] = 0
+                if p.clen:
+                    d.wb_compressed[t.slot_of(e)] = (p.clen, p.compressor, p.crc)
+                    f.uptodate = False
+                    d.delete_from_swap_cache(f)
+                else:
+                    f.uptodate = True
+                    f.dirty = False
+                f.folio_unlock()
+        return status, requests
 
     def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
         """Undo a prepared writeback: the tree holds ``zentry`` (0: nothing) at the index.
@@ -142,3 +251,68 @@ class VswapZswapHost:
         """Patch 13 (v6: "zswap: do not start zswap shrinker if there is no physical swap
         slots"): no shrinking without a free physical slot anywhere."""
         return self.design.devices.nr_swap_pages > 0
+
+
+def alloc_batch_slots(devices: SwapDevices, nr: int, memcg_id: int) -> list[int]:
+    """Up to ``nr`` physical slots for a writeback batch, in as few runs as the allocator
+    has: the largest aligned run that fits the rest (at most a PMD's worth), halved on each
+    failure down to order 0 (a swap *file* has only order 0, whose slots the cluster
+    allocator hands out consecutively). Fewer than ``nr`` when the devices fill up; the
+    caller gives back what it does not use.
+    """
+    got: list[int] = []
+    cap = HPAGE_PMD_ORDER
+    while len(got) < nr:
+        order = min((nr - len(got)).bit_length() - 1, cap)
+        while True:
+            slot = devices.swap_slot_alloc(order, SWAP_MAP_ALLOCATED, memcg_id)
+            if slot or not order:
+                break
+            order -= 1
+            cap = order
+        if not slot:
+            break
+        got.extend(range(int(slot), int(slot) + (1 << order)))
+    return got
+
+
+_COMPRESSORS: dict[str, Compressor] = {}
+
+
+def wb_decompress_page(d: VirtualSwapBase, slot: int, page: bytes | bytearray) -> bytes:
+    """The page a compressed slot holds: its object (the first bytes of ``page``)
+    decompressed with the compressor zswap stored it with, checked against its CRC.
+
+    Raises:
+        KernelError(EIO): the object does not decompress to the page stored (names the
+            slot).
+    """
+    clen, name, crc = d.wb_compressed[slot]
+    comp = _COMPRESSORS.get(name)
+    if comp is None:
+        comp = _COMPRESSORS[name] = get_compressor(name)
+    d.tracer.decompress(name, PAGE_SIZE)
+    try:
+        out = bytes(comp.decompress(bytes(page[:clen])))
+    except Exception as exc:  # the crypto layer returning an error
+        raise KernelError(Errno.EIO, f"compressed writeback: slot {slot:#x} ({name}, "
+                                     f"{clen} bytes) failed to decompress: {exc}") from None
+    if len(out) != PAGE_SIZE or (crc and zlib.crc32(out) != crc):
+        raise KernelError(Errno.EIO, f"compressed writeback: slot {slot:#x} ({name}, "
+                                     f"{clen} bytes) did not decompress to the page stored")
+    return out
+
+
+def wb_decompress(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int]) -> None:
+    """After a device read of pages ``first ..`` of ``folio`` from ``slots``: decompress
+    every page whose slot holds a compressed object, in place (decompress at swap-in).
+
+    Raises:
+        KernelError(EIO): as :func:`wb_decompress_page`.
+    """
+    comp = d.wb_compressed
+    for k, s in enumerate(slots):
+        if s in comp:
+            at = (first + k) * PAGE_SIZE
+            folio.data[at:at + PAGE_SIZE] = wb_decompress_page(
+                d, s, folio.data[at:at + PAGE_SIZE])

@@ -10,6 +10,7 @@ writeback, no shrinking without free physical swap).
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from vswap.kernel.errors import Errno
@@ -22,7 +23,15 @@ from vswap.kernel.types import (
     SwpEntry,
 )
 
-__all__ = ["ZswapHost", "classic_zswap_tree_index", "classic_zswap_tree_key"]
+__all__ = [
+    "WB_BATCH_DESIGNS",
+    "WbPage",
+    "ZswapBatchHost",
+    "ZswapHost",
+    "classic_zswap_tree_index",
+    "classic_zswap_tree_key",
+    "wb_batch_unsupported",
+]
 
 
 @runtime_checkable
@@ -122,3 +131,65 @@ def classic_zswap_tree_index(entry: SwpEntry) -> int:
     """The classic design's tree index: the device offset."""
     return entry & SWP_OFFSET_MASK
 
+
+
+# -- batched and compressed writeback (model only; docs/future.md) ----------------------------
+#: The designs whose zswap entries have no physical slot until writeback, and so can take
+#: one for a whole batch at writeback time (the cover letter's section III).
+WB_BATCH_DESIGNS = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6")
+
+_WB_WHY = {
+    "classic": "a zswap entry keeps the slot reserved at swap-out (its tree key is the "
+               "slot), so writeback writes each page to its own slot",
+    "swap-table-p1": "a zswap entry keeps the slot reserved at swap-out (its tree key is "
+                     "the slot), so writeback writes each page to its own slot",
+    "swap-table-p4": "a zswap entry keeps the slot reserved at swap-out (its tree key is "
+                     "the slot), so writeback writes each page to its own slot",
+    "vswap-ste": "not modelled for this design",
+}
+
+
+def wb_batch_unsupported(design: str, feature: str) -> str | None:
+    """None if ``design`` has batched and compressed zswap writeback; else the one-line
+    reason naming ``feature`` (``writeback_batch_size`` or ``writeback_compressed``)."""
+    if design in WB_BATCH_DESIGNS:
+        return None
+    why = _WB_WHY.get(design, "it has no virtual swap layer")
+    return f"{feature}: not available under {design}: {why}"
+
+
+@dataclass(slots=True)
+class WbPage:
+    """One page of a writeback batch: its locked swap-cache folio and the page of bytes to
+    write to the slot. ``clen`` > 0: ``data`` starts with the entry's compressed object of
+    that length (compressed writeback) made by ``compressor``, whose decompressed page has
+    CRC32 ``crc`` (0: not kept); 0: ``data`` is the page itself."""
+
+    folio: Folio
+    data: bytes | bytearray
+    clen: int = 0
+    compressor: str = ""
+    crc: int = 0
+
+
+@runtime_checkable
+class ZswapBatchHost(Protocol):
+    """What a design whose zswap entries have no slot provides for batched writeback."""
+
+    def zswap_writeback_prepare_batch(self, entry: SwpEntry) -> Folio | Errno:
+        """As :meth:`ZswapHost.zswap_writeback_prepare`, without a physical slot: the
+        descriptor stays ZSWAP until :meth:`zswap_writeback_batch` gives the batch its slots.
+        Undone by :meth:`ZswapHost.zswap_writeback_abort`."""
+
+    def zswap_writeback_batch(self, pages: list[WbPage]) -> tuple[list[int], list[int]]:
+        """Give the prepared pages physical slots, contiguous where the allocator has a free
+        run, and write them: one I/O request per contiguous run of slots.
+
+        Returns:
+            Per page 0 (written: the descriptor is SWAPFILE(slot), charged; an uncompressed
+            page's folio stays clean in the swap cache, unlocked; a compressed one's leaves
+            the cache) or a negative errno with the writeback undone (the descriptor is
+            ZSWAP again, the folio out of the cache and unlocked): ``-ENOMEM`` (no slot or
+            ``memory.swap`` full), ``-EIO`` (its request failed: fault point
+            ``device_write``). And the pages of each I/O request submitted, in order.
+        """

@@ -7,6 +7,16 @@ protection of ``zswap_folio_swapin()`` and the shrink cursor of
 ``zswap_memcg_offline_cleanup()``; with patch 13/18 of the virtual swap space RFC v2 (no
 shrinking without free physical swap, through ``ZswapHost.zswap_writeback_possible``).
 
+Batched and compressed writeback (model only; docs/future.md): with the module parameter
+``writeback_batch_size`` > 1 or ``writeback_compressed`` on (virtual designs only), the LRU
+walk does not write each entry at once: :meth:`ZswapShrinker.shrink_memcg_cb` isolates it
+(a swap-cache folio, the page decompressed, or the compressed object as it is) onto the
+walk's batch, and every ``writeback_batch_size`` entries (and at the end of the walk) the
+batch goes to the host in one call that allocates its physical slots together and submits
+one request per contiguous run (``ZswapBatchHost.zswap_writeback_batch``), as zram's
+``writeback_store`` batches its requests. ``shrink_memcg`` then walks up to a batch of
+entries instead of one.
+
 The global shrink worker is queued, not run: a store that fails while the pool is full sets
 ``Zswap.shrink_work_pending`` (``queue_work``); the owner runs :meth:`ZswapShrinker.shrink_worker`
 when its clock says the work item would run.
@@ -20,6 +30,7 @@ from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MemCgroup
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
+from vswap.zswap.host import WbPage, ZswapBatchHost
 from vswap.zswap.list_lru import LruStatus
 
 if TYPE_CHECKING:
@@ -38,7 +49,9 @@ class ZswapShrinker:
 
     State: the shrink worker's cursor (``zswap_next_shrink``), the per-lruvec
     ``nr_disk_swapins`` and the debugfs counters ``written_back_pages`` and
-    ``reject_reclaim_fail``, which only the shrinkers move.
+    ``reject_reclaim_fail``, which only the shrinkers move; the model-only counters of
+    batched writeback (:meth:`wb_stats`) and the batch being gathered (empty between
+    walks).
     """
 
     def __init__(self, zswap: Zswap) -> None:
@@ -47,6 +60,16 @@ class ZswapShrinker:
         self.nr_disk_swapins: dict[int, int] = {}
         self.written_back_pages = 0
         self.reject_reclaim_fail = 0
+        #: Batched writeback: I/O requests, the largest request (pages), pages written
+        #: compressed and their compressed bytes.
+        self.written_back_requests = 0
+        self.written_back_max_request = 0
+        self.written_back_compressed_pages = 0
+        self.written_back_compressed_bytes = 0
+        #: The batch of the current walk: (zswap entry id, LRU list, page to write).
+        self._batch: list[tuple[int, dict[int, None], WbPage]] = []
+        self._batch_freed = 0
+        self._batch_eexist = False
 
     # -- writeback -------------------------------------------------------------------------
     def zswap_writeback_entry(self, eid: int, swpentry: SwpEntry) -> int:
@@ -109,6 +132,8 @@ class ZswapShrinker:
         del lru[eid]
         lru[eid] = None
         swpentry = SwpEntry(entries.swpentry[eid])
+        if self.zswap.wb_batching:
+            return self._gather(lru, eid, swpentry, stop_on_eexist)
         ret = self.zswap_writeback_entry(eid, swpentry)
         if ret:
             self.reject_reclaim_fail += 1
@@ -120,8 +145,124 @@ class ZswapShrinker:
 
     def _walk(self, lru_key: int, nr_to_walk: int, stop_on_eexist: bool
               ) -> tuple[int, int, bool]:
-        return self.zswap.lru.list_lru_walk_one(
-            lru_key, nr_to_walk, lambda lru, eid: self.shrink_memcg_cb(lru, eid, stop_on_eexist))
+        if not self.zswap.wb_batching:
+            return self.zswap.lru.list_lru_walk_one(
+                lru_key, nr_to_walk,
+                lambda lru, eid: self.shrink_memcg_cb(lru, eid, stop_on_eexist))
+        self._batch_freed = 0
+        self._batch_eexist = False
+        try:
+            _, walked, stopped = self.zswap.lru.list_lru_walk_one(
+                lru_key, nr_to_walk,
+                lambda lru, eid: self.shrink_memcg_cb(lru, eid, stop_on_eexist))
+        finally:
+            self._flush()
+        return self._batch_freed, walked, stopped or (stop_on_eexist and self._batch_eexist)
+
+    # -- batched and compressed writeback (model only) ---------------------------------------
+    def _gather(self, lru: dict[int, None], eid: int, swpentry: SwpEntry,
+                stop_on_eexist: bool) -> LruStatus:
+        """Isolate one entry onto the walk's batch: a swap-cache folio without a slot (the
+        host's ``zswap_writeback_prepare_batch``) and the bytes to write (the page
+        decompressed, or with ``writeback_compressed`` the object as stored). A full batch
+        is written at once (:meth:`_flush`).
+
+        Context: the entry was just rotated to the tail of ``lru``; it leaves the list while
+        it is in the batch (the dispose list of ``list_lru_walk_one`` callbacks), so the walk
+        cannot meet it again; :meth:`_flush` puts it back or frees it.
+
+        Returns:
+            ``RETRY`` (gathered, or failed: counted in ``reject_reclaim_fail`` and left
+            rotated); ``STOP`` when a folio raced into the swap cache and the caller asked
+            to stop on ``-EEXIST``.
+        """
+        zswap = self.zswap
+        host = zswap.host
+        assert isinstance(host, ZswapBatchHost)
+        r = host.zswap_writeback_prepare_batch(swpentry)
+        if isinstance(r, Errno):
+            self.reject_reclaim_fail += 1
+            if r == Errno.EEXIST and stop_on_eexist:
+                self._batch_eexist = True
+                return LruStatus.STOP
+            return LruStatus.RETRY
+        folio = r
+        tid, index = zswap.trees.lookup(swpentry)
+        cur = zswap.trees.trees[tid].get(index, 0)
+        if cur != eid:
+            host.zswap_writeback_abort(folio, cur)
+            self.reject_reclaim_fail += 1
+            return LruStatus.RETRY
+        e = zswap.entries
+        length = e.length[eid]
+        if zswap.params.writeback_compressed and length < PAGE_SIZE:
+            comp, zs = zswap.zpools.get(e.pool[eid])
+            obj = zs.zs_obj_read(e.handle[eid], length)
+            page = WbPage(folio, bytes(obj) + bytes(PAGE_SIZE - length), length, comp.name,
+                          e.crc[eid])
+        else:
+            try:
+                data = zswap.zswap_decompress(eid)
+            except KernelError:
+                host.zswap_writeback_abort(folio, eid)
+                self.reject_reclaim_fail += 1
+                return LruStatus.RETRY
+            folio.data[0:PAGE_SIZE] = data
+            folio.uptodate = True
+            page = WbPage(folio, folio.data)
+        del lru[eid]
+        self._batch.append((eid, lru, page))
+        if len(self._batch) >= zswap.params.writeback_batch_size:
+            self._flush()
+        return LruStatus.RETRY
+
+    def _flush(self) -> None:
+        """Write the gathered batch: the host allocates its slots together and submits one
+        request per contiguous run; each entry written is erased from its tree and freed
+        (``zswpwb``, ``written_back_pages``), each that failed goes back on its LRU (at the
+        tail) with its zswap entry kept, counted in ``reject_reclaim_fail``.
+
+        A failed request leaves its entries in zswap: the batch waits for its requests before
+        it frees anything, as zram's writeback keeps a slot whose write failed.
+        """
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        zswap = self.zswap
+        host = zswap.host
+        assert isinstance(host, ZswapBatchHost)
+        statuses, requests = host.zswap_writeback_batch([p for _, _, p in batch])
+        self.written_back_requests += len(requests)
+        self.written_back_max_request = max(self.written_back_max_request, *requests, 0)
+        entries = zswap.entries
+        for (eid, lru, page), ret in zip(batch, statuses, strict=True):
+            lru[eid] = None
+            if ret:
+                self.reject_reclaim_fail += 1
+                continue
+            swpentry = SwpEntry(entries.swpentry[eid])
+            tid, index = zswap.trees.lookup(swpentry)
+            del zswap.trees.trees[tid][index]
+            zswap.vmstat.count_vm_event("zswpwb")
+            memcg_id = entries.memcg[eid]
+            if memcg_id and zswap.memcgs is not None:
+                memcg = zswap.memcgs.mem_cgroup_from_id(memcg_id)
+                if memcg is not None:
+                    memcg.count_memcg_events("zswpwb", 1)
+            if page.clen:
+                self.written_back_compressed_pages += 1
+                self.written_back_compressed_bytes += page.clen
+            zswap.zswap_entry_free(eid)
+            self.written_back_pages += 1
+            self._batch_freed += 1
+
+    def wb_stats(self) -> dict[str, int]:
+        """The model-only counters of batched and compressed writeback (``vswap stat``'s
+        zswap view shows them after the debugfs files when the feature was used)."""
+        return {"written_back_requests": self.written_back_requests,
+                "written_back_max_request": self.written_back_max_request,
+                "written_back_compressed_pages": self.written_back_compressed_pages,
+                "written_back_compressed_bytes": self.written_back_compressed_bytes}
 
     # -- the memcg shrinker and the shrink worker ---------------------------------------------
     def shrink_memcg(self, memcg: MemCgroup | None) -> int:
@@ -129,6 +270,8 @@ class ZswapShrinker:
 
         Models: ``shrink_memcg()`` (v6.14: one item per node, one node here). Used by
         ``zswap_store`` when the cgroup is at ``memory.zswap.max`` and by the shrink worker.
+        With batched writeback (model only) it walks up to ``writeback_batch_size`` items
+        and writes them as one batch.
 
         Returns:
             0 if an entry was written back; ``-EAGAIN`` if one was scanned (rotated, or its
@@ -139,7 +282,9 @@ class ZswapShrinker:
             return -Errno.ENOENT
         if memcg is not None and not memcg.online:
             return -Errno.ENOENT
-        shrunk, scanned, _ = self._walk(self.zswap.lru_key(memcg), 1, False)
+        params = self.zswap.params
+        nr = params.writeback_batch_size if self.zswap.wb_batching else 1
+        shrunk, scanned, _ = self._walk(self.zswap.lru_key(memcg), nr, False)
         if not scanned:
             return -Errno.ENOENT
         return 0 if shrunk else -Errno.EAGAIN

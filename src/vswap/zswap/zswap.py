@@ -60,7 +60,14 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MemCgroup, MemCgroupTree
 from vswap.kernel.sizes import ZSWAP_ENTRY_BYTES
 from vswap.kernel.tracing import Cost, KernelTracer
-from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry, swp_offset, swp_type
+from vswap.kernel.types import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    SWAPFILE_CLUSTER,
+    SwpEntry,
+    swp_offset,
+    swp_type,
+)
 from vswap.kernel.vmstat import VmStat
 from vswap.zswap.compressors import (
     CONFIG_ZSWAP_COMPRESSOR_DEFAULT,
@@ -68,7 +75,14 @@ from vswap.zswap.compressors import (
     get_compressor,
 )
 from vswap.zswap.entry_table import ZswapEntryTable
-from vswap.zswap.host import ZswapHost, classic_zswap_tree_index, classic_zswap_tree_key
+from vswap.zswap.host import (
+    WB_BATCH_DESIGNS,
+    ZswapBatchHost,
+    ZswapHost,
+    classic_zswap_tree_index,
+    classic_zswap_tree_key,
+    wb_batch_unsupported,
+)
 from vswap.zswap.list_lru import ListLru, LruStatus
 from vswap.zswap.pool import ZswapPools
 from vswap.zswap.shrinker import MAX_RECLAIM_RETRIES, SHRINK_STOP, ZswapShrinker
@@ -78,6 +92,7 @@ from vswap.zswap.zsmalloc import ZsPool
 __all__ = [
     "MAX_RECLAIM_RETRIES",
     "SHRINK_STOP",
+    "WB_BATCH_DESIGNS",
     "LruStatus",
     "Zswap",
     "ZswapEntryInfo",
@@ -148,9 +163,20 @@ class ZswapParams:
       this share of the maximum.
     * ``shrinker_enabled`` (``CONFIG_ZSWAP_SHRINKER_DEFAULT_ON``, default off).
 
+    Model only (docs/future.md, "zswap writeback at writeback time"; the virtual designs
+    ``vswap``, ``vswap-static``, ``vswap-dynamic`` and ``vswap-v6`` only, see
+    :data:`WB_BATCH_DESIGNS`), named after zram's attributes of the same purpose:
+
+    * ``writeback_batch_size`` = 1 (1..``SWAPFILE_CLUSTER``): the shrinkers gather this many
+      entries, allocate contiguous physical slots for them at writeback time and submit one
+      I/O request per contiguous run (1: one entry per request, as the kernel does).
+    * ``writeback_compressed`` = N: write the compressed object to the slot without
+      decompressing it (decompressed at swap-in), as zram's ``writeback_compressed``.
+
     Raises:
-        ConfigError: a percentage outside 0..100 or a compressor that is not available,
-            naming the parameter.
+        ConfigError: a percentage outside 0..100, a batch size outside
+            1..``SWAPFILE_CLUSTER`` or a compressor that is not available, naming the
+            parameter.
     """
 
     enabled: bool = True
@@ -158,15 +184,22 @@ class ZswapParams:
     max_pool_percent: int = 20
     accept_threshold_percent: int = 90
     shrinker_enabled: bool = False
+    writeback_batch_size: int = 1
+    writeback_compressed: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_pool_percent", "accept_threshold_percent"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
                 raise ConfigError(f"zswap.{name}: {value!r} is not a percentage in 0..100")
-        for name in ("enabled", "shrinker_enabled"):
+        for name in ("enabled", "shrinker_enabled", "writeback_compressed"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"zswap.{name}: {getattr(self, name)!r} is not a boolean")
+        batch = self.writeback_batch_size
+        if isinstance(batch, bool) or not isinstance(batch, int) or \
+                not 1 <= batch <= SWAPFILE_CLUSTER:
+            raise ConfigError(f"zswap.writeback_batch_size: {batch!r} is not in "
+                              f"1..{SWAPFILE_CLUSTER}")
         get_compressor(self.compressor)  # raises ConfigError naming the compressor
 
 
@@ -231,6 +264,8 @@ class Zswap:
         self.env = env if env is not None else KernelEnv()
         self.total_ram_pages = total_ram_pages
         self._params = params if params is not None else ZswapParams()
+        for name in ("writeback_batch_size", "writeback_compressed"):
+            self._check_wb_param(name, getattr(self._params, name))
         memcgs: MemCgroupTree | None = None if memcg_disabled else self.env.memcgs
         self.memcgs = memcgs
         self.vmstat: VmStat = self.env.vmstat
@@ -284,6 +319,7 @@ class Zswap:
         """
         if name not in {f.name for f in dataclasses.fields(ZswapParams)}:
             raise ConfigError(f"zswap: unknown parameter {name!r}")
+        self._check_wb_param(name, value)
         change: dict[str, Any] = {name: value}
         new = dataclasses.replace(self._params, **change)
         if name == "compressor" and value != self._params.compressor:
@@ -291,6 +327,23 @@ class Zswap:
         self._params = new
         if new.enabled:
             self._ever_enabled = True
+
+    def _check_wb_param(self, name: str, value: object) -> None:
+        """ConfigError (one line) for a batched or compressed writeback setting other than
+        the default on a host that has no batched writeback."""
+        default = {"writeback_batch_size": 1, "writeback_compressed": False}.get(name)
+        if default is None or (value == default and type(value) is type(default)) or \
+                isinstance(self.host, ZswapBatchHost):
+            return
+        why = wb_batch_unsupported(str(getattr(self.host, "name", type(self.host).__name__)),
+                                   name)
+        raise ConfigError(str(why))
+
+    @property
+    def wb_batching(self) -> bool:
+        """Batched (or compressed) writeback is on: the shrinkers gather entries."""
+        p = self._params
+        return p.writeback_batch_size > 1 or p.writeback_compressed
 
     def zswap_is_enabled(self) -> bool:
         """Models: ``zswap_is_enabled()``."""

@@ -164,7 +164,10 @@ EXACT = [
                                "string ('Y')"),
     ('[zswap]\nzpool = "zsmalloc"',
      "config.toml: zswap.zpool: unknown zswap parameter (known: enabled, compressor, "
-     "max_pool_percent, accept_threshold_percent, shrinker_enabled)"),
+     "max_pool_percent, accept_threshold_percent, shrinker_enabled, writeback_batch_size, "
+     "writeback_compressed)"),
+    ('[zswap]\nwriteback_batch_size = 0', "config.toml: zswap.writeback_batch_size: 0 is "
+                                          "outside 1..512"),
     # workloads
     ('[[workloads]]\ncgroup = "/a"', "config.toml: workloads[0].command: missing (the "
                                      "workload's command line, e.g. \"usemem -n 4 -O 64M\")"),

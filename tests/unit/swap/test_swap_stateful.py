@@ -11,9 +11,10 @@ on/off, two devices (a small one that fills, a big one with whole clusters), swa
 and swapon of a small or a big one (with the page-table walk of ``SwapHooks.unuse_ptes`` for
 the designs that need one), two CPUs taking turns, a drain of every swapped page, and swap
 tier moves of a page to the other device (``SwapHooks.move_swap_ptes`` for the slot
-designs), also with the target full (``device_full``), and a hibernation image held in
+designs), also with the target full (``device_full``), a hibernation image held in
 physical slots (``swap_slot_alloc_of_type``) while the other rules run, read back and freed
-(``swap_slot_free_nr``) at resume.
+(``swap_slot_free_nr``) at resume, and batched (and compressed) zswap writeback with a
+write request failing mid-walk (``device_write``).
 
 The oracle is a plain dict of pages: their bytes, how many PTEs hold their swap entries and
 whether writepage parked their folio in the swap cache. After every step:
@@ -70,6 +71,7 @@ from vswap.swap import (
 from vswap.swap.compaction import swap_compact
 from vswap.swap.storage import MemSwapStorage
 from vswap.swap.tier_move import move_entries, tier_moves_unsupported
+from vswap.zswap.host import WB_BATCH_DESIGNS
 from vswap.zswap.zswap import Zswap
 
 #: Slots of a small swap device: it fills within a few steps.
@@ -494,6 +496,47 @@ class DesignMachine(RuleBasedStateMachine):
 
     def _check_hibernation_slot(self, slot: int) -> None:
         """Design-specific checks of a new hibernation slot (see :class:`VirtualDesign`)."""
+
+    @precondition(lambda self: self._swapped())
+    @rule(batch=st.sampled_from([2, 3, 8]), fail_at=st.sampled_from([0, 1, 2, 3]),
+          compressed=st.booleans())
+    def zswap_writeback_batch(self, batch: int, fail_at: int, compressed: bool) -> None:
+        """Batched (and compressed) zswap writeback of the root's and ``/limited``'s LRUs
+        (model only, virtual designs; ConfigError elsewhere), the ``fail_at``-th write
+        request failing (fault point ``device_write``): its pages stay in zswap. The written
+        folios are reclaimed from the swap cache; every swapped page reads back the same."""
+        try:
+            self.z.set_param("writeback_batch_size", batch)
+            self.z.set_param("writeback_compressed", compressed)
+        except ConfigError:
+            assert self.design_name not in WB_BATCH_DESIGNS
+            return
+        faults = self.env.faults
+        if fail_at:
+            faults.schedule["device_write"] = {faults.calls["device_write"] + fail_at}
+        errors = self.d.io_write_errors
+        self.z.set_param("shrinker_enabled", True)
+        try:
+            for memcg in (None, self.limited):
+                self.z.zswap_shrinker_scan(memcg, 16)
+        finally:
+            faults.schedule.pop("device_write", None)
+            self.z.set_param("shrinker_enabled", False)
+            self.z.set_param("writeback_batch_size", 1)
+            self.z.set_param("writeback_compressed", False)
+        if self.d.io_write_errors > errors:
+            event("zswap writeback batch: a request failed")
+        for p in self.pages.values():
+            for i in range(1 << p.order) if p.entry else ():
+                if i in p.parked:
+                    continue
+                e = SwpEntry(p.entry + i)
+                f = self.d.swap_cache_get_folio(e)
+                if f is not None:
+                    assert not f.dirty  # written (uncompressed: raw-stored pages too)
+                    self._reclaim(f)
+                got = self.d.swap_peek_entry(e)
+                assert got == p.data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE], "data loss"
 
     # -- invariants --------------------------------------------------------------------------
     @invariant()
