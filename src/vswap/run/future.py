@@ -87,11 +87,19 @@ def _mixed_swapin(scale: float, *, seed: int, designs: tuple[str, ...] | None,
     return mixed_table(scale, seed=seed, designs=designs, verify=verify)
 
 
+def _writeback(scale: float, *, seed: int, designs: tuple[str, ...] | None,
+               verify: bool) -> FutureTable:
+    from vswap.run.future_writeback import writeback_table
+
+    return writeback_table(scale, seed=seed, designs=designs, verify=verify)
+
+
 #: Use case name -> table builder, in print order.
 FUTURE_TABLES: dict[str, TableBuilder] = {
     "tiers": _tiers,
     "fragmentation": _fragmentation,
     "mixed-swapin": _mixed_swapin,
+    "writeback": _writeback,
 }
 
 

@@ -22,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 #: Examples run by this module, and the one the README test runs.
 HERE = {"rfc-usemem", "rfc-kernel-build", "rfc-swapoff", "swapoff-half-full",
         "zswap-no-swapfile", "zswap-writeback-off", "folio-compaction", "folio-discontig",
-        "folio-mixed-swapin", "tiers-coldstart"}
+        "folio-mixed-swapin", "tiers-coldstart", "future-writeback"}
 README = {"two-cgroups"}
 
 
@@ -187,3 +187,19 @@ def test_tiers_coldstart_demotes_the_background_app(
     assert cst["ptes_rewritten"] >= cst["demoted"]
     assert c.kernel_stats["swap_tiers"]["ptes_visited"] > 0
     assert v.kernel_stats["swap_tiers"]["ptes_visited"] == 0
+
+
+def test_future_writeback_batches_and_compresses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs, _ = _run(tmp_path, "future-writeback", "1/1024", capsys)
+    assert list(runs) == ["vswap", "vswap-v6"]
+    for r in runs.values():
+        m = _metrics(r)
+        zs = r.kernel_stats["zswap"]
+        pages = m["written_back"]
+        assert pages == m["zswap_stored"] == r.vmstat["zswpwb"] > 0
+        # Batches of 32: one write request each, every page written compressed.
+        assert zs["written_back_requests"] == r.devices[0]["writes"] == -(-pages // 32)
+        assert zs["written_back_compressed_pages"] == pages
+        assert 0 < zs["written_back_compressed_bytes"] < pages * 4096
+        assert r.verified_pages >= pages
