@@ -40,6 +40,8 @@ VM_EVENTS: dict[str, str] = {
     "thp_file_alloc": "PMD-size shmem (tmpfs) folios allocated",
     "thp_file_fallback": "PMD-size shmem folios that could not be allocated (order 0 instead)",
     "thp_split_page": "PMD-size THPs split",
+    "thp_split_page_failed": "PMD-size THPs a split was refused for (locked or held)",
+    "thp_deferred_split_page": "PMD-size THPs queued for a deferred split (partially mapped)",
     "thp_swpout": "PMD-size THPs swapped out in one piece",
     "thp_swpout_fallback": "PMD-size THPs split before swap-out",
 }

@@ -82,6 +82,13 @@ class MachineBase(abc.ABC):
     HPAGE_PMD_ORDER: ClassVar[int]
     thp: ThpSettings
     thp_any_enabled: bool
+    #: The deferred split queue (``ds_queue``): partially mapped large anon folios, in
+    #: queueing order (a dict used as an ordered set).
+    deferred_split_queue: dict[Folio, None]
+    #: Large folios split while in the swap cache (model count, for reports).
+    thp_split_swapcache: int
+    #: ``/proc/sys/vm/drop_caches``: the last value written (0: never).
+    drop_caches: int
     mixed_thp_swapin: bool
     #: Every swapfile compaction run (``/sys/kernel/mm/swap/compact``), in order.
     swap_compactions: list[CompactResult]
@@ -275,3 +282,18 @@ class MachineBase(abc.ABC):
 
     @abc.abstractmethod
     def split_folio_isolated(self, folio: Folio) -> list[Folio]: ...
+
+    @abc.abstractmethod
+    def split_huge_page(self, folio: Folio) -> bool: ...
+
+    @abc.abstractmethod
+    def deferred_split_folio(self, folio: Folio) -> None: ...
+
+    @abc.abstractmethod
+    def deferred_split_count(self, memcg_id: int) -> int: ...
+
+    @abc.abstractmethod
+    def deferred_split_scan(self, memcg_id: int, nr_to_scan: int) -> int: ...
+
+    @abc.abstractmethod
+    def drop_slab(self) -> int: ...

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 THP_ORDERS = tuple(range(2, HPAGE_PMD_ORDER + 1))
 THP_MODES = ("always", "inherit", "madvise", "never")
 MTHP_STATS = ("anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge",
-              "swpout", "swpout_fallback", "swpin", "swpin_fallback", "split")
+              "swpout", "swpout_fallback", "swpin", "swpin_fallback", "split",
+              "split_failed", "split_deferred")
 
 
 def order_size_name(order: int) -> str:
@@ -108,15 +109,24 @@ class HugeMemoryMixin(MachineBase):
             self.thp.stats[order][name] += 1
 
     def split_folio_isolated(self, folio: Folio) -> list[Folio]:
-        """Split an isolated large folio (not in the swap cache) into order-0 folios.
+        """Split an isolated large anonymous folio into order-0 folios.
 
-        Models: ``split_folio_to_list()``: the pages keep their contents, flags, memcg
-        charge and mappings (each PTE is repointed at its new folio); the new folios come
-        back isolated (one pin each), for the caller's list. Counts ``split`` and
-        ``thp_split_page`` (PMD size).
+        Models: ``split_folio_to_list()`` (``__split_huge_page``): the pages keep their
+        contents, flags, memcg charge and mappings (each PTE is repointed at its new folio);
+        the new folios come back isolated (one pin each), for the caller's list. Counts
+        ``split`` and ``thp_split_page`` (PMD size).
+
+        A folio in the swap cache keeps its entries: page ``k``'s new folio takes entry
+        ``folio.swap + k`` through the design's ``swap_cache_replace_folio`` (the swap cache's
+        slots, and RFC v2's FOLIO descriptors: ``vswap_split_huge_page``). The kernel keeps
+        the head page's struct as the first new folio; the model makes a new folio for it
+        too, so the head's slot is handed over like a tail's. An unmapped new page of a
+        swap-cache folio goes through ``free_page_and_swap_cache``: out of the swap cache
+        (``folio_free_swap``) and freed unless a swap PTE still names its entry, in which
+        case it stays in the cache (returned, for reclaim to write out).
         """
-        if folio.swapcache:
-            raise KernelError(Errno.EBUSY, "split_folio: folio is in the swap cache")
+        if folio.mapping is not None:
+            raise KernelError(Errno.EINVAL, "split_folio: a shmem folio (shmem_split_folio)")
         nr = folio.nr_pages
         news = []
         for k in range(nr):
@@ -151,6 +161,10 @@ class HugeMemoryMixin(MachineBase):
                 if new.mapcount:
                     lruvec.nr_anon += 1
                     self.nr_anon_mapped += 1
+        swapcache = folio.swapcache
+        if swapcache:
+            self._split_swapcache(folio, news)
+        self.deferred_split_queue.pop(folio, None)
         folio.rmap = []
         folio.mapcount = 0
         folio.mm_charged = 0
@@ -161,12 +175,101 @@ class HugeMemoryMixin(MachineBase):
         # Unmapped pages of a partially mapped folio are freed right away.
         out = []
         for new in news:
-            if new.mapcount:
+            if new.mapcount or (swapcache and not self._free_split_swapcache(new)):
                 out.append(new)
             else:
                 new.mm_pins = 0
                 self.free_folio(new)
         return out
+
+    def _split_swapcache(self, folio: Folio, news: list[Folio]) -> None:
+        """The swap-cache half of ``__split_huge_page``: each new folio takes its page's
+        entry from ``folio`` (``swap_cache_replace_folio``), under the folio locks."""
+        design = self.design
+        e0 = int(folio.swap)
+        self.thp_split_swapcache += 1
+        was_locked = folio.locked
+        folio.locked = True
+        for k, new in enumerate(news):
+            new.locked = True
+            new.readahead = folio.readahead
+            new.swap = SwpEntry(e0 + k)
+            new.swapcache = True
+            design.swap_cache_replace_folio(folio, new)
+            new.locked = False
+        folio.swap = SwpEntry(0)
+        folio.swapcache = False
+        folio.locked = was_locked
+
+    def _free_split_swapcache(self, new: Folio) -> bool:
+        """``free_page_and_swap_cache`` of an unmapped page after a split: True when it left
+        the swap cache (no swap PTE names its entry) and can be freed."""
+        new.locked = True
+        gone = self.design.folio_free_swap(new)
+        new.locked = False
+        return gone
+
+    def split_huge_page(self, folio: Folio) -> bool:
+        """Split a large anonymous folio on the LRU (not isolated) into order-0 folios.
+
+        Models: ``split_folio()`` outside reclaim (the deferred split shrinker,
+        ``madvise_cold_or_pageout_pte_range``): isolate, :meth:`split_folio_isolated`, put
+        the pages back on the LRU. Fails (False, ``split_failed``, ``thp_split_page_failed``)
+        for a folio that is locked or held besides its mappings and the swap cache
+        (isolated by reclaim, a fault in progress: ``can_split_folio``).
+        """
+        if not folio.order or folio.mapping is not None or not folio.mm_charged:
+            return False
+        if folio.locked or folio.mm_pins or folio.writeback or not folio.lru:
+            self.count_mthp_stat(folio.order, "split_failed")
+            if folio.order == HPAGE_PMD_ORDER:
+                self.count_event("thp_split_page_failed", 1, folio.memcg_id)
+            return False
+        self.folio_del_lru(folio)
+        folio.mm_pins += 1
+        for new in self.split_folio_isolated(folio):
+            self.folio_putback_lru(new)
+        return True
+
+    # -- the deferred split queue (mm/huge_memory.c) -------------------------------------
+    def deferred_split_folio(self, folio: Folio) -> None:
+        """Queue a large anonymous folio that became partially mapped.
+
+        Models: ``deferred_split_folio(folio, partially_mapped=true)`` from
+        ``__folio_remove_rmap``: counts ``thp_deferred_split_page`` (PMD size) and mTHP
+        ``split_deferred`` once per folio. The model queues a folio left with fewer PTEs
+        than pages (a folio mapped by several processes is not checked page by page).
+        """
+        if folio in self.deferred_split_queue or folio.mapping is not None:
+            return
+        self.deferred_split_queue[folio] = None
+        self.count_mthp_stat(folio.order, "split_deferred")
+        if folio.order == HPAGE_PMD_ORDER:
+            self.count_event("thp_deferred_split_page", 1, folio.memcg_id)
+
+    def deferred_split_count(self, memcg_id: int) -> int:
+        """Models: ``deferred_split_count()``: queued folios of the memcg."""
+        return sum(1 for f in self.deferred_split_queue if f.memcg_id == memcg_id)
+
+    def deferred_split_scan(self, memcg_id: int, nr_to_scan: int) -> int:
+        """Split up to ``nr_to_scan`` queued folios of the memcg; return how many were split.
+
+        Models: ``deferred_split_scan()``: a folio no longer partially mapped leaves the
+        queue unsplit; one that cannot be split now (locked, isolated) stays queued; the
+        others are split (:meth:`split_huge_page`; a swap-cache folio through the design's
+        ``swap_cache_replace_folio``), their unmapped pages freed.
+        """
+        split = 0
+        for folio in [f for f in self.deferred_split_queue if f.memcg_id == memcg_id]:
+            if nr_to_scan <= 0:
+                break
+            nr_to_scan -= 1
+            if not folio.mm_charged or not self.folio_partially_mapped(folio):
+                self.deferred_split_queue.pop(folio, None)
+                continue
+            if self.split_huge_page(folio):
+                split += 1
+        return split
 
     def swapin_mixed_thp(self, task: Task, vma: Vma, vpn: int, entry: SwpEntry, write: bool,
                          memcg: MemCgroup) -> bool | None:

@@ -18,6 +18,7 @@ file                                                        kernel
 ``/sys/kernel/mm/swap/discontig_swapout`` (0/1)             model only (docs/future.md)
 ``/sys/kernel/mm/swap/mixed_swapin`` (0/1)                  model only (docs/future.md)
 ``/sys/kernel/mm/swap/compact`` (write 1; reads the runs)   model only (docs/future.md)
+``/proc/sys/vm/drop_caches`` (1..4)                         fs/drop_caches.c (anon: ``drop_slab``)
 =========================================================== ===================================
 
 :data:`KNOBS` maps a file to its :class:`Knob`; :data:`KNOB_DIRS` maps a directory prefix to
@@ -75,6 +76,17 @@ def _write_vma_ra_enabled(m: MachineBase, _rest: str, text: str) -> None:
     if text.lower() not in ("true", "false", "1", "0", "y", "n"):
         raise KernelError(Errno.EINVAL, f"vma_ra_enabled: {text!r} is not a boolean")
     m.vma_ra_enabled = text.lower() in ("true", "1", "y")
+
+
+def _write_drop_caches(m: MachineBase, _rest: str, text: str) -> None:
+    """``drop_caches_sysctl_handler``: 1 drops the page cache (the model keeps no clean
+    file pages; tmpfs pages are never dropped), 2 the slab objects (``drop_slab``: the
+    deferred split queue, zswap), 3 both; 4 only silences the message."""
+    if not text.isdigit() or not 1 <= int(text) <= 4:
+        raise KernelError(Errno.EINVAL, f"drop_caches: {text!r} is not 1..4")
+    m.drop_caches = int(text)
+    if int(text) & 2:
+        m.drop_slab()
 
 
 # -- model-only swap knobs of the virtual designs' future use cases (docs/future.md) ----------
@@ -194,6 +206,8 @@ KNOBS: dict[str, Knob] = {
         "mm/vmscan.c", lambda m, _: f"{m.swappiness}\n", _write_swappiness),
     "/proc/sys/vm/page-cluster": Knob(
         "mm/swap.c", lambda m, _: f"{m.page_cluster}\n", _write_page_cluster),
+    "/proc/sys/vm/drop_caches": Knob(
+        "fs/drop_caches.c", lambda m, _: f"{m.drop_caches}\n", _write_drop_caches),
     "/sys/kernel/mm/swap/vma_ra_enabled": Knob(
         "mm/swap_state.c", lambda m, _: "true\n" if m.vma_ra_enabled else "false\n",
         _write_vma_ra_enabled),

@@ -177,6 +177,9 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self.oom_log: list[tuple[str, int, str]] = []
         self.thp = ThpSettings()
         self.thp_any_enabled = False
+        self.deferred_split_queue = {}
+        self.thp_split_swapcache = 0
+        self.drop_caches = 0
         self.oracle = PageOracle(config.verify)
         self.hook_mode = "fault"
         self._memalloc = 0
@@ -316,6 +319,8 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         if not folio.mm_charged:
             return
         check_folio_free(folio)
+        if folio.order:
+            self.deferred_split_queue.pop(folio, None)
         if folio.lru:
             self.folio_del_lru(folio)
         memcg = self.memcgs.mem_cgroup_from_id(folio.memcg_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.mm._base import MachineBase
-from vswap.mm.mm_types import PTE_PRESENT, PTE_TABLE_MASK, PTE_TABLE_SHIFT, Task
+from vswap.mm.mm_types import PTE_PRESENT, PTE_TABLE_MASK, PTE_TABLE_SHIFT, VPN_MASK, Task
 
 #: madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
 MADV_DONTNEED = 4
@@ -65,7 +65,10 @@ class MadviseMixin(MachineBase):
 
         Models: ``madvise_cold_or_pageout_pte_range()`` + ``reclaim_pages()``: folios
         mapped by other processes too are skipped (``folio_likely_mapped_shared``), young
-        bits cleared, the rest reclaimed without reference checks.
+        bits cleared, the rest reclaimed without reference checks. A large folio the range
+        does not map whole is split first (``split_folio``; a swap-cache folio through the
+        design's ``swap_cache_replace_folio``) and only its pages in the range are taken;
+        one that cannot be split now is skipped.
         """
         mm = task.mm
         picked: list[Folio] = []
@@ -73,12 +76,22 @@ class MadviseMixin(MachineBase):
         for vpn, v in mm.iter_ptes(start, end):
             if not v & PTE_PRESENT:
                 continue
-            folio = mm.tables[vpn >> PTE_TABLE_SHIFT][1][vpn & PTE_TABLE_MASK]
+            folios = mm.tables[vpn >> PTE_TABLE_SHIFT][1]
+            folio = folios[vpn & PTE_TABLE_MASK]
             if folio is None or id(folio) in seen:
                 continue
             seen.add(id(folio))
             if any((k >> 36) != mm.id for k in folio.rmap):
                 continue
+            if folio.order and folio.mapping is None and sum(
+                    1 for k in folio.rmap
+                    if start <= k & VPN_MASK < end) < folio.nr_pages:
+                if not self.split_huge_page(folio):
+                    continue
+                folio = folios[vpn & PTE_TABLE_MASK]
+                if folio is None:
+                    continue
+                seen.add(id(folio))
             if not folio.lru or folio.mm_pins:
                 continue
             self.folio_referenced(folio)

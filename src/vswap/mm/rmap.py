@@ -48,6 +48,9 @@ class RmapMixin(MachineBase):
         if not folio.mapcount:
             self.lruvecs[folio.memcg_id].nr_anon -= folio.nr_pages
             self.nr_anon_mapped -= folio.nr_pages
+        elif folio.mapcount < folio.nr_pages and folio.mapping is None:
+            # __folio_remove_rmap: a large anon folio left partially mapped.
+            self.deferred_split_folio(folio)
 
     def folio_referenced(self, folio: Folio) -> int:
         """Count and clear the young bits of the PTEs mapping ``folio``.

@@ -494,7 +494,10 @@ class VmscanMixin(MachineBase):
                 break
 
     def shrink_slab(self, memcg: MemCgroup, sc: ScanControl) -> int:
-        """Models: ``shrink_slab()`` -> ``do_shrink_slab()`` for the zswap shrinker."""
+        """Models: ``shrink_slab()`` -> ``do_shrink_slab()`` for the deferred split shrinker
+        (``thp-deferred_split``, when a folio is queued) and the zswap shrinker."""
+        if self.deferred_split_queue:
+            self.shrink_deferred_split(memcg, sc)
         zswap = self.zswap
         if zswap is None:
             return 0
@@ -516,6 +519,38 @@ class VmscanMixin(MachineBase):
             self._memalloc -= 1
         self.reap_folios()
         return freed
+
+    def shrink_deferred_split(self, memcg: MemCgroup, sc: ScanControl) -> int:
+        """``do_shrink_slab()`` of the deferred split shrinker: the same pressure as for
+        zswap's (``(count >> priority) * 4 / seeks``, at most twice the count), in
+        ``SHRINK_BATCH`` steps. Returns the folios split."""
+        freeable = self.deferred_split_count(memcg.id)
+        if not freeable:
+            return 0
+        total_scan = min((freeable >> sc.priority) * 4 // DEFAULT_SEEKS, 2 * freeable)
+        split = 0
+        while total_scan >= SHRINK_BATCH or (total_scan and total_scan >= freeable):
+            nr = min(SHRINK_BATCH, total_scan)
+            split += self.deferred_split_scan(memcg.id, nr)
+            total_scan -= nr
+        self.reap_folios()
+        return split
+
+    def drop_slab(self) -> int:
+        """Models: ``drop_slab()`` (``echo 2 > /proc/sys/vm/drop_caches``): every memcg's
+        shrinkers (the deferred split queue, zswap) at priority 0, repeated while a pass
+        still splits a folio or frees more than 10 objects. Returns the objects freed."""
+        total = 0
+        while True:
+            before = len(self.deferred_split_queue)
+            freed = 0
+            for memcg in self.memcgs.root.subtree():
+                if memcg.id in self.lruvecs:
+                    freed += self.shrink_slab(memcg, ScanControl(nr_to_reclaim=0, priority=0))
+            split = before - len(self.deferred_split_queue)
+            total += freed + split
+            if freed <= 10 and not split:
+                return total
 
     def do_try_to_free_pages(self, sc: ScanControl) -> int:
         """Models: ``do_try_to_free_pages()``: raise the priority until enough was freed."""

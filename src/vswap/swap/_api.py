@@ -358,6 +358,20 @@ class SwapDesign(Protocol):
         folio reference goes to ``SwapHooks.swapcache_folio_deleted``.
         """
 
+    def swap_cache_replace_folio(self, old: Folio, new: Folio) -> None:
+        """Hand ``old``'s place in the swap cache, for the entries of ``new``'s range, to
+        ``new``: a migration (``new`` covers all of ``old``'s range) or one piece of a split.
+
+        Models: ``__swap_cache_replace_folio()`` (6.18, the helper ``__folio_migrate_mapping``
+        and ``__split_unmapped_folio`` share; at v6.14 their ``xas_store`` loops). The
+        virtual designs update what names the folio besides the cache: RFC v2 (patch 12)
+        calls ``vswap_migrate(src, dst)`` (T10: every FOLIO(src) descriptor becomes
+        FOLIO(dst), all or none, else WARN) and, per tail, ``vswap_split_huge_page(head,
+        tail)`` (T11: FOLIO(head) becomes FOLIO(tail)). Context: both folios locked; the
+        caller set ``new.swap`` (an entry of ``old``'s range) and PG_swapcache, and clears
+        ``old``'s once no entry names it. Swap counts, cache pins and backing are unchanged.
+        """
+
     def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
         """Models: ``swap_cache_get_folio()``: the folio cached at ``entry``, or None."""
 

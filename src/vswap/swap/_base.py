@@ -216,6 +216,19 @@ class SwapDesignBase(abc.ABC):
         """Models: ``swap_cache_get_folio()`` (lookup; readahead statistics are mm's)."""
         return self.swap_cache.swap_cache_get_folio(entry)
 
+    def swap_cache_replace_folio(self, old: Folio, new: Folio) -> None:
+        """Models: ``__swap_cache_replace_folio()``; see the protocol and
+        :meth:`SwapCache.replace_folio`. A design that names cached folios elsewhere too
+        (RFC v2's FOLIO descriptors) extends it."""
+        if not old.locked or not new.locked:
+            raise KernelError(Errno.EINVAL, "__swap_cache_replace_folio: folio not locked")
+        e0 = int(old.swap)
+        if (not old.swapcache or not new.swapcache or not new.swap
+                or not e0 <= int(new.swap) <= e0 + old.nr_pages - new.nr_pages):
+            raise KernelError(Errno.EINVAL, "__swap_cache_replace_folio: new folio's entries "
+                                            "outside the old folio's")
+        self.swap_cache.replace_folio(old, new)
+
     def add_to_swap(self, folio: Folio) -> bool:
         """Give a locked, dirty-to-be anonymous folio swap entries and put it in the cache.
 

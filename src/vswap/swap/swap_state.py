@@ -139,6 +139,28 @@ class SwapCache:
         self.nr_pages -= folio.nr_pages
         self.folio_deleted(folio)
 
+    def replace_folio(self, old: Folio, new: Folio) -> None:
+        """Point the slots of ``new``'s range (``new.swap .. +nr``) at ``new`` instead of
+        ``old``.
+
+        Models: ``__swap_cache_replace_folio()`` (6.18, the helper migration and a split
+        share); at v6.14 the ``xas_store`` loops of ``__folio_migrate_mapping()`` (the whole
+        range) and ``__split_huge_page()`` (one new folio's part of it). Context: both folios
+        locked; the caller set ``new.swap`` (inside ``old``'s range) and PG_swapcache, and
+        clears ``old``'s once no slot holds it. ``NR_SWAPCACHE`` does not change.
+        """
+        entry = new.swap
+        self._locked(entry, Cost.SWAP_CACHE_INSERT)
+        space = self._space(entry, create=False)
+        base = self.index_of(entry)
+        for i in range(new.nr_pages):
+            if space is None or space.get(base + i) is not old:
+                raise AssertionError(f"__swap_cache_replace_folio: {old!r} not at "
+                                     f"{entry + i:#x}")
+        assert space is not None
+        for i in range(new.nr_pages):
+            space[base + i] = new
+
     def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
         """Models: the lookup half of ``swap_cache_get_folio()`` / ``filemap_get_folio()``."""
         self.tracer.swap_cache_lookup()

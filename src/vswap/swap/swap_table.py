@@ -256,6 +256,27 @@ class SwapTableCache(SwapCache):
         self.nr_pages -= folio.nr_pages
         self.folio_deleted(folio)
 
+    def replace_folio(self, old: Folio, new: Folio) -> None:
+        """Models: ``__swap_cache_replace_folio()`` (6.18): under the cluster lock each word
+        of ``new``'s range is exchanged from ``old``'s PFN to ``new``'s (the flags field
+        kept); ``old`` leaves :attr:`folio_by_key` once no word names it (a split replaces
+        it part by part). Context as :meth:`SwapCache.replace_folio`."""
+        entry = new.swap
+        self._locked(entry, Cost.SWAP_CACHE_INSERT)
+        table, i0 = self._table(entry)
+        old_val = id(old) << 2 | SWP_TB_PFN_MARK
+        if table is None or any(table[i] & SWP_TB_VAL_MASK != old_val
+                                for i in range(i0, i0 + new.nr_pages)):
+            raise AssertionError(f"__swap_cache_replace_folio: {old!r} not at {entry:#x}")
+        val = id(new) << 2 | SWP_TB_PFN_MARK
+        for i in range(i0, i0 + new.nr_pages):
+            table[i] = table[i] & SWP_TB_FLAGS_MASK | val
+        self.folio_by_key[id(new)] = new
+        o_table, o0 = self._table(old.swap)
+        if o_table is None or all(o_table[i] & SWP_TB_VAL_MASK != old_val
+                                  for i in range(o0, o0 + old.nr_pages)):
+            self.folio_by_key.pop(id(old), None)
+
     def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
         """Models: ``swap_cache_get_folio()``: a lockless read of the entry's word."""
         self.tracer.swap_cache_lookup()

@@ -29,9 +29,10 @@ Design notes (why the model looks like this; docs/vswap.md has the long version)
   cache pin (``swap_cache_only``, spec part 1 invariant 36).
 * Helpers of patches 10 and 15 that the memory-manager model has no caller for
   (``swap_pte_batch``, ``swap_move``, ``vswap_can_swapin_thp``, ``non_swapcache_batch``,
-  ``swap_cluster_readahead``, ``trylock_swapoff``, ``vswap_migrate``,
-  ``vswap_split_huge_page``) are not modelled: the mm batches PTEs, reads ahead and checks
-  large swap-ins through the swap API (``can_swapin_thp``, ``swp_slot_to_swp_entry``).
+  ``swap_cluster_readahead``, ``trylock_swapoff``) are not modelled: the mm batches PTEs,
+  reads ahead and checks large swap-ins through the swap API (``can_swapin_thp``,
+  ``swp_slot_to_swp_entry``). ``vswap_migrate`` and ``vswap_split_huge_page`` are, behind
+  the API's ``swap_cache_replace_folio`` (docs/folio-split-migration.md).
 """
 
 from __future__ import annotations
@@ -344,6 +345,41 @@ class VirtualSwap(VirtualSwapBase):
         """Models: ``vswap_folio_backed()``: all FOLIO, one folio."""
         n, ty = self.vswap_check_backing(entry, nr)
         return n == nr and ty == FOLIO
+
+    # =====================================================================================
+    # migration and split of swap-cache folios (patch 12: T10, T11)
+    # =====================================================================================
+    def vswap_migrate(self, src: Folio, dst: Folio) -> None:
+        """Models: ``vswap_migrate()`` (T10), from ``__folio_migrate_mapping``: every
+        descriptor of the range that is FOLIO(src) becomes FOLIO(dst); a range only partly
+        FOLIO(src) warns ("no mixed backing states for swap entries in swap cache", spec
+        10.4) and the FOLIO(src) ones are repointed all the same."""
+        t = self.table
+        e0 = int(src.swap)
+        mine = [e for e in range(e0, e0 + src.nr_pages) if t.folio.get(e) is src]
+        if mine and len(mine) != src.nr_pages:
+            self._warn("vswap_migrate: no mixed backing states for swap entries in swap cache")
+        for e in mine:
+            t.folio[e] = dst
+
+    def vswap_split_huge_page(self, head: Folio, subpage: Folio) -> None:
+        """Models: ``vswap_split_huge_page()`` (T11), from ``__split_huge_page_tail``: each
+        descriptor of ``subpage``'s entries that is FOLIO(head) becomes FOLIO(subpage);
+        other backings (SWAPFILE after a write-out, ZERO, ZSWAP) stay as they are."""
+        t = self.table
+        e0 = int(subpage.swap)
+        for e in range(e0, e0 + subpage.nr_pages):
+            if t.folio.get(e) is head:
+                t.folio[e] = subpage
+
+    def swap_cache_replace_folio(self, old: Folio, new: Folio) -> None:
+        """The swap cache's slots, then the descriptors: :meth:`vswap_migrate` when ``new``
+        takes the whole range, :meth:`vswap_split_huge_page` for one piece of a split."""
+        super().swap_cache_replace_folio(old, new)
+        if new.nr_pages == old.nr_pages:
+            self.vswap_migrate(old, new)
+        else:
+            self.vswap_split_huge_page(old, new)
 
     # =====================================================================================
     # lifetime (patch 10)

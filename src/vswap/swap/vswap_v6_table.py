@@ -717,6 +717,20 @@ class DescSwapCache(SwapCache):
         self.nr_pages -= folio.nr_pages
         self.folio_deleted(folio)
 
+    def replace_folio(self, old: Folio, new: Folio) -> None:
+        """Models: ``__swap_cache_replace_folio()`` (v6, in mm/vswap.c): under the vswap
+        cluster lock each descriptor of ``new``'s range lets go of ``old`` and points at
+        ``new`` (migration: the whole range; a split: one new folio's part). Context as
+        :meth:`SwapCache.replace_folio`."""
+        t = self.table
+        e0 = int(new.swap)
+        self._locked(new.swap, Cost.SWAP_CACHE_INSERT)
+        for e in range(e0, e0 + new.nr_pages):
+            if t.cache.get(e) is not old:
+                raise AssertionError(f"__swap_cache_replace_folio: {old!r} not at {e:#x}")
+        for e in range(e0, e0 + new.nr_pages):
+            t.cache[e] = new
+
     def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
         """Models: ``swap_cache_get_folio()`` (v6): the descriptor's folio, if cached."""
         self.tracer.swap_cache_lookup()

@@ -14,7 +14,7 @@ from swaphelpers import make_design, random_page, swap_in, swap_out
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import PAGE_SIZE
+from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.swap import DESIGNS, create_design
 from vswap.swap.storage import MemSwapStorage
 
@@ -282,3 +282,102 @@ def test_swapoff_of_one_device_leaves_the_other_alone(design_name: str,
     for p, data in enumerate(want):
         assert m.read(t, addr + p * PAGE_SIZE, PAGE_SIZE) == data
     m.design.check_invariants()
+
+
+# -- migration and split of a swap-cache folio (swap_cache_replace_folio) ----------------------
+def _take_over(d, old: Folio, new: Folio, entry: int) -> None:
+    """The caller's half of ``__swap_cache_replace_folio``: flags, entry, both locked."""
+    new.dirty = old.dirty
+    new.swap, new.swapcache = SwpEntry(entry), True
+    new.locked = True
+    d.swap_cache_replace_folio(old, new)
+    new.locked = False
+
+
+def _write_out_and_read_back(d, folios: list[Folio], data: bytes) -> None:
+    """pageout + __remove_mapping of each cached folio (one PTE on each entry), then a
+    swap-in of every entry: the bytes come back from the new folios' write-outs."""
+    e0 = int(folios[0].swap)
+    for f in folios:
+        for i in range(f.nr_pages):
+            assert d.swap_duplicate(SwpEntry(f.swap + i)) == 0
+        f.folio_lock()
+        f.dirty = False
+        assert d.swap_writepage(f) == 0
+        if f.swapcache:
+            f.folio_lock()
+            d.delete_from_swap_cache(f)
+            f.folio_unlock()
+    d.check_invariants()
+    for i in range(len(data) // PAGE_SIZE):
+        got = swap_in(d, SwpEntry(e0 + i))
+        assert bytes(got.data) == data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE], f"page {i}"
+    assert _used_slots(d) == 0 and d.swap_cache.nr_pages == 0
+    d.check_invariants()
+
+
+def test_migrate_swapcache_folio_hands_every_entry_over(design_name: str,
+                                                        rng: random.Random) -> None:
+    """``folio_migrate_mapping`` of a swap-cache folio: the new folio is found at every
+    entry, the old one at none; RFC v2's FOLIO descriptors follow it (spec part 2 T10,
+    patch 12; invariant 1: a FOLIO descriptor names the folio cached at its id, checked by
+    ``check_invariants``); counts and pins do not move, and the bytes written later are the
+    new folio's."""
+    d = make_design(design_name)
+    data = random_page(rng, 4)
+    src = Folio(2, data)
+    src.folio_lock()
+    assert d.add_to_swap(src)
+    e = int(src.swap)
+    dst = Folio(2, data)
+    _take_over(d, src, dst, e)
+    src.swap, src.swapcache = SwpEntry(0), False
+    src.folio_unlock()
+    for i in range(4):
+        assert d.swap_cache_get_folio(SwpEntry(e + i)) is dst
+        assert d.swp_swapcount(SwpEntry(e + i)) == 0
+    assert d.swap_cache.nr_pages == 4
+    assert {int(x) for x, _c, pinned in d.live_swap_entries() if pinned} == set(
+        range(e, e + 4))
+    d.check_invariants()
+    _write_out_and_read_back(d, [dst], data)
+
+
+def test_split_swapcache_folio_gives_each_page_its_entry(design_name: str,
+                                                          rng: random.Random) -> None:
+    """``__split_huge_page`` of a swap-cache folio: page ``k``'s new folio takes entry
+    ``swap + k`` (RFC v2: ``vswap_split_huge_page``, spec part 2 T11, patch 12); each is
+    then written out and read back on its own."""
+    d = make_design(design_name)
+    data = random_page(rng, 4)
+    head = Folio(2, data)
+    head.folio_lock()
+    assert d.add_to_swap(head)
+    e = int(head.swap)
+    news = [Folio(0, data[k * PAGE_SIZE:(k + 1) * PAGE_SIZE]) for k in range(4)]
+    for k, new in enumerate(news):
+        _take_over(d, head, new, e + k)
+    head.swap, head.swapcache = SwpEntry(0), False
+    head.folio_unlock()
+    for k, new in enumerate(news):
+        assert d.swap_cache_get_folio(SwpEntry(e + k)) is new
+    assert d.swap_cache.nr_pages == 4
+    d.check_invariants()
+    _write_out_and_read_back(d, news, data)
+
+
+def test_replace_folio_refuses_entries_outside_the_old_folio(design_name: str) -> None:
+    d = make_design(design_name)
+    old = Folio(1)
+    old.folio_lock()
+    assert d.add_to_swap(old)
+    new = Folio(0)
+    new.swap, new.swapcache, new.locked = SwpEntry(old.swap + 2), True, True
+    with pytest.raises(KernelError) as exc:
+        d.swap_cache_replace_folio(old, new)
+    assert exc.value.errno == Errno.EINVAL
+    new.locked = False
+    with pytest.raises(KernelError):
+        d.swap_cache_replace_folio(old, new)
+    assert d.swap_cache_get_folio(old.swap) is old
+    d.check_invariants()

@@ -13,8 +13,9 @@ the designs that need one), two CPUs taking turns, a drain of every swapped page
 tier moves of a page to the other device (``SwapHooks.move_swap_ptes`` for the slot
 designs), also with the target full (``device_full``), a hibernation image held in
 physical slots (``swap_slot_alloc_of_type``) while the other rules run, read back and freed
-(``swap_slot_free_nr``) at resume, and batched (and compressed) zswap writeback with a
-write request failing mid-walk (``device_write``).
+(``swap_slot_free_nr``) at resume, batched (and compressed) zswap writeback with a
+write request failing mid-walk (``device_write``), and the migration and split of a
+parked swap-cache folio (``swap_cache_replace_folio``).
 
 The oracle is a plain dict of pages: their bytes, how many PTEs hold their swap entries and
 whether writepage parked their folio in the swap cache. After every step:
@@ -537,6 +538,61 @@ class DesignMachine(RuleBasedStateMachine):
                     self._reclaim(f)
                 got = self.d.swap_peek_entry(e)
                 assert got == p.data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE], "data loss"
+
+    def _parked_whole(self) -> list[int]:
+        """Swapped pages whose every entry is held by the swap cache."""
+        return [k for k in self._swapped()
+                if len(self.pages[k].parked) == 1 << self.pages[k].order]
+
+    @staticmethod
+    def _replace(d: SwapDesign, old: Folio, new: Folio, entry: int) -> None:
+        """The caller's half of ``__swap_cache_replace_folio``: ``new`` takes ``entry``
+        onwards (its own size) from ``old``, both locked, flags and bytes copied."""
+        new.dirty, new.uptodate = old.dirty, old.uptodate
+        new.swap, new.swapcache = SwpEntry(entry), True
+        new.locked = True
+        d.swap_cache_replace_folio(old, new)
+        new.locked = False
+
+    @precondition(lambda self: self._parked_whole())
+    @rule(pick=st.integers(0, 1 << 20))
+    def migrate_parked(self, pick: int) -> None:
+        """Migration of each swap-cache folio of a parked page (``folio_migrate_mapping``):
+        a new folio with the same bytes takes its entries; RFC v2's FOLIO descriptors
+        follow (``vswap_migrate``, spec part 2 T10, patch 12); the old folio leaves."""
+        ks = self._parked_whole()
+        p = self.pages[ks[pick % len(ks)]]
+        for src in {id(f): f for f in p.parked.values()}.values():
+            dst = Folio(src.order, bytes(src.data), memcg_id=src.memcg_id)
+            src.locked = True
+            self._replace(self.d, src, dst, int(src.swap))
+            src.swap, src.swapcache, src.locked = SwpEntry(0), False, False
+            for i, f in list(p.parked.items()):
+                if f is src:
+                    p.parked[i] = dst
+            for i in range(dst.nr_pages):
+                assert self.d.swap_cache_get_folio(SwpEntry(dst.swap + i)) is dst
+        event("swap-cache folio migrated")
+
+    @precondition(lambda self: any(self.pages[k].order for k in self._parked_whole()))
+    @rule(pick=st.integers(0, 1 << 20))
+    def split_parked(self, pick: int) -> None:
+        """``split_huge_page`` of a parked large swap-cache folio: each page's new order-0
+        folio takes its entry (``__split_huge_page``; RFC v2 ``vswap_split_huge_page``,
+        spec part 2 T11, patch 12); counts and pins do not move (checked against the
+        oracle after the step)."""
+        ks = [k for k in self._parked_whole() if self.pages[k].order]
+        p = self.pages[ks[pick % len(ks)]]
+        head = p.parked[0]
+        if head.nr_pages == 1:
+            return
+        head.locked = True
+        for i in range(head.nr_pages):
+            new = Folio(0, bytes(head.page(i)), memcg_id=head.memcg_id)
+            self._replace(self.d, head, new, p.entry + i)
+            p.parked[i] = new
+        head.swap, head.swapcache, head.locked = SwpEntry(0), False, False
+        event("swap-cache folio split")
 
     # -- invariants --------------------------------------------------------------------------
     @invariant()

@@ -22,7 +22,7 @@ from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.sizes import SWP_DESC_BYTES_RFC_V2
 from vswap.kernel.types import SwpEntry
-from vswap.swap import AOP_WRITEPAGE_ACTIVATE
+from vswap.swap import AOP_WRITEPAGE_ACTIVATE, SwapDesign
 from vswap.swap.storage import MemSwapStorage
 from vswap.swap.vswap_desc import SWAP_REFS_MAX, SwapType
 
@@ -145,3 +145,67 @@ def test_free_swap_and_cache_steps_to_folio_end(rng: random.Random) -> None:
     assert f.swapcache  # page 0 is still mapped
     d.free_swap_and_cache_nr(e, 1)
     assert not f.swapcache and d.vswap_used == 0
+
+
+def _take_over(d: SwapDesign, old: Folio, new: Folio, entry: int) -> None:
+    new.swap, new.swapcache, new.locked = SwpEntry(entry), True, True
+    d.swap_cache_replace_folio(old, new)
+    new.locked = False
+
+
+def test_T10_vswap_migrate_repoints_folio_descriptors(rng: random.Random) -> None:
+    """Spec part 2 T10 (patch 12): FOLIO(src) -> FOLIO(dst) on the whole range; invariant
+    1 (a FOLIO descriptor names the folio cached at its id) holds after."""
+    d = mk()
+    d.swapon(MemSwapStorage(1 << 20, label="f"), blkdev=False)
+    src = Folio(2, random_page(rng, 4))
+    e, ret = swap_out(d, src)
+    assert ret == AOP_WRITEPAGE_ACTIVATE
+    dst = Folio(2, bytes(src.data))
+    src.locked = True
+    _take_over(d, src, dst, e)
+    src.swap, src.swapcache, src.locked = SwpEntry(0), False, False
+    assert all(d.table.type[e + i] == FOLIO and d.table.folio_of(e + i) is dst
+               for i in range(4))
+    d.check_invariants()
+
+
+def test_T10_vswap_migrate_warns_on_mixed_backing(rng: random.Random) -> None:
+    """Spec part 2 10.4: ``vswap_migrate`` wants all or none FOLIO(src) (WARN, an
+    AssertionError under debug_vm)."""
+    d = mk()
+    d.swapon(MemSwapStorage(1 << 20, label="f"), blkdev=False)
+    src = Folio(1, random_page(rng, 2))
+    e, _ = swap_out(d, src)
+    d.table.type[e + 1] = ZERO
+    d.table.folio.pop(e + 1)
+    src.locked = True
+    with pytest.raises(AssertionError, match="mixed backing"):
+        _take_over(d, src, Folio(1, bytes(src.data)), e)
+
+
+def test_T11_vswap_split_huge_page_moves_only_folio_descriptors(rng: random.Random) -> None:
+    """Spec part 2 T11 (patch 12): a split hands each FOLIO(head) descriptor to its page's
+    new folio; a descriptor backed elsewhere (SWAPFILE after a write-out, the folio still
+    cached clean) keeps its backing."""
+    d = mk(device_mib=8)
+    head = Folio(2, random_page(rng, 4))
+    head.folio_lock()
+    assert d.add_to_swap(head)
+    e = int(head.swap)
+    for i in range(4):
+        d.swap_duplicate(SwpEntry(e + i))
+    head.dirty = False
+    assert d.swap_writepage(head) == 0 and head.swapcache
+    assert all(d.table.type[e + i] == SWAPFILE for i in range(4))
+    head.folio_lock()
+    d.vswap_store_folio(SwpEntry(e), head)           # a dirty re-swap: FOLIO again (T3)
+    d.release_backing(SwpEntry(e + 3), 1)            # ... but for the last page
+    news = [Folio(0, bytes(head.page(k))) for k in range(4)]
+    for k, new in enumerate(news):
+        _take_over(d, head, new, e + k)
+    head.swap, head.swapcache = SwpEntry(0), False
+    head.folio_unlock()
+    assert [d.table.folio_of(e + k) for k in range(3)] == news[:3]
+    assert d.table.type[e + 3] == SWAPFILE and d.table.folio_of(e + 3) is None
+    assert [d.swap_cache_get_folio(SwpEntry(e + k)) for k in range(4)] == news
