@@ -500,12 +500,16 @@ class DesignMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self._swapped())
     @rule(batch=st.sampled_from([2, 3, 8]), fail_at=st.sampled_from([0, 1, 2, 3]),
-          compressed=st.booleans())
-    def zswap_writeback_batch(self, batch: int, fail_at: int, compressed: bool) -> None:
+          compressed=st.booleans(), fill=st.booleans())
+    def zswap_writeback_batch(self, batch: int, fail_at: int, compressed: bool,
+                              fill: bool) -> None:
         """Batched (and compressed) zswap writeback of the root's and ``/limited``'s LRUs
         (model only, virtual designs; ConfigError elsewhere), the ``fail_at``-th write
-        request failing (fault point ``device_write``): its pages stay in zswap. The written
-        folios are reclaimed from the swap cache; every swapped page reads back the same."""
+        request failing (fault point ``device_write``): its pages stay in zswap. ``fill``:
+        every resident page is swapped out first (bigger batches). The written folios are
+        reclaimed from the swap cache; every swapped page reads back the same."""
+        for _ in range(len(self._resident()) if fill else 0):
+            self.swap_out(0, 1)
         try:
             self.z.set_param("writeback_batch_size", batch)
             self.z.set_param("writeback_compressed", compressed)

@@ -183,3 +183,41 @@ def test_compressed_slots_survive_compaction_and_swapoff() -> None:
     assert not d.wb_compressed  # type: ignore[attr-defined]
     for i in range(1, N, 2):
         assert m.read(t, a + i * PAGE_SIZE, PAGE_SIZE) == page(i), f"page {i}"
+
+
+def test_failed_request_in_the_middle_of_a_batch() -> None:
+    """A fragmented device gives an 8-entry batch scattered slots: several requests; the
+    third fails, its page stays in zswap, the others are written; every page reads back."""
+    faults = FaultInjector(seed=0)
+    m = Machine(MachineConfig(ram=32 * MiB, design="vswap", zswap=True, faults=faults,
+                              zswap_params={"compressor": "lz4", "writeback_batch_size": 8}))
+    si = m.swapon(MemSwapStorage(64 * PAGE_SIZE), prio=10)
+    t = m.spawn("frag")
+    nf = si.pages - 2
+    f = m.mmap(t, nf * PAGE_SIZE)
+    for i in range(nf):
+        m.write(t, f + i * PAGE_SIZE, page(1000 + i))
+    m.sysfs_write(PARAMS + "enabled", "N")  # straight to the device
+    m.madvise(t, f, nf * PAGE_SIZE, MADV_PAGEOUT)
+    for i in range(0, nf, 2):
+        m.munmap(t, f + i * PAGE_SIZE, PAGE_SIZE)
+    m.sysfs_write(PARAMS + "enabled", "Y")
+    a = m.mmap(t, 8 * PAGE_SIZE)
+    for i in range(8):
+        m.write(t, a + i * PAGE_SIZE, page(i))
+    m.madvise(t, a, 8 * PAGE_SIZE, MADV_PAGEOUT)
+    assert m.zswap is not None and m.zswap.stored_pages == 8
+    m.sysfs_write(PARAMS + "shrinker_enabled", "Y")
+    m.zswap.zswap_shrinker_scan(None, 8)  # second chance: only rotates
+    faults.schedule["device_write"] = {faults.calls["device_write"] + 3}
+    assert m.zswap.zswap_shrinker_scan(None, 8) == 7
+    sh = m.zswap.shrinker
+    assert sh.written_back_requests == 7 and sh.written_back_max_request == 2  # 1 pair
+    assert m.zswap.stored_pages == 1 and m.design.io_write_errors == 1
+    m.design.check_invariants()
+    m.zswap.check_invariants()
+    m.try_to_free_pages(16)
+    for i in range(8):
+        assert m.read(t, a + i * PAGE_SIZE, PAGE_SIZE) == page(i), f"page {i}"
+    for i in range(1, nf, 2):
+        assert m.read(t, f + i * PAGE_SIZE, PAGE_SIZE) == page(1000 + i), f"page {i}"
