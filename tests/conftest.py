@@ -77,6 +77,17 @@ def _checkout_left_clean() -> Iterator[None]:
     assert not new, f"tests left files in the checkout: {sorted(new)[:10]}"
 
 
+@pytest.fixture(autouse=True)
+def _page_data_full() -> Iterator[None]:
+    """Every test starts and ends in the default ``full`` page-data mode (a compact machine
+    sets the process-wide mode: vswap.kernel.pagedata)."""
+    from vswap.kernel import pagedata
+
+    pagedata.set_mode("full")
+    yield
+    pagedata.set_mode("full")
+
+
 @pytest.fixture(params=DESIGNS)
 def design(request: pytest.FixtureRequest) -> str:
     """Each registered swap design by name (``vswap.swap.DESIGNS``): a test taking this

@@ -49,6 +49,7 @@ def run_future(args: argparse.Namespace) -> int:
     for c in configs:
         c.costs = costs
         c.cost_provenance = prov.as_json()
+        c.page_data = args.page_data or "full"
     t0 = time.perf_counter()
     results = run_all(configs, jobs=args.jobs,
                       describe=lambda c: f"{c.labels.get('table')} {c.labels.get('row')}")

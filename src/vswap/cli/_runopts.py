@@ -23,6 +23,7 @@ from vswap.config.costs import CostProvenance, default_provenance, load_cost_fil
 from vswap.errors import ConfigError, OOMError
 from vswap.fileio import check_output_path, open_input
 from vswap.kernel.errors import DataLossError
+from vswap.kernel.pagedata import MODES as PAGE_DATA_MODES
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.vmscan import RECLAIM_POLICIES
 from vswap.report.progress import RunProgress
@@ -94,6 +95,14 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
                    help="page replacement: linux (the kernel's active/inactive LRU, default) "
                         "or an idealised exact policy: lru, fifo, clock (no readahead, "
                         "reclaim on demand; docs/traces.md)")
+    add_page_data_option(p)
+
+
+def add_page_data_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--page-data", default=None, choices=PAGE_DATA_MODES,
+                   help="full: every page keeps its 4 KiB of bytes (default, the reference); "
+                        "compact: an 8-byte descriptor per page, same results, far less "
+                        "memory (docs/performance.md)")
 
 
 def add_jobs_option(p: argparse.ArgumentParser) -> None:
@@ -177,8 +186,11 @@ def _plan_from_file(args: argparse.Namespace) -> RunPlan:
         seed=args.seed, scale=args.scale, verify=False if args.no_verify else None,
         costs=args.costs)
     costs, prov = costs_from(cf.costs)
+    if args.page_data is not None:
+        cf = dataclasses.replace(cf, page_data=args.page_data)
     configs = run_configs_from_file(cf)
     for c in configs:
+        c.page_data = cf.page_data
         c.reclaim = args.reclaim
         c.costs = costs
         c.cost_provenance = prov.as_json()
@@ -244,7 +256,7 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
                          ram=ram, swap_devices=list(devices), zswap=zswap, cpus=args.cpus,
                          seed=args.seed, verify=not args.no_verify, costs=costs,
                          cost_provenance=prov.as_json(), labels=dict(labels),
-                         reclaim=args.reclaim)
+                         reclaim=args.reclaim, page_data=args.page_data or "full")
                for d in designs]
     c = configs[0]
     title = (f"{c.workload} | memory.max={format_size(c.memory_max) if c.memory_max else 'max'}"

@@ -22,6 +22,7 @@ from vswap.cli._bench_future import run_future
 from vswap.cli._runopts import (
     add_costs_option,
     add_jobs_option,
+    add_page_data_option,
     check_json_option,
     check_outcome,
     costs_from,
@@ -84,6 +85,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_jobs_option(p)
     add_costs_option(p)
     p.add_argument("--no-verify", action="store_true", help="do not check pages read back")
+    add_page_data_option(p)
     p.add_argument("--json", default=None, metavar="FILE", help="write a result file")
     p.set_defaults(func=run)
 
@@ -136,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     for c in configs:
         c.costs = costs
         c.cost_provenance = prov.as_json()
+        c.page_data = args.page_data or "full"
     t0 = time.perf_counter()
     results = run_all(configs, jobs=args.jobs,
                       describe=lambda c: f"{c.labels.get('table')} {c.design}")

@@ -86,6 +86,7 @@ def build_machine(config: RunConfig, design: str, *,
     ram = config.scaled(spec.ram)
     sysctls: dict[str, Any] = {SYSCTLS[k]: v for k, v in spec.sysctl.items()}
     mc = MachineConfig(ram=ram, design=design, nr_cpus=spec.cpus, verify=config.verify,
+                       page_data=config.page_data,
                        zswap=config.zswap is not None,
                        zswap_params=(dataclasses.asdict(config.zswap)
                                      if config.zswap is not None else {}),

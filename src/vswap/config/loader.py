@@ -28,6 +28,7 @@ from typing import Any
 from vswap.errors import ConfigError
 from vswap.fileio import read_input_text
 from vswap.kernel.errors import KernelError
+from vswap.kernel.pagedata import MODES as PAGE_DATA_MODES
 from vswap.kernel.types import PAGE_SIZE, SWAPFILE_CLUSTER
 from vswap.mm.memcg_files import page_counter_memparse
 from vswap.sim.device_kinds import DEVICE_KINDS
@@ -52,8 +53,8 @@ from .spec import (
 
 __all__ = ["load_config", "loads_config", "parse_config"]
 
-_TOP_KEYS = ("designs", "seed", "scale", "verify", "costs", "machine", "sysctl", "sysfs",
-             "swap", "zswap", "cgroups", "workloads", "swap_tiers")
+_TOP_KEYS = ("designs", "seed", "scale", "verify", "page_data", "costs", "machine", "sysctl",
+             "sysfs", "swap", "zswap", "cgroups", "workloads", "swap_tiers")
 _MACHINE_KEYS = ("ram", "cpus")
 _DEVICE_KEYS = ("type", "size", "priority", "kind", "path", "label")
 _WORKLOAD_KEYS = ("cgroup", "command")
@@ -474,13 +475,20 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config",
         except ConfigError as exc:
             raise ctx.error(("scale",), str(exc).removeprefix("scale: ")) from None
     verify = ctx.boolean(top["verify"], ("verify",)) if "verify" in top else defaults.verify
+    page_data = defaults.page_data
+    if "page_data" in top:
+        page_data = ctx.string(top["page_data"], ("page_data",))
+        if page_data not in PAGE_DATA_MODES:
+            raise ctx.error(("page_data",), f"{page_data!r} is not one of "
+                                            f"{', '.join(PAGE_DATA_MODES)}")
     tiers = _swap_tiers(ctx, top["swap_tiers"]) if "swap_tiers" in top else None
     costs = None
     if "costs" in top:
         costs = _costs_path(ctx, top["costs"], base_dir)
     return RunConfig(machine=machine, devices=devices, zswap=zswap, cgroups=cgroups,
                      workloads=workloads, designs=designs, seed=seed, scale=scale,
-                     verify=verify, source=source, costs=costs, tiers=tiers)
+                     verify=verify, page_data=page_data, source=source, costs=costs,
+                     tiers=tiers)
 
 
 def _costs_path(ctx: _Ctx, raw: object, base_dir: Path | None) -> str:

@@ -178,6 +178,8 @@ class RunConfig:
     * ``scale``: multiplies every size (RAM, devices, cgroup byte limits; workloads apply it
       to theirs), so a configuration written at the RFC's full size runs small.
     * ``verify``: check every page read back (the integrity oracle).
+    * ``page_data``: ``full`` (pages hold their bytes) or ``compact`` (an 8-byte descriptor
+      per page, :mod:`vswap.kernel.pagedata`).
     * ``source``: the file it came from (for messages), ``"<flags>"`` if none.
     * ``costs``: a cost file (:mod:`vswap.config.costs`), or None for the default table.
     """
@@ -191,6 +193,7 @@ class RunConfig:
     seed: int = 1
     scale: float = 1.0
     verify: bool = True
+    page_data: str = "full"
     source: str = "<flags>"
     #: A cost file (docs/costs.md), as a path usable from the current directory (a path in
     #: the file is relative to the file's directory); None: the default cost table.
@@ -217,4 +220,6 @@ class RunConfig:
         out["zswap"] = dataclasses.asdict(self.zswap) if self.zswap is not None else None
         if self.tiers is None:
             del out["tiers"]
+        if self.page_data == "full":  # recorded only when not the default
+            del out["page_data"]
         return out

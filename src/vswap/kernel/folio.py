@@ -6,7 +6,8 @@ the folio is in the swap cache, the memcg owner, and the page flags the swap cod
 
 Invariants (checked by :meth:`Folio.check_invariants`):
 
-* ``len(data) == PAGE_SIZE << order``: a folio always holds real bytes.
+* ``len(data) == PAGE_SIZE << order``: a folio always holds real bytes; in compact page-data
+  mode (:mod:`vswap.kernel.pagedata`) ``len(data) == 8 << order``, one token per page.
 * ``swapcache`` is set iff ``swap != 0`` (``folio_test_swapcache`` / ``folio->swap``).
 * ``writeback`` implies ``locked`` was held when it was set; it is cleared at I/O completion.
 """
@@ -14,6 +15,7 @@ Invariants (checked by :meth:`Folio.check_invariants`):
 from __future__ import annotations
 
 from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.pagedata import PAGE_DATA, TOKEN_BYTES, is_zero_token, tok_of
 from vswap.kernel.types import HPAGE_PMD_ORDER, NO_ENTRY, PAGE_SIZE, SwpEntry
 
 _ZERO_PAGE = bytes(PAGE_SIZE)
@@ -57,11 +59,11 @@ class Folio:
                  memcg_id: int = 0) -> None:
         if not 0 <= order <= HPAGE_PMD_ORDER:
             raise KernelError(Errno.EINVAL, f"folio order {order} outside 0..{HPAGE_PMD_ORDER}")
-        size = PAGE_SIZE << order
+        size = PAGE_DATA.stride << order
         if data is None:
             self.data = bytearray(size)
         else:
-            if len(data) != size:
+            if len(data) != size and len(data) != PAGE_SIZE << order:
                 raise KernelError(Errno.EINVAL,
                                   f"folio of order {order} needs {size} bytes, got {len(data)}")
             self.data = bytearray(data)
@@ -78,7 +80,7 @@ class Folio:
         self.swapbacked = True
         self.lru = False
         self.workingset = False
-        self.mapcount = 0
+        self.mapcount: int = 0
         # -- memory-manager model fields (vswap.mm) ------------------------------------
         #: Reverse map: one ``mm_id << 36 | vpn`` key per PTE mapping a page of this folio
         #: (``mapcount == len(rmap)``); see vswap.mm.rmap.
@@ -105,12 +107,21 @@ class Folio:
         return 1 << self.order
 
     def page(self, i: int) -> memoryview:
-        """The bytes of page ``i`` of the folio (a writable view)."""
-        return memoryview(self.data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]
+        """The bytes of page ``i`` of the folio (a writable view; its token in compact mode)."""
+        s = len(self.data) >> self.order
+        return memoryview(self.data)[i * s:(i + 1) * s]
+
+    @property
+    def stride(self) -> int:
+        """Bytes the folio keeps per page: ``PAGE_SIZE``, or 8 in compact mode."""
+        return len(self.data) >> self.order
 
     def page_is_zero(self, i: int) -> bool:
         """Models: ``is_folio_zero_filled()`` for one page (page_io.c)."""
-        return self.data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] == _ZERO_PAGE
+        data = self.data
+        if len(data) == TOKEN_BYTES << self.order:
+            return is_zero_token(tok_of(data, i))
+        return data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] == _ZERO_PAGE
 
     def folio_lock(self) -> None:
         """Models: ``folio_lock()``; the model is single-threaded per step, so it must be free."""
@@ -134,7 +145,8 @@ class Folio:
 
     def check_invariants(self) -> None:
         """Raise AssertionError if a folio invariant (module docstring) does not hold."""
-        assert len(self.data) == PAGE_SIZE << self.order, "folio data size"
+        assert len(self.data) in (PAGE_SIZE << self.order, TOKEN_BYTES << self.order), \
+            "folio data size"
         assert self.swapcache == (self.swap != 0), "PG_swapcache iff folio->swap"
 
     def __repr__(self) -> str:

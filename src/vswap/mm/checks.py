@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from vswap.kernel import pagedata
 from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.mm.mm_types import PTE_IDX_SHIFT, PTE_PRESENT, PTE_TABLE_SHIFT
 
@@ -69,7 +70,17 @@ class LeakError(AssertionError):
 def _backend_bytes(m: Machine, entry: SwpEntry) -> bytes | None:
     """The bytes stored for a swap entry with no swap-cache folio, read from its backend
     directly (zero map, zswap pool, device) without counters. None: no backend has it."""
-    return m.design.swap_peek_entry(entry)
+    got = m.design.swap_peek_entry(entry)
+    if got is not None and len(got) == pagedata.TOKEN_BYTES:
+        return pagedata.materialize(pagedata.tok_of(got, 0))
+    return got
+
+
+def _folio_page(folio: Folio, idx: int) -> bytes:
+    """The bytes of page ``idx`` of ``folio`` (rebuilt from its token in compact mode)."""
+    s = len(folio.data) >> folio.order
+    page = folio.data[idx * s:(idx + 1) * s]
+    return bytes(page) if s == PAGE_SIZE else pagedata.materialize(pagedata.tok_of(page, 0))
 
 
 def peek_page(m: Machine, task: Task, vpn: int) -> bytes | None:
@@ -89,12 +100,12 @@ def peek_page(m: Machine, task: Task, vpn: int) -> bytes | None:
         if folio is None:
             return _ZERO
         idx = v >> PTE_IDX_SHIFT
-        return bytes(folio.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE])
+        return _folio_page(folio, idx)
     entry = SwpEntry(v >> 1)
     folio = m.design.swap_cache_get_folio(entry)
     if folio is not None and folio.uptodate:
         idx = entry - folio.swap
-        return bytes(folio.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE])
+        return _folio_page(folio, idx)
     with m.faults.suspend():
         return _backend_bytes(m, entry)
 

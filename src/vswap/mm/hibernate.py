@@ -31,6 +31,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from vswap.kernel import pagedata
 from vswap.kernel.errors import DataLossError, Errno, KernelError
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, swp_slot_offset
 from vswap.mm._base import MachineBase
@@ -234,6 +235,10 @@ class HibernateMixin(MachineBase):
         for lv in self.lruvecs.values():
             for folio in (*lv.inactive, *lv.active):
                 data = folio.data
+                if folio.stride != PAGE_SIZE:  # compact page data: the bytes of the tokens
+                    pages.extend(pagedata.materialize(pagedata.tok_of(data, i))
+                                 for i in range(folio.nr_pages))
+                    continue
                 for i in range(folio.nr_pages):
                     pages.append(bytes(data[i * PAGE_SIZE:(i + 1) * PAGE_SIZE]))
         return pages

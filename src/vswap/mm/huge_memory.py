@@ -128,9 +128,10 @@ class HugeMemoryMixin(MachineBase):
         if folio.mapping is not None:
             raise KernelError(Errno.EINVAL, "split_folio: a shmem folio (shmem_split_folio)")
         nr = folio.nr_pages
+        s = folio.stride  # PAGE_SIZE, or a token in compact mode
         news = []
         for k in range(nr):
-            new = Folio(0, folio.data[k * PAGE_SIZE:(k + 1) * PAGE_SIZE], folio.memcg_id)
+            new = Folio(0, folio.data[k * s:(k + 1) * s], folio.memcg_id)
             new.dirty = folio.dirty
             new.active = folio.active
             new.referenced = folio.referenced

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vswap.errors import ConfigError
+from vswap.kernel import pagedata
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.faults import NO_FAULTS, FaultInjector
@@ -98,6 +99,8 @@ class MachineConfig:
       ``swapoff_enomem``.
     * ``min_free_kbytes``: None computes the kernel's default, ``sqrt(16 * RAM in kB)``
       clamped to 128..262144.
+    * ``page_data``: ``full`` (pages hold their bytes) or ``compact`` (an 8-byte descriptor
+      per page, :mod:`vswap.kernel.pagedata`); process-wide, set when the machine is built.
     """
 
     ram: int = 64 << 20
@@ -114,6 +117,7 @@ class MachineConfig:
     min_free_kbytes: int | None = None
     watermark_scale_factor: int = 10
     nr_cpus: int = 1
+    page_data: str = "full"
 
 
 class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin, PageAllocMixin,
@@ -141,6 +145,10 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self.config = config
         if config.ram < 16 * PAGE_SIZE or config.ram % PAGE_SIZE:
             raise ConfigError(f"Machine: ram={config.ram} is not a whole number of pages >= 16")
+        pagedata.set_mode(config.page_data)
+        pagedata.LITERALS.reset()
+        #: Compact page data: folios hold one 8-byte token per page (vswap.kernel.pagedata).
+        self.compact = pagedata.PAGE_DATA.compact
         self.nr_pages = config.ram // PAGE_SIZE
         self._init_watermarks(config)
         self.nr_used_pages = 0
@@ -540,7 +548,8 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
             self.exact_reclaim.folio_accessed(t[1][vpn & PTE_TABLE_MASK])
         return t[1][vpn & PTE_TABLE_MASK], v >> 3
 
-    def write(self, task: Task, addr: int, data: bytes | bytearray | memoryview) -> None:
+    def write(self, task: Task, addr: int,
+              data: bytes | bytearray | memoryview | pagedata.PageRun) -> None:
         """Store ``data`` at ``addr`` in ``task``'s address space (faulting as needed).
 
         Raises:
@@ -548,6 +557,10 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
                 swap read error, SIGKILL by the OOM killer).
             DataLossError: a page read back from swap differs from what was written.
         """
+        if self.compact:
+            self._write_compact(task, addr, data)
+            return
+        assert not isinstance(data, pagedata.PageRun), "a PageRun needs --page-data compact"
         self.op_begin(task)
         try:
             mv = memoryview(data).cast("B")
@@ -568,11 +581,60 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         finally:
             self.op_end()
 
+    def _write_compact(self, task: Task, addr: int,
+                       data: bytes | bytearray | memoryview | pagedata.PageRun) -> None:
+        """:meth:`write` in compact mode: each page written gets a new token (the content's,
+        with the next version); a partial page or bytes no class describes make a literal."""
+        tokb = pagedata.TOKEN_BYTES
+        self.op_begin(task)
+        try:
+            if isinstance(data, pagedata.PageRun):
+                if addr & (PAGE_SIZE - 1):
+                    raise ValueError("a PageRun is written at a page boundary")
+                vpn = addr >> PAGE_SHIFT
+                for k, tok in enumerate(data.tokens):
+                    folio, idx = self._page(task, vpn + k, True)
+                    assert folio is not None
+                    d = folio.data
+                    old = int.from_bytes(d[idx * tokb:(idx + 1) * tokb], "little")
+                    d[idx * tokb:(idx + 1) * tokb] = pagedata.tok_bytes(
+                        pagedata.next_version(old, tok))
+                    folio.dirty = True
+                    folio.mm_written = True
+                return
+            mv = memoryview(data).cast("B")
+            pos = 0
+            n = len(mv)
+            while pos < n:
+                a = addr + pos
+                vpn = a >> PAGE_SHIFT
+                off = a & (PAGE_SIZE - 1)
+                chunk = min(PAGE_SIZE - off, n - pos)
+                folio, idx = self._page(task, vpn, True)
+                assert folio is not None
+                d = folio.data
+                old = int.from_bytes(d[idx * tokb:(idx + 1) * tokb], "little")
+                if chunk == PAGE_SIZE:
+                    new = pagedata.bytes_token(mv[pos:pos + chunk])
+                else:
+                    page = bytearray(pagedata.materialize(old))
+                    page[off:off + chunk] = mv[pos:pos + chunk]
+                    new = pagedata.bytes_token(page)
+                d[idx * tokb:(idx + 1) * tokb] = pagedata.tok_bytes(
+                    pagedata.next_version(old, new))
+                folio.dirty = True
+                folio.mm_written = True
+                pos += chunk
+        finally:
+            self.op_end()
+
     def read(self, task: Task, addr: int, length: int) -> bytes:
         """Load ``length`` bytes at ``addr`` from ``task``'s address space.
 
         Raises: as :meth:`write`.
         """
+        if self.compact:
+            return self._read_compact(task, addr, length)
         self.op_begin(task)
         try:
             off = addr & (PAGE_SIZE - 1)
@@ -596,6 +658,28 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
                 else:
                     base = idx * PAGE_SIZE + off
                     out += folio.data[base:base + chunk]
+                pos += chunk
+            return bytes(out)
+        finally:
+            self.op_end()
+
+    def _read_compact(self, task: Task, addr: int, length: int) -> bytes:
+        """:meth:`read` in compact mode: the bytes the pages' tokens stand for."""
+        self.op_begin(task)
+        try:
+            out = bytearray()
+            pos = 0
+            while pos < length:
+                a = addr + pos
+                vpn = a >> PAGE_SHIFT
+                off = a & (PAGE_SIZE - 1)
+                chunk = min(PAGE_SIZE - off, length - pos)
+                folio, idx = self._page(task, vpn, False)
+                if folio is None:
+                    out += bytes(chunk)
+                else:
+                    page = pagedata.materialize(pagedata.tok_of(folio.data, idx))
+                    out += page[off:off + chunk]
                 pos += chunk
             return bytes(out)
         finally:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from vswap.kernel.errors import DataLossError, Errno, KernelError
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
+from vswap.kernel.types import PAGE_SHIFT, SwpEntry
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import (
     PTE_IDX_SHIFT,
@@ -176,7 +176,8 @@ class FaultMixin(MachineBase):
             return
         if old is not None:
             idx = v >> PTE_IDX_SHIFT
-            new.data[:] = old.data[idx * PAGE_SIZE:(idx + 1) * PAGE_SIZE]
+            s = len(new.data)  # PAGE_SIZE, or a token in compact mode
+            new.data[:] = old.data[idx * s:(idx + 1) * s]
             self.tracer.page_copy(1)
             self.folio_remove_rmap_pte(old, mm, vpn)
         else:

@@ -52,6 +52,7 @@ from array import array
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from vswap.kernel import pagedata
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import HPAGE_PMD_ORDER, PAGE_SHIFT, PAGE_SIZE, SwpEntry, swp_slot_type
@@ -237,9 +238,13 @@ class ShmemMixin(MachineBase):
                     got = self.shmem_get_folio(inode, size >> PAGE_SHIFT, None, False)
                     if got is not None:
                         folio, idx = got
-                        base = idx * PAGE_SIZE + (size & (PAGE_SIZE - 1))
-                        folio.data[base:(idx + 1) * PAGE_SIZE] = bytes(
-                            (idx + 1) * PAGE_SIZE - base)
+                        keep = size & (PAGE_SIZE - 1)
+                        if folio.stride != PAGE_SIZE:
+                            pagedata.write_bytes(folio.data, idx, keep, bytes(PAGE_SIZE - keep))
+                        else:
+                            base = idx * PAGE_SIZE + keep
+                            folio.data[base:(idx + 1) * PAGE_SIZE] = bytes(
+                                (idx + 1) * PAGE_SIZE - base)
                         folio.dirty = True
                         folio.mm_written = True
             inode.size = size
@@ -270,8 +275,11 @@ class ShmemMixin(MachineBase):
                 got = self.shmem_get_folio(inode, a >> PAGE_SHIFT, task, True)
                 assert got is not None
                 folio, idx = got
-                base = idx * PAGE_SIZE + off
-                folio.data[base:base + chunk] = mv[pos:pos + chunk]
+                if folio.stride != PAGE_SIZE:
+                    pagedata.write_bytes(folio.data, idx, off, mv[pos:pos + chunk])
+                else:
+                    base = idx * PAGE_SIZE + off
+                    folio.data[base:base + chunk] = mv[pos:pos + chunk]
                 folio.dirty = True
                 folio.mm_written = True
                 pos += chunk
@@ -301,8 +309,11 @@ class ShmemMixin(MachineBase):
                     out += bytes(chunk)
                 else:
                     folio, idx = got
-                    base = idx * PAGE_SIZE + off
-                    out += folio.data[base:base + chunk]
+                    if folio.stride != PAGE_SIZE:
+                        out += pagedata.read_bytes(folio.data, idx, off, chunk)
+                    else:
+                        base = idx * PAGE_SIZE + off
+                        out += folio.data[base:base + chunk]
                 a += chunk
             return bytes(out)
         finally:
@@ -508,8 +519,9 @@ class ShmemMixin(MachineBase):
         if was_lru:
             self.folio_del_lru(folio)
         news = []
+        s = folio.stride  # PAGE_SIZE, or a token in compact mode
         for k in range(folio.nr_pages):
-            new = Folio(0, folio.data[k * PAGE_SIZE:(k + 1) * PAGE_SIZE], folio.memcg_id)
+            new = Folio(0, folio.data[k * s:(k + 1) * s], folio.memcg_id)
             new.dirty = True
             new.active = folio.active
             new.workingset = folio.workingset
@@ -608,7 +620,8 @@ class ShmemMixin(MachineBase):
             raise KernelError(Errno.ENOMEM, f"shmem: no memory to swap in {inode!r} page "
                                             f"{index}")
         k = entry - cached.swap
-        folio.data[:] = cached.data[k * PAGE_SIZE:(k + 1) * PAGE_SIZE]
+        s = len(folio.data)  # PAGE_SIZE, or a token in compact mode
+        folio.data[:] = cached.data[k * s:(k + 1) * s]
         folio.dirty = True
         self._shmem_add_to_page_cache(folio, inode, index)
         self.design.swap_free_nr(entry, 1)

@@ -20,6 +20,7 @@ Workload task bodies are generators ``body(task)`` that use the context:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from vswap.config.costs import default_provenance
 from vswap.errors import ConfigError
+from vswap.kernel.pagedata import SIZE_CACHE_ENTRIES
 from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import Machine, MachineConfig
@@ -167,6 +169,11 @@ def parse_device_spec(text: str) -> DeviceSpec | None:
     return DeviceSpec(parts[0], size - size % PAGE_SIZE, dk.name)
 
 
+#: How compact mode sizes compressed pages (the result's ``configuration.page_data_sizes``).
+COMPACT_SIZES = (f"exact: the real compressor on each page's bytes rebuilt from its descriptor, "
+                 f"cached for {SIZE_CACHE_ENTRIES} contents")
+
+
 @dataclass(kw_only=True)
 class RunConfig:
     """Everything a run is given (recorded as the result's ``configuration``)."""
@@ -204,6 +211,9 @@ class RunConfig:
     recorder_class: type[StepRecorder] = StepRecorder
     #: ``--reclaim``: the kernel's LRU (``linux``) or an idealised policy (vswap.mm.vmscan).
     reclaim: str = "linux"
+    #: ``--page-data``: pages hold their bytes (``full``) or an 8-byte descriptor
+    #: (``compact``, vswap.kernel.pagedata); recorded only when compact.
+    page_data: str = "full"
 
     def machine_ram(self, footprint: int) -> int:
         """RAM of the machine: ``ram`` if given, else room for the cgroup's limit (or the
@@ -220,7 +230,8 @@ class RunConfig:
             return {"design": self.design, "workload": self.workload,
                     "config_file": self.config_file.to_dict(), "cpus": self.cpus,
                     "seed": self.seed, "verify": self.verify,
-                    "cost_table": self.costs.calibration_file or "default", **self.labels}
+                    "cost_table": self.costs.calibration_file or "default",
+                    **self._page_data_json(), **self.labels}
         return {"design": self.design, "workload": self.workload,
                 "memory_max": self.memory_max, "ram": self.ram,
                 "swap_devices": [d.text() for d in self.swap_devices],
@@ -229,7 +240,12 @@ class RunConfig:
                 "verify": self.verify, "design_options": dict(self.design_options),
                 "cost_table": self.costs.calibration_file or "default",
                 **({"reclaim": self.reclaim} if self.reclaim != "linux" else {}),
-                **self.labels}
+                **self._page_data_json(), **self.labels}
+
+    def _page_data_json(self) -> dict[str, Any]:
+        if self.page_data == "full":
+            return {}
+        return {"page_data": self.page_data, "page_data_sizes": COMPACT_SIZES}
 
 
 class Barrier:
@@ -310,6 +326,8 @@ class RunContext:
             from vswap.config import build_machine
 
             cf = config.config_file
+            if cf.page_data != config.page_data:
+                cf = dataclasses.replace(cf, page_data=config.page_data)
             self.machine = build_machine(cf, config.design, workdir=tmpdir,
                                          tracer=self.recorder)
             for i, si in enumerate(list(self.machine.design.devices.devices())):
@@ -324,7 +342,8 @@ class RunContext:
             self.machine = Machine(MachineConfig(
                 ram=config.machine_ram(footprint), design=config.design,
                 design_options=dict(config.design_options), zswap=config.zswap is not None,
-                zswap_params=zswap_params, verify=config.verify, nr_cpus=config.cpus),
+                zswap_params=zswap_params, verify=config.verify, nr_cpus=config.cpus,
+                page_data=config.page_data),
                 tracer=self.recorder)
             for i, spec in enumerate(config.swap_devices):
                 self._swapon(spec, i, tmpdir)

@@ -623,7 +623,7 @@ class ClassicSwap(ClassicZswapHost):
         if n != nr:
             return False
         if is_zero:
-            folio.data[:] = bytes(PAGE_SIZE * nr)
+            folio.data[:] = bytes(len(folio.data))
             folio.uptodate = True
             self.count_event("swpin_zero", nr, folio.memcg_id)
             return True

@@ -100,13 +100,14 @@ def scatter_write(d: VirtualSwapBase, folio: Folio, slots: list[int]) -> int:
     """
     runs = slot_runs(slots)
     nr = folio.nr_pages
+    st = folio.stride  # PAGE_SIZE, or a token in compact mode
     failed = d.faults.fail("device_write")
     for s, i, n in runs:
         si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s)))
         assert si is not None
         if not failed:
             si.storage.write_pages(swp_slot_offset(SwpSlot(s)),
-                                   folio.data[i * PAGE_SIZE:(i + n) * PAGE_SIZE])
+                                   folio.data[i * st:(i + n) * st])
         d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
     if failed:
         d.io_write_errors += nr
@@ -128,12 +129,13 @@ def scatter_read(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int])
         d.io_read_errors += nr
         folio.uptodate = False
         return False
+    st = folio.stride  # PAGE_SIZE, or a token in compact mode
     for s, i, n in slot_runs(slots):
         si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s)))
         if si is None:
             return False
-        at = (first + i) * PAGE_SIZE
-        folio.data[at:at + n * PAGE_SIZE] = si.storage.read_pages(
+        at = (first + i) * st
+        folio.data[at:at + n * st] = si.storage.read_pages(
             swp_slot_offset(SwpSlot(s)), n)
         d.tracer.device_io(si.name, "read", n * PAGE_SIZE)
     if d.wb_compressed:
@@ -227,6 +229,7 @@ def mixed_read_folio(d: VirtualSwapBase, folio: Folio) -> bool:
     t = d.table
     e0 = int(folio.swap)
     nr = folio.nr_pages
+    st = folio.stride  # PAGE_SIZE, or a token in compact mode
     i = 0
     runs: list[tuple[SwapType, int]] = []
     while i < nr:
@@ -234,7 +237,7 @@ def mixed_read_folio(d: VirtualSwapBase, folio: Folio) -> bool:
         if not n:
             return False
         if ty == SwapType.VSWAP_ZERO:
-            folio.data[i * PAGE_SIZE:(i + n) * PAGE_SIZE] = bytes(n * PAGE_SIZE)
+            folio.data[i * st:(i + n) * st] = bytes(n * st)
             d.count_event("swpin_zero", n, folio.memcg_id)
         elif ty == SwapType.VSWAP_ZSWAP:
             if d.zswap is None:
@@ -245,7 +248,7 @@ def mixed_read_folio(d: VirtualSwapBase, folio: Folio) -> bool:
                 tmp.locked = True
                 if not d.zswap.zswap_load(tmp) or not tmp.uptodate:
                     return False
-                folio.data[k * PAGE_SIZE:(k + 1) * PAGE_SIZE] = tmp.data
+                folio.data[k * st:(k + 1) * st] = tmp.data
         elif ty == SwapType.VSWAP_SWAPFILE:
             slots = [t.slot_of(e0 + k) for k in range(i, i + n)]
             if not all(slots) or not scatter_read(d, folio, i, slots):

@@ -12,6 +12,9 @@ Two implementations share one layout, so a design cannot tell them apart:
   zram or brd device. The kernel commits its memory page by page on first touch, so a large
   but lightly used device costs little.
 
+In compact page-data mode (:mod:`vswap.kernel.pagedata`) a slot holds its page's 8-byte token
+in a ``uint64`` array beside the mapping, which then keeps only the header (a file stays sparse).
+
 Both use ``mmap`` because it is the fastest way to move a page in CPython: a read is one
 slice of the map (the only allocation is the returned ``bytes``), a write is one slice
 assignment straight from the caller's buffer, with the length check done by ``mmap`` itself.
@@ -31,7 +34,10 @@ import uuid as uuid_mod
 from collections.abc import Iterable
 from typing import Protocol, Self, runtime_checkable
 
+import numpy as np
+
 from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.pagedata import PAGE_DATA, TOKEN_BYTES, tokens_array
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 from vswap.swap.swap_area import (
     SwapHeader,
@@ -100,6 +106,9 @@ class _MmapSwapStorage:
         # Sorted for the range test of the multi-page calls; a frozenset for the per-page one.
         self._bad_sorted = tuple(sorted(set(header.bad_pages)))
         self._bad = frozenset(self._bad_sorted)
+        #: Compact page data (vswap.kernel.pagedata): the slots' 8-byte tokens, one uint64 a
+        #: slot, made on first use; the mapping then keeps only the header page.
+        self._tok: np.ndarray | None = None
 
     # -- checks (cold paths are out of line so the hot path stays a few compares) ---------
 
@@ -142,6 +151,8 @@ class _MmapSwapStorage:
             raise self._bad_offset(offset, 1)
         if self._bad and offset in self._bad:
             raise self._bad_page(offset)
+        if PAGE_DATA.compact:
+            return self._tokens()[offset:offset + 1].tobytes()
         start = offset << PAGE_SHIFT
         return self._map[start:start + PAGE_SIZE]
 
@@ -158,6 +169,9 @@ class _MmapSwapStorage:
             raise self._bad_offset(offset, 1)
         if self._bad and offset in self._bad:
             raise self._bad_page(offset)
+        if PAGE_DATA.compact:
+            self._write_tokens(offset, 1, data)
+            return
         start = offset << PAGE_SHIFT
         try:
             # mmap compares the buffer's byte length with the slice before copying.
@@ -179,6 +193,8 @@ class _MmapSwapStorage:
             raise self._bad_offset(offset, nr)
         if self._bad:
             self._check_bad_range(offset, nr)
+        if PAGE_DATA.compact:
+            return self._tokens()[offset:offset + nr].tobytes()
         start = offset << PAGE_SHIFT
         return self._map[start:start + (nr << PAGE_SHIFT)]
 
@@ -193,7 +209,7 @@ class _MmapSwapStorage:
                 error); EBADF after :meth:`close`.
         """
         nbytes = _nbytes(data)
-        nr, rem = divmod(nbytes, PAGE_SIZE)
+        nr, rem = divmod(nbytes, TOKEN_BYTES if PAGE_DATA.compact else PAGE_SIZE)
         if rem or not nr:
             raise KernelError(Errno.EINVAL, f"{self.name}: write_pages needs a whole number "
                               f"of pages, got {nbytes} bytes")
@@ -201,6 +217,9 @@ class _MmapSwapStorage:
             raise self._bad_offset(offset, nr)
         if self._bad:
             self._check_bad_range(offset, nr)
+        if PAGE_DATA.compact:
+            self._write_tokens(offset, nr, data)
+            return
         start = offset << PAGE_SHIFT
         self._map[start:start + nbytes] = data
 
@@ -237,6 +256,17 @@ class _MmapSwapStorage:
                 Errno.EINVAL, f"{self.name}: block {block} outside 0..{self.nr_pages - 1}")
         start = block << PAGE_SHIFT
         self._map[start:start + PAGE_SIZE] = data
+
+    def _tokens(self) -> np.ndarray:
+        if self._tok is None:
+            self._tok = tokens_array(self.nr_pages)
+        return self._tok
+
+    def _write_tokens(self, offset: int, nr: int, data: Buffer) -> None:
+        if _nbytes(data) != nr * TOKEN_BYTES:
+            raise KernelError(Errno.EINVAL, f"{self.name}: a compact write of {nr} pages "
+                              f"needs {nr * TOKEN_BYTES} bytes of tokens, got {_nbytes(data)}")
+        self._tokens()[offset:offset + nr] = np.frombuffer(data, dtype=np.uint64)
 
     def swap_slot_free_notify(self, offset: int, nr: int = 1) -> None:
         """Nothing to free: the slot's bytes stay until overwritten, as on a disk."""

@@ -403,7 +403,7 @@ class VirtualSwapBase(SwapDesignBase):
         if n != nr:
             return False
         if ty == ZERO:
-            folio.data[:] = bytes(PAGE_SIZE * nr)
+            folio.data[:] = bytes(len(folio.data))
             folio.uptodate = True
             self.count_event("swpin_zero", nr, folio.memcg_id)
             return True

@@ -458,7 +458,7 @@ class VswapSTE(SwapTableP4):
         if n != nr:
             return False
         if ty == VSWAP_ZERO:
-            folio.data[:] = bytes(PAGE_SIZE * nr)
+            folio.data[:] = bytes(len(folio.data))
             folio.uptodate = True
             self.count_event("swpin_zero", nr, folio.memcg_id)
             return True

@@ -31,6 +31,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.pagedata import PAGE_DATA, TOKEN_BYTES
 from vswap.kernel.types import (
     HPAGE_PMD_ORDER,
     PAGE_SIZE,
@@ -292,6 +293,12 @@ def wb_decompress_page(d: VirtualSwapBase, slot: int, page: bytes | bytearray) -
     if comp is None:
         comp = _COMPRESSORS[name] = get_compressor(name)
     d.tracer.decompress(name, PAGE_SIZE)
+    if PAGE_DATA.compact:  # the slot holds the page's token (vswap.kernel.pagedata)
+        out = bytes(page[:TOKEN_BYTES])
+        if crc and zlib.crc32(out) != crc:
+            raise KernelError(Errno.EIO, f"compressed writeback: slot {slot:#x} ({name}, "
+                                         f"{clen} bytes) did not decompress to the page stored")
+        return out
     try:
         out = bytes(comp.decompress(bytes(page[:clen])))
     except Exception as exc:  # the crypto layer returning an error
@@ -311,8 +318,8 @@ def wb_decompress(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int]
         KernelError(EIO): as :func:`wb_decompress_page`.
     """
     comp = d.wb_compressed
+    st = folio.stride  # PAGE_SIZE, or a token in compact mode
     for k, s in enumerate(slots):
         if s in comp:
-            at = (first + k) * PAGE_SIZE
-            folio.data[at:at + PAGE_SIZE] = wb_decompress_page(
-                d, s, folio.data[at:at + PAGE_SIZE])
+            at = (first + k) * st
+            folio.data[at:at + st] = wb_decompress_page(d, s, folio.data[at:at + st])

@@ -51,6 +51,7 @@ import numpy as np
 
 from vswap.errors import ConfigError
 from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.pagedata import PAGE_DATA, TOKEN_BYTES, compressed_len, materialize
 from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.types import PAGE_SIZE
 from vswap.swap.swap_area import build_swap_header, check_swap_area_size, parse_swap_header
@@ -247,17 +248,22 @@ class ZramStorage:
         self.num_reads += 1
         fl = self.flags[offset]
         self.flags[offset] = fl & ~ZramFlag.IDLE
+        compact = PAGE_DATA.compact
         if fl & ZramFlag.SAME:
+            if compact:  # the page's token, kept in place of the word
+                return self._same[offset].to_bytes(8, "little")
             return self._same[offset].to_bytes(8, "little") * (PAGE_SIZE // 8)
         if fl & ZramFlag.WB:
             return self._read_from_bdev(offset)
         h = int(self.handle[offset])
         if not h:
             # A never-written sector reads as zeros (the slot holds nothing).
-            return bytes(PAGE_SIZE)
+            return bytes(TOKEN_BYTES if compact else PAGE_SIZE)
         size = self.size[offset]
         obj = bytes(self.pool.zs_obj_read(h, size))
-        if fl & ZramFlag.HUGE:
+        if fl & ZramFlag.HUGE or compact:
+            if compact and not fl & ZramFlag.HUGE:
+                self.tracer.decompress(self.comp_algorithm, PAGE_SIZE)
             return obj
         self.tracer.decompress(self.comp_algorithm, PAGE_SIZE)
         return self._decompress(obj)
@@ -279,6 +285,8 @@ class ZramStorage:
         if not self.writeback_compressed or self.flags[offset] & ZramFlag.HUGE:
             return data
         self.tracer.decompress(self.comp_algorithm, PAGE_SIZE)
+        if PAGE_DATA.compact:
+            return data
         return self._decompress(data[:self.size[offset]])
 
     def write_page(self, offset: int, data: Buffer) -> None:
@@ -290,26 +298,35 @@ class ZramStorage:
                 write error), EINVAL for a sector beyond the disk.
         """
         self._check(offset)
-        if len(data) != PAGE_SIZE:
+        compact = PAGE_DATA.compact and offset != 0
+        if len(data) != (TOKEN_BYTES if compact else PAGE_SIZE):
             raise KernelError(Errno.EINVAL, f"{self.name}: write of {len(data)} bytes")
         if offset == 0:
             self._header_page = bytes(data)
             return
         self.num_writes += 1
         self.tracer.zero_check(1)
-        word = self.page_same_filled(data)
+        tok = int.from_bytes(data, "little") if compact else 0
+        word = self.page_same_filled(materialize(tok) if compact else data)
         if word is not None:
             self.slot_free(offset)
             self.flags[offset] = ZramFlag.SAME
-            self._same[offset] = word
+            self._same[offset] = tok if compact else word
             self.same_pages += 1
             self.pages_stored += 1
             return
         self.tracer.compress(self.comp_algorithm, PAGE_SIZE)
-        comp = self.compressor.compress(data)
-        huge = len(comp) >= self.huge_class_size
-        obj = bytes(data) if huge else comp
-        h = self.pool.zs_malloc(len(obj))
+        if compact:
+            # The object is the page's token; its size is the real compressor's output.
+            clen = compressed_len(self.compressor.name, self.compressor.compress, tok)
+            huge = clen >= self.huge_class_size
+            obj, objlen = bytes(data), PAGE_SIZE if huge else clen
+        else:
+            comp = self.compressor.compress(data)
+            huge = len(comp) >= self.huge_class_size
+            obj = bytes(data) if huge else comp
+            objlen = len(obj)
+        h = self.pool.zs_malloc(objlen)
         if not self.zram_can_store_page():
             self.pool.zs_free(h)
             self.failed_writes += 1
@@ -317,8 +334,8 @@ class ZramStorage:
         self.pool.zs_obj_write(h, obj)
         self.slot_free(offset)
         self.handle[offset] = h
-        self.size[offset] = len(obj)
-        self.compr_data_size += len(obj)
+        self.size[offset] = objlen
+        self.compr_data_size += objlen
         self.pages_stored += 1
         if huge:
             self.flags[offset] = ZramFlag.HUGE
@@ -331,8 +348,9 @@ class ZramStorage:
 
     def write_pages(self, offset: int, data: Buffer) -> None:
         mv = memoryview(data)
-        for i in range(len(mv) // PAGE_SIZE):
-            self.write_page(offset + i, mv[i * PAGE_SIZE:(i + 1) * PAGE_SIZE])
+        s = TOKEN_BYTES if PAGE_DATA.compact else PAGE_SIZE
+        for i in range(len(mv) // s):
+            self.write_page(offset + i, mv[i * s:(i + 1) * s])
 
     def swap_slot_free_notify(self, offset: int, nr: int = 1) -> None:
         """Models: ``zram_slot_free_notify()``: the swap layer freed these slots."""
@@ -402,7 +420,7 @@ class ZramStorage:
                     data = obj
                 else:
                     self.tracer.decompress(self.comp_algorithm, PAGE_SIZE)
-                    data = self._decompress(obj)
+                    data = obj if PAGE_DATA.compact else self._decompress(obj)
                 self._bd_used[blk] = 1
                 self._bd_data[blk] = data
                 self.bd_count += 1

@@ -11,20 +11,22 @@ from __future__ import annotations
 import abc
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import numpy as np
 
 from vswap.errors import ConfigError
+from vswap.kernel.pagedata import PageRun
 from vswap.kernel.types import PAGE_SIZE
 from vswap.units import parse_size
 from vswap.workloads._scale import Scaling
+from vswap.workloads.content import content_run
 
 if TYPE_CHECKING:
     from vswap.workloads.context import WorkloadContext
 
 __all__ = ["USER_RANDOM_NS", "USER_WORD_NS", "Workload", "WorkloadParser", "device_requests",
-           "usemem_bytes"]
+           "usemem_bytes", "usemem_data"]
 
 #: User time of one 8-byte access in usemem's loop (``vp[idx] = idx`` through a volatile
 #: pointer, index arithmetic, loop test): estimate, ~3 cycles at 3 GHz for a store-bound loop
@@ -86,6 +88,14 @@ def device_requests(ctx: WorkloadContext) -> tuple[int, int]:
             reads += int(q.reads)
             writes += int(q.writes)
     return reads, writes
+
+
+def usemem_data(m: Any, offset: int, nbytes: int) -> bytes | PageRun:
+    """:func:`usemem_bytes`, or in compact page-data mode (``m.compact``) the same whole pages
+    as descriptors (:mod:`vswap.kernel.pagedata`); a partial page stays bytes."""
+    if m.compact and not offset % PAGE_SIZE and not nbytes % PAGE_SIZE:
+        return content_run("usemem", offset // PAGE_SIZE, nbytes // PAGE_SIZE)
+    return usemem_bytes(offset, nbytes)
 
 
 class Workload(abc.ABC):

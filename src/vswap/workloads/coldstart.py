@@ -26,6 +26,7 @@ from vswap.workloads._base import (
     WorkloadParser,
     size_arg,
     usemem_bytes,
+    usemem_data,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
@@ -110,7 +111,7 @@ class Coldstart(Workload):
         step = CHUNK_PAGES * PAGE_SIZE
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, proc, addr + off, usemem_bytes(off, nb))
+            yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // PAGE_SIZE * USER_MEMSET_PAGE_NS)
             ctx.advance(nb // PAGE_SIZE)
 

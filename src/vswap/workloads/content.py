@@ -24,14 +24,17 @@ is its output mixing function, all arithmetic modulo 2**64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 
 from vswap.errors import ConfigError
+from vswap.kernel import pagedata
 from vswap.kernel.types import PAGE_SIZE
 
-__all__ = ["CONTENTS", "WORDS", "page_class", "page_content", "write_sequence"]
+__all__ = ["CONTENTS", "WORDS", "content_run", "content_token", "page_class", "page_content",
+           "write_sequence"]
 
 #: The content classes, in the order ``--content`` lists them.
 CONTENTS = ("usemem", "zero", "random", "text", "mixed")
@@ -103,3 +106,34 @@ def write_sequence(content: str, index: int) -> tuple[bytes, ...]:
     if page_class(content, index) == "zero":
         return (_text_page(index), bytes(PAGE_SIZE))
     return (page_content(content, index),)
+
+
+_CLASS_OF_CONTENT = {"zero": pagedata.ZERO, "usemem": pagedata.USEMEM,
+                     "random": pagedata.RANDOM, "text": pagedata.TEXT}
+
+
+def content_token(content: str, index: int) -> int:
+    """The compact-mode token of page ``index`` of a region filled with ``content``
+    (:mod:`vswap.kernel.pagedata`; ``mixed`` resolves per page).
+
+    Raises:
+        ConfigError: unknown content class.
+    """
+    c = _CLASS_OF_CONTENT.get(page_class(content, index))
+    if c is None:
+        raise ConfigError(f"unknown content {content!r} (known: {', '.join(CONTENTS)})")
+    return 0 if c == pagedata.ZERO else pagedata.token(c, index)
+
+
+def content_run(content: str, first: int, n: int) -> pagedata.PageRun:
+    """Pages ``first .. first + n - 1`` of ``content`` as compact-mode descriptors."""
+    return pagedata.PageRun([content_token(content, i) for i in range(first, first + n)])
+
+
+def _builder(name: str) -> Callable[[int], bytes]:
+    return lambda payload: page_content(name, payload)
+
+
+for _name, _cls in _CLASS_OF_CONTENT.items():
+    if _cls != pagedata.ZERO:
+        pagedata.register_class(_cls, _builder(_name))

@@ -27,11 +27,14 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.errors import ConfigError
+from vswap.kernel import pagedata
+from vswap.kernel.pagedata import PageRun
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.mm_types import TaskKilled
 from vswap.units import parse_size
 from vswap.workloads._base import USER_MEMSET_PAGE_NS, Workload, WorkloadParser, positive_int
 from vswap.workloads._scale import KEPT, SIZE, SIZE_RANGE, Scaling
+from vswap.workloads.content import page_content
 
 if TYPE_CHECKING:
     from vswap.sim.cpus import Task as CpuTask
@@ -65,6 +68,41 @@ _TEXT_POOL: list[bytes] = []
 TEXT_POOL_PAGES = 64
 
 
+def kbuild_text_body(k: int) -> bytes:
+    """Text body ``k`` of the pool (built on first use)."""
+    if not _TEXT_POOL:
+        pool_rng = random.Random(0x6B6275)
+        _TEXT_POOL.extend(_text_page(pool_rng) for _ in range(TEXT_POOL_PAGES))
+    return _TEXT_POOL[k]
+
+
+def kbuild_token(job: int, page: int, kind: int, rng: random.Random) -> int:
+    """The compact-mode token of :func:`kbuild_page` (:mod:`vswap.kernel.pagedata`): draws
+    from ``rng`` exactly as it does, so a run takes the same course in both modes. A random
+    page stands for splitmix64 bytes instead of ``rng``'s (both incompressible)."""
+    if kind == 0:
+        return 0
+    if kind == 1:
+        pool = rng.randrange(TEXT_POOL_PAGES)
+        return pagedata.token(pagedata.KTEXT, pool << 44 | job << 20 | page)
+    rng.randbytes(PAGE_SIZE)
+    return pagedata.token(pagedata.KRANDOM, job << 20 | page)
+
+
+def _build_text(payload: int) -> bytes:
+    head = (payload >> 20 & 0xFFFFFF) << 32 | payload & 0xFFFFF
+    return head.to_bytes(8, "little") + kbuild_text_body(payload >> 44)[8:]
+
+
+def _build_random(payload: int) -> bytes:
+    head = (payload >> 20) << 32 | payload & 0xFFFFF
+    return head.to_bytes(8, "little") + page_content("random", payload)[8:]
+
+
+pagedata.register_class(pagedata.KTEXT, _build_text)
+pagedata.register_class(pagedata.KRANDOM, _build_random)
+
+
 def kbuild_page(job: int, page: int, kind: int, rng: random.Random) -> bytes:
     """Content of page ``page`` of job ``job``'s heap: ``kind`` 0 zero, 1 text, 2 random.
 
@@ -74,10 +112,7 @@ def kbuild_page(job: int, page: int, kind: int, rng: random.Random) -> bytes:
     if kind == 0:
         return bytes(PAGE_SIZE)
     if kind == 1:
-        if not _TEXT_POOL:
-            pool_rng = random.Random(0x6B6275)
-            _TEXT_POOL.extend(_text_page(pool_rng) for _ in range(TEXT_POOL_PAGES))
-        body = _TEXT_POOL[rng.randrange(TEXT_POOL_PAGES)]
+        body = kbuild_text_body(rng.randrange(TEXT_POOL_PAGES))
     else:
         body = rng.randbytes(PAGE_SIZE)
     return (job << 32 | page).to_bytes(8, "little") + body[8:]
@@ -174,8 +209,13 @@ class Kbuild(Workload):
             rng = random.Random(seed * 1_000_003 + id_of(proc.comm))
             for off in range(0, self.worker_heap, CHUNK_PAGES * PAGE_SIZE):
                 n = min(CHUNK_PAGES, (self.worker_heap - off) // PAGE_SIZE)
-                data = b"".join(kbuild_page(1 << 20, off // PAGE_SIZE + k, 1, rng)
-                                for k in range(n))
+                data: bytes | PageRun
+                if m.compact:
+                    data = PageRun([kbuild_token(1 << 20, off // PAGE_SIZE + k, 1, rng)
+                                    for k in range(n)])
+                else:
+                    data = b"".join(kbuild_page(1 << 20, off // PAGE_SIZE + k, 1, rng)
+                                    for k in range(n))
                 yield from ctx.op(task, m.write, proc, base + off, data)
         while queue:
             job = queue.popleft()
@@ -210,12 +250,23 @@ class Kbuild(Workload):
             for p in range(first, last + 1):
                 if p == last or kinds[p] == 0:
                     if p > run_start:
-                        data = [kbuild_page(job, q, kinds[q], rng) for q in range(run_start, p)]
-                        for q, d in zip(range(run_start, p), data):
-                            if q < 8:
-                                expect[q] = d
+                        run: bytes | PageRun
+                        if m.compact:
+                            toks = [kbuild_token(job, q, kinds[q], rng)
+                                    for q in range(run_start, p)]
+                            for q, tok in zip(range(run_start, p), toks):
+                                if q < 8:
+                                    expect[q] = pagedata.materialize(tok)
+                            run = PageRun(toks)
+                        else:
+                            data = [kbuild_page(job, q, kinds[q], rng)
+                                    for q in range(run_start, p)]
+                            for q, d in zip(range(run_start, p), data):
+                                if q < 8:
+                                    expect[q] = d
+                            run = b"".join(data)
                         yield from ctx.op(task, m.write, child, addr + run_start * PAGE_SIZE,
-                                          b"".join(data))
+                                          run)
                     if p < last:
                         yield from ctx.op(task, m.write, child, addr + p * PAGE_SIZE,
                                           bytes(PAGE_SIZE))

@@ -43,6 +43,7 @@ from vswap.workloads._base import (
     WorkloadParser,
     device_requests,
     usemem_bytes,
+    usemem_data,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
@@ -167,7 +168,7 @@ class MthpFrag(Workload):
         step = CHUNK_PAGES * PAGE_SIZE
         for off in range(0, n * PAGE_SIZE, step):
             nb = min(step, n * PAGE_SIZE - off)
-            yield from ctx.op(task, m.write, proc, addr + off, usemem_bytes(off, nb))
+            yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
             yield from ctx.op(task, m.madvise, proc, addr + off, nb, MADV_PAGEOUT)
             ctx.advance(nb // PAGE_SIZE)
@@ -213,7 +214,7 @@ class MthpFrag(Workload):
         step = CHUNK_PAGES * PAGE_SIZE
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, thp, addr + off, usemem_bytes(off, nb))
+            yield from ctx.op(task, m.write, thp, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
             ctx.advance(nb // PAGE_SIZE)
         stats = m.thp.stats[self.order]

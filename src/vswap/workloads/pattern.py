@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from vswap.kernel.pagedata import PageRun
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.workloads._base import (
@@ -35,7 +36,13 @@ from vswap.workloads._base import (
     size_arg,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
-from vswap.workloads.content import CONTENTS, page_class, page_content, write_sequence
+from vswap.workloads.content import (
+    CONTENTS,
+    content_token,
+    page_class,
+    page_content,
+    write_sequence,
+)
 
 if TYPE_CHECKING:
     from vswap.mm.mm_types import Task as MmTask
@@ -98,8 +105,23 @@ class _RegionWorkload(Workload):
         content = self.content
         for first in range(0, self.npages, CHUNK_PAGES):
             last = min(first + CHUNK_PAGES, self.npages)
-            seqs = [write_sequence(content, i) for i in range(first, last)]
             user = 0
+            if m.compact:
+                # Descriptors: a zero page is written as text, then zeroed, as in full mode.
+                zero = [page_class(content, i) == "zero" for i in range(first, last)]
+                yield from ctx.op(task, m.write, th, addr + first * PAGE_SIZE, PageRun(
+                    [content_token("text" if z else content, i)
+                     for i, z in zip(range(first, last), zero)]))
+                for k, z in enumerate(zero):
+                    user += USER_MEMSET_PAGE_NS * (2 if z else 1) + \
+                        USER_CONTENT_NS[page_class(content, first + k)]
+                    if z:
+                        yield from ctx.op(task, m.write, th, addr + (first + k) * PAGE_SIZE,
+                                          PageRun([0]))
+                yield ctx.user(task, user)
+                ctx.advance(last - first)
+                continue
+            seqs = [write_sequence(content, i) for i in range(first, last)]
             yield from ctx.op(task, m.write, th, addr + first * PAGE_SIZE,
                               b"".join(s[0] for s in seqs))
             for k, seq in enumerate(seqs):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from vswap.errors import ConfigError
+from vswap.kernel.pagedata import PageRun
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 from vswap.trace import (
     FORMATS,
@@ -43,7 +44,7 @@ from vswap.trace import (
 )
 from vswap.workloads._base import Workload, WorkloadParser, positive_int
 from vswap.workloads._scale import KEPT, Scaling
-from vswap.workloads.content import CONTENTS, page_content
+from vswap.workloads.content import CONTENTS, content_token, page_content
 
 if TYPE_CHECKING:
     from vswap.mm.mm_types import Task as MmTask
@@ -211,11 +212,13 @@ class TraceWorkload(Workload):
             f"{len(lay.pages)} pages x {self.tasks} task{'s' if self.tasks > 1 else ''}, "
             f"{self.first_touches} first touches, content {self.content}")
 
-    def _content(self, index: int, cls: int | None) -> bytes:
-        if self.content == "trace" and cls is not None:
+    def _content(self, index: int, cls: int | None, compact: bool) -> bytes | PageRun:
+        name = self.content
+        if name == "trace" and cls is not None:
             name = CONTENTS[cls] if cls < len(CONTENTS) else "random"
-            return page_content(name, index)
-        return page_content(self.content, index)
+        if compact:
+            return PageRun([content_token(name, index)])
+        return page_content(name, index)
 
     def _replay(self, m: Any, th: MmTask, vpns: list[int], writes: list[bool],
                 idx: list[int], touched: np.ndarray, cls: list[int] | None) -> None:
@@ -227,7 +230,7 @@ class TraceWorkload(Workload):
                 touched[i] = True
                 self.first_touches += 1
                 m.write(th, vpn << PAGE_SHIFT, self._content(i, None if cls is None else
-                                                              cls[k]))
+                                                              cls[k], m.compact))
             else:
                 m.touch(th, vpn << PAGE_SHIFT, writes[k])
 

@@ -41,6 +41,7 @@ from vswap.workloads._base import (
     WorkloadParser,
     size_arg,
     usemem_bytes,
+    usemem_data,
 )
 from vswap.workloads._scale import KEPT, SECONDS, SIZE, Scaling
 
@@ -210,7 +211,7 @@ class Usemem(Workload):
                 pg = rng.randrange(npages)
                 off = pg * PAGE_SIZE
                 nb = min(PAGE_SIZE, size - off)
-                yield from ctx.op(task, m.write, th, addr + off, usemem_bytes(off, nb))
+                yield from ctx.op(task, m.write, th, addr + off, usemem_data(m, off, nb))
                 yield ctx.user(task, user)
                 ctx.advance(1)
             return
@@ -221,7 +222,8 @@ class Usemem(Workload):
             if verify:
                 got = yield from ctx.op(task, m.read, th, addr + off, nb)
                 self._check(ctx, got, data, off)
-            yield from ctx.op(task, m.write, th, addr + off, data)
+            yield from ctx.op(task, m.write, th, addr + off,
+                              usemem_data(m, off, nb) if m.compact else data)
             yield ctx.user(task, nb // 8 * USER_WORD_NS * (2 if verify else 1))
             ctx.advance(-(-nb // PAGE_SIZE))
 

@@ -105,7 +105,7 @@ class ZswapShrinker:
             host.zswap_writeback_abort(folio, eid)
             return -Errno.EIO
         del tree[index]
-        folio.data[0:PAGE_SIZE] = data
+        folio.data[:] = data  # an order-0 folio (or its token, in compact mode)
         zswap.vmstat.count_vm_event("zswpwb")
         memcg_id = zswap.entries.memcg[eid]
         if memcg_id and zswap.memcgs is not None:
@@ -198,8 +198,10 @@ class ZswapShrinker:
         if zswap.params.writeback_compressed and length < PAGE_SIZE:
             comp, zs = zswap.zpools.get(e.pool[eid])
             obj = zs.zs_obj_read(e.handle[eid], length)
-            page = WbPage(folio, bytes(obj) + bytes(PAGE_SIZE - length), length, comp.name,
-                          e.crc[eid])
+            # The slot holds the object and zeros; in compact page data, the object is the
+            # page's token (vswap.kernel.pagedata), a slot's whole content.
+            page = WbPage(folio, bytes(obj) + bytes(0 if zs.compact else PAGE_SIZE - length),
+                          length, comp.name, e.crc[eid])
         else:
             try:
                 data = zswap.zswap_decompress(eid)
@@ -207,7 +209,7 @@ class ZswapShrinker:
                 host.zswap_writeback_abort(folio, eid)
                 self.reject_reclaim_fail += 1
                 return LruStatus.RETRY
-            folio.data[0:PAGE_SIZE] = data
+            folio.data[:] = data  # an order-0 folio (or its token, in compact mode)
             folio.uptodate = True
             page = WbPage(folio, folio.data)
         del lru[eid]

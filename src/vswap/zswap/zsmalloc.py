@@ -50,6 +50,7 @@ from array import array
 from dataclasses import dataclass
 
 from vswap.kernel.errors import Errno, KernelError
+from vswap.kernel.pagedata import PAGE_DATA
 from vswap.kernel.types import PAGE_SIZE
 
 # -- constants (mm/zsmalloc.c) ---------------------------------------------------------------
@@ -216,6 +217,10 @@ class ZsPool:
         self._h_obj = array("H", [0])
         self._h_free: list[int] = []
         self.nr_handles = 0
+        #: Compact page data (vswap.kernel.pagedata): no zspage bytes; each object is the
+        #: 8-byte token of its page, kept per handle.
+        self.compact = PAGE_DATA.compact
+        self._h_tok = array("Q", [0])
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -234,7 +239,7 @@ class ZsPool:
                 self.pages_allocated + spec.pages_per_zspage > self.max_pages):
             return 0
         free = array("H", range(spec.objs_per_zspage - 1, -1, -1))  # pop() yields 0 first
-        buf = bytearray(spec.pages_per_zspage * PAGE_SIZE)
+        buf = None if self.compact else bytearray(spec.pages_per_zspage * PAGE_SIZE)
         if self._zs_free_ids:
             zid = self._zs_free_ids.pop()
             self._zs_class[zid] = spec.index
@@ -329,6 +334,8 @@ class ZsPool:
             handle = len(self._h_zspage)
             self._h_zspage.append(zid)
             self._h_obj.append(obj)
+            if self.compact:
+                self._h_tok.append(0)
         self.nr_handles += 1
         return handle
 
@@ -362,6 +369,9 @@ class ZsPool:
 
     def zs_obj_write(self, handle: int, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` into the object (``zs_obj_write``; the header keeps the handle)."""
+        if self.compact:
+            self._h_tok[handle] = int.from_bytes(data, "little")
+            return
         zid = self._h_zspage[handle]
         cls = self._classes[self._zs_class[zid]]
         buf = self._zs_buf[zid]
@@ -370,7 +380,10 @@ class ZsPool:
         buf[off:off + len(data)] = data
 
     def zs_obj_read(self, handle: int, length: int) -> memoryview:
-        """A read-only view of the object's first ``length`` bytes (``zs_obj_read_begin``)."""
+        """A read-only view of the object's first ``length`` bytes (``zs_obj_read_begin``);
+        in compact mode the object's token, whatever ``length``."""
+        if self.compact:
+            return memoryview(self._h_tok[handle].to_bytes(8, "little"))
         zid = self._h_zspage[handle]
         cls = self._classes[self._zs_class[zid]]
         buf = self._zs_buf[zid]
@@ -380,6 +393,9 @@ class ZsPool:
 
     def zs_obj_corrupt(self, handle: int, offset: int, xor: int = 0xFF) -> None:
         """Flip bits of one stored byte: fault injection for the tests of ``-EIO`` paths."""
+        if self.compact:
+            self._h_tok[handle] ^= (xor & 0xFF) << (8 * (offset % 8))
+            return
         zid = self._h_zspage[handle]
         buf, off = self._offset(zid, self._h_obj[handle])
         buf[off + offset] ^= xor
@@ -459,13 +475,15 @@ class ZsPool:
         size = cls.spec.size
         sbuf, dbuf = self._zs_buf[src], self._zs_buf[dst]
         sfree, dfree = self._zs_free[src], self._zs_free[dst]
-        assert sbuf is not None and dbuf is not None and sfree is not None and dfree is not None
+        assert sfree is not None and dfree is not None
+        assert self.compact or (sbuf is not None and dbuf is not None)
         for h in live:
             if self._zs_inuse[dst] == cls.objs_per_zspage or self._zs_inuse[src] == 0:
                 break
             sobj = self._h_obj[h]
             dobj = dfree.pop()
-            dbuf[dobj * size:(dobj + 1) * size] = sbuf[sobj * size:(sobj + 1) * size]
+            if sbuf is not None and dbuf is not None:  # compact: the token stays per handle
+                dbuf[dobj * size:(dobj + 1) * size] = sbuf[sobj * size:(sobj + 1) * size]
             self._h_zspage[h] = dst
             self._h_obj[h] = dobj
             sfree.append(sobj)

@@ -58,6 +58,7 @@ from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.faults import FaultInjector
 from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MemCgroup, MemCgroupTree
+from vswap.kernel.pagedata import TOKEN_BYTES, compressed_len, tok_of
 from vswap.kernel.sizes import ZSWAP_ENTRY_BYTES
 from vswap.kernel.tracing import Cost, KernelTracer
 from vswap.kernel.types import (
@@ -465,7 +466,7 @@ class Zswap:
         try:
             if (faults.rates or faults.schedule) and faults.fail("zswap_decompress"):
                 raise DecompressError("injected decompression failure")
-            out = bytes(src) if length == PAGE_SIZE else comp.decompress(src)
+            out = bytes(src) if length == PAGE_SIZE or zs.compact else comp.decompress(src)
             if self.check_crc and zlib.crc32(out) != entries.crc[eid]:
                 raise DecompressError("checksum mismatch: bytes decoded but not the page stored")
         except DecompressError as exc:
@@ -530,9 +531,11 @@ class Zswap:
         """
         # An order-0 folio's bytes are the page: no view to build.
         data = folio.data
+        compact = len(data) != PAGE_SIZE << folio.order  # a token per page (pagedata)
         page: bytearray | memoryview = (
             data if not i and len(data) == PAGE_SIZE
-            else memoryview(data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE])
+            else memoryview(data)[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] if not compact
+            else memoryview(data)[i * TOKEN_BYTES:(i + 1) * TOKEN_BYTES])
         zpools = self.zpools
         cur_pool = zpools.cur
         comp, zs = zpools.get(cur_pool)
@@ -543,11 +546,17 @@ class Zswap:
         try:
             if inject and faults.fail("zswap_compress"):
                 raise DecompressError("injected compressor failure")
-            dst: bytes | bytearray | memoryview = comp.compress(page)
+            if compact:
+                # The token is stored; its length is the real compressor's on the page.
+                dst: bytes | bytearray | memoryview = page
+                dlen = compressed_len(comp.name, comp.compress, tok_of(page, 0))
+            else:
+                dst = comp.compress(page)
+                dlen = len(dst)
             failed = False
         except Exception:  # a library failure is the crypto layer returning an error
             dst, failed = page, True
-        dlen = len(dst)
+            dlen = PAGE_SIZE if compact else len(dst)
         self.tracer.compress(comp.name, PAGE_SIZE)
         if (failed or not dlen) and not self.store_incompressible:
             self._reject_compress_fail += 1  # v6.14; a long output fails zs_malloc below
@@ -679,7 +688,7 @@ class Zswap:
         if not eid:
             return False
         data = self.zswap_decompress(eid)
-        folio.data[0:PAGE_SIZE] = data
+        folio.data[:] = data
         self.vmstat.count_vm_event("zswpin")
         memcg_id = self.entries.memcg[eid]
         memcgs = self.memcgs

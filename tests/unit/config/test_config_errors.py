@@ -34,8 +34,8 @@ def _error(text: str, **kw: object) -> str:
 # (TOML text, the exact message)
 EXACT = [
     ("bogus = 1", "config.toml: bogus: unknown key (known: designs, seed, scale, verify, "
-                  "costs, machine, sysctl, sysfs, swap, zswap, cgroups, workloads, "
-                  "swap_tiers)"),
+                  "page_data, costs, machine, sysctl, sysfs, swap, zswap, cgroups, "
+                  "workloads, swap_tiers)"),
     # cgroups: knobs the kernel does not have, has read-only, or the model lacks
     ('[cgroups."/a"]\nmemory.maxx = "1G"',
      'config.toml: cgroups."/a".memory.maxx: unknown cgroup knob; did you mean memory.max? '
