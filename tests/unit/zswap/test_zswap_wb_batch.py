@@ -221,3 +221,19 @@ def test_failed_request_in_the_middle_of_a_batch() -> None:
         assert m.read(t, a + i * PAGE_SIZE, PAGE_SIZE) == page(i), f"page {i}"
     for i in range(1, nf, 2):
         assert m.read(t, f + i * PAGE_SIZE, PAGE_SIZE) == page(1000 + i), f"page {i}"
+
+
+def test_shrink_worker_writes_back_in_batches() -> None:
+    """``shrink_memcg`` (the shrink worker's step) walks a batch's worth of entries and
+    writes them as one batch."""
+    m, t, a = stored("vswap", writeback_batch_size=8)
+    assert m.zswap is not None
+    sh = m.zswap.shrinker
+    for _ in range(N // 8):  # every entry referenced: each call rotates 8
+        assert m.zswap.shrink_memcg(None) == -Errno.EAGAIN
+    for _ in range(N // 8):
+        assert m.zswap.shrink_memcg(None) == 0
+    assert sh.written_back_pages == N and m.zswap.stored_pages == 0
+    assert sh.written_back_requests == N // 8
+    m.try_to_free_pages(N)
+    read_all(m, t, a)
