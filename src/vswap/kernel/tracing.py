@@ -94,7 +94,8 @@ class KernelTracer:
         """``zap_pte_range`` cleared ``nr_ptes`` PTEs (present or swap)."""
 
     def pte_walk(self, nr_ptes: int) -> None:
-        """The classic swapoff walk visited ``nr_ptes`` PTEs."""
+        """A page-table walk (classic swapoff's, ``shmem_unuse``'s, ``UFFDIO_MOVE``'s) visited
+        ``nr_ptes`` PTEs."""
 
     def io_wait(self) -> None:
         """The task now needs the data of the reads it submitted (``folio_lock`` on a

@@ -72,6 +72,7 @@ from vswap.mm.rmap import RmapMixin
 from vswap.mm.shmem import ShmemMixin
 from vswap.mm.swap_state import SwapStateMixin
 from vswap.mm.swapfile import SwapfileMixin
+from vswap.mm.userfaultfd import UserfaultfdMixin
 from vswap.mm.vmscan import MAX_RECLAIM_RETRIES, Lruvec, ScanControl, VmscanMixin
 from vswap.swap import SwapHooks, create_design
 
@@ -122,7 +123,7 @@ class MachineConfig:
 
 class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin, PageAllocMixin,
               VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, MemcgFilesMixin, KnobsMixin,
-              ProcfsMixin, ShmemMixin, HibernateMixin):
+              ProcfsMixin, ShmemMixin, HibernateMixin, UserfaultfdMixin):
     """One simulated machine. See the module docstring for the public API.
 
     The mixins, one per kernel file: :mod:`vswap.mm.memory` (faults, COW, fork, zap),
@@ -131,8 +132,9 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
     :mod:`vswap.mm.page_alloc` (watermarks, allocation), :mod:`vswap.mm.vmscan`,
     :mod:`vswap.mm.rmap`, :mod:`vswap.mm.oom`, :mod:`vswap.mm.huge_memory`,
     :mod:`vswap.mm.memcg_files`, :mod:`vswap.mm.knobs` (sysctl/sysfs),
-    :mod:`vswap.mm.procfs`, :mod:`vswap.mm.shmem` (tmpfs) and :mod:`vswap.mm.hibernate`
-    (hibernation to swap); their shared state is declared
+    :mod:`vswap.mm.procfs`, :mod:`vswap.mm.shmem` (tmpfs), :mod:`vswap.mm.hibernate`
+    (hibernation to swap) and :mod:`vswap.mm.userfaultfd` (``UFFDIO_MOVE``); their shared
+    state is declared
     in :mod:`vswap.mm._base`.
     """
 
@@ -194,6 +196,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self._depth = 0
         self._reap: list[Folio] = []
         self._shmem_init()
+        self._uffd_init()
         self.hooks = SwapHooks(alloc_swapin_folio=self._hook_alloc_swapin_folio,
                                swapin_folio_added=self._hook_swapin_folio_added,
                                unuse_ptes=self.unuse_ptes,

@@ -117,6 +117,9 @@ class Vma:
     #: readahead window, readahead hits since the fault), None before the first. A VMA
     #: made by a split or by fork starts without one.
     swap_readahead_info: tuple[int, int, int] | None = None
+    #: Registered with a userfaultfd for missing faults (``VM_UFFD_MISSING``,
+    #: ``UFFDIO_REGISTER``): a ``UFFDIO_MOVE`` destination (:mod:`vswap.mm.userfaultfd`).
+    uffd: bool = False
 
     @property
     def nr_pages(self) -> int:
@@ -192,13 +195,15 @@ class MmStruct:
                 out.append(vma)
                 continue
             if vma.start < start:
-                out.append(Vma(vma.start, start, vma.anon_vma, vma.locked, vma.hugepage))
+                out.append(Vma(vma.start, start, vma.anon_vma, vma.locked, vma.hugepage,
+                               uffd=vma.uffd))
             mid = Vma(max(vma.start, start), min(vma.end, end), vma.anon_vma, vma.locked,
-                      vma.hugepage)
+                      vma.hugepage, uffd=vma.uffd)
             out.append(mid)
             inside.append(mid)
             if vma.end > end:
-                out.append(Vma(end, vma.end, vma.anon_vma, vma.locked, vma.hugepage))
+                out.append(Vma(end, vma.end, vma.anon_vma, vma.locked, vma.hugepage,
+                               uffd=vma.uffd))
         self.vmas = out
         self.vma_starts = [v.start for v in out]
         return inside

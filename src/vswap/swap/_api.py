@@ -190,6 +190,21 @@ class SwapDesign(Protocol):
     def put_swap_device(self, si: SwapInfo) -> None:
         """Models: ``put_swap_device()``: drop the pin :meth:`get_swap_device` took."""
 
+    def trylock_swapoff(self, entry: SwpEntry) -> tuple[bool, SwapInfo | None]:
+        """Keep swapoff from tearing down ``entry``'s metadata while the caller uses it.
+
+        Models: ``trylock_swapoff()`` (seed patch 04, with patch 10's semantics; used by
+        ``move_pages_pte`` of ``UFFDIO_MOVE``, ``do_swap_page``, ``shmem_swapin_folio``):
+        the device holding the entry's data is pinned (:meth:`get_swap_device`) when there is
+        one. Returns ``(locked, si)``: the classic family fails (False) when the entry's
+        device is gone or going; under the virtual designs it never fails (an entry whose
+        data is on no device gives ``(True, None)``). Released by :meth:`unlock_swapoff`.
+        """
+
+    def unlock_swapoff(self, entry: SwpEntry, si: SwapInfo | None) -> None:
+        """Models: ``unlock_swapoff()`` (patch 10: drops the pin only of a non-None
+        ``si``, which fixes the NULL put of patches 04-09, spec D0)."""
+
     def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot:
         """Models: ``swp_entry_to_swp_slot()``: the physical slot of ``entry``'s data
         (classic: the identity; vswap: the descriptor's slot), 0 when it has none."""

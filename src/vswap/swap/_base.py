@@ -499,6 +499,20 @@ class SwapDesignBase(abc.ABC):
         """Models: ``put_swap_device()`` (``swap_slot_put_swap_info()`` in the seed)."""
         si.users -= 1
 
+    def trylock_swapoff(self, entry: SwpEntry) -> tuple[bool, SwapInfo | None]:
+        """Models: ``trylock_swapoff()`` (seed patches 04/05/10): the entry's device pinned
+        when it has one; fails only where an entry with no device is dead
+        (:meth:`entry_needs_device`: the classic family), never under the virtual designs.
+        Released by :meth:`unlock_swapoff`."""
+        si = self.get_swap_device(entry)
+        return si is not None or not self.entry_needs_device(entry), si
+
+    def unlock_swapoff(self, entry: SwpEntry, si: SwapInfo | None) -> None:
+        """Models: ``unlock_swapoff()`` (patch 10): put the device pinned by
+        :meth:`trylock_swapoff`, if any."""
+        if si is not None:
+            self.put_swap_device(si)
+
     @abc.abstractmethod
     def swp_entry_to_swp_slot(self, entry: SwpEntry) -> SwpSlot:
         """The physical slot holding ``entry``'s data (0: none)."""

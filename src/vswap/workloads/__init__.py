@@ -5,7 +5,7 @@ own command line (``usemem -n 16 -O 2g``, ``memhog 1G``, ``stress-ng --pageswap 
 --pageswap-ops 1000``, ``kbuild -j 52 --jobs 300``, ``swapoff --fill 0.5``,
 ``pattern --size 64M --content mixed``, ``pageout --size 64M --content text``,
 ``tmpfs -j 4 --objects 8 --object-size 256K``, ``hibernate --size 16M --image 4M``,
-``thp-churn --size 2M --thp-size 64K``,
+``thp-churn --size 2M --thp-size 64K``, ``uffd-move --size 16M``,
 ``trace traces/sqlite-query.npz``, ``coldstart --app 1G --others 3G``,
 ``zswap-wb --size 64M``). Bad input is a
 one-line :class:`~vswap.errors.ConfigError`.
@@ -29,6 +29,7 @@ from vswap.workloads.swapoff import SwapoffWorkload
 from vswap.workloads.thp_churn import ThpChurn
 from vswap.workloads.tmpfs import Tmpfs
 from vswap.workloads.trace import TraceWorkload
+from vswap.workloads.uffd_move import UffdMove
 from vswap.workloads.usemem import Usemem
 from vswap.workloads.zswap_wb import ZswapWb
 
@@ -36,7 +37,8 @@ from vswap.workloads.zswap_wb import ZswapWb
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w for w in (Usemem, Memhog, StressNgPageswap, Kbuild, SwapoffWorkload, Pattern,
                         Pageout, TraceWorkload, MthpFrag,
-                        MthpMixed, Tmpfs, Coldstart, Hibernate, ZswapWb, ThpChurn)}
+                        MthpMixed, Tmpfs, Coldstart, Hibernate, ZswapWb, ThpChurn,
+                        UffdMove)}
 
 __all__ = ["WORKLOADS", "Workload", "parse_workload"]
 

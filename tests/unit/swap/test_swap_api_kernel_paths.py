@@ -4,6 +4,10 @@ Hibernation (kernel/power/swap.c through the seed's patch 05 API): ``swap_slot_a
 gives a *physical* slot that no swap entry owns, counted in ``/proc/swaps`` and
 ``nr_swap_pages`` but charged to no cgroup; ``swap_slot_free_nr`` gives it back;
 ``pm_suspended_storage`` keeps ``folio_free_swap`` from freeing while an image is written.
+
+``UFFDIO_MOVE`` (mm/userfaultfd.c through the seed's patch 04): ``trylock_swapoff`` holds the
+entry's device for ``move_swap_pte`` (never failing under the virtual designs, patch 10),
+``unlock_swapoff`` drops it; the entry itself is not touched.
 """
 
 from __future__ import annotations
@@ -143,4 +147,55 @@ def test_pm_suspended_storage_keeps_swap_cache(design_name: str, rng: random.Ran
     d.pm_suspended_storage = False
     assert d.folio_free_swap(folio) and not folio.swapcache
     folio.folio_unlock()
+    assert d.leftovers() == []
+
+
+def test_trylock_swapoff_pins_the_device_and_unlock_drops_it(design_name: str,
+                                                             rng: random.Random) -> None:
+    """``move_pages_pte``'s swap branch: the device pin is balanced, the entry (count,
+    cache pin, bytes) is untouched."""
+    d = make_design(design_name)
+    (si,) = d.devices.devices()
+    data = random_page(rng)
+    entry, ret = swap_out(d, Folio(0, data))
+    assert ret == 0
+    users = si.users
+    locked, got = d.trylock_swapoff(entry)
+    assert locked
+    assert got is si or (got is None and not d.swp_entry_to_swp_slot(entry))
+    assert si.users == users + (got is not None)
+    assert d.swap_cache_get_folio(entry) is None
+    d.unlock_swapoff(entry, got)
+    assert si.users == users
+    assert d.swp_swapcount(entry) == 1
+    assert bytes(swap_in(d, entry).data) == data
+    d.check_invariants()
+
+
+def test_spec_d0_unlock_swapoff_puts_only_a_device(design_name: str,
+                                                   rng: random.Random) -> None:
+    """Spec D0 (patches 04-09 put a NULL device after a retry): from patch 10
+    ``unlock_swapoff`` puts only a non-NULL device, so an unlock without a pin is a no-op."""
+    d = make_design(design_name)
+    (si,) = d.devices.devices()
+    entry, _ = swap_out(d, Folio(0, random_page(rng)))
+    users = si.users
+    d.unlock_swapoff(entry, None)
+    assert si.users == users
+    d.free_swap_and_cache_nr(entry, 1)
+
+
+def test_trylock_swapoff_with_no_device(design_name: str, rng: random.Random) -> None:
+    """Patch 10: under the virtual designs ``trylock_swapoff`` never fails, even for an
+    entry whose data is on no device (zswap); the classic family's entries always have
+    one."""
+    d = make_design(design_name)
+    d.attach_zswap(total_ram_pages=1 << 14)
+    entry, _ = swap_out(d, Folio(0, random_page(rng)))
+    locked, si = d.trylock_swapoff(entry)
+    assert locked
+    if d.entry_is_slot:  # type: ignore[attr-defined]
+        assert si is not None, "a classic entry is its slot"
+    d.unlock_swapoff(entry, si)
+    d.free_swap_and_cache_nr(entry, 1)
     assert d.leftovers() == []

@@ -14,8 +14,10 @@ tier moves of a page to the other device (``SwapHooks.move_swap_ptes`` for the s
 designs), also with the target full (``device_full``), a hibernation image held in
 physical slots (``swap_slot_alloc_of_type``) while the other rules run, read back and freed
 (``swap_slot_free_nr``) at resume, batched (and compressed) zswap writeback with a
-write request failing mid-walk (``device_write``), and the migration and split of a
-parked swap-cache folio (``swap_cache_replace_folio``).
+write request failing mid-walk (``device_write``), the migration and split of a parked
+swap-cache folio (``swap_cache_replace_folio``), and ``UFFDIO_MOVE``'s swap side
+(``trylock_swapoff``, the swap-cache folio lock or ``-EBUSY`` for a large one,
+``unlock_swapoff``).
 
 The oracle is a plain dict of pages: their bytes, how many PTEs hold their swap entries and
 whether writepage parked their folio in the swap cache. After every step:
@@ -597,6 +599,42 @@ class DesignMachine(RuleBasedStateMachine):
             p.parked[i] = new
         head.swap, head.swapcache, head.locked = SwpEntry(0), False, False
         event("swap-cache folio split")
+
+    @precondition(lambda self: self._swapped())
+    @rule(pick=st.integers(0, 1 << 20))
+    def uffd_move(self, pick: int) -> None:
+        """``UFFDIO_MOVE`` of a swapped page's PTEs (``move_pages_pte`` ->
+        ``move_swap_pte``): a shared entry (fork, shmem) is ``-EBUSY``; else per page the
+        device is held with ``trylock_swapoff`` (never failing here: no swapoff runs), a
+        large swap-cache folio is ``-EBUSY``, an order-0 one is locked for the move, and
+        ``unlock_swapoff`` balances the pin. The entry is unchanged: counts, cache pins and
+        bytes stay as the oracle has them (the invariants check it)."""
+        p = self.pages[self._pick_swapped(pick)]
+        if p.ptes != 1 or p.shmem:
+            event("uffd move: entry not exclusive, -EBUSY")
+            return
+        for i in range(1 << p.order):
+            e = SwpEntry(p.entry + i)
+            folio = self.d.swap_cache_get_folio(e)
+            locked, si = self.d.trylock_swapoff(e)
+            assert locked, "trylock_swapoff failed with no swapoff running"
+            assert si is not None or not self.d.entry_is_slot  # type: ignore[attr-defined]
+            users = si.users if si is not None else 0
+            try:
+                if folio is not None and folio.order:
+                    event("uffd move: large swap-cache folio, -EBUSY")
+                    return
+                if folio is not None:
+                    assert folio.folio_trylock(), "swap-cache folio left locked"
+                    assert folio.swapcache and folio.swap == e
+                    folio.folio_unlock()
+                    event("uffd move: with its swap-cache folio")
+            finally:
+                self.d.unlock_swapoff(e, si)
+                if si is not None:
+                    assert si.users == users - 1, "unlock_swapoff did not drop the pin"
+            assert self.d.swp_swapcount(e) == 1
+        event("uffd move: moved")
 
     # -- invariants --------------------------------------------------------------------------
     @invariant()

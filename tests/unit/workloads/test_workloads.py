@@ -173,3 +173,23 @@ def test_hibernate_run_writes_and_verifies_the_image(design: str) -> None:
 def test_hibernate_bad_options(cmd: str) -> None:
     with pytest.raises(ConfigError, match="hibernate"):
         parse_workload(cmd)
+
+
+@pytest.mark.parametrize("design", ["classic", "vswap", "vswap-ste"])
+def test_uffd_move_run_moves_swapped_pages(design: str) -> None:
+    """The uffd-move workload: a swapped-out region moves as swap PTEs (entries unchanged)
+    and reads back at the destination, zeros at the source."""
+    r = run_workload(_cfg("uffd-move --size 1M --swapped 0.75 --chunk 8", design=design,
+                          memory_max=None))
+    w = r.workload_metrics
+    assert r.data_loss == 0 and w["uffd_errors"] == 0
+    assert w["uffd_moved_pages"] == 256
+    assert w["uffd_moved_swap"] == 192 and w["uffd_moved_present"] == 64
+    assert r.verified_pages >= 256
+
+
+@pytest.mark.parametrize("cmd", ["uffd-move --size 100", "uffd-move --swapped -1",
+                                 "uffd-move --chunk 0"])
+def test_uffd_move_bad_options(cmd: str) -> None:
+    with pytest.raises(ConfigError, match="uffd-move"):
+        parse_workload(cmd)
