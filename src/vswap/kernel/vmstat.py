@@ -36,6 +36,10 @@ VM_EVENTS: dict[str, str] = {
     "zswpin": "pages loaded from zswap",
     "zswpout": "pages stored in zswap",
     "zswpwb": "pages written back from zswap to a swap device",
+    "pgmigrate_success": "pages migrated to a new folio (compaction)",
+    "pgmigrate_fail": "pages whose migration failed (no free page for the new folio)",
+    "compact_migrate_scanned": "pages compaction's migration scanner looked at",
+    "compact_isolated": "pages compaction isolated (the folios to move and their targets)",
     "thp_fault_alloc": "PMD-size THPs allocated at an anonymous fault",
     "thp_file_alloc": "PMD-size shmem (tmpfs) folios allocated",
     "thp_file_fallback": "PMD-size shmem folios that could not be allocated (order 0 instead)",
@@ -44,6 +48,8 @@ VM_EVENTS: dict[str, str] = {
     "thp_deferred_split_page": "PMD-size THPs queued for a deferred split (partially mapped)",
     "thp_swpout": "PMD-size THPs swapped out in one piece",
     "thp_swpout_fallback": "PMD-size THPs split before swap-out",
+    "thp_migration_success": "PMD-size THPs migrated whole",
+    "thp_migration_fail": "PMD-size THPs whose migration failed",
 }
 
 

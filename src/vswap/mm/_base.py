@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from vswap.mm.huge_memory import ThpSettings
     from vswap.mm.integrity import PageOracle
     from vswap.mm.machine import MachineConfig
+    from vswap.mm.migrate import CompactMemoryResult
     from vswap.mm.mm_types import MmStruct, Signal, Task, Vma
     from vswap.mm.vmscan import ExactReclaim, Lruvec, ScanControl
     from vswap.swap import SwapDesign, SwapHooks
@@ -89,6 +90,8 @@ class MachineBase(abc.ABC):
     thp_split_swapcache: int
     #: ``/proc/sys/vm/drop_caches``: the last value written (0: never).
     drop_caches: int
+    #: Every ``compact_memory`` pass (``/proc/sys/vm/compact_memory``), in order.
+    compactions: list[CompactMemoryResult]
     mixed_thp_swapin: bool
     #: Every swapfile compaction run (``/sys/kernel/mm/swap/compact``), in order.
     swap_compactions: list[CompactResult]
@@ -297,3 +300,7 @@ class MachineBase(abc.ABC):
 
     @abc.abstractmethod
     def drop_slab(self) -> int: ...
+
+    # -- implemented by MigrateMixin (vswap.mm.migrate) ------------------------------------
+    @abc.abstractmethod
+    def compact_memory(self) -> CompactMemoryResult: ...

@@ -19,6 +19,7 @@ file                                                        kernel
 ``/sys/kernel/mm/swap/mixed_swapin`` (0/1)                  model only (docs/future.md)
 ``/sys/kernel/mm/swap/compact`` (write 1; reads the runs)   model only (docs/future.md)
 ``/proc/sys/vm/drop_caches`` (1..4)                         fs/drop_caches.c (anon: ``drop_slab``)
+``/proc/sys/vm/compact_memory`` (write 1)                   mm/compaction.c ``compact_nodes``
 =========================================================== ===================================
 
 :data:`KNOBS` maps a file to its :class:`Knob`; :data:`KNOB_DIRS` maps a directory prefix to
@@ -87,6 +88,18 @@ def _write_drop_caches(m: MachineBase, _rest: str, text: str) -> None:
     m.drop_caches = int(text)
     if int(text) & 2:
         m.drop_slab()
+
+
+def _read_compact_memory(_m: MachineBase, _rest: str) -> str:
+    raise KernelError(Errno.EACCES, "compact_memory: write-only (mode 0200)")
+
+
+def _write_compact_memory(m: MachineBase, _rest: str, text: str) -> None:
+    """``sysctl_compaction_handler``: 1 compacts every node (``compact_nodes``); any other
+    value is EINVAL (since 6.x)."""
+    if text != "1":
+        raise KernelError(Errno.EINVAL, f"compact_memory: {text!r} is not 1")
+    m.compact_memory()
 
 
 # -- model-only swap knobs of the virtual designs' future use cases (docs/future.md) ----------
@@ -208,6 +221,8 @@ KNOBS: dict[str, Knob] = {
         "mm/swap.c", lambda m, _: f"{m.page_cluster}\n", _write_page_cluster),
     "/proc/sys/vm/drop_caches": Knob(
         "fs/drop_caches.c", lambda m, _: f"{m.drop_caches}\n", _write_drop_caches),
+    "/proc/sys/vm/compact_memory": Knob(
+        "mm/compaction.c", _read_compact_memory, _write_compact_memory),
     "/sys/kernel/mm/swap/vma_ra_enabled": Knob(
         "mm/swap_state.c", lambda m, _: "true\n" if m.vma_ra_enabled else "false\n",
         _write_vma_ra_enabled),

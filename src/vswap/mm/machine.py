@@ -52,6 +52,7 @@ from vswap.mm.madvise import (
 )
 from vswap.mm.memcg_files import MemcgFilesMixin
 from vswap.mm.memory import FaultMixin
+from vswap.mm.migrate import MigrateMixin
 from vswap.mm.mm_types import (
     PTE_PRESENT,
     PTE_TABLE_MASK,
@@ -123,7 +124,7 @@ class MachineConfig:
 
 class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin, PageAllocMixin,
               VmscanMixin, RmapMixin, OomMixin, HugeMemoryMixin, MemcgFilesMixin, KnobsMixin,
-              ProcfsMixin, ShmemMixin, HibernateMixin, UserfaultfdMixin):
+              ProcfsMixin, ShmemMixin, MigrateMixin, HibernateMixin, UserfaultfdMixin):
     """One simulated machine. See the module docstring for the public API.
 
     The mixins, one per kernel file: :mod:`vswap.mm.memory` (faults, COW, fork, zap),
@@ -190,6 +191,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self.deferred_split_queue = {}
         self.thp_split_swapcache = 0
         self.drop_caches = 0
+        self.compactions = []
         self.oracle = PageOracle(config.verify)
         self.hook_mode = "fault"
         self._memalloc = 0

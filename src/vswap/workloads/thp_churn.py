@@ -1,4 +1,4 @@
-"""``thp-churn``: large folios held in the swap cache, then split there (and migrated).
+"""``thp-churn``: large folios held in the swap cache, migrated and split there.
 
 The workload of docs/folio-split-migration.md: it drives the kernel paths that split a
 large folio while the swap cache holds it, so each design's swap cache (and RFC v2's FOLIO
@@ -11,7 +11,8 @@ other size to ``never``, and ``vm.page-cluster`` to 0) and writes incompressible
    is unmapped; zswap rejects its pages and writeback is off, so ``swap_writepage`` keeps it
    (``AOP_WRITEPAGE_ACTIVATE``): a large folio parked in the swap cache;
 2. the first half of every folio is read back (minor faults that map pages of the cached
-   folio);
+   folio), and ``echo 1 > /proc/sys/vm/compact_memory`` migrates every folio: the large
+   swap-cache folios move whole (``folio_migrate_mapping``; RFC v2's ``vswap_migrate``);
 3. ``MADV_PAGEOUT`` of the first quarter of every even folio: the range does not cover the
    folio, so ``madvise_cold_or_pageout_pte_range`` splits it (``split_folio`` of a
    swap-cache folio) and pages out only the quarter;
@@ -19,7 +20,8 @@ other size to ``never``, and ``vm.page-cluster`` to 0) and writes incompressible
    mapped and goes on the deferred split queue (``thp_deferred_split_page``);
 5. ``echo 2 > /proc/sys/vm/drop_caches``: ``drop_slab`` runs the deferred split shrinker,
    which splits the queued swap-cache folios (the reclaim-time split), freeing the dropped
-   pages;
+   pages; then a second ``compact_memory`` migrates the order-0 pieces, mapped or not, in
+   the swap cache or not;
 6. every page still mapped is read back and checked (``--rounds`` times the whole cycle on a
    fresh mapping).
 
@@ -29,7 +31,9 @@ splits each folio before the swap cache holds it (``swpout_fallback``); a block 
 
 Reported (``metrics``): folios, mTHP ``split`` / ``split_deferred`` / ``split_failed`` /
 ``swpout_fallback`` of the size, the splits of swap-cache folios, ``thp_split_page``, the
-swap-cache pages at the park.
+swap-cache pages at the park, and the compactions' ``pgmigrate_success`` /
+``pgmigrate_fail``, ``compact_migrate_scanned``, ``compact_isolated`` and the pages
+migrated while in the swap cache.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["ThpChurn"]
 
 THP_DIR = "/sys/kernel/mm/transparent_hugepage/"
+MIGRATE_EVENTS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
+                  "compact_isolated")
 
 
 def churn_page(round_: int, i: int) -> bytes:
@@ -141,6 +147,8 @@ class ThpChurn(Workload):
         s0 = dict(stats)
         v0 = m.vmstat["thp_split_page"]
         c0 = m.thp_split_swapcache
+        k0 = len(m.compactions)
+        vm0 = {k: m.vmstat[k] for k in MIGRATE_EVENTS}
         parked = 0
         for r in range(self.rounds):
             addr = yield from ctx.op(task, m.mmap, proc, size)
@@ -155,6 +163,7 @@ class ThpChurn(Workload):
                     got = yield from ctx.op(task, m.read, proc, addr + i * PAGE_SIZE,
                                             PAGE_SIZE)
                     self._check(ctx, got, churn_page(r, i))
+            yield from ctx.op(task, m.sysfs_write, "/proc/sys/vm/compact_memory", "1")
             quarter = max(nr // 4, 1)
             dropped: set[int] = set()
             for k, f in enumerate(range(0, n, nr)):
@@ -167,6 +176,7 @@ class ThpChurn(Workload):
                                       quarter * PAGE_SIZE, MADV_DONTNEED)
                     dropped.update(range(lo, lo + quarter))
             yield from ctx.op(task, m.sysfs_write, "/proc/sys/vm/drop_caches", "2")
+            yield from ctx.op(task, m.sysfs_write, "/proc/sys/vm/compact_memory", "1")
             for i in range(n):
                 got = yield from ctx.op(task, m.read, proc, addr + i * PAGE_SIZE, PAGE_SIZE)
                 self._check(ctx, got, bytes(PAGE_SIZE) if i in dropped else churn_page(r, i))
@@ -181,12 +191,17 @@ class ThpChurn(Workload):
             "mthp_split_deferred": stats["split_deferred"] - s0.get("split_deferred", 0),
             "mthp_split_failed": stats["split_failed"] - s0.get("split_failed", 0),
             "thp_split_page": m.vmstat["thp_split_page"] - v0
-            if self.order == HPAGE_PMD_ORDER else 0})
+            if self.order == HPAGE_PMD_ORDER else 0,
+            **{k: m.vmstat[k] - v for k, v in vm0.items()},
+            "migrated_in_swapcache": sum(c.swapcache_migrated
+                                         for c in m.compactions[k0:])})
         ctx.report_lines.append(
             f"thp-churn: {ctx.metrics['thp_folios']} folios parked in the swap cache "
             f"({parked} pages), split {ctx.metrics['mthp_split']} "
             f"({ctx.metrics['split_in_swapcache']} in the swap cache, "
-            f"{ctx.metrics['mthp_split_deferred']} through the deferred split queue)")
+            f"{ctx.metrics['mthp_split_deferred']} through the deferred split queue); "
+            f"{ctx.metrics['pgmigrate_success']} pages migrated "
+            f"({ctx.metrics['migrated_in_swapcache']} in the swap cache)")
         yield from ctx.op(task, m.exit, proc)
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""The ``thp-churn`` workload: large folios parked in the swap cache, split there, every
-page checked, on every design."""
+"""The ``thp-churn`` workload: large folios parked in the swap cache, migrated and split
+there, every page checked, on every design."""
 
 from __future__ import annotations
 
@@ -38,13 +38,18 @@ def test_parse() -> None:
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_every_folio_is_split_in_the_swap_cache(design: str) -> None:
-    """Half of the folios by MADV_PAGEOUT of part of them, half by the deferred split
-    shrinker (drop_caches): each through the design's swap_cache_replace_folio."""
+def test_every_folio_is_migrated_and_split_in_the_swap_cache(design: str) -> None:
+    """Half of the folios split by MADV_PAGEOUT of part of them, half by the deferred split
+    shrinker (drop_caches), all migrated by compact_memory before and after: each through
+    the design's swap_cache_replace_folio."""
     met = _run(design, "thp-churn --size 256K")
     assert met["thp_folios"] == 4 and met["thp_parked_swapcache_pages"] == 64
     assert met["mthp_split"] == met["split_in_swapcache"] == 4
     assert met["mthp_split_deferred"] == 2 and met["mthp_swpout_fallback"] == 0
+    # Two compactions: the 64 parked pages whole, then the 56 left after the splits (8
+    # dropped by MADV_DONTNEED); every one of them in the swap cache.
+    assert met["pgmigrate_success"] == met["migrated_in_swapcache"] == 64 + 56
+    assert met["pgmigrate_fail"] == 0 and met["compact_isolated"] == 2 * (64 + 56)
 
 
 def test_a_swap_file_splits_at_add_to_swap_under_classic() -> None:
