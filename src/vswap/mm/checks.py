@@ -117,6 +117,7 @@ def check_invariants(m: Machine) -> None:
     * ``rss_anon`` / ``swapents`` of each mm match its PTEs;
     * LRU page counts match the lists; every charged folio is accounted in RAM;
     * each memcg's memory usage is its folios (and zswap bytes);
+    * the deferred split queue holds only live, large, anonymous folios;
     * the swap design's own invariants.
     """
     folios: dict[int, Folio] = {}
@@ -163,6 +164,9 @@ def check_invariants(m: Machine) -> None:
         local = per_memcg.get(memcg.id, 0) + memcg.zswap.local
         assert memcg.memory.local == local, (
             f"{memcg.path}: memory charged {memcg.memory.local} != folios+zswap {local}")
+    for f in m.deferred_split_queue:
+        assert f.mm_charged and f.order and f.mapping is None, (
+            f"deferred split queue holds {f!r} (freed, order 0 or tmpfs)")
     m.shmem_check_invariants()
     m.design.check_invariants()
 
