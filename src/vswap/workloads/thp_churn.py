@@ -16,8 +16,9 @@ other size to ``never``, and ``vm.page-cluster`` to 0) and writes incompressible
 3. ``MADV_PAGEOUT`` of the first quarter of every even folio: the range does not cover the
    folio, so ``madvise_cold_or_pageout_pte_range`` splits it (``split_folio`` of a
    swap-cache folio) and pages out only the quarter;
-4. ``MADV_DONTNEED`` of the second quarter of every odd folio: the folio is left partially
-   mapped and goes on the deferred split queue (``thp_deferred_split_page``);
+4. ``MADV_DONTNEED`` of the second quarter of every odd folio (so ``--size`` of one folio
+   has none): the folio is left partially mapped and goes on the deferred split queue
+   (``thp_deferred_split_page``);
 5. ``echo 2 > /proc/sys/vm/drop_caches``: ``drop_slab`` runs the deferred split shrinker,
    which splits the queued swap-cache folios (the reclaim-time split), freeing the dropped
    pages; then a second ``compact_memory`` migrates the order-0 pieces, mapped or not, in
@@ -102,8 +103,8 @@ class ThpChurn(Workload):
         if order is None:
             p.error(f"--thp-size {a.thp_size}: an mTHP size, 16K to 2M")
         size = parse_size(a.size, what="thp-churn --size")
-        if size < 2 * PAGE_SIZE << order:
-            p.error(f"--size {a.size}: smaller than two --thp-size folios")
+        if size < PAGE_SIZE << order:
+            p.error(f"--size {a.size}: smaller than one --thp-size folio")
         if a.rounds < 1:
             p.error(f"--rounds {a.rounds}: must be at least 1")
         return cls(command, size=size, order=order, rounds=a.rounds)

@@ -24,7 +24,7 @@ def _run(design: str, workload: str, zswap: str | None = "lz4",
     return dict(res["metrics"])
 
 
-@pytest.mark.parametrize("cmd", ["thp-churn --size 64K", "thp-churn --thp-size 8K",
+@pytest.mark.parametrize("cmd", ["thp-churn --size 32K", "thp-churn --thp-size 8K",
                                  "thp-churn --rounds 0"])
 def test_bad_command_lines(cmd: str) -> None:
     with pytest.raises(ConfigError):
@@ -60,3 +60,9 @@ def test_a_swap_file_splits_at_add_to_swap_under_classic() -> None:
 def test_needs_zswap() -> None:
     with pytest.raises(ConfigError, match=r"^workload thp-churn: needs zswap"):
         _run("vswap", "thp-churn", zswap=None)
+
+
+def test_a_scaled_run_keeps_at_least_one_folio() -> None:
+    met = _run("vswap", "thp-churn --size 64K")
+    assert met["thp_folios"] == 1 and met["split_in_swapcache"] == 1
+    assert met["mthp_split_deferred"] == 0
