@@ -11,10 +11,11 @@ scale, on a 16 GiB machine).
 
 Rows: every design with the kernel's per-page writeback (classic and the swap tables to the
 slot reserved at swap-out; the virtual designs to a slot allocated per entry at writeback);
-the virtual designs (of those asked for) again with batches of :data:`BATCH`, and with
-batches of :data:`BATCH` written compressed. Columns: the writeback phase's modelled time,
-the device's write requests, the pages written back (``zswpwb``), the bytes the device
-wrote, the compressed bytes of compressed writeback, and the read-back's time.
+the virtual designs (of those asked for) again with batches of :data:`BATCH`, and (but
+``vswap-ste``) with batches of :data:`BATCH` written compressed. Columns: the writeback
+phase's modelled time, the device's write requests, the pages written back (``zswpwb``),
+the bytes the device wrote, the compressed bytes of compressed writeback, and the
+read-back's time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vswap.config.spec import RunConfig as FileConfig
 from vswap.report.result import RunResult
 from vswap.run.fromconfig import run_configs_from_file
 from vswap.run.future import Column, FutureTable
-from vswap.zswap.host import WB_BATCH_DESIGNS
+from vswap.zswap.host import WB_BATCH_DESIGNS, WB_COMPRESSED_DESIGNS
 from vswap.zswap.zswap import ZswapParams
 
 __all__ = ["BATCH", "WRITEBACK_DESIGNS", "writeback_table"]
@@ -93,9 +94,9 @@ def _summary(by: dict[str, RunResult]) -> list[str]:
 
 def writeback_table(scale: float, *, seed: int = 1, designs: tuple[str, ...] | None = None,
                     verify: bool = True) -> FutureTable:
-    """The writeback table at ``scale``: one per-page row per design, and a batched and a
-    batched compressed row per virtual design. Every design can run it (per-page writeback
-    exists everywhere), so it raises nothing."""
+    """The writeback table at ``scale``: one per-page row per design, a batched row per
+    virtual design and a batched compressed row per design that has compressed writeback.
+    Every design can run it (per-page writeback exists everywhere), so it raises nothing."""
     wanted = designs or WRITEBACK_DESIGNS
     t = FutureTable(
         "writeback", "zswap writeback at writeback time: batched and compressed",
@@ -121,6 +122,7 @@ def writeback_table(scale: float, *, seed: int = 1, designs: tuple[str, ...] | N
         if d in WB_BATCH_DESIGNS:
             rows.append((f"{d} (batch {BATCH})", d,
                          ZswapParams(compressor="lz4", writeback_batch_size=BATCH)))
+        if d in WB_COMPRESSED_DESIGNS:
             rows.append((f"{d} (batch {BATCH}, compressed)", d,
                          ZswapParams(compressor="lz4", writeback_batch_size=BATCH,
                                      writeback_compressed=True)))

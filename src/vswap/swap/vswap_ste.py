@@ -110,6 +110,7 @@ from vswap.swap.vswap_ste_zswap import SteZswapHost
 if TYPE_CHECKING:
     from vswap.swap._api import SwapDesign
     from vswap.swap.swapfile import SlotOwner
+    from vswap.zswap.host import WbPage
     from vswap.zswap.zswap import ZswapHost
 
 #: The vswap device's swap type: the last one, so physical devices take the others.
@@ -505,6 +506,17 @@ class VswapSTE(SwapTableP4):
         if not self.is_vswap_entry(entry):
             return super().zswap_writeback_prepare(entry)
         return self.zswap_host.zswap_writeback_prepare(entry)
+
+    def zswap_writeback_prepare_batch(self, entry: SwpEntry) -> Folio | Errno:
+        """Batched writeback (model only): a virtual entry pinned without a slot by
+        :attr:`zswap_host`; a direct-mapped one prepared as phase IV (its slot reserved)."""
+        if not self.is_vswap_entry(entry):
+            return super().zswap_writeback_prepare(entry)
+        return self.zswap_host.zswap_writeback_prepare_batch(entry)
+
+    def zswap_writeback_batch(self, pages: list[WbPage]) -> tuple[list[int], list[int]]:
+        """See :meth:`~vswap.swap.vswap_ste_zswap.SteZswapHost.zswap_writeback_batch`."""
+        return self.zswap_host.zswap_writeback_batch(pages)
 
     def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
         """A virtual entry by :attr:`zswap_host`; a direct-mapped one as phase IV."""

@@ -136,18 +136,24 @@ def rmap_sync(d: VswapSTE, off: int) -> None:
         else table[i] & ~SWP_RMAP_CACHE_ONLY
 
 
-def alloc_phys(d: VswapSTE, folio: Folio) -> SwpSlot:
+def alloc_phys(d: VswapSTE, folio: Folio, preset: int = 0) -> SwpSlot:
     """Models: the physical allocation of reclaim writeout and zswap writeback under STE:
     slots for the folio's virtual entries, charged to the recorded memcg, pointer words
     set, the virtual table repointed (the previous backend released). 0 when no slot or
-    no ``memory.swap`` headroom."""
+    no ``memory.swap`` headroom. ``preset``: an order-0 folio's slot already taken (batched
+    zswap writeback), given back if the charge fails."""
     off = swp_offset(folio.swap)
     nr = folio.nr_pages
     memcg = d.memcg_of(d._vmemcg(off))
     if memcg is not None and memcg.parent is not None and not memcg.try_charge_swap(nr):
         memcg.memcg_swap_event("max")
+        if preset:
+            psi = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(preset)))
+            assert psi is not None
+            d.devices.swap_range_free(psi, swp_slot_offset(SwpSlot(preset)), 1)
         return SwpSlot(0)
-    slot = d.devices.swap_slot_alloc(folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
+    slot = SwpSlot(preset) if preset else d.devices.swap_slot_alloc(
+        folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
     if not slot:
         if memcg is not None:
             if memcg.parent is not None:

@@ -29,10 +29,12 @@ from vswap.swap.vswap_ste_table import (
     VTABLE_TAG_MASK,
     vtable_mk_zswap,
 )
+from vswap.swap.vswap_zswap import alloc_batch_slots, free_batch_slot, submit_batch
 
 if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
     from vswap.swap.vswap_ste import VswapSTE
+    from vswap.zswap.host import WbPage
 
 
 class SteZswapHost:
@@ -60,9 +62,9 @@ class SteZswapHost:
             if space.vt_get(off + k) & VTABLE_TAG_MASK == VSWAP_ZSWAP:
                 space.vt_set(off + k, VSWAP_NONE)
 
-    def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | Errno:
-        """zswap writeback of a virtual entry: a new swap-cache folio and physical slots now
-        (ZSWAP -> SWAPFILE, charged)."""
+    def zswap_writeback_prepare_batch(self, entry: SwpEntry) -> Folio | Errno:
+        """Step 1 of a virtual entry's writeback: a new locked swap-cache folio pins it; the
+        virtual table still points at the zswap entry."""
         d = self.design
         off = swp_offset(entry)
         if not d._allocated(d.space, off):
@@ -75,6 +77,66 @@ class SteZswapHost:
             return Errno.ENOMEM
         if not new:
             return Errno.EEXIST
+        return folio
+
+    def zswap_writeback_batch(self, pages: list[WbPage]) -> tuple[list[int], list[int]]:
+        """Batched writeback under STE (model only; as
+        :meth:`vswap.swap.vswap_zswap.VswapZswapHost.zswap_writeback_batch`): the virtual
+        entries of the batch take their slots together (:func:`alloc_batch_slots`, then
+        :func:`alloc_phys` per entry with its slot), a direct-mapped entry (phase IV) is
+        written to the slot it reserved at swap-out; the batch's slots are written one
+        request per contiguous run. Pages written compressed are not modelled here."""
+        d = self.design
+        status = [-int(Errno.ENOMEM)] * len(pages)
+        nvirt = sum(1 for p in pages if d.is_vswap_entry(p.folio.swap))
+        slots = alloc_batch_slots(d.devices, nvirt, pages[0].folio.memcg_id) if nvirt else []
+        assigned: list[tuple[int, int]] = []
+        k = 0
+        for i, p in enumerate(pages):
+            f = p.folio
+            if not d.is_vswap_entry(f.swap):
+                assigned.append((i, int(d.swp_entry_to_swp_slot(f.swap))))
+                continue
+            off = swp_offset(f.swap)
+            s = slots[k] if k < len(slots) else 0
+            k += 1
+            vt = d.space.vt_get(off) if d._allocated(d.space, off) else VSWAP_NONE
+            if not s or vt & VTABLE_TAG_MASK != VSWAP_ZSWAP:
+                if s:
+                    free_batch_slot(d.devices, s)
+                d.zswap_writeback_abort(f, 0)
+                continue
+            # Keep the zswap entry: zswap frees it itself once the data is written.
+            d.space.vt_set(off, VSWAP_NONE)
+            slot = alloc_phys(d, f, preset=s)
+            if not slot:
+                d.space.vt_set(off, vt)
+                d.zswap_writeback_abort(f, 0)
+                continue
+            self.wb_pending[off] = (vt >> VTABLE_TAG_BITS, int(slot))
+            assigned.append((i, int(slot)))
+
+        def fail(p: WbPage) -> None:
+            f = p.folio
+            pending = self.wb_pending.get(swp_offset(f.swap)) \
+                if d.is_vswap_entry(f.swap) else None
+            d.zswap_writeback_abort(f, pending[0] if pending is not None else 0)
+
+        def done(p: WbPage) -> None:
+            if d.is_vswap_entry(p.folio.swap):
+                self.wb_pending.pop(swp_offset(p.folio.swap))
+
+        return status, submit_batch(d, pages, assigned, status, fail, done)
+
+    def zswap_writeback_prepare(self, entry: SwpEntry) -> Folio | Errno:
+        """zswap writeback of a virtual entry: a new swap-cache folio and physical slots now
+        (ZSWAP -> SWAPFILE, charged)."""
+        folio = self.zswap_writeback_prepare_batch(entry)
+        if isinstance(folio, Errno):
+            return folio
+        d = self.design
+        off = swp_offset(entry)
+        vt = d.space.vt_get(off)
         # Keep the zswap entry: zswap frees it itself once the data is written.
         d.space.vt_set(off, VSWAP_NONE)
         slot = alloc_phys(d, folio)

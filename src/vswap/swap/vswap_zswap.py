@@ -48,6 +48,7 @@ from vswap.zswap.compressors import Compressor, get_compressor
 if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
     from vswap.kernel.memcontrol import MemCgroup
+    from vswap.swap._base import SwapDesignBase
     from vswap.swap.swapfile import SwapDevices
     from vswap.swap.vswap_base import VirtualSwapBase
     from vswap.zswap.host import WbPage
@@ -167,9 +168,7 @@ class VswapZswapHost:
             e = int(p.folio.swap)
             if i >= len(slots) or not t.is_live(e) or t.type[e] != ZSWAP:
                 if i < len(slots):
-                    si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(slots[i])))
-                    assert si is not None
-                    d.devices.swap_range_free(si, swp_slot_offset(SwpSlot(slots[i])), 1)
+                    free_batch_slot(d.devices, slots[i])
                 self.zswap_writeback_abort(p.folio, 0)
                 continue
             zentry = t.zswap_of(e)
@@ -179,39 +178,16 @@ class VswapZswapHost:
                 continue
             self.wb_pending[e] = (zentry, int(slot))
             assigned.append((i, int(slot)))
-        requests: list[int] = []
-        for s0, j0, n in slot_runs([s for _, s in assigned]):
-            si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s0)))
-            assert si is not None
-            idx = [assigned[j][0] for j in range(j0, j0 + n)]
-            failed = d.faults.fail("device_write")
-            if not failed:
-                si.storage.write_pages(swp_slot_offset(SwpSlot(s0)),
-                                       b"".join(bytes(pages[i].data) for i in idx))
-            d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
-            d.io_writes += n
-            requests.append(n)
-            for i in idx:
-                p = pages[i]
-                f = p.folio
-                e = int(f.swap)
-                if failed:
-                    d.io_write_errors += 1
-                    self.zswap_writeback_abort(f, self.wb_pending[e][0])
-                    status[i] = -int(Errno.EIO)
-                    continue
-                self.wb_pending.pop(e)
-                d.count_event("pswpout", 1, f.memcg_id)
-                status[i] = 0
-                if p.clen:
-                    d.wb_compressed[t.slot_of(e)] = (p.clen, p.compressor, p.crc)
-                    f.uptodate = False
-                    d.delete_from_swap_cache(f)
-                else:
-                    f.uptodate = True
-                    f.dirty = False
-                f.folio_unlock()
-        return status, requests
+        def fail(p: WbPage) -> None:
+            self.zswap_writeback_abort(p.folio, self.wb_pending[int(p.folio.swap)][0])
+
+        def done(p: WbPage) -> None:
+            e = int(p.folio.swap)
+            self.wb_pending.pop(e)
+            if p.clen:
+                d.wb_compressed[t.slot_of(e)] = (p.clen, p.compressor, p.crc)
+
+        return status, submit_batch(d, pages, assigned, status, fail, done)
 
     def zswap_writeback_abort(self, folio: Folio, zentry: int) -> None:
         """Undo a prepared writeback: the tree holds ``zentry`` (0: nothing) at the index.
@@ -252,6 +228,56 @@ class VswapZswapHost:
         """Patch 13 (v6: "zswap: do not start zswap shrinker if there is no physical swap
         slots"): no shrinking without a free physical slot anywhere."""
         return self.design.devices.nr_swap_pages > 0
+
+
+def submit_batch(d: SwapDesignBase, pages: list[WbPage], assigned: list[tuple[int, int]],
+                 status: list[int], fail: Callable[[WbPage], None],
+                 done: Callable[[WbPage], None]) -> list[int]:
+    """Write the pages of a writeback batch that have slots: ``assigned`` holds (index in
+    ``pages``, slot value) in slot order of assignment; each maximal run of consecutive slots
+    is one request (fault point ``device_write``, decided per request). A page of a failed
+    request is undone by ``fail`` (``status`` -EIO); a written one is counted (``pswpout``)
+    and finished by ``done`` (``status`` 0): an uncompressed page's folio stays clean in the
+    swap cache, a compressed one's leaves it; both are unlocked. Returns the pages of each
+    request."""
+    requests: list[int] = []
+    for s0, j0, n in slot_runs([s for _, s in assigned]):
+        si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s0)))
+        assert si is not None
+        idx = [assigned[j][0] for j in range(j0, j0 + n)]
+        failed = d.faults.fail("device_write")
+        if not failed:
+            si.storage.write_pages(swp_slot_offset(SwpSlot(s0)),
+                                   b"".join(bytes(pages[i].data) for i in idx))
+        d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
+        d.io_writes += n
+        requests.append(n)
+        for i in idx:
+            p = pages[i]
+            f = p.folio
+            if failed:
+                d.io_write_errors += 1
+                fail(p)
+                status[i] = -int(Errno.EIO)
+                continue
+            d.count_event("pswpout", 1, f.memcg_id)
+            status[i] = 0
+            done(p)
+            if p.clen:
+                f.uptodate = False
+                d.delete_from_swap_cache(f)
+            else:
+                f.uptodate = True
+                f.dirty = False
+            f.folio_unlock()
+    return requests
+
+
+def free_batch_slot(devices: SwapDevices, slot: int) -> None:
+    """Give back a slot :func:`alloc_batch_slots` took that no page used."""
+    si = devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(slot)))
+    assert si is not None
+    devices.swap_range_free(si, swp_slot_offset(SwpSlot(slot)), 1)
 
 
 def alloc_batch_slots(devices: SwapDevices, nr: int, memcg_id: int) -> list[int]:

@@ -25,6 +25,7 @@ from vswap.kernel.types import (
 
 __all__ = [
     "WB_BATCH_DESIGNS",
+    "WB_COMPRESSED_DESIGNS",
     "WbPage",
     "ZswapBatchHost",
     "ZswapHost",
@@ -135,8 +136,11 @@ def classic_zswap_tree_index(entry: SwpEntry) -> int:
 
 # -- batched and compressed writeback (model only; docs/future.md) ----------------------------
 #: The designs whose zswap entries have no physical slot until writeback, and so can take
-#: one for a whole batch at writeback time (the cover letter's section III).
-WB_BATCH_DESIGNS = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6")
+#: one for a whole batch at writeback time (the cover letter's section III); under
+#: ``vswap-ste`` its virtual entries (a direct-mapped one keeps its reserved slot).
+WB_BATCH_DESIGNS = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6", "vswap-ste")
+#: The designs that can also write the compressed object (``writeback_compressed``).
+WB_COMPRESSED_DESIGNS = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6")
 
 _WB_WHY = {
     "classic": "a zswap entry keeps the slot reserved at swap-out (its tree key is the "
@@ -145,14 +149,15 @@ _WB_WHY = {
                      "the slot), so writeback writes each page to its own slot",
     "swap-table-p4": "a zswap entry keeps the slot reserved at swap-out (its tree key is "
                      "the slot), so writeback writes each page to its own slot",
-    "vswap-ste": "not modelled for this design",
+    "vswap-ste": "not modelled for this design (its slots hold pages only)",
 }
 
 
 def wb_batch_unsupported(design: str, feature: str) -> str | None:
-    """None if ``design`` has batched and compressed zswap writeback; else the one-line
-    reason naming ``feature`` (``writeback_batch_size`` or ``writeback_compressed``)."""
-    if design in WB_BATCH_DESIGNS:
+    """None if ``design`` has ``feature`` (``writeback_batch_size``: batched writeback;
+    ``writeback_compressed``: compressed writeback); else the one-line reason naming it."""
+    ok = WB_BATCH_DESIGNS if feature == "writeback_batch_size" else WB_COMPRESSED_DESIGNS
+    if design in ok:
         return None
     why = _WB_WHY.get(design, "it has no virtual swap layer")
     return f"{feature}: not available under {design}: {why}"

@@ -164,9 +164,10 @@ class ZswapParams:
       this share of the maximum.
     * ``shrinker_enabled`` (``CONFIG_ZSWAP_SHRINKER_DEFAULT_ON``, default off).
 
-    Model only (docs/future.md, "zswap writeback at writeback time"; the virtual designs
-    ``vswap``, ``vswap-static``, ``vswap-dynamic`` and ``vswap-v6`` only, see
-    :data:`WB_BATCH_DESIGNS`), named after zram's attributes of the same purpose:
+    Model only (docs/future.md, "zswap writeback at writeback time"; the designs whose
+    zswap entries hold no slot, :data:`WB_BATCH_DESIGNS`, and for compressed writeback
+    :data:`~vswap.zswap.host.WB_COMPRESSED_DESIGNS`), named after zram's attributes of the
+    same purpose:
 
     * ``writeback_batch_size`` = 1 (1..``SWAPFILE_CLUSTER``): the shrinkers gather this many
       entries, allocate contiguous physical slots for them at writeback time and submit one
@@ -333,12 +334,14 @@ class Zswap:
         """ConfigError (one line) for a batched or compressed writeback setting other than
         the default on a host that has no batched writeback."""
         default = {"writeback_batch_size": 1, "writeback_compressed": False}.get(name)
-        if default is None or (value == default and type(value) is type(default)) or \
-                isinstance(self.host, ZswapBatchHost):
+        if default is None or (value == default and type(value) is type(default)):
             return
-        why = wb_batch_unsupported(str(getattr(self.host, "name", type(self.host).__name__)),
-                                   name)
-        raise ConfigError(str(why))
+        host = self.host
+        design = str(getattr(host, "name", type(host).__name__))
+        why = wb_batch_unsupported(design, name)
+        if why is None and isinstance(host, ZswapBatchHost):
+            return
+        raise ConfigError(why or f"{name}: not available under {design}")
 
     @property
     def wb_batching(self) -> bool:

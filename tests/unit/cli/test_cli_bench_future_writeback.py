@@ -21,7 +21,7 @@ def test_rows_per_design() -> None:
     (t,) = future_tables(["writeback"], 1 / 128,
                          designs=("classic", "swap-table-p4", "vswap-ste", "vswap"))
     assert list(t.configs) == ["classic", "swap-table-p4", "vswap-ste", "vswap",
-                               f"vswap (batch {BATCH})",
+                               f"vswap-ste (batch {BATCH})", f"vswap (batch {BATCH})",
                                f"vswap (batch {BATCH}, compressed)"]
     assert t.configs["classic"].workloads == [("/wb", "zswap-wb --size 8M")]
 

@@ -74,7 +74,7 @@ from vswap.swap import (
 from vswap.swap.compaction import swap_compact
 from vswap.swap.storage import MemSwapStorage
 from vswap.swap.tier_move import move_entries, tier_moves_unsupported
-from vswap.zswap.host import WB_BATCH_DESIGNS
+from vswap.zswap.host import WB_BATCH_DESIGNS, WB_COMPRESSED_DESIGNS
 from vswap.zswap.zswap import Zswap
 
 #: Slots of a small swap device: it fills within a few steps.
@@ -514,10 +514,14 @@ class DesignMachine(RuleBasedStateMachine):
             self.swap_out(0, 1)
         try:
             self.z.set_param("writeback_batch_size", batch)
-            self.z.set_param("writeback_compressed", compressed)
         except ConfigError:
             assert self.design_name not in WB_BATCH_DESIGNS
             return
+        try:
+            self.z.set_param("writeback_compressed", compressed)
+        except ConfigError:
+            assert self.design_name not in WB_COMPRESSED_DESIGNS
+            compressed = False
         faults = self.env.faults
         if fail_at:
             faults.schedule["device_write"] = {faults.calls["device_write"] + fail_at}

@@ -13,7 +13,7 @@ from vswap.kernel.faults import FaultInjector
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT, Machine, MachineConfig
 from vswap.swap.storage import MemSwapStorage
-from vswap.zswap.host import WB_BATCH_DESIGNS
+from vswap.zswap.host import WB_BATCH_DESIGNS, WB_COMPRESSED_DESIGNS
 
 MiB = 1 << 20
 PARAMS = "/sys/module/zswap/parameters/"
@@ -81,7 +81,7 @@ def test_batch_size_one_is_the_kernel_path() -> None:
     read_all(m, t, a)
 
 
-@pytest.mark.parametrize("design", ["vswap", "vswap-v6"])
+@pytest.mark.parametrize("design", WB_COMPRESSED_DESIGNS)
 def test_compressed_writeback_round_trips(design: str) -> None:
     m, t, a = stored(design, writeback_batch_size=16, writeback_compressed=True)
     assert write_back(m) == N
@@ -129,9 +129,10 @@ def test_no_slot_for_part_of_a_batch() -> None:
     read_all(m, t, a)
 
 
-@pytest.mark.parametrize("design", ["classic", "swap-table-p1", "swap-table-p4", "vswap-ste"])
-@pytest.mark.parametrize(("name", "value"), [("writeback_batch_size", "8"),
-                                             ("writeback_compressed", "Y")])
+@pytest.mark.parametrize(("design", "name", "value"), [
+    *((d, n, v) for d in ("classic", "swap-table-p1", "swap-table-p4")
+      for n, v in (("writeback_batch_size", "8"), ("writeback_compressed", "Y"))),
+    ("vswap-ste", "writeback_compressed", "Y")])
 def test_enotsup_where_writeback_keeps_its_slot(design: str, name: str, value: str) -> None:
     m = Machine(MachineConfig(ram=32 * MiB, design=design, zswap=True))
     assert m.sysfs_read(PARAMS + name) in ("1\n", "N\n")
