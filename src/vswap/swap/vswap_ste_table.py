@@ -117,14 +117,17 @@ class VswapSpace:
             if base >= 0:
                 self._take(c, base, nr)
                 return c * SWAPFILE_CLUSTER + base, False
-        c = 0
+        # Slot 0 is never handed out, so cluster 0 cannot hold a whole-cluster run: an
+        # order-9 allocation starts its search at cluster 1 (it took offset 512 of cluster
+        # 0, in cluster 1's range, and the next one collided with it).
+        c = 0 if nr < SWAPFILE_CLUSTER else 1
         while c in self.users:
             c += 1
         self.users[c] = 0
         self.cluster_order[c] = order
         self.vtables[c] = array("Q", bytes(8 * SWAPFILE_CLUSTER))
         self.clusters_allocated += 1
-        base = nr if c == 0 else 0
+        base = nr if c == 0 else 0  # the first aligned run after slot 0
         self._take(c, base, nr)
         return c * SWAPFILE_CLUSTER + base, True
 
