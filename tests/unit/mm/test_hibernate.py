@@ -112,3 +112,16 @@ def test_swsusp_extents_merge_touching_slots() -> None:
     assert ext.insert(6) < 0, "already in a run"
     # 9 touches both 8 and 10: it joins one run, the two stay apart (as in the kernel).
     assert ext.pop_all() == [(4, 3), (8, 1), (9, 2)] and len(ext) == 0
+
+
+def test_no_image_on_zram() -> None:
+    """A zram device has no block access for ``hib_submit_io`` (and keeps nothing across a
+    power cycle): ``ENODEV``, no slot taken."""
+    from vswap.swap.zram import ZramStorage
+
+    m = Machine(MachineConfig(ram=8 << 20, design="vswap"))
+    m.swapon(ZramStorage(4 << 20))
+    r = m.hibernate()
+    assert r.error == "ENODEV" and not r.completed
+    (si,) = m.design.devices.devices()
+    assert si.inuse_pages == 0 and not si.hibernation_slots
