@@ -149,6 +149,7 @@ class Hibernate(Workload):
     def finish(self, ctx: WorkloadContext) -> None:
         r = self.result
         if r is None:
+            ctx.report_lines.append("hibernate: not reached (a process died before it)")
             return
         ctx.metrics.update({
             "hibernate_completed": int(r.completed),

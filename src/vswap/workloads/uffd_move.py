@@ -158,6 +158,9 @@ class UffdMove(Workload):
         yield from ctx.op(task, m.exit, monitor)
 
     def finish(self, ctx: WorkloadContext) -> None:
+        if self.regions is None:
+            ctx.report_lines.append("uffd-move: the process died before the move (killed)")
+            return
         st = ctx.machine.uffd_stats
         ctx.metrics.update({
             "uffd_moved_pages": self.moved_pages,

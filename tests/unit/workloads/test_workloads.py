@@ -193,3 +193,12 @@ def test_uffd_move_run_moves_swapped_pages(design: str) -> None:
 def test_uffd_move_bad_options(cmd: str) -> None:
     with pytest.raises(ConfigError, match="uffd-move"):
         parse_workload(cmd)
+
+
+def test_uffd_move_reports_a_killed_process() -> None:
+    """Under a limit the zswap pool cannot fit in, the process is OOM-killed before the
+    move: the workload says so instead of reporting an empty move."""
+    r = run_workload(_cfg("uffd-move --size 2M --swapped 0.75", design="vswap",
+                          zswap="lz4", memory_max=1 << 20))
+    assert r.tasks_killed == 1
+    assert r.report[0] == "uffd-move: the process died before the move (killed)"
