@@ -1,19 +1,23 @@
 """How wall time and host memory grow with the amount swapped, in both page-data modes.
 
-One workload (``usemem -n 1 -O SIZE`` in a cgroup of ``memory.max`` 4M, a swap file of twice
-SIZE, optionally zswap) at four sizes, once per page-data mode (``--page-data full`` and
-``compact``, docs/performance.md), each run in a fresh Python process so its peak RSS is its
-own. Reported per run: wall time, page events per wall second, the peak number of swapped
-pages, the peak RSS the run added to the process (``ru_maxrss`` after the run minus before it:
-the interpreter and imports are not counted), and that growth per swapped page. Per mode: the
-growth exponent of wall time and of memory against the size (least squares on log-log; 1.0 is
-linear), and the model's bytes per swapped entry (the slope of peak RSS against peak swapped
-pages) beside the kernel's own per-entry metadata for the same entry: 48 B for a vswap
-descriptor (``struct swp_desc``), about 3 B for a classic slot (``swap_map`` byte and the
-swap cgroup id; docs/metadata.md).
+One workload, ``usemem -n 1 -O SIZE`` in a cgroup of ``memory.max`` 4M (``--memory-max``)
+with a swap file of twice SIZE (and zswap if asked), at four sizes, once per page-data mode
+(``--page-data full`` and ``compact``, docs/performance.md); each run in a fresh Python
+process, so its peak RSS is its own. Reported per run: wall time, page events per wall
+second, the peak number of swapped pages, the peak RSS the run added to its process
+(``ru_maxrss`` after the run minus before it: the interpreter and imports are not counted)
+and that growth per swapped page. Per mode: the growth exponent of wall time and of memory
+against the size (least squares on log-log; 1.0 is linear), and the model's bytes per
+swapped entry (the slope of peak RSS against peak swapped pages) beside the kernel's own
+metadata for an entry: 48 B for a vswap descriptor (``struct swp_desc``), about 3 B for a
+classic slot (its ``swap_map`` byte and swap cgroup id; docs/metadata.md).
 
 Usage: ``python benchmarks/bench_scale.py [--sizes 16M,32M,64M,128M] [--design classic]
-[--zswap lz4|off] [--modes full,compact]``. Writes ``results/bench_scale.json``.
+[--zswap lz4|off] [--modes full,compact] [--memory-max 4M|3/4] [--quick] [--json FILE]``.
+With zswap the pool is charged to the cgroup: lz4 halves usemem's pages, so ``3/4`` of each
+size leaves room (at ``1/2`` the task is OOM-killed, as the kernel would kill it); the
+resident pages then grow with the size too and are counted in the slope.
+Writes ``results/bench_scale.json``.
 """
 
 from __future__ import annotations
@@ -40,21 +44,28 @@ from vswap.run import DeviceSpec, RunConfig, run_workload
 a = json.loads(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 cfg = RunConfig(design=a["design"], workload=f"usemem -n 1 -O {a['size']}",
-                memory_max=4 << 20, swap_devices=[DeviceSpec("file", 2 * a["size"], "nvme")],
-                zswap=a["zswap"], cpus=2, page_data=a["mode"], timeline_samples=0)
+                memory_max=a["memory_max"],
+                swap_devices=[DeviceSpec("file", 2 * a["size"], "nvme")], zswap=a["zswap"],
+                cpus=2, page_data=a["mode"], timeline_samples=0)
 r = run_workload(cfg)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"wall_s": r.metrics.wall_s, "page_events": r.metrics.page_events,
                   "swapped": int(r.peak.get("swapped_pages", 0)),
-                  "rss_growth": (after - before) * 1024, "data_loss": r.data_loss}))
+                  "rss_growth": (after - before) * 1024, "data_loss": r.data_loss,
+                  "killed": r.tasks_killed}))
 """
 
 
-def run_one(design: str, size: int, zswap: str | None, mode: str) -> dict[str, Any]:
-    arg = json.dumps({"design": design, "size": size, "zswap": zswap, "mode": mode})
+def run_one(design: str, size: int, memory_max: int, zswap: str | None, mode: str
+            ) -> dict[str, Any]:
+    arg = json.dumps({"design": design, "size": size, "memory_max": memory_max,
+                      "zswap": zswap, "mode": mode})
     out = subprocess.run([sys.executable, "-c", _CHILD, arg], capture_output=True, text=True,
                          check=True)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["killed"] or result["data_loss"]:
+        raise SystemExit(f"usemem {size} ({mode}): {result['killed']} tasks killed, "
+                         f"{result['data_loss']} pages lost; give more --memory-max")
     return result
 
 
@@ -80,17 +91,32 @@ def main() -> None:
                     help="four (or more) usemem sizes, comma separated")
     ap.add_argument("--design", default="classic")
     ap.add_argument("--zswap", default="off", help="zswap compressor, or off")
+    ap.add_argument("--memory-max", default="4M",
+                    help="memory.max: a size, or a fraction of each size such as 3/4 (zswap's "
+                         "pool is charged to the cgroup: give it room)")
     ap.add_argument("--modes", default="full,compact")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke size: 1M..4M in memory.max=512K (numbers too small to read)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.memory_max = "1M,2M,3M,4M", "512K"
     sizes = [parse_size(s, what="--sizes") for s in args.sizes.split(",")]
     zswap = None if args.zswap == "off" else args.zswap
+
+    def memory_max(size: int) -> int:
+        if "/" in args.memory_max:
+            num, den = args.memory_max.split("/")
+            value = size * int(num) // int(den)
+            return value - value % 4096
+        return parse_size(args.memory_max, what="--memory-max")
+
     rows: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     for mode in args.modes.split(","):
         runs = []
         for size in sizes:
-            r = run_one(args.design, size, zswap, mode)
+            r = run_one(args.design, size, memory_max(size), zswap, mode)
             runs.append(r)
             rows.append({"mode": mode, "size": format_size(size), "swapped pages": r["swapped"],
                          "wall s": round(r["wall_s"], 2),
@@ -107,7 +133,8 @@ def main() -> None:
                                                  [float(r["rss_growth"]) for r in runs]), 1),
             **{f"kernel B/entry ({k})": v for k, v in KERNEL_BYTES.items()},
         })
-    title = (f"usemem -n 1 -O SIZE in memory.max=4M, {args.design}, zswap {args.zswap}: "
+    title = (f"usemem -n 1 -O SIZE in memory.max={args.memory_max}, {args.design}, "
+             f"zswap {args.zswap}: "
              "wall time and peak RSS per page-data mode")
     path = report("bench_scale", title, rows, args.json)
     table = Table(title="growth with size (exponent 1.0: linear) and model bytes per swapped "

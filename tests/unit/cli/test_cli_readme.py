@@ -45,6 +45,9 @@ SHORTENED: dict[str, tuple[list[str], str]] = {
     ".venv/bin/python benchmarks/bench_zswap.py": (["--quick"], "the script's smoke size"),
     ".venv/bin/python benchmarks/bench_vswap.py": (["--quick"], "the script's smoke size"),
     ".venv/bin/python benchmarks/bench_mm.py": (["--mib", "2"], "64 MiB takes minutes"),
+    ".venv/bin/python benchmarks/bench_scale.py": (
+        ["--quick", "--json", "results/bench_scale.json"],
+        "--quick is the script's smoke size; --json keeps the repository's results/ as is"),
 }
 #: The README's sweep, from spec to plot: run by tests/unit/sweep/test_sweep_examples.py.
 SWEEP_README = (
@@ -206,7 +209,7 @@ def test_readme_bench_upstream(clone: Path, capsys: pytest.CaptureFixture[str],
     assert all(r.rfc and "20260505153854" in r.rfc_source for r in runs)
 
 
-@pytest.mark.parametrize("script", ["bench_swapfile", "bench_zswap", "bench_vswap",
+@pytest.mark.parametrize("script", ["bench_swapfile", "bench_zswap", "bench_vswap", "bench_scale",
                                     "bench_mm"])
 def test_readme_benchmarks(clone: Path, script: str) -> None:
     command = f".venv/bin/python benchmarks/{script}.py"
