@@ -12,7 +12,8 @@ page-table walk must visit), then a 1/3-device region of 64 KiB mTHPs swapped ou
 tables split every folio; the virtual designs keep it in memory, since only the physical
 allocation fails), ``--discontig`` (the virtual designs write each folio to scattered order-0
 slots) and ``--compact`` (classic by a ``try_to_unuse``-style PTE rewrite, the virtual
-designs by descriptor updates; the swap tables cannot compact: their row is the split).
+designs by descriptor updates, ``vswap-ste`` by a virtual-word and a pointer-word update; the
+swap tables cannot compact: their row is the split).
 
 **mixed swap-in** (use case 5, the ``mthp-mixed`` workload): a 1 GiB region of 64 KiB mTHPs,
 one page in four zero, stored in zswap, half of the zswap entries written back to a 4 GiB
@@ -41,11 +42,11 @@ G = 1 << 30
 #: Designs whose PTE holds the physical slot: a large folio needs a contiguous run.
 SLOT_DESIGNS = ("classic", "swap-table-p1", "swap-table-p4")
 #: Designs with discontiguous swap-out, compaction by descriptor update and mixed swap-in.
-VIRTUAL_DESIGNS = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6")
+VIRTUAL_DESIGNS = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6", "vswap-ste")
 #: Slot designs with compaction (the PTE walk); the swap tables have none.
 WALK_COMPACT = ("classic",)
 #: The designs the tables run by default.
-FRAG_DESIGNS = ("classic", "swap-table-p1", "swap-table-p4", "vswap", "vswap-v6")
+FRAG_DESIGNS = ("classic", "swap-table-p1", "swap-table-p4", "vswap", "vswap-v6", "vswap-ste")
 MIXED_DESIGNS = FRAG_DESIGNS
 FRAG_COMMAND = "mthp-frag --unrelated 8G"
 MIXED_COMMAND = "mthp-mixed --size 1G"

@@ -23,8 +23,13 @@ clusters into the holes of the densest ones:
   workingset shadow move to the new slot. An entry is moved only if its PTEs number exactly
   its swap count; slots held by the swap cache, by zswap (its tree is keyed by the slot), or
   with count continuations are skipped.
-* **swap-table-p1, swap-table-p4, vswap-ste**: not modelled (their per-cluster swap tables
-  hold counts, folios and shadows by physical slot); a one-line ``ENOTSUP`` error.
+* **vswap-ste**: a slot backing a virtual one moves by a copy, its reverse-map pointer word
+  moving to the new slot and the virtual word repointed (one update each, no PTE:
+  :mod:`vswap.swap.vswap_ste_folio`); direct-mapped slots (the fallback when the vswap space
+  is full) are held by PTEs and stay, as do slots whose virtual entry has a folio cached.
+* **swap-table-p1, swap-table-p4**: not modelled (their per-cluster swap tables hold counts,
+  folios and shadows by physical slot, and a PTE holds the slot); a one-line ``ENOTSUP``
+  error.
 
 A destination claim can fail (fault point ``device_full``): compaction stops there, every
 move already made stands, nothing is half done. The fragmentation measure
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
     from vswap.swap.classic import ClassicSwap
     from vswap.swap.swapfile import SwapInfo
     from vswap.swap.vswap_base import VirtualSwapBase
+    from vswap.swap.vswap_ste import VswapSTE
 
 __all__ = ["CompactResult", "FragStats", "check_compactable", "plan_moves", "swap_compact"]
 
@@ -180,6 +186,7 @@ def swap_compact(design: object, si: SwapInfo) -> CompactResult:
     """
     from vswap.swap.classic import ClassicSwap
     from vswap.swap.vswap_base import VirtualSwapBase
+    from vswap.swap.vswap_ste import VswapSTE
 
     check_compactable(design)
     if not si.flags & SWP_WRITEOK:
@@ -188,6 +195,8 @@ def swap_compact(design: object, si: SwapInfo) -> CompactResult:
                            before=FragStats.of(si))
     if isinstance(design, VirtualSwapBase):
         _compact_virtual(design, si, result)
+    elif isinstance(design, VswapSTE):
+        _compact_ste(design, si, result)
     else:
         assert isinstance(design, ClassicSwap)
         _compact_classic(design, si, result)
@@ -199,17 +208,18 @@ def check_compactable(design: object) -> None:
     """KernelError(ENOTSUP), one line saying why, unless ``design`` has compaction."""
     from vswap.swap.classic import ClassicSwap
     from vswap.swap.vswap_base import VirtualSwapBase
+    from vswap.swap.vswap_ste import VswapSTE
 
     name = str(getattr(design, "name", type(design).__name__))
-    if isinstance(design, VirtualSwapBase) or (isinstance(design, ClassicSwap)
-                                               and name == "classic"):
+    if isinstance(design, VirtualSwapBase | VswapSTE) or (isinstance(design, ClassicSwap)
+                                                          and name == "classic"):
         return
     raise KernelError(Errno.ENOTSUP, f"swap compaction: not available under {name}: not "
                                      "modelled (its swap table keeps counts, folios and "
                                      "shadows per physical slot)")
 
 
-def _copy(d: VirtualSwapBase | ClassicSwap, si: SwapInfo, old: int, new: int,
+def _copy(d: VirtualSwapBase | ClassicSwap | VswapSTE, si: SwapInfo, old: int, new: int,
           result: CompactResult) -> None:
     """Read the page at ``old``, write it at ``new``, read it back and compare."""
     data = si.storage.read_page(old)
@@ -258,6 +268,24 @@ def _compact_virtual(d: VirtualSwapBase, si: SwapInfo, result: CompactResult) ->
         d.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_INSERT)
         result.desc_updates += 1
         d.devices.swap_range_free(si, old, 1)
+        result.moved += 1
+
+
+def _compact_ste(d: VswapSTE, si: SwapInfo, result: CompactResult) -> None:
+    """vswap-ste: a slot backing a virtual one moves by one pointer-word move and one
+    virtual-word update (:mod:`vswap.swap.vswap_ste_folio`); direct-mapped slots stay."""
+    from vswap.swap.vswap_ste_folio import compact_movable, compact_move
+
+    moves, pinned = plan_moves(si, lambda off: compact_movable(d, si, off))
+    for why in pinned:
+        _skip(result, why)
+    for old, new in moves:
+        if not d.devices.swap_slot_claim(si, new, SWAP_MAP_ALLOCATED):
+            result.stopped = "device full"
+            return
+        _copy(d, si, old, new, result)
+        compact_move(d, si, old, new)
+        result.desc_updates += 1
         result.moved += 1
 
 

@@ -18,7 +18,7 @@ and v6 behave as written).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vswap.kernel.tracing import Cost
 from vswap.kernel.types import (
@@ -32,6 +32,7 @@ from vswap.swap.swapfile import SWAP_MAP_ALLOCATED
 
 if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
+    from vswap.swap._base import SwapDesignBase
     from vswap.swap.swapfile import SwapDevices
     from vswap.swap.vswap_base import VirtualSwapBase
 
@@ -89,7 +90,7 @@ def slot_runs(slots: list[int]) -> list[tuple[int, int, int]]:
     return runs
 
 
-def scatter_write(d: VirtualSwapBase, folio: Folio, slots: list[int]) -> int:
+def scatter_write(d: SwapDesignBase, folio: Folio, slots: list[int]) -> int:
     """Write ``folio`` page ``i`` to ``slots[i]``, one request per run; return the requests.
 
     Models: ``__swap_writepage()`` for a folio whose descriptors name scattered slots (the
@@ -119,7 +120,7 @@ def scatter_write(d: VirtualSwapBase, folio: Folio, slots: list[int]) -> int:
     return len(runs)
 
 
-def scatter_read(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int]) -> bool:
+def scatter_read(d: SwapDesignBase, folio: Folio, first: int, slots: list[int]) -> bool:
     """Read pages ``first .. first + len(slots)`` of ``folio`` from ``slots``, one request
     per run; a slot holding a compressed object (zswap's ``writeback_compressed``) is
     decompressed. Returns False on a read error (fault point ``device_read``: the folio is
@@ -138,7 +139,9 @@ def scatter_read(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int])
         folio.data[at:at + n * st] = si.storage.read_pages(
             swp_slot_offset(SwpSlot(s)), n)
         d.tracer.device_io(si.name, "read", n * PAGE_SIZE)
-    if d.wb_compressed:
+    from vswap.swap.vswap_base import VirtualSwapBase
+
+    if isinstance(d, VirtualSwapBase) and d.wb_compressed:
         from vswap.swap.vswap_zswap import wb_decompress
 
         wb_decompress(d, folio, first, slots)
@@ -182,7 +185,6 @@ _NO_DISCONTIG = {
                      "run; the kernel splits it (thp_swpout_fallback)",
     "swap-table-p4": "a PTE holds the physical slot, so a large folio needs a contiguous "
                      "run; the kernel splits it (thp_swpout_fallback)",
-    "vswap-ste": "not modelled for this design",
 }
 
 
@@ -191,16 +193,25 @@ _NO_MIXED = "zswap cannot load a large folio and a large swap-in reads one backe
             "kernel falls back to order 0"
 
 
-def virtual_design(design: object, feature: str) -> VirtualSwapBase:
-    """``design`` as a virtual design that has ``feature``; else KernelError(ENOTSUP) with
-    one line saying why the design cannot have it."""
+class FolioKnobs(Protocol):
+    """The model-only large-folio knobs of a virtual design (RFC v2, v6 and STE)."""
+
+    discontig_swapout: bool
+    mixed_swapin: bool
+
+
+def virtual_design(design: object, feature: str) -> FolioKnobs:
+    """``design`` as a virtual design that has ``feature`` (the RFC v2 / v6 designs and
+    ``vswap-ste``); else KernelError(ENOTSUP) with one line saying why the design cannot
+    have it."""
     from vswap.kernel.errors import Errno, KernelError
     from vswap.swap.vswap_base import VirtualSwapBase
+    from vswap.swap.vswap_ste import VswapSTE
 
-    if isinstance(design, VirtualSwapBase):
+    if isinstance(design, VirtualSwapBase | VswapSTE):
         return design
     name = str(getattr(design, "name", type(design).__name__))
-    why = _NO_MIXED if feature == "mixed_swapin" and name != "vswap-ste" else \
+    why = _NO_MIXED if feature == "mixed_swapin" else \
         _NO_DISCONTIG.get(name, "it has no virtual swap layer")
     raise KernelError(Errno.ENOTSUP, f"{feature}: not available under {name}: {why}")
 

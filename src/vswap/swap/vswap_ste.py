@@ -26,7 +26,9 @@ letters (lore ``20260528212955.1912856-1-nphamcs@gmail.com``,
   dirty); only direct-mapped entries need ``try_to_unuse``'s walk.
 
 Physical-slot handling (writeout allocation, backend release, the reverse map) is in
-:mod:`vswap.swap.vswap_ste_rmap`, zswap's host for virtual entries in
+:mod:`vswap.swap.vswap_ste_rmap`, the large-folio use cases (discontiguous slots,
+mixed-backing swap-in, compaction; model only, docs/future.md) in
+:mod:`vswap.swap.vswap_ste_folio`, zswap's host for virtual entries in
 :mod:`vswap.swap.vswap_ste_zswap`, swapoff in :mod:`vswap.swap.vswap_ste_swapoff`.
 
 zswap has no tree for virtual entries in the kernel (the ``virtual_table`` points at the
@@ -70,6 +72,7 @@ from vswap.kernel.types import (
 )
 from vswap.swap import vswap_ste_swapoff
 from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
+from vswap.swap.folio_slots import scatter_write, slot_runs
 from vswap.swap.swap_table import (
     SWP_TB_COUNT_MASK,
     SWP_TB_VAL_MASK,
@@ -82,6 +85,7 @@ from vswap.swap.swap_table_p4 import (
     SwapTableP4,
 )
 from vswap.swap.swapfile import TTRS_ANYWAY, TTRS_FULL, TTRS_UNMAPPED, SwapInfo
+from vswap.swap.vswap_ste_folio import folio_phys_slots, mixed_read_folio
 from vswap.swap.vswap_ste_rmap import (
     SWP_RMAP_CACHE_ONLY,
     alloc_phys,
@@ -134,6 +138,14 @@ class VswapSTE(SwapTableP4):
     name = "vswap-ste"
     metadata_layout = "vswap-ste"
     entry_is_slot = False
+    #: ``/sys/kernel/mm/swap/discontig_swapout`` (model only, :mod:`vswap.swap.vswap_ste_folio`)
+    #: and the large folios written to scattered slots since.
+    discontig_swapout = False
+    discontig_swpout = 0
+    #: ``/sys/kernel/mm/swap/mixed_swapin`` (model only): a large folio is read from mixed
+    #: backends run by run; the folios so read and their pages per backend.
+    mixed_swapin = False
+    mixed_swpin = 0
 
     def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
                  hooks: SwapHooks | None = None, default_prio: str = "decreasing",
@@ -146,6 +158,7 @@ class VswapSTE(SwapTableP4):
         self.direct_users: dict[tuple[int, int], int] = {}
         #: zswap's host for virtual entries (and the writebacks in flight).
         self.zswap_host = SteZswapHost(self)
+        self.mixed_runs: Counter[str] = Counter()
 
     # -- which space ---------------------------------------------------------------------------
     @staticmethod
@@ -312,8 +325,12 @@ class VswapSTE(SwapTableP4):
             return super().swap_writepage_fallback(folio)
         off = swp_offset(folio.swap)
         n, ty = self.vswap_check_backing(folio.swap, folio.nr_pages)
+        slots = folio_phys_slots(self, folio) if folio.order and self.discontig_swapout \
+            else []
         if n == folio.nr_pages and ty == VSWAP_SWAPFILE:
             slot = self.swp_entry_to_swp_slot(folio.swap)
+        elif slots and all(slots):
+            slot = SwpSlot(slots[0])
         else:
             slot = alloc_phys(self, folio)
             if not slot:
@@ -321,7 +338,12 @@ class VswapSTE(SwapTableP4):
         si = self.devices.swap_type_to_swap_info(swp_slot_type(slot))
         assert si is not None and off
         folio.writeback = True
-        self.device_write(si, swp_slot_offset(slot), folio)
+        if slots:
+            slots = folio_phys_slots(self, folio)
+        if slots and len(slot_runs(slots)) > 1:
+            scatter_write(self, folio, slots)
+        else:
+            self.device_write(si, swp_slot_offset(slot), folio)
         folio.writeback = False
         return 0
 
@@ -454,6 +476,8 @@ class VswapSTE(SwapTableP4):
         entry = folio.swap
         if not self.is_vswap_entry(entry):
             return super().swap_read_folio(folio)
+        if folio.order and self.mixed_swapin:
+            return mixed_read_folio(self, folio)
         nr = folio.nr_pages
         n, ty = self.vswap_check_backing(entry, nr)
         if n != nr:

@@ -3,7 +3,8 @@
 Models: the physical side of "[PATCH v5 00/11] Virtual Swap Space (Swap Table Edition)"
 (Nhat Pham, 2026-09-18; linux-mm/linux-mm mm/vswap.h and mm/swap_table.h @0822e81d0463):
 physical slots are allocated only at reclaim writeout or zswap writeback
-(:func:`alloc_phys`), charged to ``memory.swap`` then, or as direct-mapped entries when the
+(:func:`alloc_phys`; scattered order-0 slots for a large folio with no contiguous run when
+``discontig_swapout`` is on), charged to ``memory.swap`` then, or as direct-mapped entries when the
 vswap space is full (:func:`direct_alloc`, :func:`free_direct`); ``__vswap_release_backing()``
 (:func:`release_backing`) drops a virtual slot's backend; the reverse map is a pointer word
 ``voff << 3 | 0b100`` in the physical cluster's swap table, its ``SWP_RMAP_CACHE_ONLY`` top
@@ -37,6 +38,7 @@ from vswap.kernel.types import (
     swp_slot_type,
     swp_type,
 )
+from vswap.swap.folio_slots import alloc_discontig
 from vswap.swap.swap_table import (
     SWP_TB_COUNT_MASK,
     SWP_TB_PLACEHOLDER,
@@ -154,6 +156,10 @@ def alloc_phys(d: VswapSTE, folio: Folio, preset: int = 0) -> SwpSlot:
         return SwpSlot(0)
     slot = SwpSlot(preset) if preset else d.devices.swap_slot_alloc(
         folio.order, SWAP_MAP_ALLOCATED, folio.memcg_id)
+    scattered: list[int] = []
+    if not slot and folio.order and d.discontig_swapout:
+        scattered = alloc_discontig(d.devices, nr)
+        slot = SwpSlot(scattered[0] if scattered else 0)
     if not slot:
         if memcg is not None:
             if memcg.parent is not None:
@@ -162,6 +168,10 @@ def alloc_phys(d: VswapSTE, folio: Folio, preset: int = 0) -> SwpSlot:
         return SwpSlot(0)
     if memcg is not None:
         memcg.stat["swap"] += nr
+    if scattered:
+        d.discontig_swpout += 1
+        _back_scattered(d, off, scattered)
+        return slot
     si = d.devices.swap_type_to_swap_info(swp_slot_type(slot))
     assert si is not None
     poff = swp_slot_offset(slot)
@@ -174,6 +184,26 @@ def alloc_phys(d: VswapSTE, folio: Folio, preset: int = 0) -> SwpSlot:
         d.space.vt_set(off + k, vtable_mk_phys(si.type, poff + k))
         rmap_sync(d, off + k)
     return slot
+
+
+def _back_scattered(d: VswapSTE, off: int, slots: list[int]) -> None:
+    """Virtual slots ``off ..`` backed by the scattered physical ``slots`` (discontiguous
+    swap-out, :mod:`vswap.swap.vswap_ste_folio`): each cluster counts its slot, then the old
+    backends go and each virtual word names its own slot."""
+    where = []
+    for s in slots:
+        si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s)))
+        assert si is not None
+        poff = swp_slot_offset(SwpSlot(s))
+        d._clusters_used(si, poff, 1)
+        where.append((si, poff))
+    d._vlock(off)
+    release_backing(d, off, len(slots))
+    for k, (si, poff) in enumerate(where):
+        table, i = d._word(si, poff)
+        table[i] = (off + k) << VTABLE_TAG_BITS | SWP_TB_PTR_MARK
+        d.space.vt_set(off + k, vtable_mk_phys(si.type, poff))
+        rmap_sync(d, off + k)
 
 
 def direct_alloc(d: VswapSTE, folio: Folio) -> SwpEntry:

@@ -53,7 +53,7 @@ def mixed_region(design: str, faults: FaultInjector | None = None
     return m, t, a
 
 
-@pytest.mark.parametrize("design", ["vswap", "vswap-v6"])
+@pytest.mark.parametrize("design", ["vswap", "vswap-v6", "vswap-ste"])
 def test_mixed_folio_comes_back_whole(design: str) -> None:
     m, t, a = mixed_region(design)
     m.sysfs_write(MIXED, "1")
@@ -88,7 +88,7 @@ def test_a_failed_device_read_falls_back_to_order_0() -> None:
     m.check_invariants()
 
 
-@pytest.mark.parametrize("design", ["classic", "swap-table-p1", "swap-table-p4", "vswap-ste"])
+@pytest.mark.parametrize("design", ["classic", "swap-table-p1", "swap-table-p4"])
 def test_mixed_knob_is_a_one_line_error_elsewhere(design: str) -> None:
     m = Machine(MachineConfig(ram=16 * MiB, design=design))
     with pytest.raises(KernelError, match=rf"^ENOTSUP: mixed_swapin: not available under "

@@ -23,10 +23,11 @@ def page(tag: int, i: int) -> bytes:
     return ((tag << 32) | i).to_bytes(8, "little") * (PAGE_SIZE // 8)
 
 
-def fragmented(design: str, faults: FaultInjector | None = None
+def fragmented(design: str, faults: FaultInjector | None = None, **options: int
                ) -> tuple[Machine, SwapInfo, Task, int, list[int]]:
     """A 4 MiB device (2 clusters) filled with order-0 pages, every other one freed."""
-    m = Machine(MachineConfig(ram=32 * MiB, design=design, faults=faults))
+    m = Machine(MachineConfig(ram=32 * MiB, design=design, faults=faults,
+                              design_options=options))
     si = m.swapon(MemSwapStorage(4 * MiB), prio=10)
     # A spare, lower-priority device keeps swap under half full, so the allocator's
     # reclaim scans of a nearly full device (vm_swap_full) stay out of the way.
@@ -50,7 +51,7 @@ def check(m: Machine, t: Task, a: int, live: list[int]) -> None:
     m.check_invariants()
 
 
-@pytest.mark.parametrize("design", ["classic", "vswap", "vswap-v6"])
+@pytest.mark.parametrize("design", ["classic", "vswap", "vswap-v6", "vswap-ste"])
 def test_compaction_rebuilds_free_clusters_and_mthp_swapout_succeeds(design: str) -> None:
     m, si, t, a, live = fragmented(design)
     before = FragStats.of(si)
@@ -80,7 +81,7 @@ def test_compaction_rebuilds_free_clusters_and_mthp_swapout_succeeds(design: str
     check(m, t, a, live)
 
 
-@pytest.mark.parametrize("design", ["classic", "vswap"])
+@pytest.mark.parametrize("design", ["classic", "vswap", "vswap-ste"])
 def test_swap_cache_pins_a_slot(design: str) -> None:
     """Pages read back stay in the swap cache holding their slot: compaction skips them
     (all of them here, so nothing moves)."""
@@ -93,6 +94,17 @@ def test_swap_cache_pins_a_slot(design: str) -> None:
     check(m, t, a, live)
 
 
+def test_ste_moves_backing_slots_and_leaves_direct_mapped_ones() -> None:
+    """vswap-ste with a vswap space of 4 slots: the first pages get virtual entries (backed
+    at writeout), the rest fall back to direct-mapped physical entries, which PTEs hold:
+    compaction moves only the former, by their virtual and pointer words."""
+    m, si, t, a, live = fragmented("vswap-ste", max_vswap_pages=4)
+    r = swap_compact(m.design, si)
+    assert r.skipped_why["direct-mapped"] == r.skipped > 200
+    assert r.ptes_scanned == 0 and r.desc_updates == r.moved
+    check(m, t, a, live)
+
+
 def test_classic_rewrites_every_pte_of_a_shared_entry() -> None:
     m, si, t, a, live = fragmented("classic")
     child = m.fork(t)
@@ -102,7 +114,7 @@ def test_classic_rewrites_every_pte_of_a_shared_entry() -> None:
     check(m, child, a, live)
 
 
-@pytest.mark.parametrize("design", ["classic", "vswap"])
+@pytest.mark.parametrize("design", ["classic", "vswap", "vswap-ste"])
 def test_device_full_mid_compaction_stops_cleanly(design: str) -> None:
     faults = FaultInjector(seed=1)
     m, si, t, a, live = fragmented(design, faults)
@@ -114,7 +126,7 @@ def test_device_full_mid_compaction_stops_cleanly(design: str) -> None:
     check(m, t, a, live)
 
 
-@pytest.mark.parametrize("design", ["swap-table-p1", "swap-table-p4", "vswap-ste"])
+@pytest.mark.parametrize("design", ["swap-table-p1", "swap-table-p4"])
 def test_compaction_is_a_one_line_error_where_it_is_not_modelled(design: str) -> None:
     m = Machine(MachineConfig(ram=16 * MiB, design=design))
     m.swapon(MemSwapStorage(1 * MiB))

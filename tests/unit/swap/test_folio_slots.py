@@ -66,7 +66,7 @@ def check_all(m: Machine, t: object, a: int, u: object, b: int, si: SwapInfo,
     m.check_invariants()
 
 
-@pytest.mark.parametrize("design", ["vswap", "vswap-v6"])
+@pytest.mark.parametrize("design", ["vswap", "vswap-v6", "vswap-ste"])
 def test_virtual_design_swaps_mthp_out_to_scattered_slots(design: str) -> None:
     m, si, t, a = fragmented(design, discontig=True)
     used = si.inuse_pages
@@ -78,7 +78,7 @@ def test_virtual_design_swaps_mthp_out_to_scattered_slots(design: str) -> None:
     check_all(m, t, a, u, b, si)
 
 
-@pytest.mark.parametrize("design", ["vswap", "vswap-v6"])
+@pytest.mark.parametrize("design", ["vswap", "vswap-v6", "vswap-ste"])
 def test_without_the_knob_the_rfc_keeps_the_folio(design: str) -> None:
     m, si, t, a = fragmented(design, discontig=False)
     used = si.inuse_pages
@@ -98,7 +98,7 @@ def test_physical_designs_split_as_the_kernel_does(design: str) -> None:
     check_all(m, t, a, u, b, si)
 
 
-@pytest.mark.parametrize("design", ["classic", "swap-table-p1", "swap-table-p4", "vswap-ste"])
+@pytest.mark.parametrize("design", ["classic", "swap-table-p1", "swap-table-p4"])
 def test_knob_is_a_one_line_error_where_it_cannot_exist(design: str) -> None:
     m = Machine(MachineConfig(ram=16 * MiB, design=design))
     with pytest.raises(KernelError, match=rf"^ENOTSUP: discontig_swapout: not available "

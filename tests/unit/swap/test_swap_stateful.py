@@ -11,13 +11,13 @@ on/off, two devices (a small one that fills, a big one with whole clusters), swa
 and swapon of a small or a big one (with the page-table walk of ``SwapHooks.unuse_ptes`` for
 the designs that need one), two CPUs taking turns, a drain of every swapped page, and swap
 tier moves of a page to the other device (``SwapHooks.move_swap_ptes`` for the slot
-designs), also with the target full (``device_full``), a hibernation image held in
-physical slots (``swap_slot_alloc_of_type``) while the other rules run, read back and freed
-(``swap_slot_free_nr``) at resume, batched (and compressed) zswap writeback with a
-write request failing mid-walk (``device_write``), the migration and split of a parked
-swap-cache folio (``swap_cache_replace_folio``), and ``UFFDIO_MOVE``'s swap side
-(``trylock_swapoff``, the swap-cache folio lock or ``-EBUSY`` for a large one,
-``unlock_swapoff``).
+designs), also with the target full (``device_full``), swapfile compaction of every device
+(also stopped by a full device), a hibernation image held in physical slots
+(``swap_slot_alloc_of_type``) while the other rules run, read back and freed
+(``swap_slot_free_nr``) at resume, batched (and compressed) zswap writeback with a write
+request failing mid-walk (``device_write``), the migration and split of a parked swap-cache
+folio (``swap_cache_replace_folio``), and ``UFFDIO_MOVE``'s swap side (``trylock_swapoff``,
+the swap-cache folio lock or ``-EBUSY`` for a large one, ``unlock_swapoff``).
 
 The oracle is a plain dict of pages: their bytes, how many PTEs hold their swap entries and
 whether writepage parked their folio in the swap cache. After every step:
@@ -27,9 +27,10 @@ every page read back equals what was written; and once no page is swapped, ``lef
 is empty.
 
 Design-specific rules and invariants are :data:`EXTRAS` (``vswap-v6``'s CPU hot-unplug and
-its v3-like option set, the virtual designs' ``vswap_used``); :data:`OPTIONS` gives a design
-small tables so that clusters fill, are shared and are freed within a few steps. A design
-absent from both runs with its defaults.
+its v3-like option set, the virtual designs' ``vswap_used``, and for them and ``vswap-ste``
+discontiguous large-folio swap-out and mixed-backing large-folio reads); :data:`OPTIONS`
+gives a design small tables so that clusters fill, are shared and are freed within a few
+steps. A design absent from both runs with its defaults.
 """
 
 from __future__ import annotations
@@ -673,7 +674,44 @@ class PerCpuClusters(DesignMachine):
         self.d.table.vswap_cpu_dead(self.env.current_cpu)  # type: ignore[attr-defined]
 
 
-class VirtualDesign(DesignMachine):
+class LargeFolioKnobs(DesignMachine):
+    """The virtual designs' large-folio use cases (docs/future.md): discontiguous swap-out
+    and mixed-backing swap-in (compaction is the ``compact`` rule of every design)."""
+
+    @rule(on=st.booleans())
+    def discontig_swapout(self, on: bool) -> None:
+        """Large folios that find no contiguous run go to scattered order-0 slots."""
+        self.d.discontig_swapout = on  # type: ignore[attr-defined]
+
+    def _large_swapped(self) -> list[int]:
+        return [k for k in self._swapped() if self.pages[k].order and not self.pages[k].parked]
+
+    @precondition(lambda self: self._large_swapped())
+    @rule(pick=st.integers(0, 1 << 20))
+    def mixed_read(self, pick: int) -> None:
+        """``mixed_swapin``: a swapped large folio read whole (pinned, as the fault path
+        does), run by run from its backends, comes back with its data and leaves every
+        entry as it was; a range that cannot be read whole is refused, not half read."""
+        big = self._large_swapped()
+        p = self.pages[big[pick % len(big)]]
+        e, nr = SwpEntry(p.entry), 1 << p.order
+        if self.d.swapcache_prepare(e, nr):
+            return
+        f = Folio(p.order, memcg_id=p.memcg_id)
+        f.swap = e
+        f.locked = True
+        self.d.mixed_swapin = True  # type: ignore[attr-defined]
+        try:
+            ok = self.d.swap_read_folio(f)
+        finally:
+            self.d.mixed_swapin = False  # type: ignore[attr-defined]
+            self.d.swapcache_clear(e, nr)
+        if ok:
+            assert f.uptodate and bytes(f.data) == p.data, "data loss"
+        event(f"mixed read: {'whole' if ok else 'refused'}")
+
+
+class VirtualDesign(LargeFolioKnobs):
     """The virtual designs: ``vswap_used`` counts the live descriptors, and swapoff
     repoints descriptors without visiting a single PTE (RFC patch 16)."""
 
@@ -684,11 +722,6 @@ class VirtualDesign(DesignMachine):
         """Spec part 1 §3: hibernation never creates a virtual slot; the physical slot
         has no reverse-map owner (invariant 31)."""
         assert self.d.swp_slot_to_swp_entry(SwpSlot(slot)) == 0
-
-    @rule(on=st.booleans())
-    def discontig_swapout(self, on: bool) -> None:
-        """Large folios that find no contiguous run go to scattered order-0 slots."""
-        self.d.discontig_swapout = on  # type: ignore[attr-defined]
 
     @invariant()
     def vswap_used_matches_the_oracle(self) -> None:
@@ -709,6 +742,7 @@ EXTRAS: dict[str, tuple[type[DesignMachine], ...]] = {
     "vswap-static": (VirtualDesign,),
     "vswap-dynamic": (VirtualDesign,),
     "vswap-v6": (VirtualDesign, PerCpuClusters),
+    "vswap-ste": (LargeFolioKnobs,),
 }
 #: Extra runs of a design with other options: id -> (design, options).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
