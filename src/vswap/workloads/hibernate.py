@@ -32,6 +32,7 @@ from vswap.workloads._base import (
     positive_int,
     size_arg,
     usemem_bytes,
+    usemem_data,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
@@ -118,7 +119,7 @@ class Hibernate(Workload):
             out = int(npages * self.swapped) * PAGE_SIZE
             for off in range(0, size, step):
                 nb = min(step, size - off)
-                yield from ctx.op(task, m.write, proc, addr + off, usemem_bytes(off, nb))
+                yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
                 yield ctx.user(task, nb // 8 * USER_WORD_NS)
                 ctx.advance(nb // PAGE_SIZE)
             if out:

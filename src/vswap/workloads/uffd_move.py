@@ -33,6 +33,7 @@ from vswap.workloads._base import (
     positive_int,
     size_arg,
     usemem_bytes,
+    usemem_data,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
@@ -111,7 +112,7 @@ class UffdMove(Workload):
         yield from ctx.op(task, m.uffdio_register, proc, dst, size)
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, proc, src + off, usemem_bytes(off, nb))
+            yield from ctx.op(task, m.write, proc, src + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
             ctx.advance(nb // PAGE_SIZE)
         out = int(size // PAGE_SIZE * self.swapped) * PAGE_SIZE

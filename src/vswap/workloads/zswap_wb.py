@@ -25,7 +25,7 @@ from vswap.errors import ConfigError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.units import parse_size
-from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser, usemem_bytes
+from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser, usemem_bytes, usemem_data
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class ZswapWb(Workload):
         addr = yield from ctx.op(task, m.mmap, proc, size)
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, proc, addr + off, usemem_bytes(off, nb))
+            yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
         yield from ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
         stored = zswap.stored_pages

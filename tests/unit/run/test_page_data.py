@@ -67,6 +67,11 @@ CASES = {
                                           "writeback_compressed": True}),
     "hibernate": dict(design="vswap", workload="hibernate --size 2M --image 1M --tasks 2",
                       swap_devices=_FILE),
+    "uffd-move": dict(design="vswap-ste", workload="uffd-move --size 1M --swapped 0.75 "
+                      "--chunk 8", swap_devices=_FILE),
+    "zswap-wb": dict(design="vswap", workload="zswap-wb --size 512K --writeback 0.5",
+                     swap_devices=[DeviceSpec("mem", 4 << 20, "nvme")], zswap="lz4",
+                     zswap_params={"writeback_batch_size": 16}),
     "zram": dict(design="classic", workload="pattern --size 2M --content text",
                  memory_max=1 << 20, swap_devices=[DeviceSpec("zram", 8 << 20, "zram")]),
 }
@@ -79,6 +84,8 @@ def test_compact_results_equal_full(case: str) -> None:
     if case == "zswap-writeback":
         assert full["kernel_stats"]["zswap"]["written_back_compressed_pages"] > 0
     assert compact == full
+    # Pages are descriptors, no bytes kept; but swapoff --unrelated's one b"\x01" * 8 page.
+    assert len(pagedata.LITERALS.pages) == (1 if case.startswith("swapoff") else 0)
 
 
 @pytest.mark.parametrize("content", ["usemem", "zero", "random", "text"])
