@@ -135,6 +135,21 @@ def test_refcount_overflow_raises(rng: random.Random) -> None:
     assert d.table.refs[e] == SWAP_REFS_MAX - 1
 
 
+def test_swap_refs_overflow_at_int_max() -> None:
+    """``swap_refs`` is an ``atomic_t``: the limit is INT_MAX (2**31 - 1), not U32_MAX. The
+    cache pin plus 2**30 - 1 mappings is INT_MAX; one more mapping is refused, one fewer
+    takes it exactly to INT_MAX."""
+    d = mk()
+    e = add(d, Folio(0))
+    d.table.refs[e] = 2**31 - 3
+    d.swap_duplicate(e)
+    assert d.table.refs[e] == 2**31 - 1 == SWAP_REFS_MAX
+    d.table.refs[e] = 2**31 - 2
+    with pytest.raises(KernelError) as exc:
+        d.swap_duplicate(e)
+    assert exc.value.errno == Errno.ERANGE and d.table.refs[e] == 2**31 - 2
+
+
 def test_free_swap_and_cache_steps_to_folio_end(rng: random.Random) -> None:
     d = mk()
     f = Folio(2, random_page(rng, 4))
