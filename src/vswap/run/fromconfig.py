@@ -54,7 +54,8 @@ def run_configs_from_file(cf: FileConfig, *, designs: tuple[str, ...] | None = N
     if cf.scale != 1:
         labels["scaling"] = report.as_json()
     return [RunConfig(design=d, workload=label, cpus=cf.machine.cpus, seed=cf.seed,
-                      verify=cf.verify, swap_devices=[], config_file=cf,
+                      verify=cf.verify, page_data=cf.page_data, swap_devices=[],
+                      config_file=cf,
                       workloads=commands, labels=dict(labels))
             for d in (designs or cf.designs)]
 

@@ -180,3 +180,26 @@ def test_config_key_page_data(tmp_path: Any) -> None:
     assert loads_config('page_data = "compact"', source="t").page_data == "compact"
     with pytest.raises(ConfigError, match="page_data"):
         loads_config('page_data = "tiny"', source="t")
+
+
+def test_config_file_page_data_reaches_the_machine(tmp_path: Any) -> None:
+    from vswap.config import loads_config
+    from vswap.run.fromconfig import run_configs_from_file
+
+    cf = loads_config("""page_data = "compact"
+designs = ["classic"]
+[machine]
+ram = "64M"
+[[swap]]
+type = "file"
+size = "16M"
+[cgroups."/w"]
+"memory.max" = "1M"
+[[workloads]]
+cgroup = "/w"
+command = "usemem -n 1 -O 2M"
+""", source="t")
+    (cfg,) = run_configs_from_file(cf)
+    r = run_workload(cfg)
+    assert r.configuration["page_data"] == "compact" and r.data_loss == 0
+    assert r.vmstat["pswpout"] > 0
