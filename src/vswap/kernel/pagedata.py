@@ -51,7 +51,7 @@ from vswap.kernel.types import PAGE_SIZE
 
 __all__ = [
     "MODES", "TOKEN_BYTES", "PageData", "PageRun", "compressed_len", "materialize",
-    "register_class", "set_mode",
+    "register_class", "reset", "set_mode",
 ]
 
 #: The ``--page-data`` choices; the first is the default.
@@ -213,11 +213,11 @@ def compressed_len(name: str, compress: Callable[[bytes], bytes], tok: int) -> i
     return _clen(name, compress, tok & ~VERSION_MASK)
 
 
-def size_cache_info() -> dict[str, int]:
-    """Hits and misses of the compressed-size cache (for the result's provenance)."""
-    info = _clen.cache_info()
-    return {"hits": info.hits, "misses": info.misses, "cached": info.currsize,
-            "max": SIZE_CACHE_ENTRIES}
+def reset() -> None:
+    """Forget the literals and the compressed sizes (a new machine: a literal's id names
+    other bytes from now on)."""
+    LITERALS.reset()
+    _clen.cache_clear()
 
 
 def tokens_array(n: int) -> np.ndarray:

@@ -149,7 +149,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         if config.ram < 16 * PAGE_SIZE or config.ram % PAGE_SIZE:
             raise ConfigError(f"Machine: ram={config.ram} is not a whole number of pages >= 16")
         pagedata.set_mode(config.page_data)
-        pagedata.LITERALS.reset()
+        pagedata.reset()
         #: Compact page data: folios hold one 8-byte token per page (vswap.kernel.pagedata).
         self.compact = pagedata.PAGE_DATA.compact
         self.nr_pages = config.ram // PAGE_SIZE

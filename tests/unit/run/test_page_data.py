@@ -203,3 +203,18 @@ command = "usemem -n 1 -O 2M"
     r = run_workload(cfg)
     assert r.configuration["page_data"] == "compact" and r.data_loss == 0
     assert r.vmstat["pswpout"] > 0
+
+
+def test_a_new_machine_forgets_literal_sizes() -> None:
+    """A literal's id names other bytes in the next machine: its cached size must go too."""
+    from vswap.zswap.compressors import get_compressor
+
+    lz4 = get_compressor("lz4")
+    a, b = bytes(4095) + b"\x01", bytes(range(256)) * 16
+    sizes = []
+    for page in (a, b):
+        Machine(MachineConfig(ram=32 << 20, page_data="compact"))
+        tok = pagedata.bytes_token(page)
+        assert tok == pagedata.token(pagedata.LITERAL, 0)
+        sizes.append(pagedata.compressed_len("lz4", lz4.compress, tok))
+    assert sizes == [len(lz4.compress(a)), len(lz4.compress(b))] and sizes[0] != sizes[1]
