@@ -14,6 +14,7 @@ from swaphelpers import make_design, random_page, swap_in, swap_out
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
+from vswap.kernel.sizes import PERCPU_CLUSTER_BYTES
 from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.swap import DESIGNS, create_design
 from vswap.swap.storage import MemSwapStorage
@@ -282,6 +283,15 @@ def test_swapoff_of_one_device_leaves_the_other_alone(design_name: str,
     for p, data in enumerate(want):
         assert m.read(t, addr + p * PAGE_SIZE, PAGE_SIZE) == data
     m.design.check_invariants()
+
+
+def test_a_design_built_without_nr_cpus_models_one_cpu(design_name: str) -> None:
+    """Every constructor defaults to one CPU: each device has one per-CPU cluster (its
+    ``percpu_cluster`` bytes are one CPU's), as the machine's default ``nr_cpus = 1``."""
+    d = make_design(design_name)
+    (si, *_) = d.devices.devices()
+    assert d.devices.nr_cpus == 1 and si.nr_cpus == 1
+    assert si.metadata_bytes()["percpu_cluster"] == PERCPU_CLUSTER_BYTES
 
 
 # -- migration and split of a swap-cache folio (swap_cache_replace_folio) ----------------------

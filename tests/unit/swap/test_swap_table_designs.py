@@ -5,6 +5,8 @@ and phase IV's end of the swap-cache bypass."""
 
 from __future__ import annotations
 
+import pytest
+
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.folio import Folio
 from vswap.kernel.tracing import Cost, KernelTracer
@@ -16,7 +18,7 @@ from vswap.swap.swap_state import pack_shadow
 from vswap.swap.swap_table import SWP_TB_COUNT_MAX
 from vswap.swap.swap_table_p1 import SwapTableP1
 from vswap.swap.swap_table_p4 import SwapTableP4
-from vswap.swap.swapfile import TTRS_ANYWAY
+from vswap.swap.swapfile import SWAP_MAP_MAX, TTRS_ANYWAY
 from vswap.swap.vswap_ste import SWP_RMAP_CACHE_ONLY, VSWAP_TYPE, VswapSTE
 
 
@@ -56,6 +58,40 @@ def test_tables_follow_the_clusters_in_use() -> None:
         assert not d.tables.tables and d.tables.tables_freed == 1, name
         assert d.leftovers() == []
         d.check_invariants()
+
+
+@pytest.mark.parametrize("name", ["swap-table-p1", "swap-table-p4", "vswap-ste"])
+def test_replace_folio_refuses_an_old_folio_not_cached_at_the_entry(name: str) -> None:
+    """``__swap_cache_replace_folio`` checks every word of the new folio's range names the
+    old folio: one that claims the entry but is not the cached folio changes nothing."""
+    d = _design(name)
+    cached = Folio(0)
+    cached.folio_lock()
+    assert d.add_to_swap(cached)
+    impostor, new = Folio(0), Folio(0)
+    for f in (impostor, new):
+        f.swap, f.swapcache, f.locked = cached.swap, True, True
+    with pytest.raises(AssertionError, match="__swap_cache_replace_folio"):
+        d.swap_cache_replace_folio(impostor, new)
+    assert d.swap_cache_get_folio(cached.swap) is cached
+    d.check_invariants()
+
+
+def test_p1_metadata_counts_the_continuation_pages() -> None:
+    """Phase I keeps ``swap_map`` and its continuation pages: a count past SWAP_MAP_MAX
+    takes a 4 KiB page, which stays until swapoff."""
+    d = _design("swap-table-p1")
+    e = _swap_out(d, b"\x03" * PAGE_SIZE)
+    assert d.metadata_bytes()["swap_cont_pages"] == 0
+    for _ in range(SWAP_MAP_MAX):
+        d.swap_duplicate(e)
+    assert d.swp_swapcount(e) == SWAP_MAP_MAX + 1
+    assert d.metadata_bytes()["swap_cont_pages"] == PAGE_SIZE
+    for _ in range(SWAP_MAP_MAX + 1):
+        d.swap_free_nr(e, 1)
+    assert not d.swp_swapcount(e)
+    assert d.metadata_bytes()["swap_cont_pages"] == PAGE_SIZE
+    d.check_invariants()
 
 
 def test_swap_cache_updates_take_the_cluster_lock() -> None:

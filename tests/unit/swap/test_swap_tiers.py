@@ -7,6 +7,7 @@ import pytest
 
 from vswap.kernel.errors import KernelError
 from vswap.kernel.faults import FaultInjector
+from vswap.kernel.memcontrol import MemCgroupTree
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import Machine, MachineConfig
 from vswap.mm.mm_types import Task
@@ -60,6 +61,21 @@ def test_bad_tier_writes_change_nothing(text: str) -> None:
     with pytest.raises(KernelError, match="EINVAL"):
         t.write(text)
     assert t.read() == before
+
+
+def test_the_worker_skips_exactly_the_tiers_a_cgroup_or_its_parent_disables() -> None:
+    """``allowed_rank`` (the tier worker's target filter) reads the tier's own bit of the
+    effective mask: with MID disabled on the parent, the child may use FAST and SLOW only."""
+    memcgs = MemCgroupTree()
+    parent, kid = memcgs.create("/a"), memcgs.create("/a/b")
+    t = SwapTiers(memcgs)
+    t.write("+FAST:100, +MID:50, +SLOW:-1")
+    t.memcg_write(parent.id, "MID 0")
+    assert [x.name for x in t.tiers] == ["FAST", "MID", "SLOW"]
+    assert [t.allowed_rank(r, kid.id) for r in range(3)] == [True, False, True]
+    assert all(t.allowed_rank(r, memcgs.root.id) for r in range(3))
+    t.memcg_write(kid.id, "FAST 0")
+    assert [t.allowed_rank(r, kid.id) for r in range(3)] == [False, False, True]
 
 
 def _machine(design: str, faults: FaultInjector | None = None) -> Machine:

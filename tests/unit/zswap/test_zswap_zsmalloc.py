@@ -152,6 +152,45 @@ def test_malloc_errors_and_double_free() -> None:
         ZsPool(chain_size=0)
 
 
+def test_free_refuses_handles_outside_the_table() -> None:
+    """Handle 0, a negative handle and one past the last are not live handles: EINVAL, and
+    no object is freed (a negative index must not wrap around to the last handle)."""
+    pool = ZsPool()
+    hs = [pool.zs_malloc(100) for _ in range(3)]
+    for bad in (0, -1, -len(hs), hs[-1] + 1):
+        with pytest.raises(KernelError) as exc:
+            pool.zs_free(bad)
+        assert exc.value.errno == Errno.EINVAL
+    assert pool.nr_handles == 3 and pool.stats().objs_inuse == 3
+    pool.check_invariants()
+
+
+def _two_zspages_short_of_one_free(pool: ZsPool) -> tuple[list[int], list[int]]:
+    """One zspage with a free object and one holding two: fewer free objects than a
+    zspage holds, so nothing can be compacted. Returns (first zspage's, second's)."""
+    size = 1000
+    probe = ZsPool()
+    k = probe.class_of_handle(probe.zs_malloc(size)).objs_per_zspage
+    assert k > 3
+    hs = [pool.zs_malloc(size) for _ in range(k + 2)]
+    pool.zs_free(hs[0])
+    return hs[1:k], hs[k:]
+
+
+def test_compaction_moves_nothing_short_of_a_whole_free_zspage() -> None:
+    """``zs_can_compact`` counts the free objects (allocated - used): fewer than a zspage's
+    worth and ``zs_compact`` moves no object, so freeing either object of the sparse zspage
+    leaves both zspages allocated."""
+    for victim in (0, 1):
+        pool = ZsPool()
+        _full, sparse = _two_zspages_short_of_one_free(pool)
+        pages = pool.zs_get_total_pages()
+        assert pool.zs_compact() == 0 and pool.stats().pages_compacted == 0
+        pool.zs_free(sparse[victim])
+        assert pool.zs_get_total_pages() == pages, f"victim {victim}"
+        pool.check_invariants()
+
+
 def test_fullest_zspage_is_filled_first() -> None:
     pool = ZsPool()
     size = 1000  # class with several objects per zspage
