@@ -6,9 +6,11 @@ a 256 MiB limit with a 1 GiB device, run the spec once on the host (``vswap host
 and on the model's ``classic`` with each cost table given (``--costs``, repeatable; the
 built-in table always), then print per spec the model/kernel ratio of every swap counter,
 readahead and peak slots, sys time per swapped page, and swapoff's time ratios between the
-setups. The model runs once per spec with a tallying recorder; its sys time at another
-table is the tally priced at that table (exact for one task without lock contention); the
-swapoff spec, whose times include I/O waits and four tasks, runs once per table. Needs root.
+setups. The model's cgroups are of the host's version (``--cgroup-version``: on v1
+zswap's pool is not charged to the cgroup). The model runs once per spec with a tallying
+recorder; its sys time at another table is the tally priced at that table (exact for one
+task without lock contention); the swapoff spec, whose times include I/O waits and four
+tasks, runs once per table. Needs root.
 Saves every result and the table to ``results/fidelity.json``.
 Usage: ``sudo python benchmarks/fidelity.py [--scale 1/4] [--costs FILE] [--only A,B]``.
 """
@@ -25,6 +27,7 @@ from typing import Any
 from _common import RESULTS
 from vswap.config.costs import load_cost_file
 from vswap.host.calibration import swapped_pages
+from vswap.host.cgroup import find_memory_hierarchy
 from vswap.host.runner import HostRunConfig, host_ram, parse_cpu_set, run_host
 from vswap.host.state import HostError
 from vswap.run.charge import TallyingRecorder
@@ -115,6 +118,7 @@ def host_row(workload: str, limit: int, spec: Any, zswap: str | None, repeats: i
         h_sw = swapped_pages(host.vmstat)
         side: dict[str, Any] = {k: host.vmstat.get(k, 0) for k in COUNTERS}
         side["peak_slots"] = host.devices[0]["peak_used_pages"] if host.devices else 0
+        side["cgroup_version"] = host.kernel_stats.get("host", {}).get("cgroup_version", 2)
         side["sys_s"] = round(h_sys, 4)
         side["us_per_swapped_page"] = round(h_sys / h_sw * 1e6, 3) if h_sw else None
         if host.swapoff:
@@ -179,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     # The model's machine has the host's RAM, so zswap's pool limit (max_pool_percent of
     # RAM) and global reclaim are the host's, not those of the default 2 x limit + 64M.
     ram = host_ram() or None
+    # The model's cgroups are the host's version: on v1 zswap's pool is not charged to the
+    # cgroup (docs/zswap.md). Saved host rows without it were made on this machine.
+    try:
+        local_cgroup_version = find_memory_hierarchy()[0]
+    except HostError:
+        local_cgroup_version = 2
     rows: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for setup, (devtext, zswap) in SETUPS.items():
@@ -227,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     rc = RunConfig(design=args.design, workload=workload, memory_max=limit,
                                    swap_devices=[spec], zswap=zswap, cpus=2, costs=costs,
-                                   cost_provenance=prov, recorder_class=Rec, ram=ram)
+                                   cost_provenance=prov, recorder_class=Rec, ram=ram,
+                                   cgroup_version=int(row["host"].get(
+                                       "cgroup_version", local_cgroup_version)))
                     m = run_workload(rc)
                     base_run = base_run or m
                     sys_s = m.metrics.sys_s

@@ -95,6 +95,10 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
                    help="page replacement: linux (the kernel's active/inactive LRU, default) "
                         "or an idealised exact policy: lru, fifo, clock (no readahead, "
                         "reclaim on demand; docs/traces.md)")
+    p.add_argument("--cgroup-version", type=int, default=2, choices=(1, 2),
+                   help="the memory controller's cgroup hierarchy: 2 (default) or 1, as on "
+                        "a host with cgroup v1, where zswap's pool is not charged to the "
+                        "cgroup (docs/zswap.md)")
     add_page_data_option(p)
 
 
@@ -192,6 +196,7 @@ def _plan_from_file(args: argparse.Namespace) -> RunPlan:
     for c in configs:
         c.page_data = cf.page_data
         c.reclaim = args.reclaim
+        c.cgroup_version = args.cgroup_version
         c.costs = costs
         c.cost_provenance = prov.as_json()
     c0 = configs[0]
@@ -256,7 +261,8 @@ def plan_from_args(args: argparse.Namespace) -> RunPlan:
                          ram=ram, swap_devices=list(devices), zswap=zswap, cpus=args.cpus,
                          seed=args.seed, verify=not args.no_verify, costs=costs,
                          cost_provenance=prov.as_json(), labels=dict(labels),
-                         reclaim=args.reclaim, page_data=args.page_data or "full")
+                         reclaim=args.reclaim, page_data=args.page_data or "full",
+                         cgroup_version=args.cgroup_version)
                for d in designs]
     c = configs[0]
     title = (f"{c.workload} | memory.max={format_size(c.memory_max) if c.memory_max else 'max'}"

@@ -58,8 +58,11 @@ def _error(config: RunConfig, path: tuple[str | int, ...], problem: str) -> Conf
 
 def build_machine(config: RunConfig, design: str, *,
                   workdir: str | os.PathLike[str] | None = None,
-                  tracer: KernelTracer = NULL_TRACER) -> Machine:
+                  tracer: KernelTracer = NULL_TRACER, cgroup_version: int = 2) -> Machine:
     """A machine for ``design`` as ``config`` describes it, at ``config.scale``.
+
+    ``cgroup_version``: the memory controller's hierarchy (``--cgroup-version``; 1: zswap
+    is not charged to cgroups, :mod:`vswap.kernel.memcontrol`).
 
     ``workdir``: where file devices without a ``path`` are made (default: a temporary
     directory, removed at once; the open mapping keeps the data).
@@ -86,7 +89,7 @@ def build_machine(config: RunConfig, design: str, *,
     ram = config.scaled(spec.ram)
     sysctls: dict[str, Any] = {SYSCTLS[k]: v for k, v in spec.sysctl.items()}
     mc = MachineConfig(ram=ram, design=design, nr_cpus=spec.cpus, verify=config.verify,
-                       page_data=config.page_data,
+                       page_data=config.page_data, cgroup_version=cgroup_version,
                        zswap=config.zswap is not None,
                        zswap_params=(dataclasses.asdict(config.zswap)
                                      if config.zswap is not None else {}),

@@ -18,6 +18,11 @@ v2 knob                 v1 file                                     note
                         ``max`` from ``memory.failcnt``
 ======================  ==========================================  =====================
 
+v1's kernel-memory counters have no v2 file and are kept under their v1 names:
+``memory.kmem.usage_in_bytes`` and ``memory.kmem.max_usage_in_bytes`` (kmem is also in
+``memory.usage_in_bytes`` since v5.x). :meth:`HostCgroup.usage` is what the run's sampler
+reads for the peaks it records (``kernel_stats.host.cgroup_peaks``).
+
 v2-only knobs (``memory.high``, ``memory.low``, ``memory.min``, ``memory.zswap.max``,
 ``memory.zswap.writeback``) have no v1 file: asking for one on a v1 host is refused.
 ``memory.stat`` is kept as the kernel prints it, with the version in the result.
@@ -171,10 +176,31 @@ class HostCgroup:
         memsw = self.path / "memory.memsw.usage_in_bytes"
         if memsw.exists():
             out["memory.swap.current"] = max(int(memsw.read_text()) - usage, 0)
+        for name in ("memory.kmem.usage_in_bytes", "memory.kmem.max_usage_in_bytes"):
+            p = self.path / name
+            if p.exists():
+                out[name] = int(p.read_text())
         oom = _parse_kv(self.read("memory.oom_control"))
         out["memory.stat"] = self.stat()
         out["memory.events"] = {"max": int(self.read("memory.failcnt")),
                                 "oom_kill": oom.get("oom_kill", 0)}
+        return out
+
+    def usage(self) -> dict[str, int]:
+        """The usage counters the sampler follows: ``memory.current`` (v1:
+        ``memory.usage_in_bytes``), and ``memory.zswap.current`` (v2) or
+        ``memory.kmem.usage_in_bytes`` (v1) where the file exists; a file that cannot be
+        read (the cgroup going away) is left out."""
+        names = (("memory.current", "memory.current"),
+                 ("memory.zswap.current", "memory.zswap.current")) if self.version == 2 else (
+            ("memory.current", "memory.usage_in_bytes"),
+            ("memory.kmem.usage_in_bytes", "memory.kmem.usage_in_bytes"))
+        out: dict[str, int] = {}
+        for key, name in names:
+            try:
+                out[key] = int((self.path / name).read_text())
+            except (OSError, ValueError):
+                continue
         return out
 
     def procs_file(self) -> str:

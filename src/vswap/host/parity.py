@@ -90,8 +90,9 @@ def run_parity(host_config: Any, designs: Sequence[str], *, costs: Any = None,
                cost_provenance: dict[str, Any] | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[Any, list[Any]]:
     """Run ``host_config`` (a :class:`~vswap.host.runner.HostRunConfig`) on the host, then
-    each design of ``designs`` on the model with the same flags and the host's RAM (so
-    zswap's pool limit and global reclaim are the host's).
+    each design of ``designs`` on the model with the same flags, the host's RAM (so
+    zswap's pool limit and global reclaim are the host's) and the host's cgroup version
+    (on v1 zswap's pool is not charged to the cgroup: ``obj_cgroup_charge_zswap()``).
 
     Raises:
         HostError: not root, or the host run failed (the machine is cleaned up).
@@ -109,7 +110,9 @@ def run_parity(host_config: Any, designs: Sequence[str], *, costs: Any = None,
                        memory_max=host_config.memory_max,
                        swap_devices=list(host_config.swap_devices), zswap=host_config.zswap,
                        cpus=len(host_config.cpus) or 1,
-                       ram=host_ram(host.meminfo) or None)
+                       ram=host_ram(host.meminfo) or None,
+                       cgroup_version=int(host.kernel_stats.get("host", {}).get(
+                           "cgroup_version", 2)))
         if costs is not None:
             rc.costs = costs
             rc.cost_provenance = dict(cost_provenance or {})

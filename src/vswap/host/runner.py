@@ -183,8 +183,11 @@ class Sampler:
     """A thread reading the peaks of what only exists while the workload runs."""
 
     def __init__(self, devices: list[HostSwapDevice], zswap_dir: Path | None,
-                 interval_ms: int) -> None:
+                 interval_ms: int, cgroup: HostCgroup | None = None) -> None:
         self.devices = devices
+        self.cgroup = cgroup
+        #: Peaks of the workload cgroup's usage counters (:meth:`HostCgroup.usage`).
+        self.peak_cgroup: dict[str, int] = {}
         self.zswap_dir = zswap_dir
         self.interval = interval_ms / 1000
         self.peak_used_kib = {d.path: 0 for d in devices}
@@ -226,6 +229,9 @@ class Sampler:
                 for k in ("orig_data_size", "compr_data_size", "mem_used_total"):
                     key = f"{d.zram}:{k}"
                     self.peak_zram[key] = max(self.peak_zram.get(key, 0), mm.get(k, 0))
+        if self.cgroup is not None:
+            for k, v in self.cgroup.usage().items():
+                self.peak_cgroup[k] = max(self.peak_cgroup.get(k, 0), v)
         self.samples += 1
 
 
@@ -488,7 +494,7 @@ def _run(state: HostState, config: HostRunConfig, wl: Workload, prog: Path,
     before = {"vmstat": read_vmstat(), "kswapd": kswapd_times(kswapd),
               "zswap": debugfs_stats(zdir),
               "block": {b: block_stat(b) for b in blocks}}
-    sampler = Sampler(devices, zdir, config.sample_ms)
+    sampler = Sampler(devices, zdir, config.sample_ms, cg)
     sampler.start()
     try:
         if wl.name == "swapoff":
@@ -599,6 +605,7 @@ def _build_result(config: HostRunConfig, wl: Workload, run: _Run, before: dict[s
         "host": {"kernel": platform.release(), "cgroup_version": cg.version,
                  "cgroup": str(cg.path), "sample_ms": config.sample_ms,
                  "samples": sampler.samples, "foreign_swap": sorted(sampler.foreign),
+                 "cgroup_peaks": dict(sampler.peak_cgroup),
                  "zswap_params": zparams, "program": prog.name,
                  "counters": "pgfault, pgmajfault: the cgroup's memory.stat; the rest: "
                              "/proc/vmstat deltas over the workload"}}

@@ -14,6 +14,14 @@ Invariants (:meth:`MemCgroup.check_invariants`):
   changes nothing (``page_counter_try_charge``).
 * ``*_peak`` >= ``*_current`` at all times.
 
+The hierarchy is cgroup v2's (``cgroup_subsys_on_dfl(memory_cgrp_subsys)`` true) unless the
+tree is made with ``version=1``: then, as on a host whose memory controller is mounted on a
+v1 hierarchy, the zswap hooks do nothing (``obj_cgroup_may_zswap()`` allows every store,
+``obj_cgroup_charge_zswap()`` / ``obj_cgroup_uncharge_zswap()`` return at once: zswap's pool
+is not charged to the cgroup and its ``memory.stat`` zswap lines stay 0; commit f4840ccfca25
+"zswap: memcg accounting" opts v1 out, where memory+swap is counted by ``memsw``). Nothing
+else of v1 is modelled: knobs and counters stay v2's.
+
 Units: ``memory`` is counted in bytes (folios charge ``nr_pages * PAGE_SIZE``; zswap charges
 its compressed bytes, as the kernel charges zswap objects to the obj_cgroup), ``swap`` in
 pages, ``zswap`` in bytes. ``max`` values use ``MAX`` for the kernel's ``max``.
@@ -24,6 +32,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
+from vswap.errors import ConfigError
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.types import PAGE_SIZE
 
@@ -97,8 +106,11 @@ class MemCgroup:
     (propagated to ancestors, as ``memcg_memory_event`` does).
     """
 
-    def __init__(self, memcg_id: int, name: str, parent: MemCgroup | None) -> None:
+    def __init__(self, memcg_id: int, name: str, parent: MemCgroup | None, *,
+                 on_dfl: bool = True) -> None:
         self.id = memcg_id
+        #: ``cgroup_subsys_on_dfl(memory_cgrp_subsys)``: the hierarchy is v2 (False: v1).
+        self.on_dfl = on_dfl
         self.name = name
         self.parent = parent
         self.children: list[MemCgroup] = []
@@ -194,11 +206,14 @@ class MemCgroup:
     def obj_cgroup_may_zswap(self) -> bool:
         """Models: ``obj_cgroup_may_zswap()``: no ancestor at or over ``memory.zswap.max``.
 
-        As the kernel: the root is not checked; a limit of 0 refuses outright; otherwise the
+        On cgroup v1 (not :attr:`on_dfl`) every store may go ahead. As the kernel: the root
+        is not checked; a limit of 0 refuses outright; otherwise the
         limit is compared in whole pages (``MEMCG_ZSWAP_B / PAGE_SIZE >= zswap_max``, the
         byte limit rounded down to pages as ``page_counter_memparse`` stores it). A limit
         below the current usage is allowed: stores are refused until usage drops.
         """
+        if not self.on_dfl:
+            return True
         memcg: MemCgroup | None = self
         while memcg is not None:  # the ancestors() walk, without a generator
             if memcg.parent is not None and memcg.zswap.max < MAX:
@@ -213,7 +228,13 @@ class MemCgroup:
 
         ``size == PAGE_SIZE`` is a page zswap stored uncompressed: it is also counted in
         ``zswap_incomp`` (``MEMCG_ZSWAP_INCOMP``, kernels after v6.14).
+
+        The kernel charges in reclaim context (``PF_MEMALLOC``), where ``try_charge_memcg()``
+        forces a charge past ``memory.max`` instead of reclaiming: the charge here is
+        unconditional. On cgroup v1 (not :attr:`on_dfl`) nothing is charged or counted.
         """
+        if not self.on_dfl:
+            return
         self.memory.charge(size)
         self.zswap.charge(size)
         self.stat["zswapped_pages"] += 1
@@ -221,7 +242,9 @@ class MemCgroup:
             self.stat["zswap_incomp_pages"] += 1
 
     def obj_cgroup_uncharge_zswap(self, size: int) -> None:
-        """Models: ``obj_cgroup_uncharge_zswap()``."""
+        """Models: ``obj_cgroup_uncharge_zswap()`` (nothing on cgroup v1)."""
+        if not self.on_dfl:
+            return
         self.memory.uncharge(size)
         self.zswap.uncharge(size)
         self.stat["zswapped_pages"] -= 1
@@ -279,15 +302,25 @@ class MemCgroup:
 
 
 class MemCgroupTree:
-    """All memory cgroups of a machine, by id (``mem_cgroup_from_id``) and by path."""
+    """All memory cgroups of a machine, by id (``mem_cgroup_from_id``) and by path.
 
-    def __init__(self) -> None:
+    ``version``: 2 (the default hierarchy) or 1 (the memory controller on a v1 hierarchy;
+    see the module docstring for what the model makes of it).
+
+    Raises:
+        ConfigError: a version other than 1 or 2.
+    """
+
+    def __init__(self, version: int = 2) -> None:
+        if version not in (1, 2):
+            raise ConfigError(f"cgroup version {version!r}: 1 or 2")
+        self.version = version
         self._by_id: dict[int, MemCgroup] = {}
         self._next_id = 1
         self.root = self._new("", None)
 
     def _new(self, name: str, parent: MemCgroup | None) -> MemCgroup:
-        memcg = MemCgroup(self._next_id, name, parent)
+        memcg = MemCgroup(self._next_id, name, parent, on_dfl=self.version == 2)
         self._by_id[memcg.id] = memcg
         self._next_id += 1
         return memcg

@@ -35,7 +35,7 @@ from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.faults import NO_FAULTS, FaultInjector
 from vswap.kernel.folio import Folio
-from vswap.kernel.memcontrol import MAX, MemCgroup
+from vswap.kernel.memcontrol import MAX, MemCgroup, MemCgroupTree
 from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 from vswap.mm.checks import check_folio_free
@@ -103,6 +103,9 @@ class MachineConfig:
       clamped to 128..262144.
     * ``page_data``: ``full`` (pages hold their bytes) or ``compact`` (an 8-byte descriptor
       per page, :mod:`vswap.kernel.pagedata`); process-wide, set when the machine is built.
+    * ``cgroup_version``: 2 (default) or 1, the memory controller's hierarchy
+      (:class:`vswap.kernel.memcontrol.MemCgroupTree`: on v1 zswap is not charged to
+      cgroups, as ``obj_cgroup_charge_zswap()`` does there).
     """
 
     ram: int = 64 << 20
@@ -120,6 +123,7 @@ class MachineConfig:
     watermark_scale_factor: int = 10
     nr_cpus: int = 1
     page_data: str = "full"
+    cgroup_version: int = 2
 
 
 class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin, PageAllocMixin,
@@ -159,7 +163,7 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         #: The kernel's globals, shared by the design, its devices and swap cache, and
         #: zswap: counters, cgroups, the tracer (a timed run's recorder), the fault injector.
         self.env = KernelEnv(faults=config.faults if config.faults is not None else NO_FAULTS,
-                             tracer=tracer)
+                             tracer=tracer, memcgs=MemCgroupTree(config.cgroup_version))
         self.tracer = tracer
         self.faults = self.env.faults
         self.vmstat = self.env.vmstat

@@ -214,6 +214,9 @@ class RunConfig:
     #: ``--page-data``: pages hold their bytes (``full``) or an 8-byte descriptor
     #: (``compact``, vswap.kernel.pagedata); recorded only when compact.
     page_data: str = "full"
+    #: ``--cgroup-version``: the memory controller's hierarchy, 2 or 1 (zswap not charged
+    #: to cgroups, as on a v1 host; vswap.kernel.memcontrol); recorded only when 1.
+    cgroup_version: int = 2
 
     def machine_ram(self, footprint: int) -> int:
         """RAM of the machine: ``ram`` if given, else room for the cgroup's limit (or the
@@ -231,7 +234,7 @@ class RunConfig:
                     "config_file": self.config_file.to_dict(), "cpus": self.cpus,
                     "seed": self.seed, "verify": self.verify,
                     "cost_table": self.costs.calibration_file or "default",
-                    **self._page_data_json(), **self.labels}
+                    **self._cgroup_json(), **self._page_data_json(), **self.labels}
         return {"design": self.design, "workload": self.workload,
                 "memory_max": self.memory_max, "ram": self.ram,
                 "swap_devices": [d.text() for d in self.swap_devices],
@@ -240,7 +243,10 @@ class RunConfig:
                 "verify": self.verify, "design_options": dict(self.design_options),
                 "cost_table": self.costs.calibration_file or "default",
                 **({"reclaim": self.reclaim} if self.reclaim != "linux" else {}),
-                **self._page_data_json(), **self.labels}
+                **self._cgroup_json(), **self._page_data_json(), **self.labels}
+
+    def _cgroup_json(self) -> dict[str, Any]:
+        return {"cgroup_version": self.cgroup_version} if self.cgroup_version != 2 else {}
 
     def _page_data_json(self) -> dict[str, Any]:
         if self.page_data == "full":
@@ -329,7 +335,8 @@ class RunContext:
             if cf.page_data != config.page_data:
                 cf = dataclasses.replace(cf, page_data=config.page_data)
             self.machine = build_machine(cf, config.design, workdir=tmpdir,
-                                         tracer=self.recorder)
+                                         tracer=self.recorder,
+                                         cgroup_version=config.cgroup_version)
             for i, si in enumerate(list(self.machine.design.devices.devices())):
                 dev = cf.devices[i]
                 self._storages.append(si.storage)
@@ -343,7 +350,7 @@ class RunContext:
                 ram=config.machine_ram(footprint), design=config.design,
                 design_options=dict(config.design_options), zswap=config.zswap is not None,
                 zswap_params=zswap_params, verify=config.verify, nr_cpus=config.cpus,
-                page_data=config.page_data),
+                page_data=config.page_data, cgroup_version=config.cgroup_version),
                 tracer=self.recorder)
             for i, spec in enumerate(config.swap_devices):
                 self._swapon(spec, i, tmpdir)

@@ -821,6 +821,8 @@ class Zswap:
                 if e.memcg[eid]:
                     charged[e.memcg[eid]] = charged.get(e.memcg[eid], 0) + e.length[eid]
             for memcg in self.memcgs:
+                if not memcg.on_dfl:  # cgroup v1: obj_cgroup_charge_zswap charges nothing
+                    charged[memcg.id] = 0
                 assert memcg.zswap.local == charged.get(memcg.id, 0), (
                     f"{memcg.path}: zswap charge {memcg.zswap.local} != "
                     f"{charged.get(memcg.id, 0)}")

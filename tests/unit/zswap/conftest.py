@@ -17,7 +17,7 @@ import pytest
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno
 from vswap.kernel.folio import Folio
-from vswap.kernel.memcontrol import MemCgroup
+from vswap.kernel.memcontrol import MemCgroup, MemCgroupTree
 from vswap.kernel.types import PAGE_SIZE, SwpEntry, swp_entry
 from vswap.zswap.zswap import (
     Zswap,
@@ -143,9 +143,10 @@ class Machine:
 
     def __init__(self, mode: str = "classic", *, total_ram_pages: int = 1 << 18,
                  params: ZswapParams | None = None, free_slots: int = 1 << 30,
-                 pool_max_pages: int | None = None, with_memcg: bool = True) -> None:
+                 pool_max_pages: int | None = None, with_memcg: bool = True,
+                 cgroup_version: int = 2) -> None:
         self.host = FakeHost(mode, free_slots)
-        self.env = KernelEnv()
+        self.env = KernelEnv(memcgs=MemCgroupTree(cgroup_version))
         self.memcgs = self.env.memcgs if with_memcg else None
         self.vmstat = self.env.vmstat
         self.zswap = Zswap(self.host, total_ram_pages=total_ram_pages, params=params,
