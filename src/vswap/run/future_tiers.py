@@ -40,7 +40,7 @@ __all__ = ["TIERS_DESIGNS", "tiers_table"]
 G = 1 << 30
 #: The designs the table runs by default (every design that can move entries between
 #: tiers, one of each family).
-TIERS_DESIGNS = ("classic", "swap-table-p4", "vswap", "vswap-v6")
+TIERS_DESIGNS = ("classic", "swap-table-p4", "vswap", "vswap-v6", "vswap-ste")
 COMMAND = "coldstart --app 1G --others 3G --idle 10"
 TIERS = TierSpec(tiers="+NVME:100, +NET:-1", demote_age_s=2.0, promote_refaults=1,
                  rate_limit=256 << 20, interval_s=0.1)

@@ -17,7 +17,17 @@ kernel's own pieces, so that each design pays what it would pay:
   ``try_to_unuse()`` walks them (``SwapHooks.move_swap_ptes``), rewrites the PTEs of the
   whole batch, and the swap counts move with them (``swap_duplicate`` on the new entry,
   ``swap_free_nr`` on the old one).
-* ``vswap-ste`` is not modelled: :func:`tier_moves_unsupported` says so.
+* ``vswap-ste``: the PTE holds the virtual entry and the physical cluster's swap table a
+  reverse-map pointer word to it, so a move is the same operation as its compaction
+  (:mod:`vswap.swap.vswap_ste_folio`) across devices. The page is read into the swap cache
+  at its virtual entry (which pins it against a fault or a free), a physical slot claimed
+  on the target tier and written; then the pointer word moves to the new slot, the
+  ``virtual_table`` word is repointed and the old slot released: no PTE is visited, the
+  ``memory.swap`` charge stays (still one physical slot), and with no room on the target
+  the entry simply stays where it was. A direct-mapped entry (the fallback when the vswap
+  space is full, whose PTEs hold the physical slot) is not moved, counted as
+  ``direct-mapped``: it would need phase IV's walk, which the design keeps only for
+  swapoff.
 
 Every move reads real bytes from one device and writes them to another, and the copy is
 checked against the source bytes (``verified``). A move that cannot complete leaves the
@@ -32,10 +42,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vswap.kernel.types import PAGE_SIZE, SWAPFILE_CLUSTER, SwpEntry, swp_entry
-from vswap.swap.swapfile import SWP_WRITEOK
+from vswap.kernel.types import (
+    PAGE_SIZE,
+    SWAPFILE_CLUSTER,
+    SwpEntry,
+    swp_entry,
+    swp_slot_offset,
+    swp_slot_type,
+)
+from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, SWP_WRITEOK
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vswap.kernel.folio import Folio
     from vswap.swap._base import SwapDesignBase
     from vswap.swap.swapfile import SwapInfo
@@ -45,14 +64,15 @@ __all__ = ["move_entries", "swap_tier_pass", "tier_moves_unsupported", "tier_usa
 
 _VIRTUAL = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6")
 _BY_WALK = ("classic", "swap-table-p1", "swap-table-p4")
+_STE = ("vswap-ste",)
 
 
 def tier_moves_unsupported(design: str) -> str | None:
     """Why ``design`` cannot move entries between tiers, or None if it can."""
-    if design in _VIRTUAL or design in _BY_WALK:
+    if design in _VIRTUAL or design in _BY_WALK or design in _STE:
         return None
     return (f"swap tier demotion/promotion is not modelled for design {design!r} "
-            f"(it is for {', '.join(_BY_WALK + _VIRTUAL)})")
+            f"(it is for {', '.join(_BY_WALK + _VIRTUAL + _STE)})")
 
 
 def _entry_of(d: SwapDesignBase, si: SwapInfo, off: int) -> int:
@@ -136,6 +156,76 @@ def _move_virtual(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: li
         folio.folio_unlock()
         _verify(d, tiers, e, data)
         moved += not back
+    return moved
+
+
+def _move_ste(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: list[int],
+              dst: frozenset[int]) -> int:
+    """vswap-ste: copy each virtual entry's page to a slot on ``dst``, then move its
+    reverse-map pointer word there and repoint its virtual word; no PTE is visited."""
+    from vswap.swap.vswap_ste import VswapSTE
+    from vswap.swap.vswap_ste_folio import move_backing
+
+    assert isinstance(d, VswapSTE)
+    moved = 0
+    for e in entries:
+        entry = SwpEntry(e)
+        if not d.is_vswap_entry(entry):
+            _fail(tiers, si, "direct-mapped")
+            continue
+        slot = d.swp_entry_to_swp_slot(entry)
+        if not slot or swp_slot_type(slot) != si.type or \
+                d.swap_cache_get_folio(entry) is not None:
+            tiers.totals.busy += 1
+            continue
+        old = swp_slot_offset(slot)
+        tiers.move_target = frozenset()  # reads during a move are not refaults
+        try:
+            folio, new_folio = d.read_swap_cache_async(entry)
+            if folio is not None and not new_folio:
+                tiers.totals.busy += 1
+                continue
+            if folio is None:
+                _fail(tiers, si, "nomem")
+                continue
+            ok = d.swap_read_folio(folio)
+        finally:
+            tiers.move_target = None
+        if not ok:
+            folio.uptodate = False
+            d.delete_from_swap_cache(folio)
+            folio.folio_unlock()
+            _fail(tiers, si, "read")
+            continue
+        folio.uptodate = True
+        data = bytes(folio.data)
+        tiers.move_target = dst
+        try:
+            new = d.devices.swap_slot_alloc(0, SWAP_MAP_ALLOCATED, folio.memcg_id)
+        finally:
+            tiers.move_target = None
+        if not new:
+            # No room on the target tier: the entry keeps its slot (nothing was released).
+            d.delete_from_swap_cache(folio)
+            folio.folio_unlock()
+            _fail(tiers, si, "full")
+            continue
+        dsi = d.devices.swap_type_to_swap_info(swp_slot_type(new))
+        assert dsi is not None
+        folio.dirty = False
+        d.device_write(dsi, swp_slot_offset(new), folio)
+        if folio.dirty:  # a failed write: the new slot goes back, the old one still holds it
+            d.devices.swap_range_free(dsi, swp_slot_offset(new), 1)
+            folio.dirty = False
+            d.delete_from_swap_cache(folio)
+            folio.folio_unlock()
+            _fail(tiers, si, "write")
+            continue
+        move_backing(d, si, old, dsi, swp_slot_offset(new))
+        d.delete_from_swap_cache(folio)
+        folio.folio_unlock()
+        _verify(d, tiers, e, data)
+        moved += 1
     return moved
 
 
@@ -249,8 +339,16 @@ def move_entries(d: SwapDesignBase, si: SwapInfo, entries: list[int],
         from vswap.errors import ConfigError
 
         raise ConfigError(why)
-    mover = _move_virtual if d.name in _VIRTUAL else _move_by_walk
-    return mover(d, d.devices.tiers, si, entries, dst)
+    return _mover(d)(d, d.devices.tiers, si, entries, dst)
+
+
+def _mover(d: SwapDesignBase) -> Callable[
+        [SwapDesignBase, SwapTiers, SwapInfo, list[int], frozenset[int]], int]:
+    if d.name in _VIRTUAL:
+        return _move_virtual
+    if d.name in _STE:
+        return _move_ste
+    return _move_by_walk
 
 
 def _candidates(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, now: int) -> list[int]:
@@ -362,8 +460,7 @@ def _move_group(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, offs: list[in
     assert src is not None
     for r, entries in groups.items():
         dst = frozenset(x.type for x in by_rank[r])
-        mover = _move_virtual if d.name in _VIRTUAL else _move_by_walk
-        n = mover(d, tiers, si, entries, dst)
+        n = _mover(d)(d, tiers, si, entries, dst)
         moved += n
         to = tiers.tiers[r]
         if step > 0:

@@ -21,6 +21,8 @@ for the RFC v2 / v6 designs:
   repointed: no PTE is touched (PTEs hold the virtual entry). A direct-mapped slot (the
   fallback when the vswap space is full) is held by PTEs like phase IV's and is skipped
   (``direct-mapped``), as is a slot whose virtual entry has a folio in the swap cache.
+  The same move across devices (:func:`move_backing`) is a swap tier demotion or
+  promotion (:mod:`vswap.swap.tier_move`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
     from vswap.swap.swapfile import SwapInfo
     from vswap.swap.vswap_ste import VswapSTE
 
-__all__ = ["compact_movable", "compact_move", "folio_phys_slots", "mixed_read_folio"]
+__all__ = ["compact_movable", "compact_move", "folio_phys_slots", "mixed_read_folio",
+           "move_backing"]
 
 #: ``mixed_runs`` keys (the names the RFC v2 / v6 designs count under).
 RUN_ZERO, RUN_ZSWAP, RUN_SWAPFILE = "VSWAP_ZERO", "VSWAP_ZSWAP", "VSWAP_SWAPFILE"
@@ -128,18 +131,24 @@ def compact_movable(d: VswapSTE, si: SwapInfo, offset: int) -> str:
 
 def compact_move(d: VswapSTE, si: SwapInfo, old: int, new: int) -> None:
     """Move the backing of the virtual slot whose pointer word is at ``old`` to ``new``
-    (claimed by the caller, data copied): the pointer word moves, the virtual word is
+    (claimed by the caller, data copied): :func:`move_backing` within ``si``."""
+    move_backing(d, si, old, si, new)
+
+
+def move_backing(d: VswapSTE, si: SwapInfo, old: int, dsi: SwapInfo, new: int) -> None:
+    """Move the backing of the virtual slot whose pointer word is at ``old`` of ``si`` to
+    slot ``new`` of ``dsi`` (the same device for compaction, another tier's for a tier move;
+    claimed by the caller, data copied): the pointer word moves, the virtual word is
     repointed under its cluster's lock, the old slot is released. The ``memory.swap``
     charge stays (same owner, still one physical slot)."""
     table, i = d._word(si, old)
     word = table[i]
     owner = rmap_owner(word)
-    d._clusters_used(si, new, 1)
-    ntable, j = d._word(si, new)
+    d._clusters_used(dsi, new, 1)
+    ntable, j = d._word(dsi, new)
     ntable[j] = word
     d._vlock(owner)
-    d.space.vt_set(owner, vtable_mk_phys(si.type, new))
+    d.space.vt_set(owner, vtable_mk_phys(dsi.type, new))
     table, i = d._word(si, old)
     table[i] = 0
     phys_release(d, si, old, 1)
-

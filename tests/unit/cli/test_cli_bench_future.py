@@ -14,7 +14,7 @@ def test_tiers_is_registered_first() -> None:
 
 @pytest.mark.parametrize("argv, needle", [
     (["--table", "nope"], "--table: unknown table 'nope' (known: tiers"),
-    (["--design", "vswap-ste"], "not modelled for design 'vswap-ste'"),
+    (["--design", "nope"], "unknown swap design 'nope'"),
     (["--kbuild-jobs", "4"], "--kbuild-jobs: only `bench rfc` and `bench upstream`"),
     (["--scale", "2"], "--scale 2: must be in (0, 1]"),
 ])

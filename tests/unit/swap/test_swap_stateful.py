@@ -28,7 +28,9 @@ is empty.
 
 Design-specific rules and invariants are :data:`EXTRAS` (``vswap-v6``'s CPU hot-unplug and
 its v3-like option set, the virtual designs' ``vswap_used``, and for them and ``vswap-ste``
-discontiguous large-folio swap-out and mixed-backing large-folio reads); :data:`OPTIONS`
+discontiguous large-folio swap-out and mixed-backing large-folio reads; ``vswap-ste``'s
+tier moves right after a zswap writeback, and its small vswap space that makes
+direct-mapped entries); :data:`OPTIONS`
 gives a design small tables so that clusters fill, are shared and are freed within a few
 steps. A design absent from both runs with its defaults.
 """
@@ -411,11 +413,16 @@ class DesignMachine(RuleBasedStateMachine):
     def tier_move(self, pick: int, full: bool) -> None:
         """A swap tier move (demotion or promotion) of an order-0 page to the other device;
         with ``full`` the target has no room (fault point ``device_full``) and the page
-        must stay where it was. Designs without tier moves refuse with ConfigError."""
-        p = self.pages[self._pick_swapped(pick)]
-        slot = self.d.swp_entry_to_swp_slot(SwpEntry(p.entry))
-        if p.order or p.parked or not slot:
+        must stay where it was. Designs without tier moves refuse with ConfigError. The page
+        is picked among those on a device (not zero, not in zswap: under vswap-ste most
+        pages have no physical slot)."""
+        movable = [k for k in self._swapped() if not self.pages[k].order
+                   and not self.pages[k].parked
+                   and self.d.swp_entry_to_swp_slot(SwpEntry(self.pages[k].entry))]
+        if not movable:
             return
+        p = self.pages[movable[pick % len(movable)]]
+        slot = self.d.swp_entry_to_swp_slot(SwpEntry(p.entry))
         si = self.d.devices.swap_type_to_swap_info(swp_type(SwpEntry(slot)))
         dst = frozenset(x.type for x in self.d.devices.devices() if si is not None
                         and x.type != si.type)
@@ -426,11 +433,20 @@ class DesignMachine(RuleBasedStateMachine):
                 move_entries(self.d, si, [p.entry], dst)  # type: ignore[arg-type]
             return
         before = p.entry
+        reasons = dict(self.d.devices.tiers.totals.by_reason)
         self.faults.set_rates({"device_full": 1.0 if full else 0.0})
         try:
             moved = move_entries(self.d, si, [p.entry], dst)  # type: ignore[arg-type]
         finally:
             self.faults.set_rates({"device_full": 0.0})
+        if not moved:
+            why = [r for r, n in self.d.devices.tiers.totals.by_reason.items()
+                   if n != reasons.get(r, 0)]
+            event(f"tier move: not moved ({', '.join(why) or 'busy'})")
+        if self.design_name == "vswap-ste" and not moved:
+            # The Swap Table Edition releases nothing before the copy is written: the entry
+            # keeps its slot (a direct-mapped one is never moved).
+            assert self.d.swp_entry_to_swp_slot(SwpEntry(p.entry)) == slot
         if full:
             assert moved == 0 and p.entry == before
             if self.d.swp_entry_to_swp_slot(SwpEntry(p.entry)) != slot:
@@ -711,6 +727,18 @@ class LargeFolioKnobs(DesignMachine):
         event(f"mixed read: {'whole' if ok else 'refused'}")
 
 
+class SteTierMoves(DesignMachine):
+    """vswap-ste: a page has a physical slot only once written out (zswap is on by default,
+    so most swapped pages have none); a zswap writeback then a tier move, so that moves of
+    a virtual entry's backing slot (its pointer word and virtual word) happen often."""
+
+    @precondition(lambda self: self._swapped())
+    @rule(pick=st.integers(0, 1 << 20), full=st.booleans())
+    def writeback_then_tier_move(self, pick: int, full: bool) -> None:
+        self.zswap_writeback(pick)
+        self.tier_move(pick, full)
+
+
 class VirtualDesign(LargeFolioKnobs):
     """The virtual designs: ``vswap_used`` counts the live descriptors, and swapoff
     repoints descriptors without visiting a single PTE (RFC patch 16)."""
@@ -735,6 +763,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "vswap-static": {"max_vswap": 255, "cluster_shift": 2},
     "vswap-dynamic": {"max_vswap": 255, "cluster_shift": 2},
     "vswap-v6": {"cluster_shift": 2},
+    # A small vswap space, so that its direct-mapped fallback is exercised too.
+    "vswap-ste": {"max_vswap_pages": 24},
 }
 #: Design-specific rule and invariant mixins.
 EXTRAS: dict[str, tuple[type[DesignMachine], ...]] = {
@@ -742,7 +772,7 @@ EXTRAS: dict[str, tuple[type[DesignMachine], ...]] = {
     "vswap-static": (VirtualDesign,),
     "vswap-dynamic": (VirtualDesign,),
     "vswap-v6": (VirtualDesign, PerCpuClusters),
-    "vswap-ste": (LargeFolioKnobs,),
+    "vswap-ste": (LargeFolioKnobs, SteTierMoves),
 }
 #: Extra runs of a design with other options: id -> (design, options).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
