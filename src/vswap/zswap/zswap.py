@@ -456,6 +456,10 @@ class Zswap:
     def zswap_decompress(self, eid: int) -> bytes:
         """Models: ``zswap_decompress()``: the page's bytes, or KernelError(EIO).
 
+        An entry stored as-is (``store_incompressible``, length ``PAGE_SIZE``) is copied back
+        without running the decompressor, as 6.18's ``zswap_decompress()`` does since commit
+        dca4437a5861: its cost is a page copy, not a decompression.
+
         Raises:
             KernelError(EIO): the stored bytes do not decompress to exactly one page (or do
                 not match the page's CRC); names the swap entry, the compressor and sizes.
@@ -464,7 +468,10 @@ class Zswap:
         comp, zs = self.zpools.get(entries.pool[eid])
         length = entries.length[eid]
         src = zs.zs_obj_read(entries.handle[eid], length)
-        self.tracer.decompress(comp.name, PAGE_SIZE)
+        if length == PAGE_SIZE and self.store_incompressible:
+            self.tracer.page_copy(1)
+        else:
+            self.tracer.decompress(comp.name, PAGE_SIZE)
         faults = self.faults
         try:
             if (faults.rates or faults.schedule) and faults.fail("zswap_decompress"):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from vswap.kernel.tracing import KernelTracer
+from vswap.kernel.types import PAGE_SIZE
 from vswap.run.context import DeviceSpec, RunConfig, run_workload
 from vswap.swap import design_class
 from vswap.zswap.zswap import Zswap
@@ -55,3 +57,28 @@ def test_later_designs_store_incompressible_pages_as_is() -> None:
     # Raw pages are charged at full size, so the shrinker writes them back to make room.
     assert zs["peak_stored_pages"] > 0 and zs["written_back_pages"] == r.vmstat["zswpwb"] > 0
     assert r.data_loss == 0 and r.verified_pages >= 512
+
+
+class _Steps(KernelTracer):
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+
+    def page_copy(self, nr: int) -> None:
+        self.steps.append("page_copy")
+
+    def decompress(self, algo: str, nbytes: int) -> None:
+        self.steps.append("decompress")
+
+
+def test_a_raw_entry_is_copied_back_not_decompressed(helpers) -> None:  # type: ignore[no-untyped-def]
+    """6.18's zswap_decompress() copies an entry of length PAGE_SIZE (commit dca4437a5861):
+    a load of a raw page costs a page copy; a compressed one a decompression."""
+    m = helpers.Machine("classic")
+    steps = _Steps()
+    m.env.tracer = steps
+    _, raw = m.swapout(helpers.random_page(5))
+    _, packed = m.swapout(helpers.usemem_page(64))
+    assert m.zswap.lookup(raw).length == PAGE_SIZE
+    m.swapin(raw)
+    m.swapin(packed)
+    assert steps.steps == ["page_copy", "decompress"]
