@@ -213,6 +213,7 @@ class FaultMixin(MachineBase):
         entry = SwpEntry(v >> 1)
         folio = design.swap_cache_get_folio(entry)
         major = False
+        sync = self.swapin_sync_device(entry)
         if folio is not None:
             self.swap_update_readahead(folio, vma, vpn)
             if not folio.mm_written:
@@ -228,7 +229,17 @@ class FaultMixin(MachineBase):
                 done = self.do_swap_page_skip_swapcache(task, vma, vpn, entry, write, memcg)
             if done is not None:
                 return done
-            folio = self.swapin_readahead(entry, task, vma, vpn)
+            if sync:
+                # Swap table phase II on: a synchronous device's entry is read alone, never
+                # with readahead (swapin_folio): a large folio as the skip-swapcache path
+                # reads it (see swapin_sync_device), else order 0 through the swap cache.
+                done = self.do_swap_page_skip_swapcache(task, vma, vpn, entry, write, memcg,
+                                                        large_only=True)
+                if done is not None:
+                    return done
+                folio = self.swapin_one(entry, task, vpn, None)
+            else:
+                folio = self.swapin_readahead(entry, task, vma, vpn)
             if folio is None:
                 self.reap_folios()
                 if ptes[i] != v:
@@ -265,7 +276,7 @@ class FaultMixin(MachineBase):
         mm.swapents -= 1
         vma.anon_vma = True
         design.swap_free_nr(entry, 1)
-        if self.should_try_to_free_swap(folio, vma, write) and folio.folio_trylock():
+        if self.should_try_to_free_swap(folio, vma, write, sync) and folio.folio_trylock():
             design.folio_free_swap(folio)
             folio.folio_unlock()
         if write and (exclusive or not folio.swapcache) and folio.mapcount == 1:
@@ -277,14 +288,42 @@ class FaultMixin(MachineBase):
             self.folio_add_lru(folio)
         return True
 
-    def should_try_to_free_swap(self, folio: Folio, vma: Vma, write: bool) -> bool:
+    def should_try_to_free_swap(self, folio: Folio, vma: Vma, write: bool,
+                                sync: bool = False) -> bool:
         """Models: ``should_try_to_free_swap()``: swap over half full (``vm_swap_full`` /
-        ``mem_cgroup_swap_full``), a locked VMA, or a write fault by the only user."""
+        ``mem_cgroup_swap_full``), a locked VMA, or a write fault by the only user; from
+        swap table phase II on also always for a ``SWP_SYNCHRONOUS_IO`` device (``sync``,
+        :meth:`swapin_sync_device`: fast devices gain little from the cached copy, and it
+        pins the slot)."""
         if not folio.swapcache:
             return False
-        if self.swap_full_for(folio) or vma.locked:
+        if sync or self.swap_full_for(folio) or vma.locked:
             return True
         return write and folio.mapcount == 1 and folio.mm_pins == 1
+
+    def swapin_sync_device(self, entry: SwpEntry) -> bool:
+        """Is ``entry``'s data on a ``SWP_SYNCHRONOUS_IO`` device, under a design without
+        the skip-swapcache path (swap table phase II on: ``swapcache_bypass`` False)?
+
+        Models: the test ``do_swap_page`` makes there (``si->flags & SWP_SYNCHRONOUS_IO``,
+        no swap-count condition; STE: ``swap_entry_backend_has_flag``, the flag of the
+        virtual entry's physical backing, false for a zswap, zero or unbacked entry). True
+        sends the fault to ``swapin_folio`` (one folio through the swap cache, no
+        readahead) and makes ``should_try_to_free_swap`` true. Always False where the
+        skip-swapcache path exists (v6.14 .. 6.19 and the RFC v2 / v6 designs, which
+        test the flag in :meth:`do_swap_page_skip_swapcache`) or is turned off
+        (``skip_swapcache``: memory devices are then not synchronous).
+        """
+        design = self.design
+        if design.swapcache_bypass or not self.skip_swapcache_enabled:
+            return False
+        si = design.get_swap_device(entry)
+        if si is None:
+            return False
+        try:
+            return bool(si.flags & SWP_SYNCHRONOUS_IO)
+        finally:
+            design.put_swap_device(si)
 
     def swapin_memcg_id(self, entry: SwpEntry, mm: MmStruct) -> int:
         """The cgroup a swapped-in folio is charged to: the recorded owner if it still
@@ -299,8 +338,8 @@ class FaultMixin(MachineBase):
         return memcg if memcg is not None else mm.memcg
 
     def do_swap_page_skip_swapcache(self, task: Task, vma: Vma, vpn: int,
-                                    entry: SwpEntry, write: bool,
-                                    memcg: MemCgroup) -> bool | None:
+                                    entry: SwpEntry, write: bool, memcg: MemCgroup,
+                                    large_only: bool = False) -> bool | None:
         """The ``SWP_SYNCHRONOUS_IO`` path of ``do_swap_page``: read straight into a private
         folio, pinned by ``swapcache_prepare`` but not inserted in the swap cache.
 
@@ -309,8 +348,17 @@ class FaultMixin(MachineBase):
         consecutive entries of count 1, zswap was never enabled; the design's read must cover
         the range with one backend) and falls back to order 0. Returns None when the path does
         not apply, else as :meth:`do_swap_page`.
+
+        ``large_only``: the large orders only, for a design without the bypass whose entry
+        is on a synchronous device (swap table phase II on, :meth:`swapin_sync_device`):
+        its ``alloc_swap_folio`` + ``swapin_folio`` read the same large folio through the
+        swap cache, and ``should_try_to_free_swap`` drops it from the cache at once when the
+        count was 1, which is this path's end state (the cache's own lock steps aside).
         """
-        if not self.skip_swapcache_enabled or not self.design.swapcache_bypass:
+        if large_only:
+            if not self.thp_orders_for(vma):
+                return None
+        elif not self.skip_swapcache_enabled or not self.design.swapcache_bypass:
             return None
         design = self.design
         si = design.get_swap_device(entry)
@@ -326,7 +374,8 @@ class FaultMixin(MachineBase):
         mm = task.mm
         ptes, folios = mm.pte_table(vpn)
         zswap_used = self.zswap is not None and not self.zswap.zswap_never_enabled()
-        for order in (*self.thp_orders_for(vma), 0):
+        orders = self.thp_orders_for(vma) if large_only else (*self.thp_orders_for(vma), 0)
+        for order in orders:
             nr = 1 << order
             start = vpn & ~(nr - 1)
             if order:

@@ -19,9 +19,13 @@ MiB = 1 << 20
 
 def parked(design: str, size_kb: int, nb: int) -> tuple[Machine, Task, int]:
     """``nb`` pages in ``size_kb`` folios, paged out and parked whole in the swap cache
-    (zswap rejects random bytes, writeback off), then all mapped again by read faults."""
+    (zswap rejects random bytes, writeback off), then all mapped again by read faults.
+    The memory device is not synchronous here (``skip_swapcache`` off): on a
+    ``SWP_SYNCHRONOUS_IO`` device swap table phase II on frees the swap cache at the
+    fault that maps a folio's last page, so nothing would stay parked under
+    swap-table-p4."""
     m = Machine(MachineConfig(ram=64 * MiB, design=design, zswap=True,
-                              zswap_params={"compressor": "lz4"}))
+                              zswap_params={"compressor": "lz4"}, skip_swapcache=False))
     m.swapon(MemSwapStorage(16 * MiB))
     m.sysfs_write("/proc/sys/vm/page-cluster", "0")
     m.sysfs_write(f"/sys/kernel/mm/transparent_hugepage/hugepages-{size_kb}kB/enabled",

@@ -90,3 +90,85 @@ def test_swapoff_reads_ahead_by_vma_as_each_kernel_does(design: str,
     else:
         assert 0.25 < ahead < 0.45
     check(m, t, addr, n)
+
+
+# Which designs read ahead on a synchronous (memory, zram-like) device, by where the data is
+# (the kernel's do_swap_page): v6.14 and 6.18 skip the swap cache for an entry of count 1 on
+# a SWP_SYNCHRONOUS_IO device; swap table phase II on (swap-table-p4, and vswap-ste through
+# swap_entry_backend_has_flag) reads it alone through the swap cache (swapin_folio); neither
+# reads ahead. An entry with no device (zswap, zero) under a virtual design has no
+# SWP_SYNCHRONOUS_IO to test and goes to swapin_readahead; under classic and the swap table
+# phases it is still a slot on that device.
+VIRTUAL = {"vswap", "vswap-static", "vswap-dynamic", "vswap-v6", "vswap-ste"}
+N_SYNC = 64
+
+
+def _sync_readback(design: str, where: str) -> dict[str, int]:
+    """``N_SYNC`` pages paged out to zswap on a machine with a memory swap device, left in
+    zswap, written back to the device, or zero; read back in order: the read-back's
+    counters and the device's slots still in use."""
+    m = make_machine(design, ram=24 * MiB, device=4 * MiB, zswap=True)
+    assert m.zswap is not None
+    t = m.spawn("t")
+    addr = m.mmap(t, N_SYNC * PAGE_SIZE)
+    for i in range(N_SYNC):
+        word = (1 << 32 | i + 1).to_bytes(8, "little")
+        m.write(t, addr + i * PAGE_SIZE, bytes(PAGE_SIZE) if where == "zero"
+                else word * (PAGE_SIZE // 8))
+    m.madvise(t, addr, N_SYNC * PAGE_SIZE, 21)  # MADV_PAGEOUT
+    if where == "device":
+        m.zswap.set_param("shrinker_enabled", True)
+        done = 0
+        for _ in range(64):
+            done += max(m.zswap.zswap_shrinker_scan(m.memcgs.root, 16), 0)
+            if done >= N_SYNC:
+                break
+        m.zswap.set_param("shrinker_enabled", False)
+        assert done == N_SYNC
+        m.try_to_free_pages(N_SYNC)
+    keys = ("pgmajfault", "swap_ra", "swap_ra_hit", "pswpin", "zswpin", "swpin_zero")
+    before = {k: m.vmstat[k] for k in keys}
+    for i in range(N_SYNC):
+        want = bytes(PAGE_SIZE) if where == "zero" else \
+            (1 << 32 | i + 1).to_bytes(8, "little") * (PAGE_SIZE // 8)
+        assert m.read(t, addr + i * PAGE_SIZE, PAGE_SIZE) == want, f"page {i}"
+    got = {k: m.vmstat[k] - before[k] for k in keys}
+    got["slots_used"] = sum(si.inuse_pages for si in m.design.devices.devices())
+    m.check_invariants()
+    return got
+
+
+@pytest.mark.parametrize("where", ["device", "zswap", "zero"])
+def test_a_synchronous_device_reads_ahead_as_each_kernel_does(design: str, where: str) -> None:
+    got = _sync_readback(design, where)
+    path = {"device": "pswpin", "zswap": "zswpin", "zero": "swpin_zero"}[where]
+    assert got[path] == N_SYNC
+    if where != "device" and design in VIRTUAL:
+        # swapin_readahead: VMA readahead over the virtual entries, 8 pages a fault.
+        assert got["swap_ra"] > N_SYNC // 2 and got["swap_ra_hit"] == got["swap_ra"]
+        assert got["pgmajfault"] == N_SYNC - got["swap_ra"]
+    else:
+        # Skip-swapcache (v6.14, 6.18, RFC v2, v6) or swapin_folio (phase II on): one
+        # fault a page, no readahead; the slot is freed at the fault either way.
+        assert got["swap_ra"] == 0 and got["pgmajfault"] == N_SYNC
+    if where == "device":
+        assert got["slots_used"] == 0
+
+
+@pytest.mark.parametrize("design", ["classic", "swap-table-p1", "swap-table-p4", "vswap-ste"])
+def test_a_synchronous_device_reads_mthps_whole_without_readahead(design: str) -> None:
+    # Phase II on reads a large folio on a synchronous device whole (alloc_swap_folio's
+    # orders, swapin_folio), as the skip-swapcache path of 6.14 and 6.18 does; no readahead.
+    m = make_machine(design, ram=24 * MiB, device=4 * MiB)
+    m.sysfs_write("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", "madvise")
+    t = m.spawn("t")
+    addr = m.mmap(t, 64 * PAGE_SIZE)
+    m.madvise(t, addr, 64 * PAGE_SIZE, 14)  # MADV_HUGEPAGE
+    fill(m, t, addr, 64, tag=2)
+    m.madvise(t, addr, 64 * PAGE_SIZE, 21)  # MADV_PAGEOUT
+    before = {k: m.vmstat[k] for k in ("pgmajfault", "swap_ra")}
+    check(m, t, addr, 64, tag=2)
+    assert m.thp.stats[4]["swpin"] == 4 and m.vmstat["swap_ra"] == before["swap_ra"]
+    assert m.vmstat["pgmajfault"] - before["pgmajfault"] == 4
+    assert sum(si.inuse_pages for si in m.design.devices.devices()) == 0
+    m.check_invariants()
