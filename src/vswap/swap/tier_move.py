@@ -25,9 +25,10 @@ kernel's own pieces, so that each design pays what it would pay:
   ``virtual_table`` word is repointed and the old slot released: no PTE is visited, the
   ``memory.swap`` charge stays (still one physical slot), and with no room on the target
   the entry simply stays where it was. A direct-mapped entry (the fallback when the vswap
-  space is full, whose PTEs hold the physical slot) is not moved, counted as
-  ``direct-mapped``: it would need phase IV's walk, which the design keeps only for
-  swapoff.
+  space is full) is held by its PTEs as under phase IV, so it moves as the slot designs'
+  entries do: a direct-mapped slot on the target tier (``direct_alloc``, charged), one
+  page-table walk for the batch, the counts moved (as the design's swapoff walks for
+  them).
 
 Every move reads real bytes from one device and writes them to another, and the copy is
 checked against the source bytes (``verified``). A move that cannot complete leaves the
@@ -162,16 +163,17 @@ def _move_virtual(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: li
 def _move_ste(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: list[int],
               dst: frozenset[int]) -> int:
     """vswap-ste: copy each virtual entry's page to a slot on ``dst``, then move its
-    reverse-map pointer word there and repoint its virtual word; no PTE is visited."""
+    reverse-map pointer word there and repoint its virtual word; no PTE is visited. The
+    direct-mapped entries move first, by :func:`_move_by_walk`."""
     from vswap.swap.vswap_ste import VswapSTE
     from vswap.swap.vswap_ste_folio import move_backing
 
     assert isinstance(d, VswapSTE)
-    moved = 0
+    direct = [e for e in entries if not d.is_vswap_entry(SwpEntry(e))]
+    moved = _move_by_walk(d, tiers, si, direct, dst) if direct else 0
     for e in entries:
         entry = SwpEntry(e)
         if not d.is_vswap_entry(entry):
-            _fail(tiers, si, "direct-mapped")
             continue
         slot = d.swp_entry_to_swp_slot(entry)
         if not slot or swp_slot_type(slot) != si.type or \
@@ -231,7 +233,18 @@ def _move_ste(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: list[i
 
 def _move_by_walk(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: list[int],
                   dst: frozenset[int]) -> int:
-    """Copy each entry to a new entry on ``dst``, then rewrite every PTE in one walk."""
+    """Copy each entry to a new entry on ``dst``, then rewrite every PTE in one walk.
+    (vswap-ste: for its direct-mapped entries, each given a direct-mapped slot.)"""
+    alloc = d.folio_alloc_swap
+    if d.name in _STE:
+        from vswap.swap.vswap_ste import VswapSTE
+        from vswap.swap.vswap_ste_rmap import direct_alloc
+
+        assert isinstance(d, VswapSTE)
+        ste = d
+
+        def alloc(folio: Folio) -> SwpEntry:
+            return direct_alloc(ste, folio)
     moves: dict[int, int] = {}
     folios: dict[int, Folio] = {}
     zswap = d.zswap
@@ -262,7 +275,7 @@ def _move_by_walk(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: li
         d.delete_from_swap_cache(folio)
         tiers.move_target = dst
         try:
-            new = d.folio_alloc_swap(folio)
+            new = alloc(folio)
         finally:
             tiers.move_target = None
         if not new:
