@@ -20,10 +20,17 @@ from vswap.sweep.store import SweepDir
 # ``serial`` (conftest.py): the same sweep run once, never interrupted.
 
 
+def _default_sigint() -> None:
+    # pytest-xdist's workers ignore SIGINT, and an ignored signal stays ignored across exec:
+    # the sweep would never see its Ctrl-C (it ran to the end, and the test failed, in every
+    # full run under xdist). The child starts with the default, as from a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(spec: Path, out: Path, *flags: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "vswap", "sweep", str(spec), "--out",
                              str(out), *flags], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def _wait_for_points(proc: subprocess.Popen[str], store: SweepDir, n: int) -> None:
@@ -65,9 +72,8 @@ def test_killed_sweep_resumed_gives_the_same_table(serial: Path, tmp_path: Path)
 
 
 def test_ctrl_c_stops_the_pool_and_keeps_what_finished(tmp_path: Path) -> None:
-    # 32 points, not the tiny sweep's 8: on a loaded machine this test can be descheduled
-    # for seconds between seeing the first point and sending the interrupt, and eight
-    # points once finished in that time (the sweep exited 0 before its Ctrl-C).
+    # 32 points, not the tiny sweep's 8, so that the interrupt finds the sweep running
+    # even when this test is descheduled for a while after seeing the first point.
     spec = write_spec(tmp_path, TINY.replace("seed = [1, 2]", "seed = [1, 2, 3, 4, 5, 6, 7, 8]"))
     out = tmp_path / "out"
     store = SweepDir(out)
