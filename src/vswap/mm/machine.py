@@ -642,12 +642,10 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
 
         Raises: as :meth:`write`.
         """
-        if self.compact:
-            return self._read_compact(task, addr, length)
         self.op_begin(task)
         try:
             off = addr & (PAGE_SIZE - 1)
-            if 0 < length <= PAGE_SIZE - off:
+            if not self.compact and 0 < length <= PAGE_SIZE - off:
                 # Within one page: one copy instead of slice + append + bytes().
                 folio, idx = self._page(task, addr >> PAGE_SHIFT, False)
                 if folio is None:
@@ -664,31 +662,12 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
                 folio, idx = self._page(task, vpn, False)
                 if folio is None:
                     out += bytes(chunk)
+                elif self.compact:  # the bytes the page's token stands for
+                    page = pagedata.materialize(pagedata.tok_of(folio.data, idx))
+                    out += page[off:off + chunk]
                 else:
                     base = idx * PAGE_SIZE + off
                     out += folio.data[base:base + chunk]
-                pos += chunk
-            return bytes(out)
-        finally:
-            self.op_end()
-
-    def _read_compact(self, task: Task, addr: int, length: int) -> bytes:
-        """:meth:`read` in compact mode: the bytes the pages' tokens stand for."""
-        self.op_begin(task)
-        try:
-            out = bytearray()
-            pos = 0
-            while pos < length:
-                a = addr + pos
-                vpn = a >> PAGE_SHIFT
-                off = a & (PAGE_SIZE - 1)
-                chunk = min(PAGE_SIZE - off, length - pos)
-                folio, idx = self._page(task, vpn, False)
-                if folio is None:
-                    out += bytes(chunk)
-                else:
-                    page = pagedata.materialize(pagedata.tok_of(folio.data, idx))
-                    out += page[off:off + chunk]
                 pos += chunk
             return bytes(out)
         finally:

@@ -107,6 +107,33 @@ def _fail(tiers: SwapTiers, si: SwapInfo, reason: str) -> None:
         tiers.counters[t.name].move_failed += 1
 
 
+def _read_into_cache(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo,
+                     entry: SwpEntry) -> Folio | None:
+    """Read ``entry`` into a new swap-cache folio, returned locked and uptodate; None (the
+    reason counted) when the entry is already cached (busy), no folio can be had (nomem) or
+    the read fails (read: the folio leaves the cache). The read is not a refault."""
+    tiers.move_target = frozenset()
+    try:
+        folio, new_folio = d.read_swap_cache_async(entry)
+        if folio is not None and not new_folio:
+            tiers.totals.busy += 1
+            return None
+        if folio is None:
+            _fail(tiers, si, "nomem")
+            return None
+        ok = d.swap_read_folio(folio)
+    finally:
+        tiers.move_target = None
+    if not ok:
+        folio.uptodate = False
+        d.delete_from_swap_cache(folio)
+        folio.folio_unlock()
+        _fail(tiers, si, "read")
+        return None
+    folio.uptodate = True
+    return folio
+
+
 def _move_virtual(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: list[int],
                   dst: frozenset[int]) -> int:
     """Repoint each entry's descriptor to a slot on ``dst``; no PTE is visited."""
@@ -181,25 +208,9 @@ def _move_ste(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: list[i
             tiers.totals.busy += 1
             continue
         old = swp_slot_offset(slot)
-        tiers.move_target = frozenset()  # reads during a move are not refaults
-        try:
-            folio, new_folio = d.read_swap_cache_async(entry)
-            if folio is not None and not new_folio:
-                tiers.totals.busy += 1
-                continue
-            if folio is None:
-                _fail(tiers, si, "nomem")
-                continue
-            ok = d.swap_read_folio(folio)
-        finally:
-            tiers.move_target = None
-        if not ok:
-            folio.uptodate = False
-            d.delete_from_swap_cache(folio)
-            folio.folio_unlock()
-            _fail(tiers, si, "read")
+        folio = _read_into_cache(d, tiers, si, entry)
+        if folio is None:
             continue
-        folio.uptodate = True
         data = bytes(folio.data)
         tiers.move_target = dst
         try:
@@ -253,25 +264,9 @@ def _move_by_walk(d: SwapDesignBase, tiers: SwapTiers, si: SwapInfo, entries: li
         if zswap is not None and zswap.lookup(old) is not None:
             tiers.totals.busy += 1  # held by zswap: its writeback decides where it goes
             continue
-        tiers.move_target = frozenset()
-        try:
-            folio, new_folio = d.read_swap_cache_async(old)
-            if folio is not None and not new_folio:
-                tiers.totals.busy += 1
-                continue
-            if folio is None:
-                _fail(tiers, si, "nomem")
-                continue
-            ok = d.swap_read_folio(folio)
-        finally:
-            tiers.move_target = None
-        if not ok:
-            folio.uptodate = False
-            d.delete_from_swap_cache(folio)
-            folio.folio_unlock()
-            _fail(tiers, si, "read")
+        folio = _read_into_cache(d, tiers, si, old)
+        if folio is None:
             continue
-        folio.uptodate = True
         d.delete_from_swap_cache(folio)
         tiers.move_target = dst
         try:

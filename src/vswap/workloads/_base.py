@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import numpy as np
@@ -76,6 +76,24 @@ def usemem_bytes(offset: int, nbytes: int) -> bytes:
     holds its index in the region (``vp[idx] = idx``), little endian."""
     first = offset // 8
     return np.arange(first, first + nbytes // 8, dtype="<u8").tobytes()
+
+
+def read_back_usemem(ctx: WorkloadContext, task: Any, proc: Any, addr: int, size: int,
+                     step: int) -> Generator[Any, Any, None]:
+    """Read ``proc``'s usemem region ``[addr, addr + size)`` back ``step`` bytes at a time
+    and count every page: verified when it holds usemem's content
+    (:func:`usemem_bytes`), data loss otherwise; each page read advances the run."""
+    m = ctx.machine
+    for off in range(0, size, step):
+        nb = min(step, size - off)
+        got = yield from ctx.op(task, m.read, proc, addr + off, nb)
+        want = usemem_bytes(off, nb)
+        for i in range(0, nb, PAGE_SIZE):
+            if got[i:i + PAGE_SIZE] == want[i:i + PAGE_SIZE]:
+                ctx.verified_pages += 1
+            else:
+                ctx.data_loss += 1
+        ctx.advance(nb // PAGE_SIZE)
 
 
 def device_requests(ctx: WorkloadContext) -> tuple[int, int]:

@@ -30,8 +30,8 @@ from vswap.workloads._base import (
     Workload,
     WorkloadParser,
     positive_int,
+    read_back_usemem,
     size_arg,
-    usemem_bytes,
     usemem_data,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
@@ -126,16 +126,7 @@ class Hibernate(Workload):
                 yield from ctx.op(task, m.madvise, proc, addr, out, MADV_PAGEOUT)
         yield from filled.wait(task)
         yield from resumed.wait(task)
-        for off in range(0, size, step):
-            nb = min(step, size - off)
-            got = yield from ctx.op(task, m.read, proc, addr + off, nb)
-            want = usemem_bytes(off, nb)
-            for i in range(0, nb, PAGE_SIZE):
-                if got[i:i + PAGE_SIZE] == want[i:i + PAGE_SIZE]:
-                    ctx.verified_pages += 1
-                else:
-                    ctx.data_loss += 1
-            ctx.advance(nb // PAGE_SIZE)
+        yield from read_back_usemem(ctx, task, proc, addr, size, step)
         yield from ctx.op(task, m.exit, proc)
 
     def _hibernate(self, task: CpuTask, ctx: WorkloadContext, filled: TaskBarrier,

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from vswap.errors import ConfigError
 from vswap.kernel.errors import KernelError
 from vswap.kernel.types import PAGE_SIZE
-from vswap.mm.huge_memory import THP_ORDERS, order_size_name
 from vswap.mm.machine import MADV_DONTNEED, MADV_HUGEPAGE, MADV_PAGEOUT
 from vswap.swap.compaction import FragStats, check_compactable
 from vswap.units import parse_size
@@ -46,6 +45,7 @@ from vswap.workloads._base import (
     usemem_data,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
+from vswap.workloads._thp import enable_only_thp_order, thp_order_arg
 
 if TYPE_CHECKING:
     from vswap.mm.mm_types import Task as MmTask
@@ -59,7 +59,6 @@ __all__ = ["MthpFrag"]
 CHUNK_PAGES = 16
 #: Pages the unrelated process maps per page it writes: one per page table (2 MiB).
 UNRELATED_STRIDE_PAGES = 512
-THP_DIR = "/sys/kernel/mm/transparent_hugepage/"
 
 
 class MthpFrag(Workload):
@@ -104,10 +103,7 @@ class MthpFrag(Workload):
         a = p.parse_args(argv)
         if not 0.0 < a.fill <= 0.95:
             p.error(f"--fill {a.fill}: must be in (0, 0.95]")
-        thp = parse_size(a.thp_size, what="mthp-frag --thp-size")
-        order = next((o for o in THP_ORDERS if PAGE_SIZE << o == thp), None)
-        if order is None:
-            p.error(f"--thp-size {a.thp_size}: an mTHP size, 16K to 2M")
+        order = thp_order_arg(p, a.thp_size, "mthp-frag")
         return cls(command, fill=a.fill, size=parse_size(a.size, what="mthp-frag --size"),
                    order=order, compact=a.compact, discontig=a.discontig,
                    unrelated=parse_size(a.unrelated, what="mthp-frag --unrelated"))
@@ -147,9 +143,7 @@ class MthpFrag(Workload):
         except KernelError as exc:
             flag = "--discontig" if self.discontig and "discontig" in str(exc) else "--compact"
             raise ConfigError(f"mthp-frag {flag}: {exc}") from None
-        for o in THP_ORDERS:
-            m.sysfs_write(f"{THP_DIR}{order_size_name(o)}/enabled",
-                          "madvise" if o == self.order else "never")
+        enable_only_thp_order(m, self.order)
         proc = m.spawn("frag", ctx.cgroup)
         thp = m.spawn("thp", ctx.cgroup)
         mapper = m.spawn("mapper", ctx.cgroup)

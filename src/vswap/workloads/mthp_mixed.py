@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from vswap.errors import ConfigError
 from vswap.kernel.errors import KernelError
 from vswap.kernel.types import PAGE_SIZE
-from vswap.mm.huge_memory import THP_ORDERS, order_size_name
 from vswap.mm.machine import MADV_HUGEPAGE, MADV_PAGEOUT
 from vswap.units import parse_size
 from vswap.workloads._base import (
@@ -43,6 +42,7 @@ from vswap.workloads._base import (
     usemem_bytes,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
+from vswap.workloads._thp import enable_only_thp_order, thp_order_arg
 
 if TYPE_CHECKING:
     from vswap.mm.mm_types import Task as MmTask
@@ -54,7 +54,6 @@ __all__ = ["MthpMixed"]
 
 CHUNK_PAGES = 16
 WB_BATCH = 16
-THP_DIR = "/sys/kernel/mm/transparent_hugepage/"
 
 
 class MthpMixed(Workload):
@@ -92,10 +91,7 @@ class MthpMixed(Workload):
     def parse(cls, argv: list[str], command: str) -> MthpMixed:
         p = cls.parser()
         a = p.parse_args(argv)
-        thp = parse_size(a.thp_size, what="mthp-mixed --thp-size")
-        order = next((o for o in THP_ORDERS if PAGE_SIZE << o == thp), None)
-        if order is None:
-            p.error(f"--thp-size {a.thp_size}: an mTHP size, 16K to 2M")
+        order = thp_order_arg(p, a.thp_size, "mthp-mixed")
         size = parse_size(a.size, what="mthp-mixed --size")
         if size < PAGE_SIZE << order:
             p.error(f"--size {a.size}: smaller than one --thp-size folio")
@@ -133,9 +129,7 @@ class MthpMixed(Workload):
                 m.sysfs_read("/sys/kernel/mm/swap/mixed_swapin")
             except KernelError as exc:
                 raise ConfigError(f"mthp-mixed --mixed: {exc}") from None
-        for o in THP_ORDERS:
-            m.sysfs_write(f"{THP_DIR}{order_size_name(o)}/enabled",
-                          "madvise" if o == self.order else "never")
+        enable_only_thp_order(m, self.order)
         m.sysfs_write("/proc/sys/vm/page-cluster", "0")
         m.sysfs_write("/sys/module/zswap/parameters/shrinker_enabled", "Y")
         proc = m.spawn("mthp", ctx.cgroup)

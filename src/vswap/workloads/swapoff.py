@@ -27,7 +27,7 @@ from vswap.workloads._base import (
     Workload,
     WorkloadParser,
     positive_int,
-    usemem_bytes,
+    read_back_usemem,
     usemem_data,
 )
 from vswap.workloads._scale import KEPT, SIZE, Scaling
@@ -133,16 +133,7 @@ class SwapoffWorkload(Workload):
         yield task.block(done)
         if npages:
             step = CHUNK_PAGES * PAGE_SIZE
-            for off in range(0, size, step):
-                nb = min(step, size - off)
-                got = yield from ctx.op(task, m.read, proc, addr + off, nb)
-                want = usemem_bytes(off, nb)
-                for i in range(0, nb, PAGE_SIZE):
-                    if got[i:i + PAGE_SIZE] == want[i:i + PAGE_SIZE]:
-                        ctx.verified_pages += 1
-                    else:
-                        ctx.data_loss += 1
-                ctx.advance(nb // PAGE_SIZE)
+            yield from read_back_usemem(ctx, task, proc, addr, size, step)
         yield from ctx.op(task, m.exit, proc)
 
     def _unrelated(self, task: CpuTask, ctx: WorkloadContext, proc: Any, filled: Any,

@@ -45,11 +45,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.errors import ConfigError
 from vswap.kernel.types import HPAGE_PMD_ORDER, PAGE_SIZE
-from vswap.mm.huge_memory import THP_ORDERS, order_size_name
 from vswap.mm.machine import MADV_DONTNEED, MADV_HUGEPAGE, MADV_PAGEOUT
 from vswap.units import parse_size
 from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser
 from vswap.workloads._scale import KEPT, SIZE, Scaling
+from vswap.workloads._thp import enable_only_thp_order, thp_order_arg
 
 if TYPE_CHECKING:
     from vswap.mm.mm_types import Task as MmTask
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ThpChurn"]
 
-THP_DIR = "/sys/kernel/mm/transparent_hugepage/"
 MIGRATE_EVENTS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
                   "compact_isolated")
 
@@ -98,10 +97,7 @@ class ThpChurn(Workload):
     def parse(cls, argv: list[str], command: str) -> ThpChurn:
         p = cls.parser()
         a = p.parse_args(argv)
-        thp = parse_size(a.thp_size, what="thp-churn --thp-size")
-        order = next((o for o in THP_ORDERS if PAGE_SIZE << o == thp), None)
-        if order is None:
-            p.error(f"--thp-size {a.thp_size}: an mTHP size, 16K to 2M")
+        order = thp_order_arg(p, a.thp_size, "thp-churn")
         size = parse_size(a.size, what="thp-churn --size")
         if size < PAGE_SIZE << order:
             p.error(f"--size {a.size}: smaller than one --thp-size folio")
@@ -129,9 +125,7 @@ class ThpChurn(Workload):
             raise ConfigError("workload thp-churn: needs zswap (--zswap): its folios are "
                               "parked in the swap cache by zswap rejecting them with "
                               "writeback off")
-        for o in THP_ORDERS:
-            m.sysfs_write(f"{THP_DIR}{order_size_name(o)}/enabled",
-                          "madvise" if o == self.order else "never")
+        enable_only_thp_order(m, self.order)
         m.sysfs_write("/proc/sys/vm/page-cluster", "0")
         memcg = m.create_cgroup(f"{ctx.cgroup.rstrip('/')}/churn")
         memcg.zswap_writeback = False

@@ -25,7 +25,13 @@ from vswap.errors import ConfigError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.units import parse_size
-from vswap.workloads._base import USER_WORD_NS, Workload, WorkloadParser, usemem_bytes, usemem_data
+from vswap.workloads._base import (
+    USER_WORD_NS,
+    Workload,
+    WorkloadParser,
+    read_back_usemem,
+    usemem_data,
+)
 from vswap.workloads._scale import KEPT, SIZE, Scaling
 
 if TYPE_CHECKING:
@@ -113,16 +119,7 @@ class ZswapWb(Workload):
         wb_ns = ctx.engine.now - t0
         v0 = {k: vm[k] for k in ("pswpin", "pgmajfault")}
         t1 = ctx.engine.now
-        for off in range(0, size, step):
-            nb = min(step, size - off)
-            got = yield from ctx.op(task, m.read, proc, addr + off, nb)
-            want = usemem_bytes(off, nb)
-            for i in range(0, nb, PAGE_SIZE):
-                if got[i:i + PAGE_SIZE] == want[i:i + PAGE_SIZE]:
-                    ctx.verified_pages += 1
-                else:
-                    ctx.data_loss += 1
-            ctx.advance(nb // PAGE_SIZE)
+        yield from read_back_usemem(ctx, task, proc, addr, size, step)
         ctx.metrics.update({
             "zswap_stored": stored, "written_back": done, "writeback_s": wb_ns / 1e9,
             "wb_pswpout": vm["pswpout"] - out0,
