@@ -64,6 +64,11 @@ def _config(table: str, label: str, design: str, command: str, scale: float, see
             verify: bool, *, device: int, zswap: bool) -> RunConfig:
     fc = FileConfig(
         machine=MachineSpec(ram=4 * G, cpus=4),
+        # A memory device of the NVMe kind (a block device, SWP_BLKDEV), not a swap file:
+        # the kernel gives a swap file no slots of order > 0 (cluster_alloc_swap_entry,
+        # "Swapfile is not block device"), so there no design could swap an mTHP out whole,
+        # compacted or not. The model makes every memory device SWP_SYNCHRONOUS_IO, so no
+        # design reads ahead here (docs/future.md).
         devices=(DeviceSpec(type="mem", size=device, kind="nvme"),),
         zswap=ZswapParams(compressor="lz4") if zswap else None,
         cgroups=(CgroupSpec(path="/folio"),),

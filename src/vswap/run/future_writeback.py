@@ -6,8 +6,9 @@ writeback can gather a batch, give it contiguous slots and write it as one reque
 the compressed bytes as they are (zswap's model-only ``writeback_batch_size`` and
 ``writeback_compressed``, docs/future.md). The ``zswap-wb`` workload stores 1 GiB of usemem
 content in zswap (``MADV_PAGEOUT``), writes all of it back with the zswap shrinker's scans
-(timed), then reads every page back (timed) and checks it; the device is an NVMe (1 GiB x
-scale, on a 16 GiB machine).
+(timed), then reads every page back (timed) and checks it; the device is a swap file on an
+NVMe drive (1.25 GiB x scale, on a 16 GiB machine; a file, not a memory device, so swap-in
+reads ahead as on NVMe: a memory device is ``SWP_SYNCHRONOUS_IO``, zram-like).
 
 Rows: every design with the kernel's per-page writeback (classic and the swap tables to the
 slot reserved at swap-out; the virtual designs to a slot allocated per entry at writeback);
@@ -44,7 +45,9 @@ def _file_config(design: str, scale: float, seed: int, verify: bool,
                  zswap: ZswapParams) -> FileConfig:
     return FileConfig(
         machine=MachineSpec(ram=16 * G, cpus=4),
-        devices=(DeviceSpec(type="mem", size=G + G // 4, kind="nvme"),),
+        # A swap file on the NVMe drive: a "mem" device would be SWP_SYNCHRONOUS_IO
+        # (zram-like), on which no design reads ahead, unlike a real NVMe swap file.
+        devices=(DeviceSpec(type="file", size=G + G // 4, kind="nvme"),),
         zswap=zswap,
         cgroups=(CgroupSpec(path="/wb", knobs={}),),
         workloads=(WorkloadSpec(cgroup="/wb", command=COMMAND),),
@@ -100,9 +103,9 @@ def writeback_table(scale: float, *, seed: int = 1, designs: tuple[str, ...] | N
     wanted = designs or WRITEBACK_DESIGNS
     t = FutureTable(
         "writeback", "zswap writeback at writeback time: batched and compressed",
-        f"{COMMAND} in a cgroup without limits on a 16G machine, zswap lz4, an NVMe device; "
-        f"everything stored in zswap, written back by the shrinker's scans, then read back; "
-        f"batch = writeback_batch_size {BATCH}; sizes x scale",
+        f"{COMMAND} in a cgroup without limits on a 16G machine, zswap lz4, a swap file on "
+        f"NVMe; everything stored in zswap, written back by the shrinker's scans, then read "
+        f"back; batch = writeback_batch_size {BATCH}; sizes x scale",
         (Column("writeback ms", _ms("writeback_s")),
          Column("write requests", _device("writes")),
          Column("pages/request", _per_request),
