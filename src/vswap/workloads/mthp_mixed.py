@@ -33,7 +33,7 @@ from vswap.errors import ConfigError
 from vswap.kernel.errors import KernelError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_HUGEPAGE, MADV_PAGEOUT
-from vswap.units import parse_size
+from vswap.units import format_size, parse_size
 from vswap.workloads._base import (
     USER_WORD_NS,
     Workload,
@@ -129,11 +129,35 @@ class MthpMixed(Workload):
                 m.sysfs_read("/sys/kernel/mm/swap/mixed_swapin")
             except KernelError as exc:
                 raise ConfigError(f"mthp-mixed --mixed: {exc}") from None
+        self._check_devices(ctx)
         enable_only_thp_order(m, self.order)
         m.sysfs_write("/proc/sys/vm/page-cluster", "0")
         m.sysfs_write("/sys/module/zswap/parameters/shrinker_enabled", "Y")
         proc = m.spawn("mthp", ctx.cgroup)
         ctx.spawn(self._body, ctx, proc, name="mthp-mixed")
+
+    def _check_devices(self, ctx: WorkloadContext) -> None:
+        """Refuse swap devices that cannot hold the region (a one-line ConfigError naming
+        the smallest device that can).
+
+        Every design must be able to give every page of the region a slot: classic and the
+        swap tables reserve one per page at swap-out, for zswap's pages too (zswap stores
+        into the slot's entry), so a smaller device fills with zswap's reserved slots, the
+        rest of the region stays in memory and the row measures a different workload. One
+        slot more stays free: reclaim scans anonymous memory only while swap has a free
+        slot (``can_reclaim_anon_pages``), and the written-back folios must be reclaimed
+        from the swap cache before the read-back. With the header page, one device of
+        ``(pages + 2) * PAGE_SIZE`` is the smallest that holds it.
+        """
+        need = self.pages() + 1
+        have = sum(int(rec["_si"].pages) for rec in ctx.device_records.values())
+        if have < need:
+            got = (f"swap devices hold {have} slots" if ctx.device_records
+                   else "no swap device")
+            raise ConfigError(
+                f"workload mthp-mixed: {got}, fewer than the {self.pages()} pages of --size "
+                f"{format_size(self.pages() * PAGE_SIZE)} and one free slot: needs a swap "
+                f"device of at least {format_size((need + 1) * PAGE_SIZE)} (--swap-device)")
 
     def _body(self, task: CpuTask, ctx: WorkloadContext, proc: MmTask
               ) -> Generator[Event, Any, None]:

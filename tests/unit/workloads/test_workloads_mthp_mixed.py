@@ -12,9 +12,10 @@ from vswap.workloads import parse_workload
 from vswap.workloads.mthp_mixed import MthpMixed
 
 
-def _run(design: str, workload: str, zswap: str | None = "lz4") -> dict[str, Any]:
+def _run(design: str, workload: str, zswap: str | None = "lz4",
+         device: int = 4 << 20) -> dict[str, Any]:
     r = run_workload(RunConfig(design=design, workload=workload, zswap=zswap,
-                               swap_devices=[DeviceSpec("mem", 4 << 20, "nvme")], cpus=1,
+                               swap_devices=[DeviceSpec("mem", device, "nvme")], cpus=1,
                                seed=1))
     assert r.data_loss == 0 and r.verified_pages > 0
     (res,) = r.cgroup_results.values()
@@ -54,3 +55,27 @@ def test_refusals_are_one_line() -> None:
         _run("classic", "mthp-mixed --mixed")
     with pytest.raises(ConfigError, match=r"^workload mthp-mixed: needs zswap"):
         _run("vswap", "mthp-mixed", zswap=None)
+
+
+@pytest.mark.parametrize("design", ["classic", "vswap"])
+def test_a_device_smaller_than_the_region_is_refused(design: str) -> None:
+    # 4M of mTHPs on a 4M device: 1,023 slots for 1,024 pages. Classic would reserve a slot
+    # per page at swap-out (zswap's pages too), fill the device and keep the rest in memory;
+    # the workload refuses instead, naming the smallest device (the header page, a slot per
+    # page, one free slot so reclaim still scans anonymous memory).
+    with pytest.raises(ConfigError, match=r"^workload mthp-mixed: swap devices hold 1023 "
+                       r"slots, fewer than the 1024 pages of --size 4M and one free slot: "
+                       r"needs a swap device of at least 4104K \(--swap-device\)$"):
+        _run(design, "mthp-mixed --size 4M")
+    with pytest.raises(ConfigError, match=r"^workload mthp-mixed: no swap device, "):
+        run_workload(RunConfig(design=design, workload="mthp-mixed --size 512K",
+                               zswap="lz4", swap_devices=[], cpus=1, seed=1))
+
+
+def test_the_smallest_device_gives_classic_its_whole_row() -> None:
+    # 512K: 128 pages; the device named as the minimum (520K) holds them all: every page
+    # swapped out, the written-back half reclaimed and read from the device (one fault per
+    # page), as on a big device.
+    small = _run("classic", "mthp-mixed --size 512K", device=520 << 10)
+    assert small == _run("classic", "mthp-mixed --size 512K")
+    assert small["readback_pgmajfault"] == 128 and small["readback_pswpin"] > 0
