@@ -19,8 +19,9 @@ anon_vma or index, so only the lock is modelled). The refusals are the kernel's:
 ``-EBUSY``                 the source page is shared: a present folio another mm maps
                            (``!PageAnonExclusive``) or a swap PTE that is not exclusive
                            (its entry has more than one swap count: fork); a *large*
-                           folio in the swap cache at the entry (split_folio() cannot
-                           split an unmapped swap-cache folio either)
+                           folio in the swap cache at the entry, not split (6.15 to 6.18
+                           and the mm tree after: split_folio() cannot split an unmapped
+                           swap-cache folio either; docs/kernel-paths.md)
 ``-EAGAIN``                the entry's device is going (``trylock_swapoff`` failed,
                            classic family), or the swap-cache folio is locked by another
                            task (the kernel sleeps on it and retries; the model's

@@ -94,8 +94,10 @@ def test_swap_cache_folio_moves_locked_or_eagain(design: str, rng: random.Random
 @pytest.mark.parametrize("design", DESIGNS)
 def test_large_swap_cache_folio_is_ebusy(design: str, rng: random.Random) -> None:
     """A large folio whose write failed stays in the swap cache behind its swap PTEs: the
-    kernel refuses the move with ``-EBUSY`` (it cannot split an unmapped swap-cache folio);
-    once the folio is written and reclaimed the move succeeds."""
+    kernel refuses the move with ``-EBUSY`` and does not split it (6.15 to 6.18 and the mm
+    tree after: ``split_folio`` cannot split an unmapped swap-cache folio either), from its
+    first page or any other; nothing moves, the folio stays whole in the swap cache. Once
+    the folio is written and reclaimed the move succeeds."""
     faults = FaultInjector(seed=0)
     m, t, _src, dst, _want = _setup(design, rng, faults=faults)
     m.sysfs_write("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", "madvise")
@@ -110,7 +112,13 @@ def test_large_swap_cache_folio_is_ebusy(design: str, rng: random.Random) -> Non
     f = m.design.swap_cache_get_folio(e0)  # type: ignore[arg-type]
     if f is None or not f.order:
         pytest.skip(f"{design}: no large folio left in the swap cache")
+    entries = _entries(t, big, 16)
     assert m.uffdio_move(t, dst, big, 16 * PAGE_SIZE) == -Errno.EBUSY
+    assert m.uffdio_move(t, dst + 5 * PAGE_SIZE, big + 5 * PAGE_SIZE, PAGE_SIZE) == \
+        -Errno.EBUSY
+    assert m.uffd_stats.ebusy == 2 and m.uffd_stats.splits == m.uffd_stats.swap == 0
+    assert _entries(t, big, 16) == entries
+    assert m.design.swap_cache_get_folio(e0) is f and f.order == 4  # type: ignore[arg-type]
     m.madvise(t, big, 16 * PAGE_SIZE, MADV_PAGEOUT)
     m.check_invariants()
     assert m.read(t, big, 16 * PAGE_SIZE) == data
