@@ -8,19 +8,30 @@ virtual design has one for the whole system (patch 07). The split is a *key func
 by the design, so the same cache serves both, and each space is one lock identity for the
 contention model.
 
-Each slot holds a :class:`~vswap.kernel.folio.Folio` or a shadow. Shadows are plain ``int``s
-(``pack_shadow``), so an evicted page costs one small int, not an object.
+Each index of a space holds a :class:`~vswap.kernel.folio.Folio`, a shadow or nothing, as
+a slot of the kernel's XArray does. The model keeps the two apart (:class:`SwapCacheSpace`):
+folios, which are few (they are resident: the swap cache holds a folio only until reclaim
+frees it), in a dict by index; shadows, one per swapped-out page, as 8-byte words in arrays
+of :data:`SHADOW_CHUNK` indices (``shadow << 1 | 1``, the kernel's ``xa_mk_value``; 0 is
+NULL), allocated when a chunk gets its first shadow and freed with its last, as the XArray
+allocates and frees its nodes. A swapped-out page so costs the model 8 bytes here, the
+kernel's own 8-byte slot, instead of a dict entry and an int (about 100 bytes).
 
 Invariants (:meth:`SwapCache.check_invariants`):
 
 * A folio of ``nr`` pages at entry ``e`` occupies indices ``e .. e+nr-1`` of its space, and
   nothing else; ``folio.swap == e`` and ``folio.swapcache`` is set.
+* An index holds a folio or a shadow, never both; a chunk's count is its shadows and no
+  chunk or space is kept empty.
 * ``nr_pages`` equals the pages of all folios in the cache (``NR_SWAPCACHE``).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Hashable, Iterator
+
+import numpy as np
 
 from vswap.kernel import sizes
 from vswap.kernel.env import KernelEnv
@@ -32,6 +43,13 @@ from vswap.kernel.types import NO_ENTRY, SwpEntry
 #: Bits of a packed shadow (mm/workingset.c packs memcg id, node, eviction counter).
 _SHADOW_MEMCG_BITS = 16
 
+#: Indices per shadow chunk: a swap cluster's worth (``SWAPFILE_CLUSTER``, the swap table's
+#: unit; a vswap cluster's too), 4 KiB of words.
+SHADOW_CHUNK_SHIFT = 9
+SHADOW_CHUNK = 1 << SHADOW_CHUNK_SHIFT
+_CHUNK_MASK = SHADOW_CHUNK - 1
+_ZERO_CHUNK = bytes(8 * SHADOW_CHUNK)
+
 
 def pack_shadow(memcg_id: int, eviction: int, workingset: bool) -> int:
     """Models: ``pack_shadow()`` (mm/workingset.c): memcg id, eviction age, workingset bit."""
@@ -42,6 +60,89 @@ def unpack_shadow(shadow: int) -> tuple[int, int, bool]:
     """Models: ``unpack_shadow()``: (memcg_id, eviction, workingset)."""
     return ((shadow >> 1) & ((1 << _SHADOW_MEMCG_BITS) - 1),
             shadow >> (_SHADOW_MEMCG_BITS + 1), bool(shadow & 1))
+
+
+def xarray_nodes_of(indices: np.ndarray) -> int:
+    """:func:`vswap.kernel.sizes.xarray_node_count` on an array of indices, without a Python
+    int per index (the count a metadata snapshot takes at a run's peak)."""
+    # np.sort and a mask, not np.unique: that one imports numpy.ma (200 KiB) on first use.
+    idx = np.sort(indices.astype(np.int64, copy=False))
+    if idx.size > 1:
+        idx = idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
+    if not idx.size or (idx.size == 1 and idx[0] == 0):
+        return 0
+    top = int(idx[-1])
+    levels = 1
+    while top >> (sizes.XA_CHUNK_SHIFT * levels):
+        levels += 1
+    nodes = 0
+    for level in range(1, levels + 1):
+        prefixes = idx >> (sizes.XA_CHUNK_SHIFT * level)
+        nodes += 1 + int(np.count_nonzero(prefixes[1:] != prefixes[:-1]))
+    return nodes
+
+
+class SwapCacheSpace:
+    """One address space of the swap cache (one XArray): folios by index, shadow words by
+    chunk. See the module docstring."""
+
+    __slots__ = ("folios", "shadows", "used")
+
+    def __init__(self) -> None:
+        #: Index -> the folio cached there (each index of a large folio).
+        self.folios: dict[int, Folio] = {}
+        #: Chunk (``index >> SHADOW_CHUNK_SHIFT``) -> its words: ``shadow << 1 | 1`` or 0.
+        self.shadows: dict[int, array[int]] = {}
+        #: Chunk -> shadows it holds (the chunk is freed at 0).
+        self.used: dict[int, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.folios) or bool(self.shadows)
+
+    def get_shadow(self, index: int) -> int | None:
+        """The shadow at ``index``, or None."""
+        words = self.shadows.get(index >> SHADOW_CHUNK_SHIFT)
+        if words is None:
+            return None
+        w = words[index & _CHUNK_MASK]
+        return w >> 1 if w else None
+
+    def set_shadow(self, index: int, shadow: int) -> None:
+        """Store ``shadow`` at ``index`` (``xa_mk_value``), allocating its chunk."""
+        c = index >> SHADOW_CHUNK_SHIFT
+        words = self.shadows.get(c)
+        if words is None:
+            words = self.shadows[c] = array("Q", _ZERO_CHUNK)
+            self.used[c] = 0
+        i = index & _CHUNK_MASK
+        if not words[i]:
+            self.used[c] += 1
+        words[i] = shadow << 1 | 1
+
+    def take_shadow(self, index: int) -> int | None:
+        """Clear the shadow at ``index`` and return it (None: there was none); the chunk is
+        freed with its last shadow."""
+        c = index >> SHADOW_CHUNK_SHIFT
+        words = self.shadows.get(c)
+        if words is None:
+            return None
+        i = index & _CHUNK_MASK
+        w = words[i]
+        if not w:
+            return None
+        words[i] = 0
+        left = self.used[c] - 1
+        if left:
+            self.used[c] = left
+        else:
+            del self.shadows[c], self.used[c]
+        return w >> 1
+
+    def shadow_indices(self) -> np.ndarray:
+        """Indices holding a shadow (int64, ascending by chunk)."""
+        parts = [np.flatnonzero(np.frombuffer(words, dtype=np.uint64)).astype(np.int64)
+                 + (c << SHADOW_CHUNK_SHIFT) for c, words in self.shadows.items()]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 class SwapCache:
@@ -57,7 +158,7 @@ class SwapCache:
         self.env = env if env is not None else KernelEnv()
         self.space_of = space_of
         self.index_of = index_of
-        self.spaces: dict[Hashable, dict[int, Folio | int]] = {}
+        self.spaces: dict[Hashable, SwapCacheSpace] = {}
         self.nr_pages = 0
         #: Called with each folio after it left the cache (the cache's reference is gone);
         #: the design points it at ``SwapHooks.swapcache_folio_deleted``.
@@ -68,11 +169,11 @@ class SwapCache:
         """The env's kernel-step hooks: each locked operation names its space's lock."""
         return self.env.tracer
 
-    def _space(self, entry: SwpEntry, *, create: bool) -> dict[int, Folio | int] | None:
+    def _space(self, entry: SwpEntry, *, create: bool) -> SwapCacheSpace | None:
         key = self.space_of(entry)
         space = self.spaces.get(key)
         if space is None and create:
-            space = self.spaces[key] = {}
+            space = self.spaces[key] = SwapCacheSpace()
         return space
 
     def _locked(self, entry: SwpEntry, cost: Cost = Cost.SWAP_CACHE_DELETE) -> Hashable:
@@ -102,13 +203,19 @@ class SwapCache:
         space = self._space(entry, create=True)
         assert space is not None
         base = self.index_of(entry)
-        for i in range(nr):
-            if isinstance(space.get(base + i), Folio):
+        folios = space.folios
+        for i in range(base, base + nr):
+            if i in folios:
                 return -Errno.EEXIST, None
-        old = space.get(base)
-        shadow = old if isinstance(old, int) else None
-        for i in range(nr):
-            space[base + i] = folio
+        shadow = None
+        if space.shadows:
+            # The folio's slots replace whatever shadows they held (xas_store); the first
+            # one's is returned for the refault.
+            shadow = space.take_shadow(base)
+            for i in range(base + 1, base + nr):
+                space.take_shadow(i)
+        for i in range(base, base + nr):
+            folios[i] = folio
         folio.swap = entry
         folio.swapcache = True
         self.nr_pages += nr
@@ -125,13 +232,13 @@ class SwapCache:
         self._locked(entry)
         space = self._space(entry, create=False)
         base = self.index_of(entry)
-        if space is None or space.get(base) is not folio:
+        if space is None or space.folios.get(base) is not folio:
             raise AssertionError(f"__delete_from_swap_cache: {folio!r} not at {entry:#x}")
-        for i in range(folio.nr_pages):
-            if shadow is None:
-                del space[base + i]
-            else:
-                space[base + i] = shadow
+        folios = space.folios
+        for i in range(base, base + folio.nr_pages):
+            del folios[i]
+            if shadow is not None:
+                space.set_shadow(i, shadow)
         if not space:
             del self.spaces[self.space_of(entry)]
         folio.swap = NO_ENTRY
@@ -154,29 +261,27 @@ class SwapCache:
         space = self._space(entry, create=False)
         base = self.index_of(entry)
         for i in range(new.nr_pages):
-            if space is None or space.get(base + i) is not old:
+            if space is None or space.folios.get(base + i) is not old:
                 raise AssertionError(f"__swap_cache_replace_folio: {old!r} not at "
                                      f"{entry + i:#x}")
         assert space is not None
-        for i in range(new.nr_pages):
-            space[base + i] = new
+        for i in range(base, base + new.nr_pages):
+            space.folios[i] = new
 
     def swap_cache_get_folio(self, entry: SwpEntry) -> Folio | None:
         """Models: the lookup half of ``swap_cache_get_folio()`` / ``filemap_get_folio()``."""
         self.tracer.swap_cache_lookup()
-        space = self._space(entry, create=False)
+        space = self.spaces.get(self.space_of(entry))
         if space is None:
             return None
-        v = space.get(self.index_of(entry))
-        return v if isinstance(v, Folio) else None
+        return space.folios.get(self.index_of(entry))
 
     def get_shadow_from_swap_cache(self, entry: SwpEntry) -> int | None:
         """Models: ``get_shadow_from_swap_cache()``."""
-        space = self._space(entry, create=False)
+        space = self.spaces.get(self.space_of(entry))
         if space is None:
             return None
-        v = space.get(self.index_of(entry))
-        return v if isinstance(v, int) else None
+        return space.get_shadow(self.index_of(entry))
 
     def clear_shadow(self, entry: SwpEntry, nr: int = 1) -> int:
         """Drop shadows at ``entry .. entry+nr-1`` (folios stay). Returns shadows cleared.
@@ -189,11 +294,12 @@ class SwapCache:
         if space is None:
             return 0
         self._locked(entry)
+        if not space.shadows:
+            return 0
         base = self.index_of(entry)
         cleared = 0
-        for i in range(nr):
-            if isinstance(space.get(base + i), int):
-                del space[base + i]
+        for i in range(base, base + nr):
+            if space.take_shadow(i) is not None:
                 cleared += 1
         if not space:
             del self.spaces[self.space_of(entry)]
@@ -209,25 +315,31 @@ class SwapCache:
         space = self._space(new, create=True)
         assert space is not None
         self._locked(new, Cost.SWAP_CACHE_INSERT)
-        space.setdefault(self.index_of(new), shadow)
+        index = self.index_of(new)
+        if index not in space.folios and space.get_shadow(index) is None:
+            space.set_shadow(index, shadow)
 
     def folios(self) -> Iterator[Folio]:
         """Every distinct folio in the cache."""
         seen: set[int] = set()
         for space in self.spaces.values():
-            for v in space.values():
-                if isinstance(v, Folio) and id(v) not in seen:
+            for v in space.folios.values():
+                if id(v) not in seen:
                     seen.add(id(v))
                     yield v
 
     def nr_shadows(self) -> int:
         """Shadow entries held (workingset)."""
-        return sum(1 for space in self.spaces.values() for v in space.values()
-                   if isinstance(v, int))
+        return sum(sum(space.used.values()) for space in self.spaces.values())
 
     def metadata_bytes(self) -> int:
         """XArray node bytes of all spaces, from their occupied indices (lib/xarray.c)."""
-        return sum(sizes.xarray_bytes(space.keys()) for space in self.spaces.values())
+        nodes = 0
+        for space in self.spaces.values():
+            folio_idx = np.fromiter(space.folios.keys(), dtype=np.int64,
+                                    count=len(space.folios))
+            nodes += xarray_nodes_of(np.concatenate((folio_idx, space.shadow_indices())))
+        return nodes * sizes.XA_NODE_BYTES
 
     def check_invariants(self) -> None:
         """Raise AssertionError unless the module-docstring invariants hold."""
@@ -238,11 +350,18 @@ class SwapCache:
             assert space is not None
             base = self.index_of(folio.swap)
             for i in range(folio.nr_pages):
-                assert space.get(base + i) is folio, f"{folio!r} missing at index {base + i}"
+                assert space.folios.get(base + i) is folio, (
+                    f"{folio!r} missing at index {base + i}")
             pages += folio.nr_pages
         for space in self.spaces.values():
-            for idx, v in space.items():
-                if isinstance(v, Folio):
-                    base = self.index_of(v.swap)
-                    assert base <= idx < base + v.nr_pages, "folio at a foreign index"
+            assert space, "an empty swap-cache space kept"
+            for idx, v in space.folios.items():
+                base = self.index_of(v.swap)
+                assert base <= idx < base + v.nr_pages, "folio at a foreign index"
+                assert space.get_shadow(idx) is None, f"index {idx} holds a folio and a shadow"
+            assert space.shadows.keys() == space.used.keys(), "shadow chunks without counts"
+            for c, words in space.shadows.items():
+                held = sum(1 for w in words if w)
+                assert held == space.used[c] and held, (
+                    f"shadow chunk {c}: {held} shadows, counted {space.used[c]}")
         assert pages == self.nr_pages, f"NR_SWAPCACHE {self.nr_pages} != {pages}"
