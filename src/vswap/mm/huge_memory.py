@@ -286,9 +286,18 @@ class HugeMemoryMixin(MachineBase):
         Unlike the kernel, zswap having been enabled does not rule it out. A failed read or
         allocation counts ``swpin_fallback`` and tries the next order. Returns None when no
         order applies (the fault goes on as usual), else as ``do_swap_page``.
+
+        Only virtual entries have backends to read run by run: ``vswap-ste``'s direct-mapped
+        entries (its vswap space full, the PTE holds a physical slot as under phase IV) get
+        None, and the fault goes on the kernel's way (``do_swap_page`` / ``alloc_swap_folio``:
+        no large order once zswap was ever enabled, else ``can_swapin_thp``), since phase
+        IV's ``swap_read_folio`` cannot load a large folio from zswap (``zswap_load`` warns).
         """
         design = self.design
         if design.swp_swapcount(entry) != 1:
+            return None
+        is_virtual = getattr(design, "is_vswap_entry", None)
+        if is_virtual is not None and not is_virtual(entry):
             return None
         mm = task.mm
         ptes, folios = mm.pte_table(vpn)

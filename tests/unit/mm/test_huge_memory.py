@@ -94,3 +94,31 @@ def test_mixed_knob_is_a_one_line_error_elsewhere(design: str) -> None:
     with pytest.raises(KernelError, match=rf"^ENOTSUP: mixed_swapin: not available under "
                                           rf"{design}: [^\n]+$"):
         m.sysfs_write(MIXED, "1")
+
+
+def test_ste_direct_mapped_folios_in_zswap_come_back_at_order_0() -> None:
+    # An 8-slot vswap space: no 64 KiB folio fits, so every folio is direct-mapped (the PTE
+    # holds a physical slot, as phase IV) and stored in zswap. mixed_swapin reads virtual
+    # entries' backends only; a direct-mapped range goes the kernel's way (alloc_swap_folio:
+    # no large order once zswap was ever enabled), so each page comes back alone and
+    # zswap_load never sees a large folio (its VM_WARN_ON raises under debug_vm).
+    m = Machine(MachineConfig(ram=32 * MiB, design="vswap-ste", zswap=True,
+                              design_options={"max_vswap_pages": 8},
+                              zswap_params={"compressor": "lz4"}))
+    m.env.debug_vm = True
+    m.swapon(MemSwapStorage(4 * MiB))
+    m.sysfs_write("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", "madvise")
+    t = m.spawn("thp")
+    a = m.mmap(t, NB * PAGE_SIZE)
+    m.madvise(t, a, NB * PAGE_SIZE, MADV_HUGEPAGE)
+    for i in range(NB):
+        m.write(t, a + i * PAGE_SIZE, page(i))
+    m.madvise(t, a, NB * PAGE_SIZE, MADV_PAGEOUT)
+    assert m.thp.stats[4]["swpout"] == 4 and m.vmstat["zswpout"] == NB
+    m.sysfs_write(MIXED, "1")
+    for i in range(NB):
+        assert m.read(t, a + i * PAGE_SIZE, PAGE_SIZE) == page(i), f"page {i}"
+    assert m.thp.stats[4]["swpin"] == m.thp.stats[4]["swpin_fallback"] == 0
+    assert m.design.mixed_swpin == 0  # type: ignore[attr-defined]
+    assert m.vmstat["zswpin"] == NB and not m.env.warnings
+    m.check_invariants()

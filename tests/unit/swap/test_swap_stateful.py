@@ -707,10 +707,20 @@ class LargeFolioKnobs(DesignMachine):
     def mixed_read(self, pick: int) -> None:
         """``mixed_swapin``: a swapped large folio read whole (pinned, as the fault path
         does), run by run from its backends, comes back with its data and leaves every
-        entry as it was; a range that cannot be read whole is refused, not half read."""
+        entry as it was; a range that cannot be read whole is refused, not half read.
+
+        Only the ranges the fault path (``swapin_mixed_thp``) reads this way: virtual
+        entries passing ``can_swapin_thp`` (one swap count each, none in the swap cache).
+        ``vswap-ste``'s direct-mapped entries (its vswap space full) go the kernel's way
+        there, which never reads a large folio over zswap-held pages (``alloc_swap_folio``
+        bails once zswap was enabled): such a read is no path of the model."""
         big = self._large_swapped()
         p = self.pages[big[pick % len(big)]]
         e, nr = SwpEntry(p.entry), 1 << p.order
+        is_virtual = getattr(self.d, "is_vswap_entry", None)
+        if (is_virtual is not None and not is_virtual(e)) or not self.d.can_swapin_thp(e, nr):
+            event("mixed read: not a mixed-swapin range")
+            return
         if self.d.swapcache_prepare(e, nr):
             return
         f = Folio(p.order, memcg_id=p.memcg_id)
@@ -763,8 +773,9 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "vswap-static": {"max_vswap": 255, "cluster_shift": 2},
     "vswap-dynamic": {"max_vswap": 255, "cluster_shift": 2},
     "vswap-v6": {"cluster_shift": 2},
-    # A small vswap space, so that its direct-mapped fallback is exercised too.
-    "vswap-ste": {"max_vswap_pages": 24},
+    # A small vswap space (8 slots: it fills within a few swap-outs), so that its
+    # direct-mapped fallback, and large folios direct-mapped over zswap, are exercised too.
+    "vswap-ste": {"max_vswap_pages": 8},
 }
 #: Design-specific rule and invariant mixins.
 EXTRAS: dict[str, tuple[type[DesignMachine], ...]] = {
