@@ -24,6 +24,7 @@ VM_EVENTS: dict[str, str] = {
     "pgsteal_anon": "anonymous pages reclaimed",
     "pgrefill": "active pages scanned for deactivation (shrink_active_list)",
     "pgactivate": "pages moved to the active list",
+    "pgrotated": "written-back pages rotated to the inactive list's tail for reclaim",
     "pgdeactivate": "pages moved to the inactive list",
     "workingset_refault_anon": "anon refaults of recently evicted pages (shadow entries)",
     "workingset_activate_anon": "anon refaults activated immediately",

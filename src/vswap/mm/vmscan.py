@@ -25,8 +25,13 @@ the anon half of mm/workingset.c (shadow entries, refault distance).
 * ``shrink_slab`` is the zswap shrinker (``zswap_shrinker_count`` / ``_scan``), scanned
   per memcg with the kernel's ``(freeable >> priority) * 4 / seeks`` pressure.
 
-Simplification: reclaim is synchronous (a write-out completes before ``swap_writepage``
-returns), so there is no ``PG_reclaim`` rotation and no writeback throttling.
+Writeback: a write-out completes before ``swap_writepage`` returns, but a folio written
+to a device whose bios complete asynchronously (a swap file or disk: not
+``SWP_SYNCHRONOUS_IO``, not zswap, not a zero page) is kept as the kernel keeps it, still
+under writeback when ``pageout()`` returns: clean in the swap cache, back on the inactive
+list and rotated to its tail (``PG_reclaim``, ``folio_rotate_reclaimable``), freed without
+I/O by the next scan. So ``MADV_PAGEOUT`` leaves the pages it wrote to a swap file in the
+swap cache until reclaim needs the memory. There is no writeback throttling.
 
 Idealised reclaim (``--reclaim lru|fifo|clock``, :meth:`VmscanMixin.set_reclaim_policy`): for
 studies and for the cross-check against libCacheSim, an exact replacement policy replaces the
@@ -416,6 +421,7 @@ class VmscanMixin(MachineBase):
                 if folio.mm_written:
                     self.oracle_record_folio(folio)
                 order = folio.order
+                design.async_writeback = None
                 ret = design.swap_writepage(folio)
                 if ret:
                     # AOP_WRITEPAGE_ACTIVATE: kept dirty (zswap refused, writeback disabled).
@@ -429,6 +435,13 @@ class VmscanMixin(MachineBase):
                     self.count_mthp_stat(order, "swpout")
                 if folio.swapcache:
                     self.nr_swapout_pages += folio.nr_pages
+                if design.async_writeback is folio and self.exact_reclaim is None:
+                    # PAGE_SUCCESS with the folio under writeback (an asynchronous bio):
+                    # keep it, clean, in the swap cache; its completion rotates it.
+                    design.async_writeback = None
+                    self.folio_putback_lru(folio)
+                    self.folio_rotate_reclaimable(folio)
+                    continue
                 if folio.writeback or folio.dirty or not folio.folio_trylock():
                     self.folio_putback_lru(folio)
                     continue
@@ -445,6 +458,23 @@ class VmscanMixin(MachineBase):
             reclaimed += folio.nr_pages
             self.free_folio(folio)
         return reclaimed
+
+    def folio_rotate_reclaimable(self, folio: Folio) -> None:
+        """Writeback of a folio ``pageout()`` wrote to an asynchronous device ended.
+
+        Models: ``folio_end_writeback()`` of a folio with ``PG_reclaim`` (set by
+        ``pageout()``), which calls ``folio_rotate_reclaimable()``: an inactive folio back on
+        the LRU moves to the tail of its list (``lru_move_tail``, ``pgrotated``), where the
+        next scan finds it clean and frees it without I/O. The model's write is complete
+        when ``swap_writepage`` returns; the kernel's bio completes after the caller put the
+        folio back (``move_folios_to_lru``, ``folio_putback_lru``), so the rotation follows
+        the putback. An active or isolated folio is left where it is.
+        """
+        if not folio.lru or folio.active or not folio.swapcache:
+            return
+        lruvec = self.lruvecs[folio.memcg_id]
+        lruvec.inactive.move_to_end(folio, last=False)
+        self.count_event("pgrotated", folio.nr_pages, folio.memcg_id)
 
     def _activate_locked(self, folio: Folio) -> None:
         """The ``activate_locked`` exit: back onto the active list (``pgactivate``)."""

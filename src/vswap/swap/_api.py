@@ -139,6 +139,11 @@ class SwapDesign(Protocol):
     def zswap(self) -> Zswap | None:
         """The ``Zswap`` in front of the devices; None until :meth:`attach_zswap`."""
 
+    #: The folio last written to a device that completes bios asynchronously (not
+    #: ``SWP_SYNCHRONOUS_IO``), set by the write, cleared by reclaim: in the kernel it is
+    #: still under writeback when ``pageout()`` returns (``SwapDesignBase.async_writeback``).
+    async_writeback: Folio | None
+
     @property
     def unuse_updates_readahead(self) -> bool:
         """Does swapoff's swap-cache lookup count readahead hits and move the VMA's

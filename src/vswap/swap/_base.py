@@ -32,7 +32,7 @@ from vswap.kernel.types import (
 from vswap.kernel.vmstat import VmStat
 from vswap.swap._api import AOP_WRITEPAGE_ACTIVATE, SwapHooks, SwapoffResult
 from vswap.swap.swap_state import SwapCache
-from vswap.swap.swapfile import SwapDevices, SwapInfo
+from vswap.swap.swapfile import SWP_SYNCHRONOUS_IO, SwapDevices, SwapInfo
 
 if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
@@ -86,6 +86,13 @@ class SwapDesignBase(abc.ABC):
         #: "Read-error on swap-device" (``end_swap_bio_write`` / ``end_swap_bio_read``).
         self.io_write_errors = 0
         self.io_read_errors = 0
+        #: The folio last written to a device whose bios complete asynchronously (not
+        #: ``SWP_SYNCHRONOUS_IO``: a swap file or disk, not zram or pmem). The model's write
+        #: is done when :meth:`device_write` returns, but in the kernel such a folio is
+        #: still under writeback when ``pageout()`` returns, so ``shrink_folio_list()``
+        #: keeps it in the swap cache (``PAGE_SUCCESS`` + ``folio_test_writeback``) until a
+        #: later pass finds it clean; reclaim reads (and clears) this to do the same.
+        self.async_writeback: Folio | None = None
         self._pm_suspended_storage = False
 
     @property
@@ -180,6 +187,9 @@ class SwapDesignBase(abc.ABC):
         self.io_writes += nr
         self.tracer.device_io(si.name, "write", nr * PAGE_SIZE)
         self.count_event("pswpout", nr, folio.memcg_id)
+        if not si.flags & SWP_SYNCHRONOUS_IO:
+            # swap_writepage_bdev_async(): the bio completes later (end_swap_bio_write).
+            self.async_writeback = folio
         if folio.order == HPAGE_PMD_ORDER:
             self.count_event("thp_swpout", 1, folio.memcg_id)
 

@@ -28,7 +28,7 @@ from vswap.kernel.types import (
     swp_slot_offset,
     swp_slot_type,
 )
-from vswap.swap.swapfile import SWAP_MAP_ALLOCATED
+from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, SWP_SYNCHRONOUS_IO
 
 if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
@@ -103,6 +103,7 @@ def scatter_write(d: SwapDesignBase, folio: Folio, slots: list[int]) -> int:
     nr = folio.nr_pages
     st = folio.stride  # PAGE_SIZE, or a token in compact mode
     failed = d.faults.fail("device_write")
+    asynchronous = False
     for s, i, n in runs:
         si = d.devices.swap_type_to_swap_info(swp_slot_type(SwpSlot(s)))
         assert si is not None
@@ -110,11 +111,14 @@ def scatter_write(d: SwapDesignBase, folio: Folio, slots: list[int]) -> int:
             si.storage.write_pages(swp_slot_offset(SwpSlot(s)),
                                    folio.data[i * st:(i + n) * st])
         d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
+        asynchronous = asynchronous or not si.flags & SWP_SYNCHRONOUS_IO
     if failed:
         d.io_write_errors += nr
         folio.dirty = True
     d.io_writes += nr
     d.count_event("pswpout", nr, folio.memcg_id)
+    if asynchronous:
+        d.async_writeback = folio  # a bio still in flight (SwapDesignBase.async_writeback)
     if folio.order == HPAGE_PMD_ORDER:
         d.count_event("thp_swpout", 1, folio.memcg_id)
     return len(runs)

@@ -5,7 +5,9 @@ Models: stress-ng's pageswap stressor: each worker maps pages one at a time, sto
 ``page_info`` record at the start of each (its own address, the previous page's address,
 the size: a linked list through the pages; the rest of the page stays zero), pages each out
 with ``madvise(MADV_PAGEOUT)``, then walks the list back from the newest page, checking each
-record (which swaps it in), and unmaps it. One page through this cycle is one bogo op.
+record (which swaps it in, or on a swap file finds it still in the swap cache: the kernel
+keeps a folio written there until reclaim needs it, see vswap.mm.vmscan), and unmaps it.
+One page through this cycle is one bogo op.
 ``--pageswap-ops M`` stops after M bogo ops in all (split evenly over the workers); each
 round handles up to :data:`ROUND_PAGES` pages. The pages are almost all zeros but not zero
 pages, so they go to zswap or the device, never the zero map.
