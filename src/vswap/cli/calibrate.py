@@ -42,7 +42,7 @@ from typing import Any
 
 from vswap.errors import ConfigError
 from vswap.kernel.errors import DataLossError
-from vswap.sim.costs import DEFAULT_COSTS, PAGE_SIZE
+from vswap.sim.costs import BUILTIN_COSTS, DEFAULT_COSTS, PAGE_SIZE
 
 __all__ = ["calibrate", "register"]
 
@@ -82,6 +82,9 @@ def register(subparsers: Any) -> None:
     h.add_argument("--no-model", action="store_true",
                    help="with --host: host runs only; --json keeps the samples for "
                         "--from-samples FILE --remodel")
+    h.add_argument("--design", default=None, metavar="NAME",
+                   help="the model design of the fit's model side (default swap-table-p1, "
+                        "the model of what 6.18 runs)")
     h.add_argument("--cpus", default=None, metavar="LIST",
                    help="with --host: the CPU set the host runs use (default: every CPU "
                         "this process may use)")
@@ -327,6 +330,13 @@ def _main_host(args: argparse.Namespace) -> int:
     if args.no_model and (args.from_samples or not args.host or not args.json):
         raise ConfigError("--no-model needs --host and --json FILE (and no --from-samples)")
     scale = _model_scale(args.model_scale)
+    design = args.design or cal.MODEL_DESIGN
+    if args.design is not None:
+        from vswap.swap import DESIGNS
+
+        if args.design not in DESIGNS:
+            raise ConfigError(f"--design {args.design}: unknown design (known: "
+                              f"{', '.join(DESIGNS)})")
     if args.from_samples:
         data = json.loads(Path(args.from_samples).read_text())
         samples = [cal.SpecSample(**s) for s in data["fit"]["samples"]]
@@ -336,9 +346,11 @@ def _main_host(args: argparse.Namespace) -> int:
             samples = [s for s in samples if s.spec in wanted]
             note = f"{note}; refit on {', '.join(s.spec for s in samples)}"
         if args.remodel:
-            samples = [cal.model_sample(s, scale, lambda line: print(line, flush=True))
+            samples = [cal.model_sample(s, scale, lambda line: print(line, flush=True),
+                                        design=design)
                        for s in samples]
-            note = (f"{note.split('; the model ')[0]}; the model (classic) at "
+            note = (f"{note.split('; the model ')[0]}; the model ({design}, cgroup "
+                    f"v{samples[0].model_cgroup_version if samples else '?'}) at "
                     f"{args.model_scale} of the size")
         kernel, host = data["provenance"]["kernel"], data["provenance"]["host"]
         date = data["provenance"].get("date")
@@ -372,12 +384,12 @@ def _main_host(args: argparse.Namespace) -> int:
         samples = cal.run_specs(specs, size=size, repeats=args.runs,
                                 model_scale=None if args.no_model else scale,
                                 progress=lambda line: print(line, flush=True), done=done,
-                                on_sample=keep, cpus=cpus)
+                                on_sample=keep, cpus=cpus, design=design)
         kernel, host = cal.host_identity()
         note = (f"{len(specs)} specs ({', '.join(s.name for s in specs)}) at "
                 f"{args.size} in a limit of half of it, {args.runs} host runs each on CPUs "
                 f"{','.join(map(str, cpus))} (median sys of the workload plus kswapd); the "
-                f"model (classic) at {args.model_scale} of the size")
+                f"model ({design}) at {args.model_scale} of the size")
         date = None
         if args.no_model:
             prov = {"method": "calibrated", "kernel": kernel, "host": host,
@@ -429,7 +441,7 @@ def _print_fit(result: Any) -> None:
                     "entries)")
     for col in ("parameter", "scale", "entries (ns: built-in -> fitted)", "stands for"):
         t.add_column(col)
-    base = DEFAULT_COSTS
+    base = BUILTIN_COSTS
     for p, (names, what) in PARAMETERS.items():
         if not result.identified[p]:
             t.add_row(p, "-", "not charged by any spec: kept", what)

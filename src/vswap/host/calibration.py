@@ -37,8 +37,10 @@ than the kernel) can be seen. Nothing is fitted to the RFC's ratios.
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,10 +49,11 @@ import numpy as np
 
 from vswap.errors import ConfigError
 from vswap.kernel.types import PAGE_SIZE
-from vswap.sim.costs import DEFAULT_COSTS, CostTable
+from vswap.sim.costs import BUILTIN_COSTS, CostTable
 
-__all__ = ["CAL_SPECS", "PARAMETERS", "CalSpec", "Fit", "SpecSample", "cost_file", "fit",
-           "model_sample", "nnls", "spec_named", "swapped_pages"]
+__all__ = ["CAL_SPECS", "MODEL_DESIGN", "PARAMETERS", "CalSpec", "Fit", "SpecSample",
+           "cost_file", "fit", "host_cgroup_version", "model_sample", "nnls", "spec_named",
+           "swapped_pages"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,11 @@ class CalSpec:
 
     def command(self, size: int) -> str:
         return self.workload.format(size=f"{size // 1024}K")
+
+    def device_spec(self, size: int) -> str:
+        """The swap device, ``{size}`` in it replaced by the data size (swapoff's device
+        is as large as the data, so half of it fills at ``--fill 0.5``)."""
+        return self.device.format(size=f"{size // 1024}K")
 
     def memory_max(self, size: int) -> int | None:
         if self.limit is None:
@@ -93,6 +101,17 @@ CAL_SPECS: tuple[CalSpec, ...] = (
             device="zram:1G,comp=lzo"),
     CalSpec("zram-lz4", "pattern --size {size} --content text", "zram, lz4",
             device="zram:1G,comp=lz4"),
+    CalSpec("zswap-lzo-random", "pattern --size {size} --content random",
+            "zswap, lzo on incompressible pages (stored as they are by 6.18)", zswap="lzo"),
+    CalSpec("zram-lz4-random", "pattern --size {size} --content random",
+            "zram, lz4 on incompressible pages (stored as they are)",
+            device="zram:1G,comp=lz4"),
+    CalSpec("swapoff-file", "swapoff --fill 0.5 --tasks 4 --unrelated {size}",
+            "swapoff of a swap file half full, four tasks alive", device="file:{size}"),
+    CalSpec("swapoff-zswap", "swapoff --fill 0.5 --tasks 4 --unrelated {size}",
+            "swapoff with the pages in zswap (lzo)", device="file:{size}", zswap="lzo"),
+    CalSpec("swapoff-zram", "swapoff --fill 0.5 --tasks 4 --unrelated {size}",
+            "swapoff of a zram device (lz4)", device="zram:{size},comp=lz4"),
 )
 
 #: Fitted parameters: name -> the cost entries it scales together (and what it stands for).
@@ -109,7 +128,18 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], str]] = {
     "lzo": (("compress_lzo", "decompress_lzo"), "lzo compression and decompression"),
     "deflate": (("compress_deflate", "decompress_deflate"), "deflate"),
     "lz4": (("compress_lz4", "decompress_lz4"), "lz4"),
+    "lzo_poor": (("compress_poor_lzo",), "lzo compression of a page it cannot shrink "
+                                         "(6.18's zswap then stores the page as it is)"),
+    "lz4_poor": (("compress_poor_lz4",), "lz4 compression of a page it cannot shrink "
+                                         "(zram then stores it as a huge page)"),
+    "swapoff_walk": (("pte_walk_per_pte",), "swapoff's page-table walk per PTE "
+                                            "(unuse_pte_range)"),
 }
+
+#: The model design the calibration runs by default: the model of what the host kernel
+#: (6.18) runs, swap table phase I.
+MODEL_DESIGN = "swap-table-p1"
+
 
 #: Weight of the pull of each fitted scale toward 1, against squared relative residuals:
 #: 1e-3 lets a 3% better fit of one spec move a scale by 1.
@@ -137,6 +167,14 @@ class SpecSample:
     host_vmstat: dict[str, int] = field(default_factory=dict)
     model_vmstat: dict[str, int] = field(default_factory=dict)
     pages: int = 0
+    #: The 1-minute load average at the end of each host run (the machine is shared).
+    host_loadavg: list[float] = field(default_factory=list)
+    #: The ``swapoff`` call's own times of each host run of a swapoff spec (``real_s``,
+    #: ``sys_s``): the swapoff time ratios between setups (docs/fidelity.md).
+    host_swapoff: list[dict[str, float]] = field(default_factory=list)
+    #: The model design and cgroup version of the model side.
+    model_design: str = "classic"
+    model_cgroup_version: int = 2
 
     @property
     def host_s(self) -> float:
@@ -193,7 +231,7 @@ class Fit:
     identified: dict[str, bool]
     rows: list[dict[str, Any]]
 
-    def entries(self, base: CostTable = DEFAULT_COSTS) -> dict[str, int]:
+    def entries(self, base: CostTable = BUILTIN_COSTS) -> dict[str, int]:
         """The fitted entries (those of identified parameters)."""
         out: dict[str, int] = {}
         for p, ok in self.identified.items():
@@ -203,7 +241,7 @@ class Fit:
         return out
 
 
-def fit(samples: Sequence[SpecSample], base: CostTable = DEFAULT_COSTS) -> Fit:
+def fit(samples: Sequence[SpecSample], base: CostTable = BUILTIN_COSTS) -> Fit:
     """Fit the group scales of :data:`PARAMETERS` so the model's sys time at the fitted
     table matches the host's over ``samples`` (least squares on relative error, so a long
     run does not outweigh a short one; non-negative scales).
@@ -268,7 +306,7 @@ def fit(samples: Sequence[SpecSample], base: CostTable = DEFAULT_COSTS) -> Fit:
 
 
 def cost_file(result: Fit, *, kernel: str, host: str, note: str,
-              base: CostTable = DEFAULT_COSTS,
+              base: CostTable = BUILTIN_COSTS,
               date: str | None = None) -> dict[str, Any]:
     """The ``vswap-costs`` version 1 file of a fit (docs/costs.md), with the fit's record."""
     entries = result.entries(base)
@@ -302,10 +340,11 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int,
               progress: Callable[[str], None] = print,
               done: Sequence[SpecSample] = (),
               on_sample: Callable[[list[SpecSample]], None] | None = None,
-              cpus: Sequence[int] | None = None) -> list[SpecSample]:
+              cpus: Sequence[int] | None = None,
+              design: str = MODEL_DESIGN) -> list[SpecSample]:
     """Run each spec ``repeats`` times on the host (on ``cpus``, default every CPU this
-    process may use) and once on the model (classic, at ``model_scale`` of ``size``; None:
-    host only, the samples get their model side from :func:`model_sample` later); the
+    process may use) and once on the model (``design``, at ``model_scale`` of ``size``;
+    None: host only, the samples get their model side from :func:`model_sample` later); the
     samples :func:`fit` takes. Specs with a sample in ``done`` (an interrupted
     calibration's) are not run again; ``on_sample`` is called with the samples so far after
     each spec.
@@ -323,27 +362,54 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int,
         if any(s.spec == spec.name for s in samples):
             progress(f"{spec.name}: reusing the sample of an earlier run")
             continue
-        dev = parse_device_spec(spec.device)
+        dev = parse_device_spec(spec.device_spec(size))
         assert dev is not None
         sys_s = []
-        vm: dict[str, int] = {}
+        load: list[float] = []
+        offs: list[dict[str, float]] = []
+        vms: list[dict[str, int]] = []
         for i in range(repeats):
-            r = run_host(HostRunConfig(workload=spec.command(size),
-                                       memory_max=spec.memory_max(size), swap_devices=[dev],
-                                       zswap=spec.zswap, cpus=list(cpu_set)))
+            cfg = HostRunConfig(workload=spec.command(size), memory_max=spec.memory_max(size),
+                                swap_devices=[dev], zswap=spec.zswap, cpus=list(cpu_set))
+            r = _run_host_waiting(run_host, cfg, progress)
             kswapd = float(r.kernel_stats.get("kswapd", {}).get("stime_s", 0.0))
             sys_s.append(r.metrics.sys_s + kswapd)
-            vm = {k: int(v) for k, v in r.vmstat.items()}
+            load.append(round(os.getloadavg()[0], 2))
+            if r.swapoff:
+                offs.append({k: float(r.swapoff[k]) for k in ("real_s", "sys_s")})
+            vms.append({k: int(v) for k, v in r.vmstat.items()})
             progress(f"host {spec.name} {i + 1}/{repeats}: sys {sys_s[-1]:.3f} s "
                      f"(workload {r.metrics.sys_s:.3f}, kswapd {kswapd:.3f}), "
-                     f"{swapped_pages(vm):,} pages swapped")
-        sample = SpecSample(spec.name, sys_s, {}, 0.0, vm, {}, size // PAGE_SIZE)
+                     f"{swapped_pages(vms[-1]):,} pages swapped, load {load[-1]:.2f}")
+        # The counters of the run whose sys time is the median (an odd count: that run).
+        order = sorted(range(len(sys_s)), key=lambda j: sys_s[j])
+        vm = vms[order[len(order) // 2]]
+        sample = SpecSample(spec.name, sys_s, {}, 0.0, vm, {}, size // PAGE_SIZE,
+                            host_loadavg=load, host_swapoff=offs)
         if model_scale is not None:
-            sample = model_sample(sample, model_scale, progress)
+            sample = model_sample(sample, model_scale, progress, design=design)
         samples.append(sample)
         if on_sample is not None:
             on_sample(samples)
     return samples
+
+
+def _run_host_waiting(run_host: Callable[[Any], Any], cfg: Any,
+                      progress: Callable[[str], None], wait_s: float = 1800.0) -> Any:
+    """``run_host(cfg)``, waiting (up to ``wait_s``) while another vswap host run holds the
+    machine: host runs are serialised by the state file (vswap.host.state), and two at
+    once would also mix their /proc/vmstat deltas."""
+    from vswap.host.state import HostError
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return run_host(cfg)
+        except HostError as exc:
+            if "another vswap host run" not in str(exc) or time.monotonic() > deadline:
+                raise
+            progress(f"waiting: {exc}")
+            time.sleep(5.0)
 
 
 def spec_named(name: str) -> CalSpec:
@@ -360,13 +426,16 @@ def spec_named(name: str) -> CalSpec:
 
 
 def model_sample(sample: SpecSample, model_scale: float,
-                 progress: Callable[[str], None] = print) -> SpecSample:
+                 progress: Callable[[str], None] = print, *,
+                 design: str = MODEL_DESIGN, cgroup_version: int | None = None) -> SpecSample:
     """``sample`` with its model side (tally, unpriced time, counters) made again: the
-    spec runs once on the model's ``classic`` at ``model_scale`` of the host's size
-    (``sample.pages``) with a :class:`~vswap.run.charge.TallyingRecorder`, scaled back to
-    the host's size, on a machine with this host's RAM (zswap's pool limit is a share of
-    it). The host side is kept as measured, so a model change is re-fitted without
-    running the host again.
+    spec runs once on the model's ``design`` (default :data:`MODEL_DESIGN`) at
+    ``model_scale`` of the host's size (``sample.pages``) with a
+    :class:`~vswap.run.charge.TallyingRecorder`, scaled back to the host's size, on a
+    machine with this host's RAM (zswap's pool limit is a share of it) and its cgroup
+    version (``cgroup_version``, default this host's memory hierarchy: on v1 the kernel
+    does not charge zswap's pool, docs/zswap.md). The host side is kept as measured, so a
+    model change is re-fitted without running the host again.
     """
     from vswap.host.runner import host_ram
     from vswap.run.charge import TallyingRecorder
@@ -377,8 +446,10 @@ def model_sample(sample: SpecSample, model_scale: float,
     msize = max(int(size * model_scale), 1 << 20)
     msize -= msize % PAGE_SIZE
     factor = size / msize
-    dev = parse_device_spec(spec.device)
+    dev = parse_device_spec(spec.device_spec(msize))
     assert dev is not None
+    if cgroup_version is None:
+        cgroup_version = host_cgroup_version()
     made: list[TallyingRecorder] = []
 
     class _Recorder(TallyingRecorder):
@@ -386,20 +457,38 @@ def model_sample(sample: SpecSample, model_scale: float,
             super().__init__(*args)
             made.append(self)
 
-    m = run_workload(RunConfig(design="classic", workload=spec.command(msize),
+    # The built-in table: the fit's tallies do not depend on the costs, but the
+    # unpriced time (spin, zram's device time) is taken at the table the fit scales.
+    m = run_workload(RunConfig(design=design, workload=spec.command(msize),
                                memory_max=spec.memory_max(msize), swap_devices=[dev],
                                zswap=spec.zswap, cpus=2, recorder_class=_Recorder,
-                               ram=host_ram() or None))
+                               ram=host_ram() or None, cgroup_version=cgroup_version,
+                               costs=BUILTIN_COSTS))
     rec = made[-1]
     # Signed: spin and zram's modelled device time are charged but unpriced; steps
     # tallied after a task's last charge are priced but never charged.
     unpriced = m.metrics.sys_s - rec.priced_ns() / 1e9
     mvm = {k: round(int(v) * factor) for k, v in m.vmstat.items()}
-    progress(f"model {spec.name} (1/{factor:g} size): sys {m.metrics.sys_s * factor:.3f} s "
-             f"at host size, {swapped_pages(mvm):,} pages swapped")
+    progress(f"model {spec.name} ({design}, cgroup v{cgroup_version}, 1/{factor:g} size): "
+             f"sys {m.metrics.sys_s * factor:.3f} s at host size, {swapped_pages(mvm):,} "
+             "pages swapped")
     return SpecSample(sample.spec, list(sample.host_sys_s),
                       {k: v * factor for k, v in rec.tally.items()}, unpriced * factor,
-                      dict(sample.host_vmstat), mvm, sample.pages)
+                      dict(sample.host_vmstat), mvm, sample.pages,
+                      host_loadavg=list(sample.host_loadavg),
+                      host_swapoff=list(sample.host_swapoff), model_design=design,
+                      model_cgroup_version=cgroup_version)
+
+
+def host_cgroup_version() -> int:
+    """The version of this host's memory cgroup hierarchy (2 when none is found)."""
+    from vswap.host.cgroup import find_memory_hierarchy
+    from vswap.host.state import HostError
+
+    try:
+        return int(find_memory_hierarchy()[0])
+    except HostError:
+        return 2
 
 
 def host_identity() -> tuple[str, str]:
@@ -411,7 +500,5 @@ def host_identity() -> tuple[str, str]:
                         if line.startswith("model name")), "")
     except OSError:  # pragma: no cover - not Linux
         pass
-    import os
-
     ncpu = os.cpu_count() or 1
     return platform.release(), f"{platform.node()} ({ncpu} x {cpu or platform.machine()})"

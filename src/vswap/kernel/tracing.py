@@ -119,8 +119,9 @@ class KernelTracer:
         """A read or write of ``nbytes`` was submitted to swap device ``device``."""
 
     # -- zswap -------------------------------------------------------------------------------
-    def compress(self, algo: str, nbytes: int) -> None:
-        """zswap compressed ``nbytes`` with ``algo`` and allocated the object."""
+    def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
+        """zswap (or zram) compressed ``nbytes`` with ``algo`` and allocated the object;
+        ``poor``: the output was no smaller than the page (incompressible input)."""
 
     def decompress(self, algo: str, nbytes: int) -> None:
         """zswap decompressed to ``nbytes`` with ``algo``."""

@@ -178,10 +178,12 @@ class StepRecorder(KernelTracer):
         self.steps.append((IO, device, op, nbytes))
 
     # -- zswap ---------------------------------------------------------------------------------
-    def compress(self, algo: str, nbytes: int) -> None:
-        ns = self._comp.get(algo)
+    def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
+        key = algo + "!" if poor else algo
+        ns = self._comp.get(key)
         if ns is None:
-            ns = self._comp[algo] = self.costs.compress_ns(algo) + self.costs.zsmalloc_alloc
+            ns = self._comp[key] = (self.costs.compress_ns(algo, poor=poor)
+                                    + self.costs.zsmalloc_alloc)
         self.ns += ns
         self._count("compress")
 
@@ -286,9 +288,9 @@ class TallyingRecorder(StepRecorder):
             self._t("io_submit")
             self._t("io_complete")
 
-    def compress(self, algo: str, nbytes: int) -> None:
-        super().compress(algo, nbytes)
-        self._t("compress_" + algo.replace("-", "_"))
+    def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
+        super().compress(algo, nbytes, poor)
+        self._t(("compress_poor_" if poor else "compress_") + algo.replace("-", "_"))
         self._t("zsmalloc_alloc")
 
     def decompress(self, algo: str, nbytes: int) -> None:

@@ -315,7 +315,6 @@ class ZramStorage:
             self.same_pages += 1
             self.pages_stored += 1
             return
-        self.tracer.compress(self.comp_algorithm, PAGE_SIZE)
         if compact:
             # The object is the page's token; its size is the real compressor's output.
             clen = compressed_len(self.compressor.name, self.compressor.compress, tok)
@@ -323,9 +322,13 @@ class ZramStorage:
             obj, objlen = bytes(data), PAGE_SIZE if huge else clen
         else:
             comp = self.compressor.compress(data)
-            huge = len(comp) >= self.huge_class_size
+            clen = len(comp)
+            huge = clen >= self.huge_class_size
             obj = bytes(data) if huge else comp
             objlen = len(obj)
+        # Priced after the fact: the compressor's time depends on whether the page
+        # compressed at all (CostTable.compress_poor_*).
+        self.tracer.compress(self.comp_algorithm, PAGE_SIZE, clen >= PAGE_SIZE)
         h = self.pool.zs_malloc(objlen)
         if not self.zram_can_store_page():
             self.pool.zs_free(h)

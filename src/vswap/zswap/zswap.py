@@ -567,7 +567,9 @@ class Zswap:
         except Exception:  # a library failure is the crypto layer returning an error
             dst, failed = page, True
             dlen = PAGE_SIZE if compact else len(dst)
-        self.tracer.compress(comp.name, PAGE_SIZE)
+        # Priced after the fact: the compressor's time depends on whether the page
+        # compressed at all (CostTable.compress_poor_*).
+        self.tracer.compress(comp.name, PAGE_SIZE, failed or dlen >= PAGE_SIZE)
         if (failed or not dlen) and not self.store_incompressible:
             self._reject_compress_fail += 1  # v6.14; a long output fails zs_malloc below
             return False

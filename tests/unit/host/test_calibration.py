@@ -19,12 +19,14 @@ from vswap.host.calibration import (
     SpecSample,
     cost_file,
     fit,
+    host_cgroup_version,
     nnls,
+    spec_named,
     swapped_pages,
 )
 from vswap.run.charge import StepRecorder, TallyingRecorder
 from vswap.run.context import RunConfig, run_workload
-from vswap.sim.costs import DEFAULT_COSTS
+from vswap.sim.costs import BUILTIN_COSTS
 
 # Tallies of eight made-up specs (entries charged per run), each leaning on different
 # parameters, as the real specs do: no swap, swap file, swap-out only, MADV_PAGEOUT, zram
@@ -58,7 +60,7 @@ def _true_sys(tally: dict[str, float]) -> float:
     ns = 0.0
     for name, n in tally.items():
         scale = next((s for p, s in _TRUE_SCALES.items() if name in PARAMETERS[p][0]), 1.0)
-        ns += n * getattr(DEFAULT_COSTS, name) * scale
+        ns += n * getattr(BUILTIN_COSTS, name) * scale
     return ns / 1e9
 
 
@@ -82,8 +84,8 @@ def test_fit_recovers_known_scales_with_zero_residuals() -> None:
         assert abs(row["residual"]) < 0.005, row
         assert row["spread"] == pytest.approx(0.05)
     # Fitted entries are the built-in ones times the scale; unfitted ones are kept.
-    assert f.costs.fault_entry_exit == round(DEFAULT_COSTS.fault_entry_exit * f.scales["fault"])
-    assert f.costs.compress_deflate == DEFAULT_COSTS.compress_deflate
+    assert f.costs.fault_entry_exit == round(BUILTIN_COSTS.fault_entry_exit * f.scales["fault"])
+    assert f.costs.compress_deflate == BUILTIN_COSTS.compress_deflate
     assert "compress_deflate" not in f.entries()
 
 
@@ -164,8 +166,11 @@ def test_tallying_recorder_prices_what_it_charges() -> None:
     assert tallied.metrics.real_s == plain.metrics.real_s
     assert tallied.vmstat == plain.vmstat and tallied.kernel_steps == plain.kernel_steps
     rec = made[-1]
-    assert rec.tally["compress_lzo"] == plain.vmstat["zswpout"] + \
-        plain.kernel_stats["zswap"].get("reject_compress_poor", 0)
+    # v6.14 (classic) rejects the random third: compressed, but priced as a page lzo could
+    # not shrink (compress_poor_lzo), and not stored.
+    assert rec.tally["compress_lzo"] == plain.vmstat["zswpout"]
+    assert rec.tally["compress_poor_lzo"] == \
+        plain.kernel_stats["zswap"]["reject_compress_poor"] > 0
     assert rec.tally["decompress_lzo"] == plain.vmstat["zswpin"]
     # Swapping, the tally holds a little more than the run charged (about 1%: steps
     # recorded after the task's last charge, at exit, are tallied but not charged).
@@ -219,7 +224,7 @@ def test_the_shipped_calibration_loads_with_its_provenance() -> None:
     samples = [SpecSample(**s) for s in data["fit"]["samples"]]
     assert fit(samples).entries() == data["costs"]
     builtin, bprov = load_cost_file(BUILTIN)
-    assert builtin is DEFAULT_COSTS and bprov.method == "default"
+    assert builtin is BUILTIN_COSTS and bprov.method == "default"
 
 
 def test_a_sample_without_its_model_side_is_refused() -> None:
@@ -251,8 +256,88 @@ def test_remodel_keeps_the_host_and_makes_the_model_side_again(
     assert sample["model_vmstat"]["swpout_zero"] % 4 == 0
     assert sample["model_vmstat"]["swpout_zero"] >= 2000
     assert data["provenance"]["kernel"] == "6.18.44"
-    assert "the model (classic) at 1/4" in data["provenance"]["note"]
-    assert "model zero" in capsys.readouterr().out
+    # The model side is swap-table-p1 (what 6.18 runs) in the host's cgroup version.
+    assert sample["model_design"] == "swap-table-p1"
+    assert sample["model_cgroup_version"] == host_cgroup_version()
+    assert (f"the model (swap-table-p1, cgroup v{host_cgroup_version()}) at 1/4"
+            in data["provenance"]["note"])
+    assert "model zero (swap-table-p1" in capsys.readouterr().out
+
+
+def test_remodel_on_another_design(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = SpecSample("zero", [0.05], {}, 0.0, {"swpout_zero": 2048}, {}, 4096)
+    src = tmp_path / "samples.json"
+    src.write_text(json.dumps({"provenance": {"method": "calibrated", "kernel": "6.18.44",
+                                              "host": "box", "note": "one spec"},
+                               "fit": {"samples": [vars(host)]}}))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    out = tmp_path / "fit.json"
+    assert main(["calibrate", "--from-samples", str(src), "--remodel", "--design", "classic",
+                 "--json", str(out)]) == 0
+    (sample,) = json.loads(out.read_text())["fit"]["samples"]
+    assert sample["model_design"] == "classic"
+
+
+def test_new_specs_and_parameters() -> None:
+    """The swapoff specs' device is as large as the data (half of it filled); the random
+    specs fit compression of pages the compressor cannot shrink."""
+    off = spec_named("swapoff-zram")
+    assert off.device_spec(256 << 20) == "zram:262144K,comp=lz4"
+    assert off.command(256 << 20) == "swapoff --fill 0.5 --tasks 4 --unrelated 262144K"
+    assert spec_named("zswap-lzo-random").zswap == "lzo"
+    assert PARAMETERS["lzo_poor"][0] == ("compress_poor_lzo",)
+    assert PARAMETERS["swapoff_walk"][0] == ("pte_walk_per_pte",)
+    tally = {"fault_entry_exit": 1e5, "compress_poor_lzo": 5e4, "pte_walk_per_pte": 1e6}
+    t = (1e5 * BUILTIN_COSTS.fault_entry_exit + 5e4 * BUILTIN_COSTS.compress_poor_lzo * 0.3
+         + 1e6 * BUILTIN_COSTS.pte_walk_per_pte * 4) / 1e9
+    samples = [SpecSample("a", [t], tally, 0.0),
+               SpecSample("b", [1e5 * BUILTIN_COSTS.fault_entry_exit / 1e9],
+                          {"fault_entry_exit": 1e5}, 0.0),
+               SpecSample("c", [(1e5 * BUILTIN_COSTS.fault_entry_exit
+                                 + 1e6 * BUILTIN_COSTS.pte_walk_per_pte * 4) / 1e9],
+                          {"fault_entry_exit": 1e5, "pte_walk_per_pte": 1e6}, 0.0)]
+    f = fit(samples)
+    assert f.scales["lzo_poor"] == pytest.approx(0.3, rel=1e-3)
+    assert f.scales["swapoff_walk"] == pytest.approx(4.0, rel=1e-3)
+
+
+def test_host_runs_wait_for_another_host_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vswap.host import calibration as cal
+    from vswap.host.state import HostError
+
+    calls: list[int] = []
+
+    def run_host(cfg: object) -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise HostError("another vswap host run (pid 7) is in progress (/run/x)")
+        return "done"
+
+    monkeypatch.setattr(cal.time, "sleep", lambda s: None)
+    said: list[str] = []
+    assert cal._run_host_waiting(run_host, None, said.append) == "done"
+    assert len(calls) == 3 and said[0].startswith("waiting: another vswap host run")
+
+    def broken(cfg: object) -> str:
+        raise HostError("swapon failed")
+
+    with pytest.raises(HostError, match="swapon failed"):
+        cal._run_host_waiting(broken, None, said.append)
+
+
+def test_a_random_page_on_zswap_is_tallied_as_poor_compression() -> None:
+    made: list[TallyingRecorder] = []
+
+    class Rec(TallyingRecorder):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    run_workload(RunConfig(design="swap-table-p1", workload="pattern --size 4M --content "
+                           "random", memory_max=2 << 20, zswap="lzo", cgroup_version=1,
+                           recorder_class=Rec))
+    tally = made[-1].tally
+    assert tally.get("compress_poor_lzo", 0) > 500 and not tally.get("compress_lzo")
 
 
 @pytest.mark.parametrize("argv, problem", [

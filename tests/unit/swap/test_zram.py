@@ -142,3 +142,22 @@ def test_zram_run_bypasses_the_swap_cache() -> None:
     assert zr["io_stat"]["notify_free"] >= vm["pswpin"]
     assert zr["peak"]["orig_data_size"] > zr["peak"]["compr_data_size"] > 0
     assert r.devices[0]["type"] == "partition"
+
+
+def test_an_incompressible_page_is_priced_as_poor_compression() -> None:
+    """zram prices the compression of a page whose output is a page or more apart
+    (CostTable.compress_poor_*; it is then stored huge)."""
+    from vswap.kernel.tracing import KernelTracer
+
+    class Seen(KernelTracer):
+        def __init__(self) -> None:
+            self.poor: list[bool] = []
+
+        def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
+            self.poor.append(poor)
+
+    z = _dev(comp="lz4")
+    z.tracer = seen = Seen()
+    z.write_page(1, page_content("text", 1))
+    z.write_page(2, page_content("random", 1))
+    assert seen.poor == [False, True]

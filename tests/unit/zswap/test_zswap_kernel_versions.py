@@ -82,3 +82,24 @@ def test_a_raw_entry_is_copied_back_not_decompressed(helpers) -> None:  # type: 
     m.swapin(raw)
     m.swapin(packed)
     assert steps.steps == ["page_copy", "decompress"]
+
+
+class _Compressions(KernelTracer):
+    def __init__(self) -> None:
+        self.poor: list[bool] = []
+
+    def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
+        self.poor.append(poor)
+
+
+def test_a_page_the_compressor_cannot_shrink_is_priced_apart(helpers) -> None:  # type: ignore[no-untyped-def]
+    """lzo gives up on random data faster than it compresses text: the store says whether
+    the output was a page or more (CostTable.compress_poor_*), on v6.14 (rejected) and on
+    the designs that store such a page as it is."""
+    for design in ("classic", "swap-table-p1"):
+        m = helpers.Machine(design)
+        seen = _Compressions()
+        m.env.tracer = seen
+        m.swapout(helpers.random_page(5))
+        m.swapout(helpers.usemem_page(64))
+        assert seen.poor == [True, False], design
