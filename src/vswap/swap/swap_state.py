@@ -37,6 +37,7 @@ from vswap.kernel import sizes
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno
 from vswap.kernel.folio import Folio
+from vswap.kernel.sizes import xarray_nodes_of
 from vswap.kernel.tracing import Cost, KernelTracer
 from vswap.kernel.types import NO_ENTRY, SwpEntry
 
@@ -62,24 +63,8 @@ def unpack_shadow(shadow: int) -> tuple[int, int, bool]:
             shadow >> (_SHADOW_MEMCG_BITS + 1), bool(shadow & 1))
 
 
-def xarray_nodes_of(indices: np.ndarray) -> int:
-    """:func:`vswap.kernel.sizes.xarray_node_count` on an array of indices, without a Python
-    int per index (the count a metadata snapshot takes at a run's peak)."""
-    # np.sort and a mask, not np.unique: that one imports numpy.ma (200 KiB) on first use.
-    idx = np.sort(indices.astype(np.int64, copy=False))
-    if idx.size > 1:
-        idx = idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
-    if not idx.size or (idx.size == 1 and idx[0] == 0):
-        return 0
-    top = int(idx[-1])
-    levels = 1
-    while top >> (sizes.XA_CHUNK_SHIFT * levels):
-        levels += 1
-    nodes = 0
-    for level in range(1, levels + 1):
-        prefixes = idx >> (sizes.XA_CHUNK_SHIFT * level)
-        nodes += 1 + int(np.count_nonzero(prefixes[1:] != prefixes[:-1]))
-    return nodes
+__all__ = ["SHADOW_CHUNK", "SwapCache", "SwapCacheSpace", "pack_shadow", "unpack_shadow",
+           "xarray_nodes_of"]
 
 
 class SwapCacheSpace:
