@@ -1,12 +1,14 @@
 """`bench rfc` at three scales with one cost table: each ratio beside the RFC's, and its trend.
 
-Runs ``vswap bench rfc`` at 1/128, 1/64 and 1/32 (``--scales``) with ``--costs FILE`` (the
-calibrated table; ``builtin`` for the built-in one), then prints one row per ratio the RFC
+Runs ``vswap bench rfc`` at 1/128, 1/64 and 1/32 (``--scales``) with the default cost table
+(the one calibrated on Linux 6.18; ``--costs FILE`` for another, ``builtin`` for the
+built-in one), or reads the saved ``bench rfc --json`` results of each scale
+(``--from-json A,B,C``, in the order of ``--scales``), then prints one row per ratio the RFC
 published (vswap / classic and static / classic, per table and column): the model's ratio
 at each scale, the RFC's, and the trend from the smallest to the largest scale (toward or
 away from the RFC). Saves the ratios and every run to ``results/bench_rfc_scales.json``
-(``--json``). Usage: ``python benchmarks/bench_rfc_scales.py --costs FILE [--scales
-1/128,1/64,1/32] [--table usemem,kbuild,swapoff]``.
+(``--json``). Usage: ``python benchmarks/bench_rfc_scales.py [--costs FILE] [--scales
+1/128,1/64,1/32] [--table usemem,kbuild,swapoff] [--from-json A,B,C]``.
 """
 
 from __future__ import annotations
@@ -52,21 +54,32 @@ def ratios_of(runs: list[dict[str, Any]]) -> dict[tuple[str, str, str], float | 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--costs", default="builtin")
+    p.add_argument("--costs", default="default",
+                   help="a cost file, builtin, or default (the shipped calibration)")
     p.add_argument("--scales", default="1/128,1/64,1/32")
     p.add_argument("--table", default="usemem,kbuild,swapoff")
     p.add_argument("--design", default="classic,vswap,vswap-static")
     p.add_argument("--json", default=None)
+    p.add_argument("--from-json", default=None, metavar="A,B,C",
+                   help="saved `vswap bench rfc --json` results, one per scale (no runs)")
     args = p.parse_args(argv)
     scales = [s.strip() for s in args.scales.split(",")]
     per_scale: dict[str, dict[tuple[str, str, str], float | None]] = {}
     saved: dict[str, Any] = {}
-    for scale in scales:
+    files = args.from_json.split(",") if args.from_json else []
+    if files and len(files) != len(scales):
+        p.error(f"--from-json: {len(files)} files for {len(scales)} scales")
+    for i, scale in enumerate(scales):
+        if files:
+            runs = json.loads(Path(files[i]).read_text())["runs"]
+            per_scale[scale] = ratios_of(runs)
+            saved[scale] = {"file": files[i], "runs": runs}
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "rfc.json"
             cmd = [sys.executable, "-m", "vswap", "bench", "rfc", "--scale", scale,
                    "--table", args.table, "--design", args.design, "--json", str(out)]
-            if args.costs != "builtin":
+            if args.costs != "default":
                 cmd += ["--costs", args.costs]
             t0 = time.monotonic()
             subprocess.run(cmd, check=True)

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from _common import RESULTS
-from vswap.config.costs import load_cost_file
+from vswap.config.costs import builtin_provenance, load_cost_file
 from vswap.host.calibration import swapped_pages
 from vswap.host.cgroup import find_memory_hierarchy
 from vswap.host.runner import HostRunConfig, host_ram, parse_cpu_set, run_host
 from vswap.host.state import HostError
 from vswap.run.charge import TallyingRecorder
 from vswap.run.context import RunConfig, parse_device_spec, run_workload
-from vswap.sim.costs import DEFAULT_COSTS
+from vswap.sim.costs import BUILTIN_COSTS
 
 SETUPS = {"file": ("file:{dev}", None), "zswap-lzo": ("file:{dev}", "lzo"),
           "zram-lz4": ("zram:{dev},comp=lz4", None)}
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(Path(name).read_text())
         saved.update({(r["setup"], r["workload"]): r["host"] for r in data["rows"]})
         size, limit, dev = data["size"], data["memory_max"], data["device"]
-    tables = [("builtin", DEFAULT_COSTS, {})] + [
+    tables = [("builtin", BUILTIN_COSTS, builtin_provenance().as_json())] + [
         (Path(f).stem, *(lambda t: (t[0], t[1].as_json()))(load_cost_file(f)))
         for f in args.costs]
     only = set(args.only.split(",")) if args.only else None

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any
 
-from vswap.config.costs import CostProvenance, default_provenance, load_cost_file
+from vswap.config.costs import BUILTIN, CostProvenance, default_provenance, load_cost_file
 from vswap.errors import ConfigError, OOMError
 from vswap.fileio import check_output_path, open_input
 from vswap.kernel.errors import DataLossError
@@ -57,7 +57,9 @@ RUN_DEFAULTS = {"workload": "usemem -n 4 -O 64M", "swap_device": ["file:1G"], "z
 def add_costs_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--costs", default=None, metavar="FILE",
                    help="a cost file (docs/costs.md: vswap-costs JSON, or what `vswap "
-                        "calibrate --json` writes); default: the built-in cost table")
+                        "calibrate --json` writes), or `builtin` for the built-in table "
+                        "(published figures, calibrated on no kernel); default: the table "
+                        "calibrated on Linux 6.18 (vswap/sim/calibrated/)")
 
 
 def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
@@ -158,6 +160,8 @@ def costs_from(path: str | None) -> tuple[CostTable, CostProvenance]:
     """The cost table of ``--costs`` (or the default one) and its provenance."""
     if path is None:
         return DEFAULT_COSTS, default_provenance()
+    if path == BUILTIN:
+        return load_cost_file(BUILTIN)
     # Checked here for kind and size, so a FIFO or /dev/zero is refused, not read for ever.
     os.close(open_input(path, what="--costs", max_bytes=16 << 20))
     return load_cost_file(path)

@@ -12,7 +12,7 @@ Two formats are read (docs/costs.md is the reference):
        "sources": {"fault_entry_exit": "fit over 12 host runs, residual 4%"}}
 
   ``costs`` gives ns per step by cost-table name (``vswap.sim.costs.CostTable``); entries
-  it does not name keep the default table's value. ``provenance.method`` is ``calibrated``
+  it does not name keep the built-in table's value. ``provenance.method`` is ``calibrated``
   (fitted to runs on a real kernel: ``kernel`` is then required), ``measured`` (host
   micro-benchmarks) or ``manual`` (chosen by hand).
 * **vswap calibrate --json** as ``vswap calibrate`` writes it today
@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from vswap.errors import ConfigError
-from vswap.sim.costs import DEFAULT_COSTS, CostTable
+from vswap.sim.costs import BUILTIN_COSTS, DEFAULT_CALIBRATION_FILE, DEFAULT_COSTS, CostTable
 
 __all__ = ["BUILTIN", "COST_FILE_FORMAT", "COST_FILE_VERSION", "COST_METHODS",
-           "DEFAULT_CALIBRATION", "CostProvenance", "calibrated_files", "default_costs",
-           "default_provenance", "load_cost_file", "provenance_line"]
+           "DEFAULT_CALIBRATION", "CostProvenance", "builtin_provenance", "calibrated_files",
+           "default_costs", "default_provenance", "load_cost_file", "provenance_line"]
 
 COST_FILE_FORMAT = "vswap-costs"
 COST_FILE_VERSION = 1
@@ -58,16 +58,18 @@ _PROVENANCE_KEYS = ("method", "kernel", "host", "date", "tool", "note")
 class CostProvenance:
     """Where a run's cost table came from (the result's ``costs``).
 
-    ``method``: ``default`` (the built-in table: published figures and labelled estimates,
-    calibrated on no kernel), or a cost file's method; ``file``, ``sha256`` and ``format``
-    name the file; ``kernel``, ``host``, ``date``, ``tool``, ``note`` are the file's own
-    provenance; ``entries`` the ns values the file set, ``sources`` its per-entry notes.
+    ``method``: ``builtin`` (the built-in table: published figures and labelled estimates,
+    calibrated on no kernel; ``default`` in results from before the calibrated default), or
+    a cost file's method (the default table is the shipped calibration, ``calibrated``);
+    ``file``, ``sha256`` and ``format`` name the file; ``kernel``, ``host``, ``date``,
+    ``tool``, ``note`` are the file's own provenance; ``entries`` the ns values the file
+    set, ``sources`` its per-entry notes.
     """
 
-    method: str = "default"
+    method: str = "builtin"
     file: str | None = None
     sha256: str | None = None
-    format: str = "default"
+    format: str = "builtin"
     kernel: str | None = None
     host: str | None = None
     date: str | None = None
@@ -87,18 +89,23 @@ class CostProvenance:
                 "entries": dict(self.entries), "sources": dict(self.sources)}
 
 
-def default_provenance() -> CostProvenance:
-    """The built-in table's provenance."""
+def builtin_provenance() -> CostProvenance:
+    """The built-in table's provenance (``--costs builtin``)."""
     return CostProvenance()
+
+
+def default_provenance() -> CostProvenance:
+    """The default table's provenance: the shipped calibration's (:func:`default_costs`)."""
+    return default_costs()[1]
 
 
 def provenance_line(costs: dict[str, Any] | None) -> str:
     """The one line for a result's ``costs`` (``None`` or empty: a result from before cost
-    files, which always used the default table)."""
+    files, which always used the built-in table)."""
     c = costs or {}
-    method = c.get("method", "default")
-    if method == "default":
-        return ("costs: the default table (vswap.sim.costs: published figures and labelled "
+    method = c.get("method", "builtin")
+    if method in ("builtin", "default"):
+        return ("costs: the built-in table (vswap.sim.costs: published figures and labelled "
                 "estimates, calibrated on no kernel): compare ratios between designs, not "
                 "seconds")
     n = len(c.get("entries") or {})
@@ -116,7 +123,7 @@ def provenance_line(costs: dict[str, Any] | None) -> str:
         how = f"measured{' by ' + c['tool'] if c.get('tool') else ''}{at}"
     else:
         how = f"set by hand{at}"
-    return f"costs: {n} entries {how}, from {source}; the rest the default table"
+    return f"costs: {n} entries {how}, from {source}; the rest the built-in table"
 
 
 def _error(path: Path, where: str, problem: str) -> ConfigError:
@@ -200,29 +207,34 @@ def calibrated_files() -> list[Path]:
 
 #: The table runs use unless ``--costs`` says otherwise: the one calibrated on Linux 6.18
 #: (``vswap calibrate --host`` on the development machine, docs/fidelity.md).
-DEFAULT_CALIBRATION = "linux-6.18-epyc-vm.json"
+DEFAULT_CALIBRATION = DEFAULT_CALIBRATION_FILE.name
 
 
 @functools.cache
 def default_costs() -> tuple[CostTable, CostProvenance]:
     """The default cost table and its provenance: the shipped calibration
-    (:data:`DEFAULT_CALIBRATION`) when present, else the built-in table.
+    (:data:`DEFAULT_CALIBRATION`, checked as any cost file is) when present, else the
+    built-in table. The table is ``vswap.sim.costs.DEFAULT_COSTS`` itself, the one
+    :class:`~vswap.run.context.RunConfig` defaults to.
 
     Raises:
         ConfigError: the shipped file is damaged.
     """
     path = CALIBRATED_DIR / DEFAULT_CALIBRATION
-    if not path.exists():
-        return DEFAULT_COSTS, default_provenance()
+    if not path.exists():  # pragma: no cover - the file ships with vswap
+        return BUILTIN_COSTS, builtin_provenance()
     table, prov = load_cost_file(path)
     prov = dataclasses.replace(prov, file=f"vswap/sim/calibrated/{path.name}")
-    return table.with_overrides(prov.entries, note=prov.line()), prov
+    if any(getattr(table, k) != getattr(DEFAULT_COSTS, k) for k in CostTable.cost_names()):
+        raise ConfigError(f"{path}: differs from the table vswap.sim.costs loaded")
+    return DEFAULT_COSTS, prov
 
 
-def load_cost_file(path: str | Path, *, base: CostTable = DEFAULT_COSTS
+def load_cost_file(path: str | Path, *, base: CostTable = BUILTIN_COSTS
                    ) -> tuple[CostTable, CostProvenance]:
-    """The cost table of ``path`` (``base`` with the file's entries) and its provenance;
-    ``builtin`` (:data:`BUILTIN`) is the built-in table itself.
+    """The cost table of ``path`` (``base``, default the built-in table, with the file's
+    entries) and its provenance; ``builtin`` (:data:`BUILTIN`) is the built-in table
+    itself.
 
     Raises:
         ConfigError: missing or unreadable file, not JSON, another format or version, an
@@ -230,7 +242,7 @@ def load_cost_file(path: str | Path, *, base: CostTable = DEFAULT_COSTS
             naming the file and the key).
     """
     if str(path) == BUILTIN:
-        return DEFAULT_COSTS, default_provenance()
+        return BUILTIN_COSTS, builtin_provenance()
     p = Path(path)
     data, digest = _read_json(p)
     if not isinstance(data, dict):

@@ -138,7 +138,7 @@ def test_readme_configuration_commands(clone: Path, capsys: pytest.CaptureFixtur
     assert _vswap("bin/vswap stat two.json --table") == 0
     table = capsys.readouterr().out
     assert "classic" in table and "vswap" in table and "/services/db memory.swap.peak" in table
-    assert "costs: the default table" in " ".join(table.split())
+    assert "calibrated on kernel 6.18" in " ".join(table.split())  # the default table
 
     assert _vswap("bin/vswap stat two.json --view swaps --at peak") == 0
     swaps = capsys.readouterr().out
@@ -179,7 +179,7 @@ def test_readme_bench_rfc(clone: Path, capsys: pytest.CaptureFixture[str]) -> No
     out = " ".join(captured.out.split())
     for title in ("usemem 16 x 2G", "kernel build, 52 workers", "swapoff, 32 GB swapfile"):
         assert f"{title}" in out
-    assert out.count("costs: the default table") == 3
+    assert out.count("entries calibrated on kernel 6.18") == 3  # the default table
     assert "vswap / classic" in out and "page events" in out
     runs = load_results(clone / "results" / "bench_rfc.json")
     assert len(runs) == 12 and all(r.data_loss == 0 for r in runs)
@@ -202,7 +202,7 @@ def test_readme_bench_upstream(clone: Path, capsys: pytest.CaptureFixture[str],
     assert out.count("model at scale 1/8192 beside the published numbers") == 4
     assert out.count("vswap-v6 / swap-table-p1") == 4
     assert "swap-table-p1 (baseline 6.19)" in out and "vswap-v6 (VSS v6)" in out
-    assert out.count("costs: the default table") == 4
+    assert out.count("entries calibrated on kernel 6.18") == 4  # the default table
     runs = load_results(clone / "results" / "bench_upstream.json")
     assert len(runs) == 8 and all(r.data_loss == 0 for r in runs)
     assert {r.design for r in runs} == {"swap-table-p1", "vswap-v6"}

@@ -16,7 +16,7 @@ from vswap.cli.calibrate import calibrate
 from vswap.config import load_config
 from vswap.config.costs import load_cost_file, provenance_line
 from vswap.report.result import load_results
-from vswap.sim.costs import DEFAULT_COSTS
+from vswap.sim.costs import BUILTIN_COSTS, DEFAULT_CALIBRATION_FILE, DEFAULT_COSTS
 
 RUN = ["run", "--workload", "usemem -n 2 -O 2M", "--memory-max", "1M", "--swap-device",
        "mem:8M", "--cpus", "2"]
@@ -39,7 +39,9 @@ def test_a_vswap_costs_file_sets_entries_and_keeps_provenance(tmp_path: Path) ->
     path = _costs_file(tmp_path)
     table, prov = load_cost_file(path)
     assert (table.fault_entry_exit, table.compress_lz4) == (5000, 2100)
-    assert table.pte_update == DEFAULT_COSTS.pte_update, "entries not named keep defaults"
+    assert table.pte_update == BUILTIN_COSTS.pte_update, "entries not named keep built-ins"
+    # ... the built-in ones, not the shipped calibration's (a file describes itself).
+    assert table.rmap_walk == BUILTIN_COSTS.rmap_walk != DEFAULT_COSTS.rmap_walk
     assert table.calibrated == {"fault_entry_exit", "compress_lz4"}
     assert prov.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert (prov.method, prov.kernel, prov.format) == ("calibrated", "6.18.44-test",
@@ -47,8 +49,10 @@ def test_a_vswap_costs_file_sets_entries_and_keeps_provenance(tmp_path: Path) ->
     assert prov.sources == {"fault_entry_exit": "fit over 12 host runs"}
     assert prov.line() == (f"costs: 2 entries calibrated on kernel 6.18.44-test (host box, "
                            f"2026-05-01), from {path}, sha256 {prov.sha256[:12]}; the rest "
-                           "the default table")
-    assert provenance_line(None).startswith("costs: the default table")
+                           "the built-in table")
+    # A result from before cost files ran the built-in table.
+    assert provenance_line(None).startswith("costs: the built-in table")
+    assert provenance_line({"method": "default"}) == provenance_line(None)
 
 
 def test_what_calibrate_writes_today_is_accepted(tmp_path: Path) -> None:
@@ -106,13 +110,23 @@ def test_not_json_and_missing_files(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_run_uses_the_costs_and_records_them(tmp_path: Path) -> None:
     default_out, costly_out = tmp_path / "d.json", tmp_path / "c.json"
+    builtin_out = tmp_path / "b.json"
     assert main([*RUN, "--json", str(default_out)]) == 0
+    assert main([*RUN, "--costs", "builtin", "--json", str(builtin_out)]) == 0
     assert main([*RUN, "--costs", str(_costs_file(tmp_path)), "--json", str(costly_out)]) == 0
-    (d,), (c,) = load_results(default_out), load_results(costly_out)
-    assert d.costs["method"] == "default" and d.costs["entries"] == {}
+    (dflt,), (d,), (c,) = (load_results(default_out), load_results(builtin_out),
+                           load_results(costly_out))
+    # The default table is the shipped calibration, and the result says so.
+    shipped = json.loads(DEFAULT_CALIBRATION_FILE.read_text())
+    assert dflt.costs["method"] == "calibrated" and dflt.costs["entries"] == shipped["costs"]
+    assert dflt.costs["file"] == f"vswap/sim/calibrated/{DEFAULT_CALIBRATION_FILE.name}"
+    assert dflt.costs["kernel"] == shipped["provenance"]["kernel"]
+    assert "calibrated on kernel 6.18" in provenance_line(dflt.costs)
+    assert d.costs["method"] == "builtin" and d.costs["entries"] == {}
     assert c.costs["method"] == "calibrated" and c.costs["kernel"] == "6.18.44-test"
     assert c.costs["entries"] == {"fault_entry_exit": 5000, "compress_lz4": 2100}
-    # 4,500 ns more per fault: the run's sys time grows by about that per fault.
+    # 4,500 ns more per fault than the built-in table (a cost file's other entries are
+    # the built-in ones): the run's sys time grows by about that per fault.
     faults = c.vmstat["pgfault"]
     assert faults == d.vmstat["pgfault"] > 0
     assert c.metrics.sys_s - d.metrics.sys_s == pytest.approx(faults * 4500e-9, rel=0.2)

@@ -26,7 +26,7 @@ from vswap.host.calibration import (
 )
 from vswap.run.charge import StepRecorder, TallyingRecorder
 from vswap.run.context import RunConfig, run_workload
-from vswap.sim.costs import BUILTIN_COSTS
+from vswap.sim.costs import BUILTIN_COSTS, DEFAULT_COSTS
 
 # Tallies of eight made-up specs (entries charged per run), each leaning on different
 # parameters, as the real specs do: no swap, swap file, swap-out only, MADV_PAGEOUT, zram
@@ -210,6 +210,7 @@ def test_the_shipped_calibration_loads_with_its_provenance() -> None:
         DEFAULT_CALIBRATION,
         calibrated_files,
         default_costs,
+        default_provenance,
     )
 
     (path,) = [p for p in calibrated_files() if p.name == DEFAULT_CALIBRATION]
@@ -224,7 +225,10 @@ def test_the_shipped_calibration_loads_with_its_provenance() -> None:
     samples = [SpecSample(**s) for s in data["fit"]["samples"]]
     assert fit(samples).entries() == data["costs"]
     builtin, bprov = load_cost_file(BUILTIN)
-    assert builtin is BUILTIN_COSTS and bprov.method == "default"
+    assert builtin is BUILTIN_COSTS and bprov.method == "builtin"
+    # It is the table runs use by default (issue 11), and results say so.
+    assert table is DEFAULT_COSTS and default_provenance() == prov
+    assert RunConfig(workload="usemem 1M").costs is DEFAULT_COSTS
 
 
 def test_a_sample_without_its_model_side_is_refused() -> None:

@@ -67,7 +67,7 @@ def test_parity_from_a_saved_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = save_results(tmp_path / "parity.json", [_host(), _model()])
     assert main(["parity", "--from", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "counters: pswpout" in out and "costs: the default table" in out
+    assert "counters: pswpout" in out and "costs: the built-in table" in out
     only_model = save_results(tmp_path / "model.json", [_model()])
     assert main(["parity", "--from", str(only_model)]) == 2
     assert "a parity file holds one host result" in capsys.readouterr().err

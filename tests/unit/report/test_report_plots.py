@@ -92,7 +92,7 @@ def test_rfc_figure_compares_ratios(runs: list[RunResult]) -> None:
     assert fig.axes[0].get_ylabel() == "/ classic"
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["classic", "vswap"]
     footer = " ".join(t.get_text() for t in fig.texts)
-    assert "RFC v2 cover letter, V.1" in footer and "costs: the default table" in footer
+    assert "RFC v2 cover letter, V.1" in footer and "costs: the built-in table" in footer
 
 
 def test_rfc_figure_has_one_row_per_bench_table(runs: list[RunResult]) -> None:

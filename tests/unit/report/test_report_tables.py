@@ -88,7 +88,7 @@ def test_runs_of_different_bench_tables_are_not_compared() -> None:
 
 def test_every_table_says_how_the_costs_were_obtained() -> None:
     runs = [_run("classic", 1.0), _run("vswap", 1.1)]
-    assert comparison_table(runs).caption.startswith("costs: the default table")
+    assert comparison_table(runs).caption.startswith("costs: the built-in table")
     runs[1].costs = {"method": "calibrated", "kernel": "6.18.44", "file": "c.json",
                      "entries": {"fault_entry_exit": 700}}
     assert comparison_table(runs).caption.startswith("costs differ between these runs")

@@ -9,7 +9,7 @@ import pytest
 
 from vswap.cli import main
 from vswap.errors import ConfigError
-from vswap.sim.costs import COMPRESSORS, DEFAULT_COSTS, PAGE_SIZE, CostTable
+from vswap.sim.costs import BUILTIN_COSTS, COMPRESSORS, DEFAULT_COSTS, PAGE_SIZE, CostTable
 from vswap.sim.device_kinds import DEVICE_KINDS, get_device_kind
 from vswap.sim.engine import Engine
 
@@ -27,8 +27,19 @@ def test_every_cost_entry_is_a_positive_int_with_a_source() -> None:
         DEFAULT_COSTS.source("calibrated")
 
 
-def test_cost_lookups() -> None:
+def test_the_default_table_is_the_shipped_calibration() -> None:
+    """Issue 11: the table calibrated on a kernel is the default; its entries say where
+    they come from, and the ones it does not set are the built-in ones."""
     c = DEFAULT_COSTS
+    assert c.calibrated and c is not BUILTIN_COSTS
+    for name in c.calibrated:
+        assert "measured on the host" in c.source(name)
+        assert "linux-6.18-epyc-vm.json" in c.source(name)
+    assert c.pte_update == BUILTIN_COSTS.pte_update and "pte_update" not in c.calibrated
+
+
+def test_cost_lookups() -> None:
+    c = BUILTIN_COSTS
     assert c.compress_ns("lz4") == round(4096 * 1000 / 452)
     assert c.compress_ns("lzo-rle") == c.compress_lzo_rle
     assert c.compress_ns("lz4", PAGE_SIZE // 2) == -(-c.compress_lz4 // 2)
