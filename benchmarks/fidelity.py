@@ -28,8 +28,16 @@ from _common import RESULTS
 from vswap.config.costs import builtin_provenance, load_cost_file
 from vswap.host.calibration import swapped_pages
 from vswap.host.cgroup import find_memory_hierarchy
-from vswap.host.runner import HostRunConfig, host_ram, parse_cpu_set, run_host
-from vswap.host.state import HostError
+from vswap.host.runner import (
+    HostRunConfig,
+    block_rotational,
+    host_ram,
+    model_swap_devices,
+    parse_cpu_set,
+    run_host,
+)
+from vswap.host.state import HostError, host_dir
+from vswap.host.swapdev import block_of
 from vswap.run.charge import TallyingRecorder
 from vswap.run.context import RunConfig, parse_device_spec, run_workload
 from vswap.sim.costs import BUILTIN_COSTS
@@ -119,6 +127,7 @@ def host_row(workload: str, limit: int, spec: Any, zswap: str | None, repeats: i
         side: dict[str, Any] = {k: host.vmstat.get(k, 0) for k in COUNTERS}
         side["peak_slots"] = host.devices[0]["peak_used_pages"] if host.devices else 0
         side["cgroup_version"] = host.kernel_stats.get("host", {}).get("cgroup_version", 2)
+        side["device_rotational"] = bool(host.devices and host.devices[0].get("rotational"))
         side["sys_s"] = round(h_sys, 4)
         side["us_per_swapped_page"] = round(h_sys / h_sw * 1e6, 3) if h_sw else None
         if host.swapoff:
@@ -189,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         local_cgroup_version = find_memory_hierarchy()[0]
     except HostError:
         local_cgroup_version = 2
+    # A swap file on a disk that reports itself rotational (this VM's vda does) turns the
+    # kernel's VMA readahead off (nr_rotate_swap); the model's swap file gets the same flag.
+    # Saved host rows without one were made on this machine.
+    local_rotational = block_rotational(block_of(host_dir().parent))
     rows: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for setup, (devtext, zswap) in SETUPS.items():
@@ -236,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
                                                       - tally[-1].priced_ns()) / 1e9
                 else:
                     rc = RunConfig(design=args.design, workload=workload, memory_max=limit,
-                                   swap_devices=[spec], zswap=zswap, cpus=2, costs=costs,
+                                   swap_devices=model_swap_devices([spec], [{
+                                       "rotational": row["host"].get("device_rotational",
+                                                                     local_rotational)}]),
+                                   zswap=zswap, cpus=2, costs=costs,
                                    cost_provenance=prov, recorder_class=Rec, ram=ram,
                                    cgroup_version=int(row["host"].get(
                                        "cgroup_version", local_cgroup_version)))

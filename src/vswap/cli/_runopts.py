@@ -77,8 +77,8 @@ def add_run_options(p: argparse.ArgumentParser, *, default_design: str) -> None:
                    help="memory.max of the workload's cgroup (e.g. 128M; default max)")
     p.add_argument("--ram", default=None, help="machine RAM (default: 2 x memory.max + 64M)")
     p.add_argument("--swap-device", action="append", default=None,
-                   help="file:SIZE[:KIND] or mem:SIZE[:KIND] (repeatable), or none; "
-                        "default file:1G (KIND: nvme, ssd, hdd, pmem, zram, remote)")
+                   help="file:SIZE[:KIND][,rotational=1] or mem:SIZE[:KIND] (repeatable), "
+                        "or none; default file:1G (KIND: nvme, ssd, hdd, pmem, zram, remote)")
     p.add_argument("--zswap", default=None, help="zswap compressor (lz4, zstd, ...) or off "
                                                   "(default off)")
     p.add_argument("--cpus", type=bounded_int(*CPUS_RANGE), default=None,

@@ -14,8 +14,8 @@ from typing import Any
 __all__ = ["COUNTERS", "parity_rows", "run_parity"]
 
 #: Counters compared, in order (both sides' ``vmstat``).
-COUNTERS = ("pgfault", "pgmajfault", "pgscan_anon", "pgsteal_anon", "pswpout", "zswpout",
-            "swpout_zero", "pswpin", "zswpin", "swpin_zero", "zswpwb", "swap_ra",
+COUNTERS = ("pgfault", "pgmajfault", "pgscan_anon", "pgsteal_anon", "pgrotated", "pswpout",
+            "zswpout", "swpout_zero", "pswpin", "zswpin", "swpin_zero", "zswpwb", "swap_ra",
             "swap_ra_hit", "workingset_refault_anon")
 
 
@@ -92,13 +92,15 @@ def run_parity(host_config: Any, designs: Sequence[str], *, costs: Any = None,
     """Run ``host_config`` (a :class:`~vswap.host.runner.HostRunConfig`) on the host, then
     each design of ``designs`` on the model with the same flags, the host's RAM (so
     zswap's pool limit and global reclaim are the host's) and the host's cgroup version
-    (on v1 zswap's pool is not charged to the cgroup: ``obj_cgroup_charge_zswap()``).
+    (on v1 zswap's pool is not charged to the cgroup: ``obj_cgroup_charge_zswap()``) and
+    the host swap file's rotational flag (``model_swap_devices``: a swap file on a disk that
+    reports itself rotational turns the kernel's VMA readahead off).
 
     Raises:
         HostError: not root, or the host run failed (the machine is cleaned up).
         ConfigError: a flag the model cannot take.
     """
-    from vswap.host.runner import host_ram, run_host
+    from vswap.host.runner import host_ram, model_swap_devices, run_host
     from vswap.run.context import RunConfig, run_workload
 
     host = run_host(host_config)
@@ -108,7 +110,9 @@ def run_parity(host_config: Any, designs: Sequence[str], *, costs: Any = None,
     for design in designs:
         rc = RunConfig(design=design, workload=host_config.workload,
                        memory_max=host_config.memory_max,
-                       swap_devices=list(host_config.swap_devices), zswap=host_config.zswap,
+                       swap_devices=model_swap_devices(list(host_config.swap_devices),
+                                                       host.devices),
+                       zswap=host_config.zswap,
                        cpus=len(host_config.cpus) or 1,
                        ram=host_ram(host.meminfo) or None,
                        cgroup_version=int(host.kernel_stats.get("host", {}).get(

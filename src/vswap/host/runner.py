@@ -31,6 +31,7 @@ its own was on while it ran.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import platform
 import queue
@@ -555,6 +556,32 @@ def _parse_output(lines: list[str]) -> tuple[dict[str, Any], int, int]:
     return metrics, verified, wrong
 
 
+def block_rotational(block: str) -> bool:
+    """Does disk ``block`` (``vda``, ``zram0``) report itself rotational
+    (``/sys/block/<dev>/queue/rotational``)? A swap file on such a disk is not
+    ``SWP_SOLIDSTATE`` and turns the kernel's VMA readahead off (``nr_rotate_swap``)."""
+    try:
+        return (Path("/sys/block") / block / "queue" / "rotational").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+def model_swap_devices(specs: list[DeviceSpec], host_devices: list[dict[str, Any]]
+                       ) -> list[DeviceSpec]:
+    """The model's swap devices for a host run's: a swap file on a disk the host saw as
+    rotational gets ``rotational=1`` (the model then turns VMA readahead off as the kernel
+    did: ``swap_use_vma_readahead()``), the rest as given."""
+    out = []
+    for i, spec in enumerate(specs):
+        rec = host_devices[i] if i < len(host_devices) else {}
+        if spec.backing == "file" and rec.get("rotational") and \
+                spec.option("rotational") != "1":
+            kept = tuple((k, v) for k, v in spec.options if k != "rotational")
+            spec = dataclasses.replace(spec, options=(*kept, ("rotational", "1")))
+        out.append(spec)
+    return out
+
+
 def _build_result(config: HostRunConfig, wl: Workload, run: _Run, before: dict[str, Any],
                   after: dict[str, Any], sampler: Sampler, devices: list[HostSwapDevice],
                   cg: HostCgroup, cg_files: dict[str, Any], zparams: dict[str, str],
@@ -588,7 +615,8 @@ def _build_result(config: HostRunConfig, wl: Workload, run: _Run, before: dict[s
             "type": "partition" if d.zram else "file", "size_pages": size_kib // 4,
             "used_pages": (row["used_kib"] // 4) if row else 0,
             "peak_used_pages": sampler.peak_used_kib.get(d.path, 0) // 4,
-            "prio": row["prio"] if row else 0}
+            "prio": row["prio"] if row else 0,
+            "rotational": block_rotational(d.zram or d.block)}
         blk = d.zram or d.block
         b0, b1 = before["block"].get(blk, {}), after["block"].get(blk, {})
         if b1:

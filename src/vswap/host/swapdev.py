@@ -81,7 +81,7 @@ def _find_zram() -> str:
     raise HostError(f"every zram device is in use ({', '.join(devs)})")
 
 
-def _block_of(path: Path) -> str:
+def block_of(path: Path) -> str:
     """The /sys/block name of the disk holding ``path`` (partitions map to their disk)."""
     st = os.stat(path)
     major, minor = os.major(st.st_dev), os.minor(st.st_dev)
@@ -132,7 +132,7 @@ def setup_device(state: HostState, spec: DeviceSpec, index: int) -> HostSwapDevi
             raise HostError(f"mkswap {path}: {exc.strerror}") from None
         state.record("swapon", path=str(path))
         _swapon(str(path))
-        return HostSwapDevice(spec, str(path), block=_block_of(path))
+        return HostSwapDevice(spec, str(path), block=block_of(path))
     if spec.backing == "zram":
         name = _find_zram()
         sysdir = Path("/sys/block") / name

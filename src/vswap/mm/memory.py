@@ -488,6 +488,8 @@ class FaultMixin(MachineBase):
                         folios[i] = None
                         self.folio_remove_rmap_pte(folio, mm, base + i)
                         mm.rss_anon -= 1
+                        if folio.swapcache and not folio.mapcount:
+                            self.free_swap_cache(folio)
                         self.maybe_free_folio(folio)
                     continue
                 e = v >> 1
@@ -503,6 +505,20 @@ class FaultMixin(MachineBase):
                 design.free_swap_and_cache_nr(SwpEntry(run_entry), run_nr)
         self.tracer.pte_zap(nr_before - mm.rss_anon - mm.swapents)
         self.reap_folios()
+
+    def free_swap_cache(self, folio: Folio) -> None:
+        """The zap released the last mapping of a swap-cache folio: free its swap space.
+
+        Models: ``free_swap_cache()``, called for every page the zap's mmu_gather frees
+        (``tlb_batch_pages_flush`` -> ``free_pages_and_swap_cache``): an unmapped folio in
+        the swap cache that can be locked now gives its slots back (``folio_free_swap``,
+        which keeps it if a swap count or writeback still holds it). Without it, what a
+        process had swapped in and still mapped at ``munmap`` or exit kept its slots
+        (``SWAP_HAS_CACHE``) until reclaim found the folio.
+        """
+        if folio.folio_trylock():
+            self.design.folio_free_swap(folio)
+            folio.folio_unlock()
 
     def copy_page_range(self, src: MmStruct, dst: MmStruct) -> None:
         """Copy every PTE of ``src`` into ``dst`` for fork.

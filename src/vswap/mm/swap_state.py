@@ -67,6 +67,12 @@ class SwapStateMixin(MachineBase):
         pages = min(pages, max_pages)
         return max(pages, prev_win // 2)
 
+    def swap_use_vma_readahead(self) -> bool:
+        """Models: ``swap_use_vma_readahead()``: ``vma_ra_enabled`` and no rotational swap
+        device on (``nr_rotate_swap``: a disk, or a swap file on one, turns VMA readahead
+        off for every device until its swapoff has finished)."""
+        return self.vma_ra_enabled and not self.design.devices.nr_rotate_swap
+
     def swap_update_readahead(self, folio: Folio, vma: Vma | None, vpn: int) -> None:
         """A swap-cache hit at ``vpn``. Models: the readahead half of v6.14's
         ``swap_cache_get_folio()`` (6.18: ``swap_update_readahead()``): a readahead folio
@@ -78,7 +84,8 @@ class SwapStateMixin(MachineBase):
             return
         readahead = folio.readahead
         folio.readahead = False
-        if vma is not None and self.vma_ra_enabled:
+        vma_ra = self.swap_use_vma_readahead()
+        if vma is not None and vma_ra:
             info = vma.swap_readahead_info
             win, hits = (info[1], info[2]) if info is not None else (0, SWAP_RA_HITS_INIT)
             if readahead:
@@ -86,17 +93,17 @@ class SwapStateMixin(MachineBase):
             vma.swap_readahead_info = (vpn, win, hits)
         if readahead:
             self.count_event("swap_ra_hit", 1, 0)
-            if vma is None or not self.vma_ra_enabled:
+            if vma is None or not vma_ra:
                 self.swapin_readahead_hits += 1
 
     def swapin_readahead(self, entry: SwpEntry, task: Task | None, vma: Vma,
                          vpn: int, mm: MmStruct | None = None) -> Folio | None:
-        """Models: ``swapin_readahead()``: VMA readahead if ``vma_ra_enabled``, else cluster
-        readahead. The target page is read first (so readahead pages never take the memory
-        reclaimed for it), then the window; readahead pages get ``PG_readahead`` and count
-        ``swap_ra``. ``mm`` is the address space of ``vma`` (default: ``task``'s; swapoff
-        passes it without a faulting task). Returns the target's swap-cache folio (locked
-        state: unlocked) or None.
+        """Models: ``swapin_readahead()``: VMA readahead if :meth:`swap_use_vma_readahead`,
+        else cluster readahead. The target page is read first (so readahead pages never take
+        the memory reclaimed for it), then the window; readahead pages get ``PG_readahead``
+        and count ``swap_ra``. ``mm`` is the address space of ``vma`` (default: ``task``'s;
+        swapoff passes it without a faulting task). Returns the target's swap-cache folio
+        (locked state: unlocked) or None.
         """
         folio = self.swapin_one(entry, task, vpn, None)
         if folio is None or self.page_cluster == 0:
@@ -108,7 +115,7 @@ class SwapStateMixin(MachineBase):
             self.hook_mode = "readahead"
         folio.mm_pins += 1
         try:
-            if self.vma_ra_enabled:
+            if self.swap_use_vma_readahead():
                 if mm is None:
                     assert task is not None
                     mm = task.mm
@@ -163,8 +170,14 @@ class SwapStateMixin(MachineBase):
         slot = design.swp_entry_to_swp_slot(entry)
         if not slot:
             return
-        win = self.swapin_nr_pages(self.cluster_ra_prev, int(slot), self.cluster_ra_win)
-        self.cluster_ra_prev, self.cluster_ra_win = int(slot), win
+        # swapin_nr_pages(): the hits are taken (and cleared); the previous offset moves
+        # only when there were none.
+        hits = self.swapin_readahead_hits
+        self.swapin_readahead_hits = 0
+        win = self.swapin_nr_pages(self.cluster_ra_prev, int(slot), self.cluster_ra_win, hits)
+        if not hits:
+            self.cluster_ra_prev = int(slot)
+        self.cluster_ra_win = win
         if win <= 1:
             return
         mask = win - 1

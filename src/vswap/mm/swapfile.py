@@ -37,10 +37,13 @@ if TYPE_CHECKING:
 class SwapfileMixin(MachineBase):
     """swapon/swapoff and the swapoff PTE walk of :class:`~vswap.mm.machine.Machine`."""
 
-    def swapon(self, storage: SwapStorage, *, prio: int | None = None) -> SwapInfo:
+    def swapon(self, storage: SwapStorage, *, prio: int | None = None,
+               solidstate: bool = True) -> SwapInfo:
         """``swapon`` a storage (:class:`vswap.swap.storage.MemSwapStorage` or
-        ``FileSwapStorage``). Returns the design's ``SwapInfo``."""
-        return self.design.swapon(storage, prio=prio)
+        ``FileSwapStorage``). ``solidstate`` False: a rotational device (``SWP_SOLIDSTATE``
+        unset, counted in ``nr_rotate_swap``, which turns VMA readahead off). Returns the
+        design's ``SwapInfo``."""
+        return self.design.swapon(storage, prio=prio, solidstate=solidstate)
 
     def swapoff(self, name_or_type: str | int) -> SwapoffResult:
         """``swapoff`` with tasks alive: the classic design walks every page table (through

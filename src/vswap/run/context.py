@@ -85,10 +85,10 @@ class DeviceSpec:
         return default
 
     def text(self) -> str:
+        opts = "".join(f",{k}={v}" for k, v in self.options)
         if self.backing == "zram":
-            opts = "".join(f",{k}={v}" for k, v in self.options)
             return f"zram:{format_size(self.size)}{opts}"
-        return f"{self.backing}:{format_size(self.size)}:{self.kind}"
+        return f"{self.backing}:{format_size(self.size)}:{self.kind}{opts}"
 
 
 #: zram's compressor when ``comp=`` is not given. The kernel's ``CONFIG_ZRAM_DEF_COMP`` is
@@ -143,8 +143,10 @@ def zram_storage(spec: DeviceSpec, index: int,
 
 def parse_device_spec(text: str) -> DeviceSpec | None:
     """``file:1G``, ``mem:512M``, ``file:32G:ssd`` (kind: a device kind; default nvme for
-    files, zram for memory), ``zram:1G[,comp=lz4]`` (the zram device model); ``none`` gives
-    None.
+    files, zram for memory), ``file:1G,rotational=1`` (a swap file on a disk that reports
+    itself rotational, as a VM's virtio disk may: ``SWP_SOLIDSTATE`` unset, so no VMA
+    readahead while it is on), ``zram:1G[,comp=lz4]`` (the zram device model); ``none``
+    gives None.
 
     Raises:
         ConfigError: a malformed spec, an unknown kind or option, or a bad size.
@@ -154,6 +156,14 @@ def parse_device_spec(text: str) -> DeviceSpec | None:
         return None
     if t.startswith("zram:"):
         return _parse_zram_spec(t)
+    t, *opts = t.split(",")
+    options: list[tuple[str, str]] = []
+    for o in opts:
+        k, eq, v = o.partition("=")
+        if k != "rotational" or v not in ("0", "1") or not eq:
+            raise ConfigError(f"--swap-device: {text!r}: a file or mem device takes only "
+                              "rotational=0|1")
+        options.append((k, v))
     parts = t.split(":")
     if len(parts) not in (2, 3) or parts[0] not in ("file", "mem"):
         raise ConfigError(f"--swap-device: {text!r} is not file:SIZE[:KIND], mem:SIZE[:KIND], "
@@ -166,7 +176,7 @@ def parse_device_spec(text: str) -> DeviceSpec | None:
         dk = get_device_kind(kind)
     except (KeyError, ConfigError):
         raise ConfigError(f"--swap-device: unknown device kind {kind!r}") from None
-    return DeviceSpec(parts[0], size - size % PAGE_SIZE, dk.name)
+    return DeviceSpec(parts[0], size - size % PAGE_SIZE, dk.name, tuple(options))
 
 
 #: How compact mode sizes compressed pages (the result's ``configuration.page_data_sizes``).
@@ -418,8 +428,12 @@ class RunContext:
         else:
             storage = MemSwapStorage(spec.size, label=f"vswap{i}")
         self._storages.append(storage)
-        si = self.machine.swapon(storage)
-        self._add_queue(si, get_device_kind(spec.kind), spec.backing, f"swapfile{i}")
+        kind = get_device_kind(spec.kind)
+        # A rotational disk (the hdd kind), or a swap file on one (rotational=1: the host's
+        # own swap file, whose disk may report itself rotational as a VM's does).
+        si = self.machine.swapon(storage, solidstate=kind.solidstate
+                                 and spec.option("rotational", "0") != "1")
+        self._add_queue(si, kind, spec.backing, f"swapfile{i}")
 
     def _add_queue(self, si: Any, kind: DeviceKind, backing: str, file_name: str) -> None:
         """An I/O queue of ``kind`` for device ``si``, and its result record."""

@@ -667,6 +667,10 @@ class SwapDevices:
         self.least_priority = 0
         self.nr_swap_pages = 0
         self.total_swap_pages = 0
+        #: ``nr_rotate_swap``: swapped-on devices that are not ``SWP_SOLIDSTATE`` (a disk, or
+        #: a swap file on one). While any is on, swap-in reads ahead by cluster, never by VMA
+        #: (``swap_use_vma_readahead()``), whatever ``vma_ra_enabled`` says.
+        self.nr_rotate_swap = 0
         #: Swap tiers (``/sys/kernel/mm/swap/tiers``) and the cgroups' tier masks; with
         #: none defined the allocator ignores them.
         self.tiers = SwapTiers(self.env.memcgs)
@@ -730,6 +734,8 @@ class SwapDevices:
             self.swap_info[type_] = si
         self.nr_swap_pages += si.pages
         self.total_swap_pages += si.pages
+        if not si.flags & SWP_SOLIDSTATE:
+            self.nr_rotate_swap += 1  # sys_swapon(): !bdev_nonrot(si->bdev)
         self._add_to_avail_list(si)
         return si
 
@@ -767,6 +773,8 @@ class SwapDevices:
         si.dying = True
         si.users -= 1
         self.swap_info[si.type] = None
+        if not si.flags & SWP_SOLIDSTATE:
+            self.nr_rotate_swap -= 1
         self.tiers.device_removed(si.type)
         if si.prio < 0 and self.default_prio == "decreasing":
             # _enable_swap_info gives back the priority range: later devices move up one.
