@@ -6,6 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 extras="${VSWAP_EXTRAS:-}"
+# VSWAP_COMPILED=1: run the mypyc-compiled model (python -m vswap.compile), which needs mypy:
+# the test tools have it, else the compile extra.
+compiled="${VSWAP_COMPILED:-0}"
+[ "$compiled" = 1 ] && [ -z "$extras" ] && extras=compile
 stamp="$venv/.installed${extras:+-$extras}"
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     echo "vswap: installing into $venv${extras:+ (with the $extras tools)}; the first time takes about a minute" >&2
@@ -24,3 +28,9 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"
+if [ "$compiled" = 1 ]; then
+    # Builds (some minutes) only when the sources changed since the last build; a failed
+    # build stops here rather than running the plain-Python model unasked.
+    "$venv/bin/python" -m vswap.compile --out "$venv/compiled" >/dev/null
+    export PYTHONPATH="$venv/compiled${PYTHONPATH:+:$PYTHONPATH}"
+fi

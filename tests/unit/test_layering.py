@@ -6,7 +6,7 @@ and the base modules; never a higher layer, nor a peer of its own layer unless l
 ========================= ===============================================================
 layer                     packages (and top-level modules)
 ========================= ===============================================================
-7                         ``cli``, ``__main__``
+7                         ``cli``, ``__main__``, ``compile`` (the mypyc build)
 6                         ``run``, ``config``, ``report``, ``metadata``, ``reliability``,
                           ``host`` (real-kernel runs), ``sweep`` (grids of runs)
 5                         ``workloads``
@@ -15,7 +15,8 @@ layer                     packages (and top-level modules)
 2                         ``zswap``
 1                         ``kernel`` (the leaf: include/linux/), ``trace`` (trace file
                           formats: numpy only)
-0 (base)                  ``errors``, ``units``, ``log``, ``fileio``, ``__init__``: import
+0 (base)                  ``errors``, ``units``, ``log``, ``fileio``, ``__init__``,
+                          ``_mypyc`` (the compiler's class decorators): import
                           only each other
 ========================= ===============================================================
 
@@ -32,11 +33,12 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "vswap"
 
-LAYER = {"cli": 7, "__main__": 7,
+LAYER = {"cli": 7, "__main__": 7, "compile": 7,
          "run": 6, "config": 6, "report": 6, "metadata": 6, "reliability": 6, "host": 6,
          "sweep": 6,
          "workloads": 5, "mm": 4, "swap": 3, "zswap": 2, "kernel": 1, "trace": 1,
-         "errors": 0, "units": 0, "log": 0, "fileio": 0, "__init__": 0, "sim": -1}
+         "errors": 0, "units": 0, "log": 0, "fileio": 0, "__init__": 0, "_mypyc": 0,
+         "sim": -1}
 #: Peers that may import each other: run builds on config and report, report reads config,
 #: run measures metadata with the calculator's layouts, a host run takes run's device specs
 #: and gives report's result; a sweep runs run's configurations, read with config, into

@@ -26,6 +26,8 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, ClassVar
 
+from vswap._mypyc import trait
+
 if TYPE_CHECKING:
     from vswap.kernel.faults import FaultInjector
     from vswap.kernel.folio import Folio
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from vswap.zswap.zswap import Zswap
 
 
+@trait
 class MachineBase(abc.ABC):
     """State and cross-mixin operations of a :class:`~vswap.mm.machine.Machine`."""
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 import bisect
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast
 
+from vswap._mypyc import trait
 from vswap.kernel import pagedata
 from vswap.kernel.errors import DataLossError, Errno, KernelError
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, swp_slot_offset
@@ -59,7 +60,6 @@ _SWSUSP_INFO = struct.Struct("<8sQQQ")
 _INFO_MAGIC = b"vswapimg"
 
 
-@runtime_checkable
 class BlockDevice(Protocol):
     """Storage addressable by block, the header page included (``hib_submit_io``)."""
 
@@ -68,6 +68,17 @@ class BlockDevice(Protocol):
     def read_block(self, block: int) -> bytes: ...
 
     def write_block(self, block: int, data: bytes | bytearray | memoryview) -> None: ...
+
+
+def as_block_device(storage: object) -> BlockDevice | None:
+    """``storage`` as a :class:`BlockDevice`, or None if it has no block access.
+
+    The member test of ``typing.runtime_checkable`` spelled out: mypyc (:mod:`vswap.compile`)
+    compiles a protocol to a native class, which ``runtime_checkable`` rejects.
+    """
+    if all(hasattr(storage, a) for a in ("name", "read_block", "write_block")):
+        return cast("BlockDevice", storage)
+    return None
 
 
 @dataclass
@@ -139,6 +150,7 @@ class SwsuspExtents:
         return runs
 
 
+@trait
 class HibernateMixin(MachineBase):
     """``echo disk > /sys/power/state`` for :class:`~vswap.mm.machine.Machine`."""
 
@@ -176,8 +188,8 @@ class HibernateMixin(MachineBase):
         if si is None:
             res.error = Errno.ENODEV.name
             return
-        storage = si.storage
-        if not isinstance(storage, BlockDevice):
+        storage = as_block_device(si.storage)
+        if storage is None:
             res.error = Errno.ENODEV.name  # no block access (a zram device keeps nothing)
             return
         res.type, res.device = si.type, si.name

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import HPAGE_PMD_ORDER, PAGE_SIZE, SwpEntry
@@ -93,6 +94,7 @@ class ThpSettings:
         return out
 
 
+@trait
 class HugeMemoryMixin(MachineBase):
     """mTHP helpers of :class:`~vswap.mm.machine.Machine`."""
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vswap._mypyc import trait
 from vswap.errors import ConfigError
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.types import PAGE_SIZE
@@ -255,6 +256,7 @@ def _find(path: str) -> tuple[Knob, str]:
     raise KernelError(Errno.ENOENT, f"no knob {path}")
 
 
+@trait
 class KnobsMixin(MachineBase):
     """``sysfs_write`` / ``sysfs_read`` of :class:`~vswap.mm.machine.Machine`."""
 

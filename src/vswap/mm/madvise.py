@@ -9,6 +9,7 @@ to the mapped parts, then ``-ENOMEM`` if part of the range was unmapped),
 
 from __future__ import annotations
 
+from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.mm._base import MachineBase
@@ -21,6 +22,7 @@ MADV_NOHUGEPAGE = 15
 MADV_PAGEOUT = 21
 
 
+@trait
 class MadviseMixin(MachineBase):
     """madvise(2) of :class:`~vswap.mm.machine.Machine`."""
 

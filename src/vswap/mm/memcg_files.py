@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.memcontrol import MAX, MEMORY_EVENTS, SWAP_EVENTS, MemCgroup
 from vswap.kernel.types import PAGE_SIZE
@@ -70,6 +71,7 @@ def _fmt_limit(value: int) -> str:
     return "max" if value >= MAX else str(value)
 
 
+@trait
 class MemcgFilesMixin(MachineBase):
     """The cgroup files of :class:`~vswap.mm.machine.Machine`."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.kernel.errors import DataLossError, Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import PAGE_SHIFT, SwpEntry
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 ZERO_PTE = PTE_PRESENT | PTE_YOUNG
 
 
+@trait
 class FaultMixin(MachineBase):
     """Fault handling and page-table walks of :class:`~vswap.mm.machine.Machine`."""
 

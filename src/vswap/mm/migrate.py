@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vswap._mypyc import trait
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import HPAGE_PMD_ORDER, SwpEntry
 from vswap.mm._base import MachineBase
@@ -46,6 +47,7 @@ class CompactMemoryResult:
     swapcache_migrated: int = 0
 
 
+@trait
 class MigrateMixin(MachineBase):
     """Migration and compaction of :class:`~vswap.mm.machine.Machine`."""
 

@@ -37,11 +37,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vswap.kernel.errors import Errno, KernelError
+
+# At run time, not only for the checker: mypyc's Task dataclass reads its field types when
+# mm_types is imported (vswap.compile).
+from vswap.kernel.memcontrol import MemCgroup
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
-    from vswap.kernel.memcontrol import MemCgroup
 
 #: Entries per last-level page table (``PTRS_PER_PTE``).
 PTRS_PER_PTE = 512

@@ -8,12 +8,14 @@ Models: mm/mmap.c and mm/vma.c (v6.14): ``do_mmap()`` of anonymous private memor
 
 from __future__ import annotations
 
+from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import TASK_PAGES, MmStruct, Task, Vma
 
 
+@trait
 class MmapMixin(MachineBase):
     """Address-space operations of :class:`~vswap.mm.machine.Machine`."""
 

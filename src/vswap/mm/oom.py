@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import Signal, Task
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 OOM_SCORE_ADJ_MIN = -1000
 
 
+@trait
 class OomMixin(MachineBase):
     """OOM handling of :class:`~vswap.mm.machine.Machine`."""
 

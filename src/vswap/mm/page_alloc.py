@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.errors import ConfigError
 from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MemCgroup
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from vswap.mm.machine import MachineConfig
 
 
+@trait
 class PageAllocMixin(MachineBase):
     """RAM, watermarks and folio allocation of :class:`~vswap.mm.machine.Machine`."""
 

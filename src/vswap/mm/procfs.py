@@ -7,6 +7,7 @@ text (exactly as the kernel prints it) and as a dict.
 
 from __future__ import annotations
 
+from vswap._mypyc import trait
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 
@@ -16,6 +17,7 @@ MEMINFO_KEYS = ("MemTotal", "MemFree", "SwapCached", "Active(anon)", "Inactive(a
                 "ShmemHugePages")
 
 
+@trait
 class ProcfsMixin(MachineBase):
     """The /proc views of :class:`~vswap.mm.machine.Machine`."""
 

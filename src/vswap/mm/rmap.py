@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.kernel.types import SwpEntry
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from vswap.mm.mm_types import MmStruct
 
 
+@trait
 class RmapMixin(MachineBase):
     """Reverse-map operations of :class:`~vswap.mm.machine.Machine`."""
 

@@ -52,6 +52,7 @@ from array import array
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.kernel import pagedata
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
@@ -116,6 +117,7 @@ class Tmpfs:
         self.files: dict[str, ShmemInode] = {}
 
 
+@trait
 class ShmemMixin(MachineBase):
     """tmpfs files of :class:`~vswap.mm.machine.Machine` (see the module docstring)."""
 

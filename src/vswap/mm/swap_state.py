@@ -24,6 +24,7 @@ device, swapcache), which :meth:`SwapStateMixin.read_path_since` tells from the 
 
 from __future__ import annotations
 
+from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
 from vswap.kernel.types import SwpEntry, SwpSlot, swp_slot_offset, swp_slot_type
@@ -36,6 +37,7 @@ SWAP_RA_HITS_INIT = 4
 SWAP_RA_HITS_MAX = 63
 
 
+@trait
 class SwapStateMixin(MachineBase):
     """Swap-in readahead of :class:`~vswap.mm.machine.Machine`."""
 

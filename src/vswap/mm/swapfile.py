@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vswap._mypyc import trait
 from vswap.kernel.types import SwpEntry, swp_entry, swp_offset, swp_type
 from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import (
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from vswap.swap.swapfile import SwapInfo
 
 
+@trait
 class SwapfileMixin(MachineBase):
     """swapon/swapoff and the swapoff PTE walk of :class:`~vswap.mm.machine.Machine`."""
 

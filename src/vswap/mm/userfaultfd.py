@@ -45,6 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
 from vswap.mm._base import MachineBase
@@ -81,6 +82,7 @@ class UffdMoveStats:
     ebusy: int = 0
 
 
+@trait
 class UserfaultfdMixin(MachineBase):
     """``UFFDIO_REGISTER`` and ``UFFDIO_MOVE`` of :class:`~vswap.mm.machine.Machine`."""
 

@@ -49,15 +49,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from vswap._mypyc import trait
 from vswap.kernel.folio import Folio
+
+# At run time, not only for the checker: mypyc's ScanControl dataclass reads its field types
+# when vmscan is imported (vswap.compile).
+from vswap.kernel.memcontrol import MemCgroup
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 from vswap.swap.swap_state import pack_shadow, unpack_shadow
-
-if TYPE_CHECKING:
-    from vswap.kernel.memcontrol import MemCgroup
 
 #: ``DEF_PRIORITY``: scan ``size >> 12`` first, doubling down to the whole list.
 DEF_PRIORITY = 12
@@ -203,6 +204,7 @@ class ScanControl:
     proactive: bool = False
 
 
+@trait
 class VmscanMixin(MachineBase):
     """Reclaim entry points of :class:`~vswap.mm.machine.Machine` (see module docstring)."""
 

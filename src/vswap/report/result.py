@@ -1,9 +1,11 @@
 """The result of one run: the JSON contract between ``vswap run``/``compare``/``bench`` and
 ``vswap stat``/``plot`` (and any script reading results).
 
-A result file is ``{"format": "vswap-result", "version": RESULT_VERSION, "runs": [...]}``
-with one :class:`RunResult` per design. Readers refuse another ``format`` or ``version``
-with a one-line error naming the file (:func:`load_results`).
+A result file is ``{"format": "vswap-result", "version": RESULT_VERSION, "provenance": {...},
+"runs": [...]}`` with one :class:`RunResult` per design. Readers refuse another ``format`` or
+``version`` with a one-line error naming the file (:func:`load_results`); ``provenance``
+(:func:`run_provenance`: whether the mypyc-compiled model ran, the Python version) is for
+people and is not read back.
 
 Field meanings (units in the names where not obvious):
 
@@ -64,12 +66,14 @@ Field meanings (units in the names where not obvious):
 from __future__ import annotations
 
 import json
+import sys
 import types
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vswap._mypyc import compiled_modules
 from vswap.errors import ConfigError
 from vswap.fileio import read_input_text, write_atomic
 
@@ -228,10 +232,20 @@ _FIELD_TYPES = typing.get_type_hints(RunResult)
 _METRIC_TYPES = typing.get_type_hints(RunMetrics)
 
 
+def run_provenance() -> dict[str, Any]:
+    """How the model ran: ``compiled`` (whether its hot modules were the mypyc-compiled ones,
+    ``python -m vswap.compile``; the results are the same either way), ``compiled_modules``
+    (how many), ``python``."""
+    mods = compiled_modules()
+    return {"compiled": bool(mods), "compiled_modules": len(mods),
+            "python": sys.version.split()[0]}
+
+
 def save_results(path: str | Path, runs: list[RunResult], *, what: str = "--json") -> Path:
     """Write ``runs`` as a result file, atomically (:func:`vswap.fileio.write_atomic`): a
     failed write leaves ``path`` as it was and says where the result could not go."""
     text = json.dumps({"format": RESULT_FORMAT, "version": RESULT_VERSION,
+                       "provenance": run_provenance(),
                        "runs": [r.to_dict() for r in runs]}, indent=1)
     return write_atomic(path, text, what=what)
 

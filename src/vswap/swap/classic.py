@@ -406,7 +406,10 @@ class ClassicSwap(ClassicZswapHost):
         """Models: ``swap_only_has_cache()``."""
         if nr == 1 and offset < len(si.swap_map):
             return bool(si.swap_map[offset] == SWAP_HAS_CACHE)
-        return all(v == SWAP_HAS_CACHE for v in si.swap_map[offset:offset + nr])
+        # bytearray.count rather than a generator over the slice: mypyc (2.4) cannot compile
+        # a loop over a bytearray, and the count is one C call.
+        seg = si.swap_map[offset:offset + nr]
+        return seg.count(SWAP_HAS_CACHE) == len(seg)
 
     def put_swap_folio(self, folio: Folio, entry: SwpEntry) -> None:
         """Drop the folio's cache flags; free slots nobody else references.
@@ -431,7 +434,7 @@ class ClassicSwap(ClassicZswapHost):
         if nr > 1 and smap[offset] & ~SWAP_HAS_CACHE == 1:
             window = smap[offset:offset + nr]
             has_cache = window[0] & SWAP_HAS_CACHE
-            if all(v == 1 | has_cache for v in window):
+            if window.count(1 | has_cache) == len(window):  # all(): see _swap_only_has_cache
                 smap[offset:offset + nr] = bytes([SWAP_HAS_CACHE]) * nr
                 if not has_cache:
                     self._swap_entry_range_free(si, offset, nr)
@@ -531,7 +534,10 @@ class ClassicSwap(ClassicZswapHost):
         off = swp_offset(folio.swap)
         if not folio.order and off < len(si.swap_map):
             return bool(si.swap_map[off] & ~SWAP_HAS_CACHE)
-        return any(v & ~SWAP_HAS_CACHE for v in si.swap_map[off:off + folio.nr_pages])
+        # any(v & ~SWAP_HAS_CACHE): a slot other than free or cache-only (see
+        # _swap_only_has_cache for why no generator).
+        seg = si.swap_map[off:off + folio.nr_pages]
+        return seg.count(0) + seg.count(SWAP_HAS_CACHE) != len(seg)
 
     # -- zeromap ----------------------------------------------------------------------------
     def _zeromap_test(self, type_: int, off: int) -> bool:

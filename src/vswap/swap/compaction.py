@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vswap.kernel.errors import DataLossError, Errno, KernelError
 from vswap.kernel.tracing import Cost
@@ -219,7 +219,7 @@ def check_compactable(design: object) -> None:
                                      "shadows per physical slot)")
 
 
-def _copy(d: VirtualSwapBase | ClassicSwap | VswapSTE, si: SwapInfo, old: int, new: int,
+def _copy(d: VirtualSwapBase[Any, Any] | ClassicSwap | VswapSTE, si: SwapInfo, old: int, new: int,
           result: CompactResult) -> None:
     """Read the page at ``old``, write it at ``new``, read it back and compare."""
     data = si.storage.read_page(old)
@@ -233,7 +233,7 @@ def _copy(d: VirtualSwapBase | ClassicSwap | VswapSTE, si: SwapInfo, old: int, n
 
 
 # -- the virtual designs: one descriptor update per slot ------------------------------------
-def _compact_virtual(d: VirtualSwapBase, si: SwapInfo, result: CompactResult) -> None:
+def _compact_virtual(d: VirtualSwapBase[Any, Any], si: SwapInfo, result: CompactResult) -> None:
     from vswap.swap.vswap_desc import SwapType
 
     t = d.table
@@ -289,7 +289,7 @@ def _compact_ste(d: VswapSTE, si: SwapInfo, result: CompactResult) -> None:
         result.moved += 1
 
 
-def _slot_setter(d: VirtualSwapBase) -> Callable[[int, SwpSlot], None]:
+def _slot_setter(d: VirtualSwapBase[Any, Any]) -> Callable[[int, SwpSlot], None]:
     """How the design's table stores a descriptor's slot (RFC v2 ``slot``, v6 ``backing``)."""
     from vswap.swap.vswap_desc import VswapDescTable
 
@@ -301,7 +301,7 @@ def _slot_setter(d: VirtualSwapBase) -> Callable[[int, SwpSlot], None]:
             slots[e] = s
 
         return set_v2
-    backing = t.backing  # type: ignore[attr-defined]
+    backing = t.backing
 
     def set_v6(e: int, s: SwpSlot) -> None:
         backing[e] = s

@@ -18,7 +18,7 @@ and v6 behave as written).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vswap.kernel.tracing import Cost
 from vswap.kernel.types import (
@@ -154,14 +154,14 @@ def scatter_read(d: SwapDesignBase, folio: Folio, first: int, slots: list[int]) 
     return True
 
 
-def folio_slots(d: VirtualSwapBase, folio: Folio) -> list[int]:
+def folio_slots(d: VirtualSwapBase[Any, Any], folio: Folio) -> list[int]:
     """The physical slot of each descriptor of ``folio`` (0 where it has none)."""
     t = d.table
     e0 = int(folio.swap)
     return [t.slot_of(e0 + i) for i in range(folio.nr_pages)]
 
 
-def charge_and_claim(d: VirtualSwapBase, folio: Folio) -> list[int]:
+def charge_and_claim(d: VirtualSwapBase[Any, Any], folio: Folio) -> list[int]:
     """Slots for a large folio with no contiguous run: :func:`alloc_discontig` charged to
     the recorded owner. ``[]`` (nothing held) when slots or ``memory.swap`` run out.
 
@@ -221,7 +221,7 @@ def virtual_design(design: object, feature: str) -> FolioKnobs:
 
 
 # -- mixed-backing large-folio swap-in (cover letter III, spec 15.4) ---------------------------
-def mixed_read_folio(d: VirtualSwapBase, folio: Folio) -> bool:
+def mixed_read_folio(d: VirtualSwapBase[Any, Any], folio: Folio) -> bool:
     """Fill a large folio from the backends of its descriptors, run by run.
 
     Models: the mixed-backing THP swap-in of the cover letter (section III, ref [7]; spec

@@ -607,7 +607,9 @@ class SwapInfo:
         """Raise AssertionError unless the module-docstring invariants hold."""
         counts = [0] * self.nr_clusters
         inuse = 0
-        for off, v in enumerate(self.swap_map):
+        smap = self.swap_map
+        for off in range(len(smap)):  # not enumerate(): mypyc (2.4) cannot loop over a bytearray
+            v = smap[off]
             if v:
                 counts[off // SWAPFILE_CLUSTER] += 1
                 if v != self.map_bad:

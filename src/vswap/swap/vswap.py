@@ -97,7 +97,7 @@ class VswapStats:
     warnings: dict[str, int]
 
 
-class VirtualSwap(VirtualSwapBase):
+class VirtualSwap(VirtualSwapBase[VswapDescTable, VswapRmap]):
     """The seed's virtual swap space (RFC v2 after patch 18) behind the swap API.
 
     Args:
@@ -114,7 +114,6 @@ class VirtualSwap(VirtualSwapBase):
 
     name = "vswap"
     default_partition = "none"
-    table: VswapDescTable
 
     def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
                  hooks: SwapHooks | None = None, default_prio: str = "decreasing",

@@ -33,7 +33,7 @@ from __future__ import annotations
 import abc
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
@@ -67,8 +67,13 @@ ZERO = SwapType.VSWAP_ZERO
 ZSWAP = SwapType.VSWAP_ZSWAP
 FOLIO = SwapType.VSWAP_FOLIO
 
+# The table and reverse map of a design, as type parameters rather than attributes a subclass
+# re-declares with a narrower type: mypyc (vswap.compile) rejects a narrowed attribute.
+TableT = TypeVar("TableT", bound=VswapTable)
+RmapT = TypeVar("RmapT", bound=VswapRmap)
 
-class VirtualSwapBase(SwapDesignBase):
+
+class VirtualSwapBase(SwapDesignBase, Generic[TableT, RmapT]):
     """The shared steps of the virtual swap designs.
 
     Args:
@@ -78,8 +83,8 @@ class VirtualSwapBase(SwapDesignBase):
         zswap_tree_key: ``swap_zswap_tree()`` of the design (see :class:`VswapZswapHost`).
     """
 
-    table: VswapTable
-    rmap: VswapRmap
+    table: TableT
+    rmap: RmapT
     #: ``/sys/kernel/mm/swap/discontig_swapout`` (model only, :mod:`vswap.swap.folio_slots`)
     #: and the large folios written to scattered slots.
     discontig_swapout = False
@@ -96,7 +101,7 @@ class VirtualSwapBase(SwapDesignBase):
     wb_compressed: dict[int, tuple[int, str, int]]
 
     def __init__(self, *, env: KernelEnv, devices: SwapDevices, swap_cache: SwapCache,
-                 hooks: SwapHooks | None, table: VswapTable, rmap: VswapRmap,
+                 hooks: SwapHooks | None, table: TableT, rmap: RmapT,
                  zswap_tree_key: Callable[[SwpEntry], Hashable]) -> None:
         super().__init__(env=env, devices=devices, swap_cache=swap_cache, hooks=hooks)
         self.table = table

@@ -18,7 +18,7 @@ the device with their reverse map.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vswap.kernel.errors import KernelError
 from vswap.kernel.types import SwpEntry
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from vswap.swap.vswap_base import VirtualSwapBase
 
 
-def pagein(d: VirtualSwapBase, entry: SwpEntry) -> Folio | None:
+def pagein(d: VirtualSwapBase[Any, Any], entry: SwpEntry) -> Folio | None:
     """``pagein()`` of the virtual ``try_to_unuse``: find or read the folio (unlocked).
 
     A failed read must not leave a bad folio behind: it leaves the swap cache and the entry
@@ -50,7 +50,7 @@ def pagein(d: VirtualSwapBase, entry: SwpEntry) -> Folio | None:
     return folio
 
 
-def try_to_unuse(d: VirtualSwapBase, si: SwapInfo,
+def try_to_unuse(d: VirtualSwapBase[Any, Any], si: SwapInfo,
                  signal_pending: Callable[[], bool] | None) -> tuple[int, str]:
     """Move every page off ``si``: returns (descriptors converted, error or "").
 
@@ -106,7 +106,7 @@ def try_to_unuse(d: VirtualSwapBase, si: SwapInfo,
     return converted, error
 
 
-def vswap_sys_swapoff(d: VirtualSwapBase, name_or_type: str | int,
+def vswap_sys_swapoff(d: VirtualSwapBase[Any, Any], name_or_type: str | int,
                       signal_pending: Callable[[], bool] | None) -> SwapoffResult:
     """Swap a device off (``sys_swapoff``); ``ptes_visited`` is 0 and ``hooks.unuse_ptes``
     is never called. On failure ``result.completed`` is False and ``error`` names it.

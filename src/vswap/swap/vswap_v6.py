@@ -90,7 +90,7 @@ class VswapV6Stats:
     warnings: dict[str, int]
 
 
-class VirtualSwapV6(VirtualSwapBase):
+class VirtualSwapV6(VirtualSwapBase[VswapClusterTable, SwapTableRmap]):
     """Virtual swap space v6 behind the swap API (registry name ``vswap-v6``).
 
     Args:
@@ -106,8 +106,6 @@ class VirtualSwapV6(VirtualSwapBase):
     name = "vswap-v6"
     metadata_layout = "vswap-v6"
     zswap_stores_incompressible = True  # based on v6.19
-    table: VswapClusterTable
-    rmap: SwapTableRmap
 
     def __init__(self, *, nr_cpus: int = 1, env: KernelEnv | None = None,
                  hooks: SwapHooks | None = None, default_prio: str = "decreasing",

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.pagedata import PAGE_DATA, TOKEN_BYTES
@@ -66,7 +66,7 @@ class VswapZswapHost:
             index operations on an entry take.
     """
 
-    def __init__(self, design: VirtualSwapBase,
+    def __init__(self, design: VirtualSwapBase[Any, Any],
                  tree_key: Callable[[SwpEntry], Hashable]) -> None:
         self.design = design
         self.tree_key = tree_key
@@ -306,7 +306,7 @@ def alloc_batch_slots(devices: SwapDevices, nr: int, memcg_id: int) -> list[int]
 _COMPRESSORS: dict[str, Compressor] = {}
 
 
-def wb_decompress_page(d: VirtualSwapBase, slot: int, page: bytes | bytearray) -> bytes:
+def wb_decompress_page(d: VirtualSwapBase[Any, Any], slot: int, page: bytes | bytearray) -> bytes:
     """The page a compressed slot holds: its object (the first bytes of ``page``)
     decompressed with the compressor zswap stored it with, checked against its CRC.
 
@@ -336,7 +336,7 @@ def wb_decompress_page(d: VirtualSwapBase, slot: int, page: bytes | bytearray) -
     return out
 
 
-def wb_decompress(d: VirtualSwapBase, folio: Folio, first: int, slots: list[int]) -> None:
+def wb_decompress(d: VirtualSwapBase[Any, Any], folio: Folio, first: int, slots: list[int]) -> None:
     """After a device read of pages ``first ..`` of ``folio`` from ``slots``: decompress
     every page whose slot holds a compressed object, in place (decompress at swap-in).
 

@@ -1,0 +1,113 @@
+"""The mypyc-compiled model (``python -m vswap.compile``, docs/performance.md "Compiling the
+hot path"): every listed module still compiles, and compiled modules give the same results
+as plain Python.
+
+The suite itself runs the plain-Python model (coverage cannot measure compiled code), so
+these tests build what they check in a temporary directory. They need mypy (a test tool)
+and the C compiler with the Python headers, which every machine of the project has; they
+are not skipped without them. The full build takes minutes, so the suite compiles a subset
+of kernel modules (the leaf of the per-fault path: folios, vmstat, swap entries, page data,
+memcg charging) and checks the whole list only up to mypyc's C source; the full compiled
+model was compared with plain Python on the reference runs when the list was chosen
+(docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vswap import compile as vcompile
+from vswap._mypyc import compiled_modules
+
+#: Compiled in the test: on every fault's path, and quick to build.
+SUBSET = ("kernel/folio.py", "kernel/vmstat.py", "kernel/types.py", "kernel/pagedata.py",
+          "kernel/memcontrol.py")
+#: Runs compared: anonymous memory to a swapfile with and without zswap, and swapoff, on a
+#: classic and a virtual design.
+RUNS = (
+    ("classic", ["--workload", "usemem -n 2 -O 4M", "--memory-max", "4M",
+                 "--swap-device", "file:32M", "--zswap", "lz4"]),
+    ("vswap", ["--workload", "usemem -n 2 -O 4M", "--memory-max", "4M",
+               "--swap-device", "file:32M"]),
+    ("vswap-v6", ["--workload", "swapoff --fill 0.5 --tasks 2", "--swap-device", "file:8M",
+                  "--zswap", "lz4"]),
+)
+
+
+def test_the_list_and_its_exclusions_name_real_modules() -> None:
+    src = vcompile.package_dir()
+    paths = vcompile.compiled_paths(src)
+    assert "vswap/mm/memory.py" in paths and "vswap/swap/classic.py" in paths
+    assert not any(p.endswith("__init__.py") for p in paths)
+    for rel in vcompile.EXCLUDED:
+        assert (src / rel).is_file(), rel
+        assert f"vswap/{rel}" not in paths
+
+
+def test_plain_python_reports_no_compiled_module() -> None:
+    assert compiled_modules() == []
+
+
+def test_every_listed_module_compiles() -> None:
+    """mypyc accepts the whole list (type check, IR and C source; a construct it cannot
+    compile, such as a loop over a bytearray or a narrowed attribute, fails here)."""
+    vcompile.check()
+
+
+def _run(design: str, args: list[str], out: Path, pythonpath: str | None) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VSWAP_COMPILED")}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    subprocess.run([sys.executable, "-m", "vswap", "run", "--design", design, *args,
+                    "--json", str(out)], env=env, check=True, capture_output=True, text=True,
+                   timeout=600)
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def _model_results(data: dict[str, Any]) -> str:
+    """The result file less what measures the host rather than the model: the run's wall
+    time and the page events per wall second (``metrics``), and the name of the run's
+    temporary directory (a swapfile's path)."""
+    for run in data["runs"]:
+        for key in ("wall_s", "page_events_per_wall_s"):
+            run["metrics"].pop(key)
+    return re.sub(r"vswap-run-\w+", "vswap-run-TMP", json.dumps(data, sort_keys=True))
+
+
+def test_compiled_modules_give_identical_results(tmp_path: Path) -> None:
+    built = tmp_path / "compiled"
+    assert vcompile.build(built, modules=SUBSET, quiet=True)
+    sos = sorted(p.name.split(".")[0] for p in built.glob("vswap/kernel/*.so"))
+    assert sos == sorted(Path(m).stem for m in SUBSET)
+    # Current: a second build is skipped.
+    assert not vcompile.build(built, modules=SUBSET, quiet=True)
+    for design, args in RUNS:
+        plain = _run(design, args, tmp_path / f"{design}-plain.json", None)
+        comp = _run(design, args, tmp_path / f"{design}-compiled.json", str(built))
+        assert plain.pop("provenance") == {"compiled": False, "compiled_modules": 0,
+                                           "python": sys.version.split()[0]}
+        prov = comp.pop("provenance")
+        assert isinstance(prov, dict) and prov["compiled"] is True
+        assert prov["compiled_modules"] == len(SUBSET)
+        # Everything else, the virtual times included, is the same to the byte.
+        assert _model_results(comp) == _model_results(plain), design
+
+
+@pytest.mark.parametrize("argv", [[], ["--check", "--modules", "no/such.py"]])
+def test_cli_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    if not argv:
+        with pytest.raises(SystemExit):
+            vcompile.main(argv)
+        assert "--out is required" in capsys.readouterr().err
+    else:
+        assert vcompile.main(argv) == 1
+        assert "mypyc build failed" in capsys.readouterr().err
