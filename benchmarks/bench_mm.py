@@ -8,7 +8,10 @@ second, and the Python bytes the model spends per resident and per swapped page 
 tracemalloc in separate runs).
 
 Usage: ``python benchmarks/bench_mm.py [--mib 64] [--designs classic,vswap] [--no-verify]``.
-Writes ``results/bench_mm.json``.
+Writes ``results/bench_mm.json``. If that file already holds a figure of the same setup (an
+earlier run, typically of the previous commit), prints each row's speed ratio to it (new
+(faults+reclaims)/s over old) and the commit each was measured at; ``--out`` elsewhere to
+keep a baseline.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import gc
 import json
 import platform
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -115,6 +119,34 @@ def run_bytes(design: str, backend: str, n: int, pages: list[bytes]) -> dict[str
     }
 
 
+def git_commit() -> str:
+    """The checkout's commit (short hash, ``+dirty`` with local changes), or ``unknown``."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def previous_rows(path: Path, mib: int, verify: bool) -> tuple[str, dict[tuple[str, str], int]]:
+    """The commit and the (faults+reclaims)/s per (design, backend) of an earlier result file
+    measured with the same working set and verification; empty if there is none."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return "", {}
+    if old.get("mib") != mib:
+        return "", {}
+    rows = {(r["design"], r["backend"]): int(r["faults_plus_reclaims_per_s"])
+            for r in old.get("rows", []) if r.get("verified") == verify}
+    return str(old.get("commit", "unknown")), rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mib", type=int, default=64, help="working set in MiB (default 64)")
@@ -124,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="results/bench_mm.json")
     args = ap.parse_args(argv)
     ws_pages = args.mib * MiB // PAGE_SIZE
+    out = Path(args.out)
+    prev_commit, prev = previous_rows(out, args.mib, not args.no_verify)
+    commit = git_commit()
     pages = [page_of(i) for i in range(ws_pages)]
     rows = []
     console = Console()
@@ -131,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         for backend in args.backends.split(","):
             row = run_speed(design, backend, ws_pages, not args.no_verify, pages)
             row.update(run_bytes(design, backend, min(2048, ws_pages), pages))
+            old = prev.get((design, backend))
+            speed = row["faults_plus_reclaims_per_s"]
+            assert isinstance(speed, int)
+            row["vs_previous"] = round(speed / old, 2) if old else None
             rows.append(row)
             console.print(f"{design}/{backend}: {row['wall_s']} s")
     table = Table(title=f"bench_mm: usemem {args.mib} MiB in a cgroup at half "
@@ -140,16 +179,20 @@ def main(argv: list[str] | None = None) -> int:
             "swapped_pages_per_s": "swapped pages/s", "swapped_out": "out", "swapped_in": "in",
             "bytes_per_resident_page": "B/resident pg",
             "bytes_per_swapped_page_excl_zswap_pool_and_oracle": "B/swapped pg",
-            "content_errors": "errors"}
+            "content_errors": "errors", "vs_previous": f"x {prev_commit or 'previous'}"}
     for header in cols.values():
         table.add_column(header, justify="right")
     for row in rows:
-        table.add_row(*(str(row[c]) for c in cols))
+        table.add_row(*(str(row[c]) if row[c] is not None else "-" for c in cols))
     console.print(table)
-    out = Path(args.out)
+    if prev:
+        console.print(f"speed ratio: (faults+reclaims)/s of {commit} over {prev_commit}'s "
+                      f"figure in {out} (same --mib and verification; separate runs, so "
+                      "machine load between them moves it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"python": platform.python_version(),
-                               "machine": platform.machine(), "rows": rows}, indent=2) + "\n")
+                               "machine": platform.machine(), "commit": commit,
+                               "mib": args.mib, "rows": rows}, indent=2) + "\n")
     console.print(f"wrote {out}")
     return 0 if all(r["content_errors"] == 0 for r in rows) else 1
 

@@ -43,6 +43,7 @@ class Folio:
         "mm_charged",
         "mm_pins",
         "mm_written",
+        "nr_pages",
         "order",
         "readahead",
         "referenced",
@@ -68,6 +69,10 @@ class Folio:
                                   f"folio of order {order} needs {size} bytes, got {len(data)}")
             self.data = bytearray(data)
         self.order = order
+        #: ``folio_nr_pages()``: ``1 << order``, a plain attribute (read several times per
+        #: page on every swap path; the order never changes after allocation: a split makes
+        #: new folios).
+        self.nr_pages = 1 << order
         self.swap: SwpEntry = NO_ENTRY
         self.memcg_id = memcg_id
         self.locked = False
@@ -100,11 +105,6 @@ class Folio:
         #: None for anonymous folios and for a shmem folio moved to the swap cache.
         self.mapping: object | None = None
         self.index = 0
-
-    @property
-    def nr_pages(self) -> int:
-        """Models: ``folio_nr_pages()``."""
-        return 1 << self.order
 
     def page(self, i: int) -> memoryview:
         """The bytes of page ``i`` of the folio (a writable view; its token in compact mode)."""

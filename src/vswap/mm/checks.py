@@ -54,6 +54,9 @@ def check_folio_free(folio: Folio) -> None:
     Raises:
         BadPageError: naming every flag or reference still held.
     """
+    if not (folio.locked or folio.writeback or folio.swapcache or folio.mapcount
+            or folio.mm_pins):
+        return  # a clean free (every free but a bug's): no message to build
     bad = [name for name, held in (("locked", folio.locked), ("writeback", folio.writeback),
                                    ("swapcache", folio.swapcache),
                                    (f"mapcount {folio.mapcount}", folio.mapcount),

@@ -38,6 +38,7 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.memcontrol import MAX, MemCgroup, MemCgroupTree
 from vswap.kernel.tracing import NULL_TRACER, KernelTracer
 from vswap.kernel.types import PAGE_SHIFT, PAGE_SIZE, SwpEntry
+from vswap.kernel.vmstat import VM_EVENTS
 from vswap.mm.checks import check_folio_free
 from vswap.mm.hibernate import HibernateMixin
 from vswap.mm.huge_memory import HugeMemoryMixin, ThpSettings
@@ -301,8 +302,14 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
             if charge:
                 over = memcg.try_charge_memory(nbytes)
             else:
-                over = next((m for m in memcg.ancestors()
-                             if m.memory.usage + nbytes > m.memory.max), None)
+                # The first ancestor without room (the ancestors() walk, without a generator:
+                # this runs before every swap-in).
+                over = memcg
+                while over is not None:
+                    mc = over.memory
+                    if mc.usage + nbytes > mc.max:
+                        break
+                    over = over.parent
             if over is None:
                 break
             over.memcg_memory_event("max")
@@ -342,9 +349,10 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
             self.folio_del_lru(folio)
         memcg = self.memcgs.mem_cgroup_from_id(folio.memcg_id)
         if memcg is not None:
-            memcg.uncharge_memory(folio.mm_charged)
-        self.nr_used_pages -= folio.nr_pages
-        self.tracer.folio_free(folio.nr_pages)
+            memcg.memory.uncharge(folio.mm_charged)
+        nr = folio.nr_pages
+        self.nr_used_pages -= nr
+        self.tracer.folio_free(nr)
         folio.mm_charged = 0
 
     def maybe_free_folio(self, folio: Folio) -> None:
@@ -389,7 +397,9 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         """A vm event, global and (if ``memcg_id``) for that cgroup."""
         if not nr:
             return
-        self.vmstat.count_vm_events(name, nr)
+        if name not in VM_EVENTS:  # VmStat.count_vm_events(), inlined
+            raise KeyError(f"undeclared vm event {name!r}")
+        self.vmstat[name] += nr
         if memcg_id:
             lv = self.lruvecs.get(memcg_id)
             if lv is not None:
@@ -411,7 +421,8 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
             return
         try:
             self._depth += 1
-            self.reap_folios()
+            if self._reap:
+                self.reap_folios()
             task = self.current
             if task is not None:
                 memcg = task.mm.memcg
@@ -436,7 +447,8 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
                     self.zswap.run_pending_work()
                 finally:
                     self._memalloc -= 1
-            self.reap_folios()
+            if self._reap:
+                self.reap_folios()
         finally:
             self._depth -= 1
             self.current = None

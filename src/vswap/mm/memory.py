@@ -67,8 +67,12 @@ class FaultMixin(MachineBase):
             raise AssertionError("unreachable: kill_task raises for the current task")
         self.count_event("pgfault", 1, mm.memcg.id)
         self.tracer.fault()
+        tables = mm.tables
+        key = vpn >> PTE_TABLE_SHIFT
+        i = vpn & PTE_TABLE_MASK
         for _ in range(64):
-            v = mm.get_pte(vpn)
+            t = tables.get(key)  # mm.get_pte(vpn), inlined (twice a fault)
+            v = t[0][i] if t is not None else 0
             if not v:
                 self.do_anonymous_page(task, vma, vpn, write)
             elif v & PTE_PRESENT:
@@ -76,7 +80,8 @@ class FaultMixin(MachineBase):
                     self.do_wp_page(task, vma, vpn)
             elif not self.do_swap_page(task, vma, vpn, write):
                 continue
-            v = mm.get_pte(vpn)
+            t = tables.get(key)
+            v = t[0][i] if t is not None else 0
             if v & PTE_PRESENT and (v & PTE_WRITE or not write):
                 task.min_flt += 1
                 return
@@ -99,7 +104,7 @@ class FaultMixin(MachineBase):
             return
         memcg = mm.memcg
         folio = None
-        for order in self.thp_orders_for(vma):
+        for order in (self.thp.orders_for(vma) if self.thp_any_enabled else ()):
             nr = 1 << order
             start = vpn & ~(nr - 1)
             if start < vma.start or start + nr > vma.end:
@@ -215,7 +220,9 @@ class FaultMixin(MachineBase):
         entry = SwpEntry(v >> 1)
         folio = design.swap_cache_get_folio(entry)
         major = False
-        sync = self.swapin_sync_device(entry)
+        # swapin_sync_device() is always False where the skip-swapcache path exists.
+        sync = (not design.swapcache_bypass and self.skip_swapcache_enabled
+                and self.swapin_sync_device(entry))
         if folio is not None:
             self.swap_update_readahead(folio, vma, vpn)
             if not folio.mm_written:
@@ -357,8 +364,9 @@ class FaultMixin(MachineBase):
         swap cache, and ``should_try_to_free_swap`` drops it from the cache at once when the
         count was 1, which is this path's end state (the cache's own lock steps aside).
         """
+        thp_orders = self.thp.orders_for(vma) if self.thp_any_enabled else []
         if large_only:
-            if not self.thp_orders_for(vma):
+            if not thp_orders:
                 return None
         elif not self.skip_swapcache_enabled or not self.design.swapcache_bypass:
             return None
@@ -376,7 +384,8 @@ class FaultMixin(MachineBase):
         mm = task.mm
         ptes, folios = mm.pte_table(vpn)
         zswap_used = self.zswap is not None and not self.zswap.zswap_never_enabled()
-        orders = self.thp_orders_for(vma) if large_only else (*self.thp_orders_for(vma), 0)
+        orders = thp_orders if large_only else (*thp_orders, 0)
+        tracer = self.tracer
         for order in orders:
             nr = 1 << order
             start = vpn & ~(nr - 1)
@@ -405,7 +414,9 @@ class FaultMixin(MachineBase):
                 return False
             folio.locked = True
             folio.swap = e
-            reads = self.read_path_snapshot()
+            vm = self.vmstat
+            # read_path_snapshot(), inlined.
+            reads = vm["swpin_zero"], vm["zswpin"], vm["pswpin"]
             try:
                 ok = design.swap_read_folio(folio)
             except KernelError as exc:
@@ -422,8 +433,16 @@ class FaultMixin(MachineBase):
                 design.swapcache_clear(e, nr)
                 self.free_folio(folio)
                 raise
-            path = self.read_path_since(reads)
-            self.tracer.io_wait()
+            # read_path_since(reads), inlined.
+            if vm["zswpin"] != reads[1]:
+                path = "zswap"
+            elif vm["pswpin"] != reads[2]:
+                path = "device"
+            elif vm["swpin_zero"] != reads[0]:
+                path = "zero"
+            else:
+                path = "swapcache"
+            tracer.io_wait()
             folio.swap = SwpEntry(0)
             folio.locked = False
             if not ok or not folio.uptodate:
@@ -434,11 +453,12 @@ class FaultMixin(MachineBase):
                     continue
                 self.kill_task(task, Signal.SIGBUS,
                                f"swap read error at {vpn << PAGE_SHIFT:#x} (entry {e:#x})")
-            shadow = self.get_shadow(e)
+            shadow = design.get_shadow_from_swap_cache(e)
             if shadow is not None:
                 self.workingset_refault(folio, shadow)
+            verify = self.oracle.verify
             for k in range(nr):
-                self.oracle_verify(folio, k, SwpEntry(e + k), task, start + k, path)
+                verify(folio, k, SwpEntry(e + k), task, start + k, path)
             base = start & PTE_TABLE_MASK
             folio.dirty = True
             for k in range(nr):

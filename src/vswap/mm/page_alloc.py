@@ -60,7 +60,10 @@ class PageAllocMixin(MachineBase):
         current task is chosen.
         """
         nr = 1 << order
-        if not self.alloc_pages_prepare(nr, task, may_reclaim):
+        # alloc_pages_prepare()'s first test inlined: above the low watermark it has nothing
+        # to do (the common case).
+        if (self.nr_free_pages() - nr < self.wmark_low
+                and not self.alloc_pages_prepare(nr, task, may_reclaim)):
             return None
         if not self.mem_cgroup_charge(memcg, nr, task, may_reclaim=may_reclaim):
             return None

@@ -239,7 +239,8 @@ class VmscanMixin(MachineBase):
         folio.lru = True
         if self.exact_reclaim is not None:
             self.exact_reclaim.folio_added(lruvec, folio)
-        elif folio.active:
+            return
+        if folio.active:
             lruvec.active[folio] = 0
             lruvec.nr_active += folio.nr_pages
         else:
@@ -282,7 +283,11 @@ class VmscanMixin(MachineBase):
         """Models: ``workingset_eviction()``: the shadow left in the swap cache."""
         lruvec = self.lruvecs[folio.memcg_id]
         eviction = lruvec.nonresident_age
-        self.workingset_age_nonresident(lruvec, folio.nr_pages)
+        nr = folio.nr_pages
+        lv: Lruvec | None = lruvec
+        while lv is not None:  # workingset_age_nonresident(), inlined
+            lv.nonresident_age += nr
+            lv = lv.parent
         return pack_shadow(folio.memcg_id, eviction, folio.workingset)
 
     def workingset_refault(self, folio: Folio, shadow: int) -> None:
@@ -346,8 +351,9 @@ class VmscanMixin(MachineBase):
         inactive = lruvec.inactive
         batch: list[Folio] = []
         scanned = 0
+        popitem = inactive.popitem
         while inactive and scanned < nr_to_scan:
-            folio, _ = inactive.popitem(last=False)
+            folio, _ = popitem(last=False)
             nr = folio.nr_pages
             lruvec.nr_inactive -= nr
             folio.lru = False
@@ -375,16 +381,19 @@ class VmscanMixin(MachineBase):
         back through :meth:`folio_putback_lru` (kept, activated) or is freed here.
         """
         design = self.design
+        tracer = self.tracer
+        ignore_references = sc.ignore_references
         reclaimed = 0
         i = 0
         while i < len(folios):
             folio = folios[i]
             i += 1
-            self.tracer.reclaim_scan(folio.nr_pages)
-            if not folio.folio_trylock():
+            tracer.reclaim_scan(folio.nr_pages)
+            if folio.locked:  # folio_trylock() failed
                 self.folio_putback_lru(folio)
                 continue
-            if not sc.ignore_references:
+            folio.locked = True
+            if not ignore_references:
                 ref = self.folio_check_references(folio)
                 if ref == FOLIOREF_ACTIVATE:
                     self._activate_locked(folio)

@@ -49,6 +49,9 @@ __all__ = ["IO", "LOCK", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger", "StepReco
 #: Step kinds (first element of a step tuple).
 WORK, LOCK, IO, WAIT = 0, 1, 2, 3
 
+#: ``"lock:" + lock_class``, made once per class (StepRecorder.lock_step).
+_LOCK_COUNT_KEYS: dict[str, str] = {}
+
 #: Writes a task may have in flight before it waits at the end of an operation: the
 #: ``SWAP_CLUSTER_MAX`` (32) batch of one shrink_folio_list pass, twice (an estimate of how
 #: far reclaim runs ahead of writeback before ``reclaim_throttle`` stalls it).
@@ -101,72 +104,93 @@ class StepRecorder(KernelTracer):
         self.counts.clear()
 
     def _flush(self) -> None:
-        if self.ns:
-            self.steps.append((WORK, self.ns))
+        ns = self.ns
+        if ns:
+            self.steps.append((WORK, ns))
             self.ns = 0
 
     # -- mm ------------------------------------------------------------------------------------
     def fault(self) -> None:
         self.ns += self._fault
-        self._count("fault")
+        counts = self.counts
+        counts["fault"] = counts.get("fault", 0) + 1
 
     def folio_alloc(self, nr: int, zeroed: bool) -> None:
         self.ns += nr * (self._alloc_zeroed if zeroed else self._alloc)
-        self._count("folio_alloc", nr)
+        counts = self.counts
+        counts["folio_alloc"] = counts.get("folio_alloc", 0) + nr
 
     def folio_free(self, nr: int) -> None:
         self.ns += nr * self._free
-        self._count("folio_free", nr)
+        counts = self.counts
+        counts["folio_free"] = counts.get("folio_free", 0) + nr
 
     def page_copy(self, nr: int) -> None:
         self.ns += nr * self.costs.page_copy
-        self._count("page_copy", nr)
+        counts = self.counts
+        counts["page_copy"] = counts.get("page_copy", 0) + nr
 
     def reclaim_scan(self, nr: int) -> None:
         self.ns += self._scan
-        self._count("reclaim_scan", nr)
+        counts = self.counts
+        counts["reclaim_scan"] = counts.get("reclaim_scan", 0) + nr
 
     def unmap(self, nr_ptes: int) -> None:
         self.ns += self._unmap + nr_ptes * self.costs.pte_update
-        self._count("unmap_pte", nr_ptes)
+        counts = self.counts
+        counts["unmap_pte"] = counts.get("unmap_pte", 0) + nr_ptes
 
     def pte_zap(self, nr_ptes: int) -> None:
         self.ns += nr_ptes * self.costs.pte_update
-        self._count("pte_zap", nr_ptes)
+        counts = self.counts
+        counts["pte_zap"] = counts.get("pte_zap", 0) + nr_ptes
 
     def pte_walk(self, nr_ptes: int) -> None:
         self.ns += nr_ptes * self.costs.pte_walk_per_pte
-        self._count("pte_walk", nr_ptes)
+        counts = self.counts
+        counts["pte_walk"] = counts.get("pte_walk", 0) + nr_ptes
 
     def io_wait(self) -> None:
         self._flush()
         self.steps.append((WAIT,))
-        self._count("io_wait")
+        counts = self.counts
+        counts["io_wait"] = counts.get("io_wait", 0) + 1
 
     # -- swap ----------------------------------------------------------------------------------
     def lock_step(self, lock_class: str, instance: Hashable, cost: Cost) -> None:
-        hold = self._hold[cost]
-        self.ns += self._lock_overhead
-        self._flush()
-        self.steps.append((LOCK, lock_class, instance, hold))
-        self._count("lock:" + lock_class)
+        # _flush() inlined: this runs for every critical section.
+        steps = self.steps
+        ns = self.ns + self._lock_overhead
+        if ns:
+            steps.append((WORK, ns))
+            self.ns = 0
+        steps.append((LOCK, lock_class, instance, self._hold[cost]))
+        counts = self.counts
+        key = _LOCK_COUNT_KEYS.get(lock_class)
+        if key is None:
+            key = _LOCK_COUNT_KEYS[lock_class] = "lock:" + lock_class
+        counts[key] = counts.get(key, 0) + 1
 
     def swap_cache_lookup(self) -> None:
         self.ns += self.costs.swap_cache_lookup
-        self._count("swap_cache_lookup")
+        counts = self.counts
+        counts["swap_cache_lookup"] = counts.get("swap_cache_lookup", 0) + 1
 
     def desc_lookup(self) -> None:
         self.ns += self.costs.swap_desc_lookup
-        self._count("desc_lookup")
+        counts = self.counts
+        counts["desc_lookup"] = counts.get("desc_lookup", 0) + 1
 
     def zero_check(self, nr: int) -> None:
         self.ns += nr * self.costs.zero_check
-        self._count("zero_check", nr)
+        counts = self.counts
+        counts["zero_check"] = counts.get("zero_check", 0) + nr
 
     def device_io(self, device: str, op: str, nbytes: int) -> None:
         kind = self.device_kinds.get(device)
         sync = kind is not None and kind.synchronous_io
-        self._count(f"io_{op}")
+        counts = self.counts
+        counts[f"io_{op}"] = counts.get(f"io_{op}", 0) + 1
         if sync:
             assert kind is not None
             lat = kind.read_latency_ns if op == "read" else kind.write_latency_ns
@@ -185,18 +209,21 @@ class StepRecorder(KernelTracer):
             ns = self._comp[key] = (self.costs.compress_ns(algo, poor=poor)
                                     + self.costs.zsmalloc_alloc)
         self.ns += ns
-        self._count("compress")
+        counts = self.counts
+        counts["compress"] = counts.get("compress", 0) + 1
 
     def decompress(self, algo: str, nbytes: int) -> None:
         ns = self._decomp.get(algo)
         if ns is None:
             ns = self._decomp[algo] = self.costs.decompress_ns(algo)
         self.ns += ns
-        self._count("decompress")
+        counts = self.counts
+        counts["decompress"] = counts.get("decompress", 0) + 1
 
     def zpool_free(self) -> None:
         self.ns += self.costs.zsmalloc_free
-        self._count("zpool_free")
+        counts = self.counts
+        counts["zpool_free"] = counts.get("zpool_free", 0) + 1
 
 
 class TallyingRecorder(StepRecorder):
@@ -329,14 +356,18 @@ class Charger:
     def charge(self, task: CpuTask, steps: list[tuple[Any, ...]],
                tail_ns: int) -> Generator[Event, Any, None]:
         """``yield from charger.charge(task, *recorder.take())``."""
+        work = task.work
         for step in steps:
             kind = step[0]
             if kind == WORK:
-                yield task.work(step[1])
+                yield work(step[1])
             elif kind == LOCK:
-                lk = self.lock(step[1], step[2])
+                key = (step[1], step[2])  # self.lock(), inlined
+                lk = self._locks.get(key)
+                if lk is None:
+                    lk = self._locks[key] = self.locks.spinlock(step[1], step[2])
                 yield lk.acquire(task)
-                yield task.work(step[3])
+                yield work(step[3])
                 lk.release(task)
             elif kind == IO:
                 queue = self.queues[step[1]]

@@ -131,7 +131,7 @@ class SwapDesignBase(abc.ABC):
     def count_event(self, name: str, nr: int, memcg_id: int) -> None:
         """Count a vm event globally and for the folio's memcg (``count_memcg_folio_events``)."""
         self.vmstat.count_vm_events(name, nr)
-        memcg = self.memcg_of(memcg_id)
+        memcg = self.memcgs.mem_cgroup_from_id(memcg_id) if memcg_id else None
         if memcg is not None:
             memcg.count_memcg_events(name, nr)
 
@@ -177,7 +177,8 @@ class SwapDesignBase(abc.ABC):
         """
         storage = si.storage
         nr = folio.nr_pages
-        if self.faults.fail("device_write"):
+        env = self.env
+        if env.faults.fail("device_write"):
             self.io_write_errors += nr
             folio.dirty = True
         elif nr == 1:
@@ -185,7 +186,7 @@ class SwapDesignBase(abc.ABC):
         else:
             storage.write_pages(offset, folio.data)
         self.io_writes += nr
-        self.tracer.device_io(si.name, "write", nr * PAGE_SIZE)
+        env.tracer.device_io(si.name, "write", nr * PAGE_SIZE)
         self.count_event("pswpout", nr, folio.memcg_id)
         if not si.flags & SWP_SYNCHRONOUS_IO:
             # swap_writepage_bdev_async(): the bio completes later (end_swap_bio_write).
@@ -202,7 +203,8 @@ class SwapDesignBase(abc.ABC):
         """
         storage = si.storage
         nr = folio.nr_pages
-        if self.faults.fail("device_read"):
+        env = self.env
+        if env.faults.fail("device_read"):
             self.io_read_errors += nr
             folio.uptodate = False
             return False
@@ -211,7 +213,7 @@ class SwapDesignBase(abc.ABC):
         else:
             folio.data[:] = storage.read_pages(offset, nr)
         self.io_reads += nr
-        self.tracer.device_io(si.name, "read", nr * PAGE_SIZE)
+        env.tracer.device_io(si.name, "read", nr * PAGE_SIZE)
         if self.devices.tiers.enabled:
             self.devices.tiers.note_read(si, offset)
         self.count_event("pswpin", nr, folio.memcg_id)
@@ -433,8 +435,16 @@ class SwapDesignBase(abc.ABC):
         if self.folio_free_swap(folio):
             folio.folio_unlock()
             return 0
-        self.tracer.zero_check(folio.nr_pages)
-        if all(folio.page_is_zero(i) for i in range(folio.nr_pages)):
+        nr = folio.nr_pages
+        self.env.tracer.zero_check(nr)
+        data = folio.data
+        if nr == 1 and len(data) == PAGE_SIZE and not data.startswith(_ZERO_WORD):
+            # Full page data, first word not zero: not a zero page, decided without
+            # page_is_zero's call and page-sized comparison (the common case).
+            zero = False
+        else:
+            zero = all(folio.page_is_zero(i) for i in range(nr))
+        if zero:
             self.swap_zeromap_folio_set(folio)
             folio.folio_unlock()
             return 0
@@ -442,7 +452,8 @@ class SwapDesignBase(abc.ABC):
         if self.zswap is not None and self.zswap.zswap_store(folio):
             folio.folio_unlock()
             return 0
-        memcg = self.memcg_of(folio.memcg_id)
+        memcg_id = folio.memcg_id
+        memcg = self.memcgs.mem_cgroup_from_id(memcg_id) if memcg_id else None
         if memcg is not None and not memcg.mem_cgroup_zswap_writeback_enabled():
             ret = AOP_WRITEPAGE_ACTIVATE
         else:
@@ -680,6 +691,10 @@ class SwapDesignBase(abc.ABC):
     @abc.abstractmethod
     def check_invariants(self) -> None:
         """Design-specific: see ``SwapDesign.check_invariants``."""
+
+
+#: The first word of a zero page (:meth:`SwapDesignBase.swap_writepage`'s quick test).
+_ZERO_WORD = bytes(8)
 
 
 def page_bytes(nr_pages: int) -> int:

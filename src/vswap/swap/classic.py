@@ -156,10 +156,14 @@ class ClassicSwap(ClassicZswapHost):
             KernelError(EINVAL): "Bad swap file entry", "Bad swap offset entry" or "Unused swap
             offset entry", as the kernel reports them (for example, a double free).
         """
-        si = self.devices.swap_type_to_swap_info(swp_type(entry))
+        # swap_type_to_swap_info(), swp_type() and swp_offset() inlined: this runs for
+        # every swap-out, swap-in and free.
+        type_ = entry >> SWP_TYPE_SHIFT
+        infos = self.devices.swap_info
+        si = infos[type_] if type_ < len(infos) else None
         if si is None:
             raise KernelError(Errno.EINVAL, f"Bad swap file entry {entry:#x}")
-        offset = swp_offset(entry)
+        offset = entry & SWP_OFFSET_MASK
         if not 0 < offset < si.max:
             raise KernelError(Errno.EINVAL, f"Bad swap offset entry {entry:#x}")
         if not si.swap_map[offset]:
@@ -189,7 +193,8 @@ class ClassicSwap(ClassicZswapHost):
 
     def mem_cgroup_try_charge_swap(self, folio: Folio, entry: SwpEntry) -> bool:
         """Models: ``__mem_cgroup_try_charge_swap()`` (cgroup v2; the root is not charged)."""
-        memcg = self.memcg_of(folio.memcg_id)
+        memcg_id = folio.memcg_id
+        memcg = self.memcgs.mem_cgroup_from_id(memcg_id) if memcg_id else None
         if memcg is None:
             return True
         if not entry:
@@ -205,7 +210,7 @@ class ClassicSwap(ClassicZswapHost):
     def mem_cgroup_uncharge_swap(self, entry: SwpEntry, nr: int) -> None:
         """Models: ``__mem_cgroup_uncharge_swap()``: clear the record, uncharge its memcg."""
         memcg_id = self.swap_cgroup_clear(entry, nr)
-        memcg = self.memcg_of(memcg_id)
+        memcg = self.memcgs.mem_cgroup_from_id(memcg_id) if memcg_id else None
         if memcg is not None:
             if memcg.parent is not None:
                 memcg.uncharge_swap(nr)
@@ -213,15 +218,18 @@ class ClassicSwap(ClassicZswapHost):
 
     def swap_cgroup_record(self, entry: SwpEntry, memcg_id: int, nr: int) -> None:
         """Models: ``swap_cgroup_record()``: set the owner of ``nr`` slots."""
-        table = self.swap_cgroup[swp_type(entry)]
-        off = swp_offset(entry)
+        table = self.swap_cgroup[entry >> SWP_TYPE_SHIFT]
+        off = entry & SWP_OFFSET_MASK
+        if nr == 1:
+            table[off] = memcg_id
+            return
         for i in range(nr):
             table[off + i] = memcg_id
 
     def swap_cgroup_clear(self, entry: SwpEntry, nr: int) -> int:
         """Models: ``swap_cgroup_clear()``: zero the owner of ``nr`` slots, return the old id."""
-        table = self.swap_cgroup[swp_type(entry)]
-        off = swp_offset(entry)
+        table = self.swap_cgroup[entry >> SWP_TYPE_SHIFT]
+        off = entry & SWP_OFFSET_MASK
         old = table[off]
         for i in range(nr):
             table[off + i] = 0
@@ -229,8 +237,8 @@ class ClassicSwap(ClassicZswapHost):
 
     def lookup_swap_cgroup_id(self, entry: SwpEntry) -> int:
         """Models: ``lookup_swap_cgroup_id()``."""
-        table = self.swap_cgroup.get(swp_type(entry))
-        off = swp_offset(entry)
+        table = self.swap_cgroup.get(entry >> SWP_TYPE_SHIFT)
+        off = entry & SWP_OFFSET_MASK
         if table is None or off >= len(table):
             return 0
         return table[off]
@@ -242,14 +250,24 @@ class ClassicSwap(ClassicZswapHost):
         asked for it), ``-EINVAL`` (a shmem-owned slot) or ``-ENOMEM`` (a continuation page
         is needed; only possible with ``usage == 1``, ``nr == 1``).
         """
-        si = self.devices.swap_type_to_swap_info(swp_type(entry))
-        offset = swp_offset(entry)
+        type_ = entry >> SWP_TYPE_SHIFT
+        infos = self.devices.swap_info
+        si = infos[type_] if type_ < len(infos) else None
+        offset = entry & SWP_OFFSET_MASK
         if si is None or not offset > 0 or offset + nr > si.max:
             return -Errno.ENOENT
         # Under lock_cluster() of the range's cluster.
-        self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
-                              Cost.SWAP_MAP_UPDATE)
+        self.env.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                                  Cost.SWAP_MAP_UPDATE)
         smap = si.swap_map
+        if nr == 1 and usage == 1:
+            # The common case (try_to_unmap's one reference): the checks and the update of
+            # the loops below for one slot, the count below SWAP_MAP_MAX.
+            count = smap[offset]
+            low = count & ~SWAP_HAS_CACHE
+            if low and low < SWAP_MAP_MAX:
+                smap[offset] = count + 1
+                return 0
         for i in range(nr):
             count = smap[offset + i]
             if count & ~SWAP_HAS_CACHE == SWAP_MAP_BAD:
@@ -320,8 +338,8 @@ class ClassicSwap(ClassicZswapHost):
         Returns the new map value; 0 means the slot must now be freed (it holds
         ``SWAP_HAS_CACHE`` as a transit value until :meth:`_swap_entry_range_free`).
         """
-        self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
-                              Cost.SWAP_MAP_UPDATE)
+        self.env.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                                  Cost.SWAP_MAP_UPDATE)
         count = si.swap_map[offset]
         has_cache = count & SWAP_HAS_CACHE
         count &= ~SWAP_HAS_CACHE
@@ -354,19 +372,22 @@ class ClassicSwap(ClassicZswapHost):
         returns the slots, clears their zeromap bits, invalidates their zswap entries and
         swap-cache shadows.
         """
+        smap = si.swap_map
         for i in range(nr):
-            if si.swap_map[offset + i] != SWAP_HAS_CACHE:
+            if smap[offset + i] != SWAP_HAS_CACHE:
                 raise AssertionError(f"freeing slot {si.type}:{offset + i} in state "
-                                     f"{si.swap_map[offset + i]:#x}")
-        entry = swp_entry(si.type, offset)
+                                     f"{smap[offset + i]:#x}")
+        type_ = si.type
+        entry = swp_entry(type_, offset)
         self.mem_cgroup_uncharge_swap(entry, nr)
         self.devices.swap_range_free(si, offset, nr)
-        zmap = self.zeromap[si.type]
+        zmap = self.zeromap[type_]
         for off in range(offset, offset + nr):
             zmap[off >> 3] &= ~(1 << (off & 7))
-        if self.zswap is not None:
+        zswap = self.zswap
+        if zswap is not None:
             for i in range(nr):
-                self.zswap.zswap_invalidate(swp_entry(si.type, offset + i))
+                zswap.zswap_invalidate(SwpEntry(entry + i))
         self.swap_cache.clear_shadow(entry, nr)
 
     def _cluster_swap_free_nr(self, si: SwapInfo, offset: int, nr: int, usage: int) -> None:
@@ -381,6 +402,10 @@ class ClassicSwap(ClassicZswapHost):
         Models: ``swap_free_nr()``. Raises KernelError(EINVAL) for an unused entry.
         """
         si, offset = self._swap_info_get(entry)
+        if nr == 1:
+            if not self._swap_entry_free_locked(si, offset, 1):
+                self._swap_entry_range_free(si, offset, 1)
+            return
         while nr:
             chunk = min(SWAPFILE_CLUSTER - offset % SWAPFILE_CLUSTER, nr)
             self._cluster_swap_free_nr(si, offset, chunk, 1)
@@ -521,10 +546,16 @@ class ClassicSwap(ClassicZswapHost):
     # -- counts ---------------------------------------------------------------------------
     def swp_swapcount(self, entry: SwpEntry) -> int:
         """Models: ``swp_swapcount()``: the full count, continuation pages included."""
-        si = self.devices.swap_type_to_swap_info(swp_type(entry))
-        if si is None or not 0 < swp_offset(entry) < si.max:
+        type_ = entry >> SWP_TYPE_SHIFT
+        infos = self.devices.swap_info
+        si = infos[type_] if type_ < len(infos) else None
+        offset = entry & SWP_OFFSET_MASK
+        if si is None or not 0 < offset < si.max:
             return 0
-        return si.full_count(swp_offset(entry))
+        v = si.swap_map[offset] & ~SWAP_HAS_CACHE
+        if v and v < SWAP_MAP_MAX:
+            return v  # a plain count (full_count's first case, inlined)
+        return si.full_count(offset)
 
     def folio_swapped(self, folio: Folio) -> bool:
         """Models: ``folio_swapped()``: does any page table still reference the folio's slots?"""
@@ -553,18 +584,20 @@ class ClassicSwap(ClassicZswapHost):
 
     def swap_zeromap_folio_clear(self, folio: Folio) -> None:
         """Models: ``swap_zeromap_folio_clear()``."""
-        type_, off = swp_type(folio.swap), swp_offset(folio.swap)
-        zmap = self.zeromap[type_]
+        entry = folio.swap
+        off = entry & SWP_OFFSET_MASK
+        zmap = self.zeromap[entry >> SWP_TYPE_SHIFT]
         for o in range(off, off + folio.nr_pages):
             zmap[o >> 3] &= ~(1 << (o & 7))
 
     def swap_zeromap_batch(self, entry: SwpEntry, max_nr: int) -> tuple[int, bool]:
         """Models: ``swap_zeromap_batch()``: length of the prefix sharing the first slot's
         zero status, and that status."""
-        type_, off = swp_type(entry), swp_offset(entry)
-        first = self._zeromap_test(type_, off)
+        off = entry & SWP_OFFSET_MASK
+        zmap = self.zeromap[entry >> SWP_TYPE_SHIFT]
+        first = bool(zmap[off >> 3] >> (off & 7) & 1)
         n = 1
-        while n < max_nr and self._zeromap_test(type_, off + n) == first:
+        while n < max_nr and bool(zmap[(off + n) >> 3] >> ((off + n) & 7) & 1) == first:
             n += 1
         return n, first
 

@@ -361,10 +361,15 @@ class SwapInfo:
         end = min(start + SWAPFILE_CLUSTER, self.max)
         found = 0
         nxt = 0
+        swap_map = self.swap_map
         if end >= nr and self.cluster_count[c] + nr <= SWAPFILE_CLUSTER:
             last = end - nr
             while offset <= last:
-                ok, need_reclaim = self._cluster_scan_range(c, offset, nr)
+                if nr == 1 and not swap_map[offset]:
+                    # A free slot: what _cluster_scan_range answers, without the call.
+                    ok, need_reclaim = True, False
+                else:
+                    ok, need_reclaim = self._cluster_scan_range(c, offset, nr)
                 if not ok:
                     offset += nr
                     continue
@@ -381,7 +386,10 @@ class SwapInfo:
                     break
                 if self.cluster_count[c] == 0:
                     self.cluster_order[c] = order
-                self.swap_map[offset:offset + nr] = bytes([usage]) * nr
+                if nr == 1:
+                    swap_map[offset] = usage
+                else:
+                    swap_map[offset:offset + nr] = bytes([usage]) * nr
                 self.inuse_pages += nr
                 self.cluster_count[c] += nr
                 found = offset
@@ -804,7 +812,11 @@ class SwapDevices:
 
     def _requeue(self, si: SwapInfo) -> None:
         """Models: ``plist_requeue()``: move ``si`` after its same-priority siblings."""
-        self.avail.remove(si)
+        avail = self.avail
+        if (len(avail) == 1 and avail[0] is si and si.flags & SWP_WRITEOK
+                and si.inuse_pages < si.pages):
+            return  # alone on the list and staying on it: nothing moves
+        avail.remove(si)
         self._add_to_avail_list(si)
 
     # -- allocation and freeing -------------------------------------------------------------
@@ -819,7 +831,8 @@ class SwapDevices:
         its target devices.
         """
         nr = 1 << order
-        if self.nr_swap_pages < nr or self.faults.fail("device_full"):
+        env = self.env
+        if self.nr_swap_pages < nr or env.faults.fail("device_full"):
             return SwpSlot(0)
         tiers = self.tiers
         filtered = tiers.enabled or tiers.move_target is not None
@@ -833,14 +846,14 @@ class SwapDevices:
                 return SwpSlot(0)
             first = False
             self._requeue(si)
-            offset = si.cluster_alloc_swap_entry(order, usage, self.env.current_cpu)
+            offset = si.cluster_alloc_swap_entry(order, usage, env.current_cpu)
             if offset:
-                self.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
-                                      Cost.SWAP_SLOT_ALLOC)
+                env.tracer.lock_step("swap_cluster", (si.type, offset // SWAPFILE_CLUSTER),
+                                     Cost.SWAP_SLOT_ALLOC)
                 self.nr_swap_pages -= nr
                 if si.inuse_pages >= si.pages:
                     self._del_from_avail_list(si)
-                return si.slot(offset)
+                return swp_slot(si.type, offset)
         return SwpSlot(0)
 
     def swap_slot_claim(self, si: SwapInfo, offset: int, usage: int) -> bool:
@@ -905,7 +918,8 @@ class SwapDevices:
             si.storage.swap_slot_free_notify(offset, nr)
         if si.flags & SWP_WRITEOK:
             self.nr_swap_pages += nr
-            self._add_to_avail_list(si)
+            if si not in self.avail:
+                self._add_to_avail_list(si)
 
     # -- queries --------------------------------------------------------------------------
     def devices(self) -> Iterator[SwapInfo]:

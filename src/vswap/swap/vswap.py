@@ -53,6 +53,7 @@ from vswap.swap.swapfile import SWAP_MAP_ALLOCATED, VSWAP_MAP_BAD, SwapDevices, 
 from vswap.swap.vswap_base import VirtualSwapBase
 from vswap.swap.vswap_desc import (
     MAX_VSWAP,
+    OCCUPIED_LIVE,
     SWAP_CACHE_INC,
     SWAP_COUNT_INC,
     SWAP_REFS_MAX,
@@ -146,18 +147,25 @@ class VirtualSwap(VirtualSwapBase[VswapDescTable, VswapRmap]):
     # helpers
     # =====================================================================================
     def _get_live(self, entry: SwpEntry, what: str) -> int:
-        self.tracer.desc_lookup()
+        self.env.tracer.desc_lookup()
         e = int(entry)
-        if not self.table.is_live(e):
+        occupied = self.table.occupied  # VswapDescTable.is_live(), inlined
+        if not (0 < e < len(occupied) and occupied[e] == OCCUPIED_LIVE):
             raise KernelError(Errno.ENOENT, f"{what}: virtual swap slot {e:#x} is not live")
         return e
 
     def _range_live(self, entry: SwpEntry, nr: int, what: str) -> range:
         if nr < 1:
             raise KernelError(Errno.EINVAL, f"{what}: nr {nr}")
-        ids = range(int(entry), int(entry) + nr)
-        for e in ids:
-            self._get_live(SwpEntry(e), what)
+        e0 = int(entry)
+        ids = range(e0, e0 + nr)
+        desc_lookup = self.env.tracer.desc_lookup
+        occupied = self.table.occupied
+        for e in ids:  # _get_live() of each id, inlined
+            desc_lookup()
+            if not (0 < e < len(occupied) and occupied[e] == OCCUPIED_LIVE):
+                raise KernelError(Errno.ENOENT, f"{what}: virtual swap slot {e:#x} is not "
+                                                "live")
         return ids
 
     def _alloc_lock(self, e: int, cost: Cost) -> None:
@@ -207,10 +215,12 @@ class VirtualSwap(VirtualSwapBase[VswapDescTable, VswapRmap]):
         warning; slots are freed per descriptor, not as one run from the first.
         """
         t = self.table
-        first = t.type[int(entry)]
+        e0 = int(entry)
+        types = t.type
+        first = types[e0]
         freed: list[tuple[int, int]] = []
-        for e in range(int(entry), int(entry) + nr):
-            ty = t.type[e]
+        for e in range(e0, e0 + nr):
+            ty = types[e]
             if ty != first:
                 self._warn("release_backing: mixed backing types")
             if ty == ZSWAP:
@@ -220,13 +230,14 @@ class VirtualSwap(VirtualSwapBase[VswapDescTable, VswapRmap]):
             elif ty == SWAPFILE:
                 s = t.slot[e]
                 if s:
-                    self.tracer.lock_step("vswap_rmap", "vswap_rmap", Cost.VSWAP_RMAP_ERASE)
+                    self.env.tracer.lock_step("vswap_rmap", "vswap_rmap",
+                                              Cost.VSWAP_RMAP_ERASE)
                     self.rmap.set(swp_slot_type(SwpSlot(s)), swp_slot_offset(SwpSlot(s)), 0)
                     t.slot[e] = 0
                     freed.append((s, t.memcgid[e]))
             elif ty == FOLIO:
                 t.folio.pop(e, None)
-            t.type[e] = SWAPFILE
+            types[e] = SWAPFILE
         if freed:
             self._swap_slot_free(freed)
 

@@ -59,6 +59,9 @@ SWAP_COUNT_INC = 2
 SWAP_REFS_MAX = (1 << 31) - 1
 
 _FREE, _LIVE, _RESERVED = 0, 1, 2
+#: ``occupied[e]`` of a live id (present in ``vswap_map``): what the designs' hot paths test
+#: in place of :meth:`VswapDescTable.is_live`.
+OCCUPIED_LIVE = _LIVE
 
 
 def xarray_bytes_np(indices: np.ndarray) -> int:
