@@ -489,8 +489,11 @@ class Zswap:
             ) from exc
         return out
 
-    #: The designs' ``swap_peek_entry`` call this name.
-    _decompress = zswap_decompress
+    def _decompress(self, eid: int) -> bytes:
+        """:meth:`zswap_decompress` under the name the designs' ``swap_peek_entry`` call (a
+        method, not a class-level alias: mypyc's native class fails to build one, KeyError
+        'zswap_decompress' at the first ``Zswap()``)."""
+        return self.zswap_decompress(eid)
 
     # -- writeback and shrinkers (vswap.zswap.shrinker) -----------------------------------
     def zswap_writeback_entry(self, entry: SwpEntry) -> int:
