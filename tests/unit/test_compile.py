@@ -33,7 +33,7 @@ SUBSET = ("kernel/folio.py", "kernel/vmstat.py", "kernel/types.py", "kernel/page
 #: Runs compared: anonymous memory to a swapfile with and without zswap, and swapoff, on a
 #: classic and a virtual design.
 RUNS = (
-    ("classic", ["--workload", "usemem -n 2 -O 4M", "--memory-max", "4M",
+    ("classic", ["--workload", "usemem -n 2 -O 4M", "--memory-max", "6M",
                  "--swap-device", "file:32M", "--zswap", "lz4"]),
     ("vswap", ["--workload", "usemem -n 2 -O 4M", "--memory-max", "4M",
                "--swap-device", "file:32M"]),
