@@ -376,6 +376,10 @@ def _run_swapoff(wl: Any, prog: Path, cg: HostCgroup, cpus: list[int],
     ``swapoff`` runs while they are alive, then they read back and exit."""
     from vswap.workloads.swapoff import UNRELATED_STRIDE_PAGES
 
+    if wl.drop_swapcache:
+        # memory.reclaim is a cgroup v2 file; v1's force_empty would reclaim everything.
+        raise ConfigError("host run: swapoff --drop-swapcache is modelled only (the host "
+                          "run keeps the kernel's swap cache as it is)")
     dev = devices[0]
     wl.set_device_bytes(dev.spec.size)
     total = wl.fill_pages()

@@ -138,7 +138,8 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
     tables.append(kbuild)
 
     # swapoff of a 32 GB swapfile 50% full, with a big unrelated mapping (128 GB file).
-    so_cmd = f"swapoff --fill 0.5 --tasks 4 --unrelated {format_size(_size(128 * G, scale))}"
+    so_cmd = (f"swapoff --fill 0.5 --tasks 4 --drop-swapcache "
+              f"--unrelated {format_size(_size(128 * G, scale))}")
     swapoff = RfcTable(
         "swapoff", "swapoff, 32 GB swapfile 50% full",
         f"{so_cmd} on a {format_size(_size(32 * G, scale))} swapfile on nvme, 8 CPUs",

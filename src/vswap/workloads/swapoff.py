@@ -3,7 +3,10 @@
 Models the RFC's swapoff benchmark ("32 GB swapfile, 50% full, with a process that has
 mmap'ed a 128 GB file"): ``--tasks N`` processes write usemem content (every word its index)
 into regions that add up to ``--fill`` of the first swap device and push every page out with
-``MADV_PAGEOUT`` as they go, so the device holds exactly those pages. An unrelated process
+``MADV_PAGEOUT`` as they go, so the device holds exactly those pages; as in the kernel, those
+written to a swap file stay in the swap cache until reclaim passes again, and
+``--drop-swapcache`` makes one ``memory.reclaim`` drop them before swapoff, so swapoff reads
+them from the device as the RFC's did (the RFC's table and examples use it). An unrelated process
 maps ``--unrelated SIZE`` and writes one page per 2 MiB, so the classic page-table walk has
 page tables to visit that hold no swap entry (the RFC's big mapping). Then a ``swapoff``
 task turns the device off while everyone is alive, and the fill tasks read every page back
@@ -15,10 +18,12 @@ Reported (the result's ``swapoff``): the swapoff task's own real and sys time (w
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vswap.errors import ConfigError
+from vswap.kernel.errors import KernelError
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm.machine import MADV_PAGEOUT
 from vswap.units import parse_size
@@ -43,12 +48,14 @@ UNRELATED_STRIDE_PAGES = 512
 
 
 class SwapoffWorkload(Workload):
-    """``swapoff [--fill F] [--tasks N] [--unrelated SIZE]``."""
+    """``swapoff [--fill F] [--tasks N] [--unrelated SIZE] [--drop-swapcache]``."""
 
     name = "swapoff"
 
-    def __init__(self, command: str, *, fill: float, tasks: int, unrelated: int) -> None:
+    def __init__(self, command: str, *, fill: float, tasks: int, unrelated: int,
+                 drop_swapcache: bool = False) -> None:
         super().__init__(command)
+        self.drop_swapcache = drop_swapcache
         self.fill = fill
         self.tasks = tasks
         self.unrelated = unrelated
@@ -66,6 +73,7 @@ class SwapoffWorkload(Workload):
         p.add_argument("--fill", type=float, default=0.5)
         p.add_argument("--tasks", type=positive_int("swapoff --tasks"), default=4)
         p.add_argument("--unrelated", default="0")
+        p.add_argument("--drop-swapcache", action="store_true")
         return p
 
     @classmethod
@@ -75,7 +83,8 @@ class SwapoffWorkload(Workload):
         if not 0.0 < a.fill <= 0.95:
             p.error(f"--fill {a.fill}: must be in (0, 0.95]")
         return cls(command, fill=a.fill, tasks=a.tasks,
-                   unrelated=parse_size(a.unrelated, what="swapoff --unrelated"))
+                   unrelated=parse_size(a.unrelated, what="swapoff --unrelated"),
+                   drop_swapcache=a.drop_swapcache)
 
     def needs_device(self) -> bool:
         return True
@@ -152,6 +161,15 @@ class SwapoffWorkload(Workload):
                  done: Event) -> Generator[Event, Any, None]:
         m = ctx.machine
         yield from filled.wait(task)
+        # MADV_PAGEOUT's folios written to a swap file stay in the swap cache, clean, until
+        # reclaim passes again (shrink_folio_list rotates them when writeback ends); the
+        # RFC's swapoff read its half-full swapfile from the disk, so --drop-swapcache
+        # makes one proactive reclaim (memory.reclaim of the swap cache's size: those
+        # folios sit at the inactive tail) drop them first, as memory pressure would.
+        cached = m.nr_swapcached() * PAGE_SIZE if self.drop_swapcache else 0
+        if cached:
+            with contextlib.suppress(KernelError):
+                m.cgroup_write(ctx.cgroup, "memory.reclaim", str(cached))
         # Room for every page to come back (the RFC's host had the memory).
         m.cgroup_write(ctx.cgroup, "memory.max", "max")
         ctx.snapshot_metadata()

@@ -92,12 +92,9 @@ def test_swapoff_examples_swap_half_the_device_off(
     (dev,) = c.peak["devices"]
     half = dev["size_pages"] // 2
     for r in (c, v):
-        # MADV_PAGEOUT's folios written to the swap file stay in the swap cache, clean,
-        # until reclaim passes again (pgrotated counts them, as the kernel's): swapoff reads
-        # only the pages no longer cached (about half here; the host read 17,193 of 32,768
-        # in docs/fidelity.md), the device still ends empty with every page verified.
-        used = r.peak["devices"][0]["used_pages"]
-        assert r.swapoff["completed"] and 0 < r.swapoff["pages_read"] < used
+        # The fill's MADV_PAGEOUT folios left the swap cache (memory.reclaim after the
+        # fill, pgrotated: they stayed cached while written), so swapoff reads them all.
+        assert r.swapoff["completed"] and r.swapoff["pages_read"] >= half - 1
         assert r.vmstat["pgrotated"] >= half - 1
         assert r.peak["devices"][0]["used_pages"] >= half - 1, "the device was half full"
         assert r.devices[0]["used_pages"] == 0

@@ -30,7 +30,9 @@ def test_rfc_table_small_scale(table: str, design: str) -> None:
     else:
         assert r.swapoff["completed"]
         fill = r.devices[0]["size_pages"] // 2
-        assert r.swapoff["pages_read"] == pytest.approx(fill, abs=1)
+        # The fill is read back from the device (the memory.reclaim that drops its swap
+        # cache first also writes a few of the unrelated mapper's pages, some still cached).
+        assert fill - 1 <= r.swapoff["pages_read"] <= min(fill * 1.01, r.vmstat["pswpout"])
         assert r.verified_pages >= fill
         if design == "classic":
             assert r.swapoff["ptes_visited"] >= fill
