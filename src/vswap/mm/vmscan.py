@@ -434,6 +434,10 @@ class VmscanMixin(MachineBase):
                 order = folio.order
                 design.async_writeback = None
                 ret = design.swap_writepage(folio)
+                # swap_writepage may set async_writeback, but mypy still narrows it to the
+                # None assigned above and mypyc checks that narrowed type at run time
+                # (TypeError "None object expected"); rebinding design drops the narrowing.
+                design = self.design
                 if ret:
                     # AOP_WRITEPAGE_ACTIVATE: kept dirty (zswap refused, writeback disabled).
                     if folio.folio_trylock():

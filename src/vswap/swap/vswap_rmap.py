@@ -111,7 +111,7 @@ class SwapTableRmap(VswapRmap):
     typecode = "Q"
     #: The cache-only mark (bit 63 of the swap table entry).
     CACHE_ONLY = 1 << 63
-    id_mask = CACHE_ONLY - 1
+    id_mask = (1 << 63) - 1  # CACHE_ONLY - 1: mypyc's class body cannot read CACHE_ONLY
 
     def __init__(self) -> None:
         super().__init__()
