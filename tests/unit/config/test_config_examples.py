@@ -77,7 +77,7 @@ def test_rfc_examples_are_at_full_scale() -> None:
     assert kbuild.workloads[0].command == "kbuild -j 52"
     swapoff = by["rfc-swapoff"]
     assert [(d.type, d.size) for d in swapoff.devices] == [("file", 32 << 30)]
-    assert swapoff.workloads[0].command == "swapoff --fill 0.5"
+    assert swapoff.workloads[0].command == "swapoff --fill 0.5 --drop-swapcache"
     assert by["zswap-no-swapfile"].devices == ()
     wb = by["zswap-writeback-off"]
     assert wb.cgroup("/wb0").knobs["memory.zswap.writeback"] == "0"  # type: ignore[union-attr]
