@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import random
+import resource
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,20 @@ settings.register_profile(
 settings.register_profile("thorough", settings.get_profile("ci"))
 settings.register_profile("soak", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("VSWAP_HYPOTHESIS_PROFILE", "ci"))
+
+
+def _untraced_child() -> None:
+    """A forked child runs untraced: coverage's tracer (``bin/test`` measures with
+    ``sys.settrace``) survives ``fork()``, but a child of ``multiprocessing``'s fork start
+    method ends in ``os._exit`` and never saves what it measured (coverage's fork and
+    multiprocessing patches are off), so tracing it only made it 4-5x slower. The runs
+    ``--jobs N`` farms out to a ProcessPoolExecutor are such children: their results,
+    which the tests check, do not depend on a tracer."""
+    sys.settrace(None)
+    threading.settrace(None)
+
+
+os.register_at_fork(after_in_child=_untraced_child)
 
 
 @pytest.fixture
@@ -106,3 +123,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children it has reaped (user + system)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+_CPU_TIMES = os.environ.get("VSWAP_TEST_CPU_TIMES")
+if _CPU_TIMES:
+    _CPU_DIR = Path(_CPU_TIMES).resolve()  # before a test changes the working directory
+
+    # VSWAP_TEST_CPU_TIMES=DIR: each test's CPU seconds (setup, call and teardown, the
+    # subprocesses it waited for included) and wall seconds, one line per test appended to
+    # DIR/cpu-WORKER.tsv. On a shared machine wall time measures the neighbours; CPU time
+    # measures the test (CONTRIBUTING.md, "Test time").
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None
+                                ) -> Generator[None, None, None]:
+        """Time one test (the ``VSWAP_TEST_CPU_TIMES`` recorder)."""
+        cpu, wall = _cpu_s(), time.perf_counter()
+        yield
+        cpu, wall = _cpu_s() - cpu, time.perf_counter() - wall
+        _CPU_DIR.mkdir(parents=True, exist_ok=True)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with (_CPU_DIR / f"cpu-{worker}.tsv").open("a") as f:
+            f.write(f"{item.nodeid}\t{cpu:.2f}\t{wall:.2f}\n")

@@ -139,12 +139,14 @@ def test_cost_file_loads_with_provenance(tmp_path: Path) -> None:
     assert len(data["fit"]["specs"]) == len(_TALLIES)
 
 
-def test_swapped_pages_counts_every_backend() -> None:
-    assert swapped_pages({"pswpout": 1, "zswpout": 2, "swpout_zero": 3, "pswpin": 4,
-                          "zswpin": 5, "swpin_zero": 6, "pgfault": 100}) == 21
+#: A recorder class for RunConfig.recorder_class and the recorders the runs made with it.
+Tallying = tuple[type[TallyingRecorder], list[TallyingRecorder]]
 
 
-def test_tallying_recorder_prices_what_it_charges() -> None:
+@pytest.fixture
+def tallying() -> Tallying:
+    """A :class:`TallyingRecorder` subclass that keeps each instance a run makes (a run
+    builds its recorder itself, from ``recorder_class``), and the list it keeps them in."""
     made: list[TallyingRecorder] = []
 
     class Rec(TallyingRecorder):
@@ -152,6 +154,16 @@ def test_tallying_recorder_prices_what_it_charges() -> None:
             super().__init__(*args)
             made.append(self)
 
+    return Rec, made
+
+
+def test_swapped_pages_counts_every_backend() -> None:
+    assert swapped_pages({"pswpout": 1, "zswpout": 2, "swpout_zero": 3, "pswpin": 4,
+                          "zswpin": 5, "swpin_zero": 6, "pgfault": 100}) == 21
+
+
+def test_tallying_recorder_prices_what_it_charges(tallying: Tallying) -> None:
+    Rec, made = tallying
     base: dict[str, Any] = {"memory_max": 1 << 20, "cpus": 1}
     noswap = run_workload(RunConfig(workload="pattern --size 2M --content usemem", cpus=1,
                                     recorder_class=Rec))
@@ -329,14 +341,8 @@ def test_host_runs_wait_for_another_host_run(monkeypatch: pytest.MonkeyPatch) ->
         cal._run_host_waiting(broken, None, said.append)
 
 
-def test_a_random_page_on_zswap_is_tallied_as_poor_compression() -> None:
-    made: list[TallyingRecorder] = []
-
-    class Rec(TallyingRecorder):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            made.append(self)
-
+def test_a_random_page_on_zswap_is_tallied_as_poor_compression(tallying: Tallying) -> None:
+    Rec, made = tallying
     run_workload(RunConfig(design="swap-table-p1", workload="pattern --size 4M --content "
                            "random", memory_max=2 << 20, zswap="lzo", cgroup_version=1,
                            recorder_class=Rec))

@@ -24,6 +24,20 @@ def page(i: int) -> bytes:
     return word * (PAGE_SIZE // len(word)) + bytes(PAGE_SIZE % len(word))
 
 
+def paged_out_thp(m: Machine) -> tuple[Task, int]:
+    """Map ``NB`` pages of a new task as 64 KiB mTHPs (``MADV_HUGEPAGE`` with the 64kB size
+    on ``madvise``), write :func:`page` into each and ``MADV_PAGEOUT`` them: the task and
+    the region's address."""
+    m.sysfs_write("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", "madvise")
+    t = m.spawn("thp")
+    a = m.mmap(t, NB * PAGE_SIZE)
+    m.madvise(t, a, NB * PAGE_SIZE, MADV_HUGEPAGE)
+    for i in range(NB):
+        m.write(t, a + i * PAGE_SIZE, page(i))
+    m.madvise(t, a, NB * PAGE_SIZE, MADV_PAGEOUT)
+    return t, a
+
+
 def mixed_region(design: str, faults: FaultInjector | None = None
                  ) -> tuple[Machine, Task, int]:
     """Four 64 KiB folios: every fourth page zero (ZERO), the rest in zswap, the oldest
@@ -32,13 +46,7 @@ def mixed_region(design: str, faults: FaultInjector | None = None
                               zswap_params={"compressor": "lz4", "shrinker_enabled": True}))
     m.swapon(MemSwapStorage(4 * MiB))
     m.sysfs_write("/proc/sys/vm/page-cluster", "0")
-    m.sysfs_write("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", "madvise")
-    t = m.spawn("thp")
-    a = m.mmap(t, NB * PAGE_SIZE)
-    m.madvise(t, a, NB * PAGE_SIZE, MADV_HUGEPAGE)
-    for i in range(NB):
-        m.write(t, a + i * PAGE_SIZE, page(i))
-    m.madvise(t, a, NB * PAGE_SIZE, MADV_PAGEOUT)
+    t, a = paged_out_thp(m)
     for i in range(1, NB, 4):
         assert m.read(t, a + i * PAGE_SIZE, PAGE_SIZE) == page(i)
     m.madvise(t, a, NB * PAGE_SIZE, MADV_PAGEOUT)
@@ -107,13 +115,7 @@ def test_ste_direct_mapped_folios_in_zswap_come_back_at_order_0() -> None:
                               zswap_params={"compressor": "lz4"}))
     m.env.debug_vm = True
     m.swapon(MemSwapStorage(4 * MiB))
-    m.sysfs_write("/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled", "madvise")
-    t = m.spawn("thp")
-    a = m.mmap(t, NB * PAGE_SIZE)
-    m.madvise(t, a, NB * PAGE_SIZE, MADV_HUGEPAGE)
-    for i in range(NB):
-        m.write(t, a + i * PAGE_SIZE, page(i))
-    m.madvise(t, a, NB * PAGE_SIZE, MADV_PAGEOUT)
+    t, a = paged_out_thp(m)
     assert m.thp.stats[4]["swpout"] == 4 and m.vmstat["zswpout"] == NB
     m.sysfs_write(MIXED, "1")
     for i in range(NB):
