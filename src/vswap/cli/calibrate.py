@@ -452,14 +452,30 @@ def _print_fit(result: Any) -> None:
     r = Table(title="sys time per spec: kernel (median of runs) vs model, before and after "
                     "the fit")
     for col in ("spec", "kernel sys s", "spread", "model before", "model after", "residual",
-                "kernel µs/swapped page", "model µs/swapped page"):
+                "left out", "kernel µs/swapped page", "model µs/swapped page"):
         r.add_column(col, justify="left" if col == "spec" else "right")
     for row in result.rows:
         r.add_row(row["spec"], f"{row['host_sys_s']:.3f}", f"{row['spread']:.0%}",
                   f"{row['model_sys_s_before']:.3f}", f"{row['model_sys_s_after']:.3f}",
-                  f"{row['residual']:+.1%}",
+                  f"{row['residual']:+.1%}", _pct(row.get("residual_left_out")),
                   "-" if row["host_us_per_swapped_page"] is None
                   else f"{row['host_us_per_swapped_page']:.2f}",
                   "-" if row["model_us_per_swapped_page"] is None
                   else f"{row['model_us_per_swapped_page']:.2f}")
     console.print(r)
+    if not result.swapoff_rows:
+        return
+    o = Table(title="the swapoff call alone: sys time, kernel (median) vs model; 'left out': "
+                    "the fit without that spec")
+    for col in ("spec", "kernel sys s", "kernel real s", "model before", "model after",
+                "residual", "left out"):
+        o.add_column(col, justify="left" if col == "spec" else "right")
+    for row in result.swapoff_rows:
+        o.add_row(row["spec"], f"{row['host_sys_s']:.3f}", f"{row['host_real_s']:.3f}",
+                  f"{row['model_sys_s_before']:.3f}", f"{row['model_sys_s_after']:.3f}",
+                  _pct(row["residual"]), _pct(row.get("residual_left_out")))
+    console.print(o)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}"

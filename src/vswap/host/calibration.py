@@ -6,26 +6,32 @@ Models: nothing; it measures the kernel the model models. The fit, step by step:
    at all (faults, zero-fill, unmap/free), a swap file with incompressible pages (reclaim
    scan, swap-out and swap-in I/O), the same written but never read back (swap-out only),
    zero pages (zero detection, no I/O), zswap with each compressor both the host and the
-   model have (lzo, deflate), zram with two compressors (lzo, lz4). ``MADV_PAGEOUT`` is
-   not a spec: on 6.18 the pages it writes stay in the swap cache and are mapped back
-   without a swap-in, while the model frees them and reads them back (docs/fidelity.md),
-   so its time would price swap-ins the kernel never did.
+   model have (lzo, deflate), zram with two compressors (lzo, lz4), incompressible pages
+   on zswap and zram, and swapoff of each device with the tasks alive. ``MADV_PAGEOUT``
+   is not a spec: the first calibration's model freed the pages it wrote and read them
+   back where 6.18 keeps them in the swap cache; since the model keeps them too
+   (main@1347393) a pageout spec would price the same work on both sides, but none has
+   been measured yet.
 2. Each spec runs ``repeats`` times on the host (:func:`vswap.host.runner.run_host`); its
    kernel sys time is the workload's sys time plus kswapd's (``/proc/PID/stat`` stime), the
    median over repeats (the machine is shared: CPU time, not wall time, and medians).
-3. Each spec runs once on the model's ``classic`` design at ``model_scale`` of the host's
+3. Each spec runs once on the model (:data:`MODEL_DESIGN`) at ``model_scale`` of the host's
    sizes with a :class:`~vswap.run.charge.TallyingRecorder`: the tally says how many times
    each cost entry was charged, scaled back to the host's size. The model's sys time is
    ``tally · costs`` plus what no entry prices (spin, zram's modelled service time).
-4. Parameters are groups of entries scaled together (:data:`PARAMETERS`: compression and
-   decompression of one algorithm keep their published speed ratio, since every run that
-   swaps a page out reads it back but one); a non-negative least-squares fit of the group
-   scales, on relative errors, makes the model's sys time match the kernel's over all
-   specs. No prior pulls a scale toward its published value (it would bias a scale far
-   from 1); a scale at the bound 0 says the specs give that step no time of its own.
+4. Parameters are groups of entries scaled together (:data:`PARAMETERS`; lzo's and
+   lz4's decompression are parameters of their own, told from compression by the swapoff
+   calls, which only decompress; deflate's two entries scale together); a non-negative
+   least-squares fit of the group scales, on relative errors, makes the model's sys time
+   match the kernel's over all targets: each spec's whole run, and each swapoff spec's
+   swapoff call alone (the host's ``swapoff`` sys time against the model's tally between
+   the workload's ``swapoff_begin`` and ``swapoff_end`` marks). No prior pulls a scale
+   toward its published value (it would bias a scale far from 1); a scale at the bound 0
+   says the specs give that step no time of its own.
    Entries in no group keep their value.
 5. The residual of each spec, model sys at the fitted table against the kernel's, is
-   printed and kept with the fit.
+   printed and kept with the fit, beside its residual under a fit made without that spec
+   (leave-one-out: the out-of-sample check).
 
 The fit uses the kernel's counters twice: the per-spec sys time per swapped page
 (``pswpout + zswpout + swpout_zero`` and the swap-ins, from ``/proc/vmstat``) is printed
@@ -125,9 +131,15 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], str]] = {
     "swapin": (("swap_cache_lookup",), "the swap-in fault's swap-cache lookup and what "
                                        "else each swap-in costs"),
     "zram": (("io_submit_sync",), "zram's bio path per page"),
-    "lzo": (("compress_lzo", "decompress_lzo"), "lzo compression and decompression"),
+    # Compression and decompression are separate parameters: the swapoff calls of
+    # swapoff-zswap (lzo) and swapoff-zram (lz4) decompress only, and the built-in table's
+    # ratio between the two (timed through Python bindings) is not the kernel's.
+    "lzo": (("compress_lzo",), "lzo compression"),
+    "lzo_decompress": (("decompress_lzo",), "lzo decompression"),
+    # One spec (zswap-deflate) prices deflate: its two entries scale together.
     "deflate": (("compress_deflate", "decompress_deflate"), "deflate"),
-    "lz4": (("compress_lz4", "decompress_lz4"), "lz4"),
+    "lz4": (("compress_lz4",), "lz4 compression"),
+    "lz4_decompress": (("decompress_lz4",), "lz4 decompression"),
     "lzo_poor": (("compress_poor_lzo",), "lzo compression of a page it cannot shrink "
                                          "(6.18's zswap then stores the page as it is)"),
     "lz4_poor": (("compress_poor_lz4",), "lz4 compression of a page it cannot shrink "
@@ -175,6 +187,11 @@ class SpecSample:
     #: The model design and cgroup version of the model side.
     model_design: str = "classic"
     model_cgroup_version: int = 2
+    #: A swapoff spec's swapoff call alone on the model side, at the host's size: the
+    #: entries it charged (entry -> times) and its unpriced sys time. The fit matches the
+    #: call's sys time to the host's (median of ``host_swapoff``) as a target of its own.
+    swapoff_tally: dict[str, float] = field(default_factory=dict)
+    swapoff_unpriced_s: float = 0.0
 
     @property
     def host_s(self) -> float:
@@ -190,6 +207,38 @@ class SpecSample:
     def model_s(self, costs: CostTable) -> float:
         return self.model_unpriced_s + float(sum(n * getattr(costs, k)
                                                  for k, n in self.tally.items())) / 1e9
+
+    @property
+    def host_swapoff_s(self) -> float | None:
+        """The host's swapoff call sys time (median of the runs), None without one."""
+        if not self.host_swapoff:
+            return None
+        return statistics.median(r["sys_s"] for r in self.host_swapoff)
+
+    def model_swapoff_s(self, costs: CostTable) -> float:
+        return self.swapoff_unpriced_s + float(sum(
+            n * getattr(costs, k) for k, n in self.swapoff_tally.items())) / 1e9
+
+    def targets(self) -> list[Target]:
+        """What the fit matches: the whole run's sys time, and a swapoff spec's swapoff
+        call alone when both sides measured it."""
+        out = [Target(self.spec, self.host_s, self.tally, self.model_unpriced_s)]
+        off = self.host_swapoff_s
+        if off is not None and off > 0 and self.swapoff_tally:
+            out.append(Target(f"{self.spec} (swapoff call)", off, self.swapoff_tally,
+                              self.swapoff_unpriced_s))
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One equation of the fit: the host's sys time ``host_s`` against the model's
+    ``unpriced_s + sum(tally[entry] * entry's cost)``."""
+
+    name: str
+    host_s: float
+    tally: dict[str, float]
+    unpriced_s: float
 
 
 def nnls(a: np.ndarray, b: np.ndarray, max_iter: int = 500) -> np.ndarray:
@@ -230,6 +279,8 @@ class Fit:
     #: parameter -> specs whose tally charges it (a parameter no spec charges is not fitted).
     identified: dict[str, bool]
     rows: list[dict[str, Any]]
+    #: The swapoff calls: host and model sys time of each swapoff spec's call.
+    swapoff_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def entries(self, base: CostTable = BUILTIN_COSTS) -> dict[str, int]:
         """The fitted entries (those of identified parameters)."""
@@ -241,10 +292,14 @@ class Fit:
         return out
 
 
-def fit(samples: Sequence[SpecSample], base: CostTable = BUILTIN_COSTS) -> Fit:
+def fit(samples: Sequence[SpecSample], base: CostTable = BUILTIN_COSTS,
+        *, left_out: bool = True) -> Fit:
     """Fit the group scales of :data:`PARAMETERS` so the model's sys time at the fitted
     table matches the host's over ``samples`` (least squares on relative error, so a long
-    run does not outweigh a short one; non-negative scales).
+    run does not outweigh a short one; non-negative scales). Each sample gives one
+    equation per :meth:`SpecSample.targets`: its whole run, and a swapoff spec's swapoff
+    call alone. With ``left_out``, each spec's row also gets ``residual_left_out``: its
+    residual under a fit made without it (the out-of-sample check).
 
     Raises:
         ConfigError: no sample, a sample whose host sys time is not positive, or one
@@ -253,34 +308,14 @@ def fit(samples: Sequence[SpecSample], base: CostTable = BUILTIN_COSTS) -> Fit:
     """
     if not samples:
         raise ConfigError("no calibration samples")
-    params = list(PARAMETERS)
-    fitted_names = {n for p in params for n in PARAMETERS[p][0]}
-    a = np.zeros((len(samples), len(params)))
-    b = np.zeros(len(samples))
-    for i, s in enumerate(samples):
+    for s in samples:
         if s.host_s <= 0:
             raise ConfigError(f"{s.spec}: host sys time {s.host_s} is not positive")
         if not s.tally:
             raise ConfigError(f"{s.spec}: the sample has no model side (host runs only); "
                               "refit with --from-samples FILE --remodel")
-        fixed = s.model_unpriced_s + sum(n * getattr(base, k) for k, n in s.tally.items()
-                                         if k not in fitted_names) / 1e9
-        for j, p in enumerate(params):
-            a[i, j] = sum(s.tally.get(k, 0) * getattr(base, k) for k in PARAMETERS[p][0]) / 1e9
-        # Relative error: divide each row by the host's time.
-        a[i] /= s.host_s
-        b[i] = (s.host_s - fixed) / s.host_s
-    identified = {p: bool(np.abs(a[:, j]).max(initial=0.0) > 1e-6)
-                  for j, p in enumerate(params)}
-    cols = [j for j, p in enumerate(params) if identified[p]]
-    x = np.ones(len(params))
-    if cols:
-        x[cols] = nnls(a[:, cols], b)
-    scales = {p: float(x[j]) for j, p in enumerate(params)}
-    result = Fit(base, scales, identified, [])
-    costs = base.with_overrides(result.entries(base), note="fit") if any(
-        identified.values()) else base
-    result.costs = costs
+    costs, scales, identified = _solve([t for s in samples for t in s.targets()], base)
+    result = Fit(costs, scales, identified, [])
     for s in samples:
         model_before = s.model_s(base)
         model_after = s.model_s(costs)
@@ -302,7 +337,54 @@ def fit(samples: Sequence[SpecSample], base: CostTable = BUILTIN_COSTS) -> Fit:
                          for k in ("pgfault", "pgmajfault", "pgscan_anon", "pgsteal_anon",
                                    *SWAP_OUT, *SWAP_IN, "swap_ra")},
         })
+        off = s.host_swapoff_s
+        if off is not None and s.swapoff_tally:
+            after = s.model_swapoff_s(costs)
+            result.swapoff_rows.append({
+                "spec": s.spec, "host_sys_s": round(off, 6),
+                "host_real_s": round(statistics.median(r["real_s"] for r in s.host_swapoff), 6),
+                "model_sys_s_before": round(s.model_swapoff_s(base), 6),
+                "model_sys_s_after": round(after, 6),
+                "residual": round(after / off - 1, 4) if off > 0 else None})
+    if left_out and len(samples) > 1:
+        for k, s in enumerate(samples):
+            rest = [t for i, o in enumerate(samples) if i != k for t in o.targets()]
+            loo = _solve(rest, base)[0]
+            result.rows[k]["residual_left_out"] = round(s.model_s(loo) / s.host_s - 1, 4)
+            off = s.host_swapoff_s
+            if off and s.swapoff_tally:
+                row = next(r for r in result.swapoff_rows if r["spec"] == s.spec)
+                row["residual_left_out"] = round(s.model_swapoff_s(loo) / off - 1, 4)
     return result
+
+
+def _solve(targets: Sequence[Target], base: CostTable
+           ) -> tuple[CostTable, dict[str, float], dict[str, bool]]:
+    """The fitted table, the scale of each parameter and whether any target charges it
+    (an uncharged parameter keeps scale 1)."""
+    params = list(PARAMETERS)
+    fitted_names = {n for p in params for n in PARAMETERS[p][0]}
+    a = np.zeros((len(targets), len(params)))
+    b = np.zeros(len(targets))
+    for i, t in enumerate(targets):
+        fixed = t.unpriced_s + sum(n * getattr(base, k) for k, n in t.tally.items()
+                                   if k not in fitted_names) / 1e9
+        for j, p in enumerate(params):
+            a[i, j] = sum(t.tally.get(k, 0) * getattr(base, k) for k in PARAMETERS[p][0]) / 1e9
+        # Relative error: divide each row by the host's time.
+        a[i] /= t.host_s
+        b[i] = (t.host_s - fixed) / t.host_s
+    identified = {p: bool(np.abs(a[:, j]).max(initial=0.0) > 1e-6)
+                  for j, p in enumerate(params)}
+    cols = [j for j, p in enumerate(params) if identified[p]]
+    x = np.ones(len(params))
+    if cols:
+        x[cols] = nnls(a[:, cols], b)
+    scales = {p: float(x[j]) for j, p in enumerate(params)}
+    probe = Fit(base, scales, identified, [])
+    costs = base.with_overrides(probe.entries(base), note="fit") if any(
+        identified.values()) else base
+    return costs, scales, identified
 
 
 def cost_file(result: Fit, *, kernel: str, host: str, note: str,
@@ -329,7 +411,7 @@ def cost_file(result: Fit, *, kernel: str, host: str, note: str,
         "fit": {"scales": {p: round(v, 4) for p, v in result.scales.items()
                            if result.identified[p]},
                 "parameters": {p: list(PARAMETERS[p][0]) for p in PARAMETERS},
-                "specs": result.rows},
+                "specs": result.rows, "swapoff_calls": result.swapoff_rows},
     }
 
 
@@ -453,9 +535,15 @@ def model_sample(sample: SpecSample, model_scale: float,
     made: list[TallyingRecorder] = []
 
     class _Recorder(TallyingRecorder):
+        """Keeps the tally at each of the run's marks (the swapoff call's bounds)."""
+
         def __init__(self, *args: Any, made: list[TallyingRecorder] = made) -> None:
             super().__init__(*args)
+            self.marks: dict[str, dict[str, float]] = {}
             made.append(self)
+
+        def mark(self, name: str) -> None:
+            self.marks[name] = dict(self.tally)
 
     # The built-in table: the fit's tallies do not depend on the costs, but the
     # unpriced time (spin, zram's device time) is taken at the table the fit scales.
@@ -468,6 +556,14 @@ def model_sample(sample: SpecSample, model_scale: float,
     # Signed: spin and zram's modelled device time are charged but unpriced; steps
     # tallied after a task's last charge are priced but never charged.
     unpriced = m.metrics.sys_s - rec.priced_ns() / 1e9
+    marks: dict[str, dict[str, float]] = getattr(rec, "marks", {})
+    off_tally: dict[str, float] = {}
+    off_unpriced = 0.0
+    if "swapoff_begin" in marks and "swapoff_end" in marks and "sys_s" in m.swapoff:
+        begin, end = marks["swapoff_begin"], marks["swapoff_end"]
+        off_tally = {k: n - begin.get(k, 0) for k, n in end.items() if n != begin.get(k, 0)}
+        priced = sum(n * getattr(BUILTIN_COSTS, k) for k, n in off_tally.items()) / 1e9
+        off_unpriced = float(m.swapoff["sys_s"]) - priced
     mvm = {k: round(int(v) * factor) for k, v in m.vmstat.items()}
     progress(f"model {spec.name} ({design}, cgroup v{cgroup_version}, 1/{factor:g} size): "
              f"sys {m.metrics.sys_s * factor:.3f} s at host size, {swapped_pages(mvm):,} "
@@ -477,7 +573,9 @@ def model_sample(sample: SpecSample, model_scale: float,
                       dict(sample.host_vmstat), mvm, sample.pages,
                       host_loadavg=list(sample.host_loadavg),
                       host_swapoff=list(sample.host_swapoff), model_design=design,
-                      model_cgroup_version=cgroup_version)
+                      model_cgroup_version=cgroup_version,
+                      swapoff_tally={k: v * factor for k, v in off_tally.items()},
+                      swapoff_unpriced_s=off_unpriced * factor)
 
 
 def host_cgroup_version() -> int:

@@ -510,6 +510,12 @@ class RunContext:
     def now_us(self) -> int:
         return self.engine.now // 1000
 
+    def mark(self, name: str) -> None:
+        """Tell the recorder of a named point of the run, if it has a ``mark`` method."""
+        mark = getattr(self.recorder, "mark", None)
+        if mark is not None:
+            mark(name)
+
     def snapshot_metadata(self) -> None:
         """Record the design's swap metadata now (a workload calls it at its peak)."""
         self.metadata_snapshot = dict(self.machine.design.metadata_bytes())

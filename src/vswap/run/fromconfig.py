@@ -137,5 +137,8 @@ class WorkloadView:
     def now_us(self) -> int:
         return self._ctx.now_us()
 
+    def mark(self, name: str) -> None:
+        self._ctx.mark(name)
+
     def snapshot_metadata(self) -> None:
         self._ctx.snapshot_metadata()

@@ -87,5 +87,10 @@ class WorkloadContext(Protocol):
     def now_us(self) -> int:
         """Modelled time in µs."""
 
+    def mark(self, name: str) -> None:
+        """A named point of the run (``swapoff_begin``, ``swapoff_end``): a recorder with a
+        ``mark`` method (``vswap calibrate --host``'s, which keeps its cost-entry tally
+        there) is told; otherwise nothing."""
+
     def snapshot_metadata(self) -> None:
         """Record the design's swap metadata now (at the workload's peak)."""

