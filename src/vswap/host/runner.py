@@ -376,10 +376,6 @@ def _run_swapoff(wl: Any, prog: Path, cg: HostCgroup, cpus: list[int],
     ``swapoff`` runs while they are alive, then they read back and exit."""
     from vswap.workloads.swapoff import UNRELATED_STRIDE_PAGES
 
-    if wl.drop_swapcache:
-        # memory.reclaim is a cgroup v2 file; v1's force_empty would reclaim everything.
-        raise ConfigError("host run: swapoff --drop-swapcache is modelled only (the host "
-                          "run keeps the kernel's swap cache as it is)")
     dev = devices[0]
     wl.set_device_bytes(dev.spec.size)
     total = wl.fill_pages()
@@ -464,6 +460,11 @@ def run_host(config: HostRunConfig,
                           f"{', '.join(HOST_WORKLOADS)})")
     if wl.needs_device() and not config.swap_devices:
         raise ConfigError(f"workload {wl.name}: needs a swap device (--swap-device)")
+    if getattr(wl, "drop_swapcache", False):
+        # Refused before the machine is touched. memory.reclaim is a cgroup v2 file; v1's
+        # force_empty would reclaim everything.
+        raise ConfigError("host run: swapoff --drop-swapcache is modelled only (the host "
+                          "run keeps the kernel's swap cache as it is)")
     if not config.cpus:
         config.cpus = parse_cpu_set(None)
     prog = build_program()

@@ -114,3 +114,24 @@ def test_corrupt_state_is_reported(host_dir: Path) -> None:
     with pytest.raises(HostError, match="unreadable"):
         HostState.load()
     assert cleanup().errors
+
+
+def test_drop_swapcache_is_refused_before_the_machine_is_touched(
+        host_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # As root, a model-only flag must fail before the program is built, the state file is
+    # claimed or a device is set up: nothing is left to clean up.
+    import vswap.host.runner as runner
+
+    def touched(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the machine was touched")
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(runner, "build_program", touched)
+    monkeypatch.setattr(HostState, "claim", touched)
+    assert main(["host", "run", "--workload", "swapoff --fill 0.5 --drop-swapcache",
+                 "--swap-device", "file:64M"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("vswap: error: host run: swapoff --drop-swapcache is modelled only (the "
+                   "host run keeps the kernel's swap cache as it is)")
+    assert not host_dir.exists() or not any(host_dir.iterdir())
