@@ -31,8 +31,9 @@ costs of a folio's lock, the LRU lock and RCU are folded into the steps' costs.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
-from collections.abc import Generator, Hashable
+from collections.abc import Generator, Hashable, Sequence
 from typing import Any
 
 from vswap.kernel.tracing import Cost, KernelTracer
@@ -43,14 +44,21 @@ from vswap.sim.engine import Engine, Event
 from vswap.sim.ioqueue import IoQueue
 from vswap.sim.locks import LockTable, SpinLock
 
-__all__ = ["IO", "LOCK", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger", "StepRecorder",
-           "TallyingRecorder"]
+__all__ = ["COSTS", "IO", "LOCK", "LOCK_ID_SHIFT", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger",
+           "StepKeys", "StepRecorder", "TallyingRecorder"]
 
-#: Step kinds (first element of a step tuple).
+#: Step kinds: the low two bits of a step's op word (StepRecorder).
 WORK, LOCK, IO, WAIT = 0, 1, 2, 3
+#: A lock step's op word is ``LOCK | cost << 2 | lock id << LOCK_ID_SHIFT``, ``cost`` the
+#: index in :data:`COSTS` of the critical section's :class:`Cost`.
+LOCK_ID_SHIFT = 6
+_COST_MASK = (1 << (LOCK_ID_SHIFT - 2)) - 1
+#: The critical-section costs in op-word order.
+COSTS: tuple[Cost, ...] = tuple(Cost)
+assert len(COSTS) <= _COST_MASK + 1, "Cost has outgrown the op word's cost bits"
 
-#: ``"lock:" + lock_class``, made once per class (StepRecorder.lock_step).
-_LOCK_COUNT_KEYS: dict[str, str] = {}
+#: The steps of an operation that recorded only work (most faults): nothing to allocate.
+_NO_STEPS: tuple[int, ...] = ()
 
 #: Writes a task may have in flight before it waits at the end of an operation: the
 #: ``SWAP_CLUSTER_MAX`` (32) batch of one shrink_folio_list pass, twice (an estimate of how
@@ -58,23 +66,84 @@ _LOCK_COUNT_KEYS: dict[str, str] = {}
 WRITEBACK_LIMIT = 64
 
 
+class StepKeys:
+    """What the bits of a run's step op words name: the lock instances and device requests,
+    interned (a step keeps a small id instead of a ``(class, instance)`` or ``(device, op)``
+    tuple), and the hold ns of each critical-section cost. Ids are never reused or freed;
+    there are as many as the run has lock instances (clusters, trees, partitions) and
+    devices times two.
+    """
+
+    def __init__(self) -> None:
+        #: The ns a critical section holds its lock, by cost index (:data:`COSTS`); set by
+        #: the recorder from its cost table.
+        self.holds: list[int] = [0] * len(COSTS)
+        #: ``(lock_class, instance)`` by lock id.
+        self.locks: list[tuple[str, Hashable]] = []
+        #: ``"lock:" + lock_class`` by lock id (the step's key in ``StepRecorder.counts``).
+        self.lock_counts: list[str] = []
+        #: lock id by ``(lock_class, instance)``.
+        self.lock_ids: dict[tuple[str, Hashable], int] = {}
+        #: ``(device, op)`` by I/O id, and the reverse.
+        self.io: list[tuple[str, str]] = []
+        self.io_ids: dict[tuple[str, str], int] = {}
+
+    def lock_id(self, lock_class: str, instance: Hashable) -> int:
+        """The id of ``lock_class[instance]``, given on first use."""
+        key = (lock_class, instance)
+        lid = self.lock_ids.get(key)
+        if lid is None:
+            lid = self.lock_ids[key] = len(self.locks)
+            self.locks.append(key)
+            self.lock_counts.append("lock:" + lock_class)
+        return lid
+
+    def io_id(self, device: str, op: str) -> int:
+        """The id of an ``op`` ("read" or "write") request to ``device``."""
+        key = (device, op)
+        iid = self.io_ids.get(key)
+        if iid is None:
+            iid = self.io_ids[key] = len(self.io)
+            self.io.append(key)
+        return iid
+
+
 class StepRecorder(KernelTracer):
-    """The timed run's tracer: each hook appends work or a step (see the module docstring).
+    """The timed run's tracer: each hook adds work or a step (see the module docstring).
 
     ``counts`` holds how many times each hook fired over the whole run (the report's
-    "kernel steps"); ``steps``/``ns`` hold the current operation's steps until
-    :meth:`take`.
+    "kernel steps"). The current operation's steps are two flat columns until
+    :meth:`take`, 12 bytes a step: ``ops`` (``array('I')``) and ``vals`` (``array('q')``):
+
+    ====== ========================================== ===================================
+    kind   op word                                    value
+    ====== ========================================== ===================================
+    WORK   ``WORK``                                   ns of work
+    LOCK   ``LOCK | cost << 2 | id << LOCK_ID_SHIFT`` ns of work before taking the lock
+    IO     ``IO | id << 2``                           bytes of the request
+    WAIT   ``WAIT``                                   ns of work before waiting
+    ====== ========================================== ===================================
+
+    (``id`` from :attr:`keys`; a lock step's hold is ``keys.holds[cost]``.) An operation
+    that frees many entries (a task's exit) records several steps per entry and holds them
+    until it is charged: as a list of tuples, a work tuple and a lock tuple per critical
+    section, 80-90 B each, they were most of vswap's model memory per swapped entry
+    (docs/performance.md). ``ns`` is the work since the last step.
     """
 
     def __init__(self, costs: CostTable, device_kinds: dict[str, DeviceKind]) -> None:
         c = costs
         self.costs = costs
         self.device_kinds = device_kinds
-        self.steps: list[tuple[Any, ...]] = []
+        self.keys = StepKeys()
+        self.ops = array("I")
+        self.vals = array("q")
         self.ns = 0
         self.counts: dict[str, int] = {}
-        #: ns held per critical-section cost (each Cost member names a CostTable entry).
-        self._hold: dict[Cost, int] = {cost: getattr(costs, cost.value) for cost in Cost}
+        # Each Cost member names a CostTable entry: the ns its critical section holds the
+        # lock; a lock step's op word carries the cost's index.
+        self.keys.holds = [getattr(costs, cost.value) for cost in COSTS]
+        self._lock_op: dict[Cost, int] = {cost: LOCK | i << 2 for i, cost in enumerate(COSTS)}
         self._lock_overhead = c.spin_lock_uncontended
         self._fault = c.fault_entry_exit + c.pte_update
         # clear_page has no entry of its own: a 4 KiB memset moves as many bytes as memcpy.
@@ -90,23 +159,29 @@ class StepRecorder(KernelTracer):
         counts = self.counts
         counts[name] = counts.get(name, 0) + n
 
-    def take(self) -> tuple[list[tuple[Any, ...]], int]:
-        """The steps recorded since the last call, and the trailing work in ns."""
-        steps, ns = self.steps, self.ns
-        self.steps = []
+    def take(self) -> tuple[Sequence[int], Sequence[int], int]:
+        """The steps recorded since the last call (``ops``, ``vals``: see the class
+        docstring), and the trailing work in ns."""
+        ops, vals, ns = self.ops, self.vals, self.ns
         self.ns = 0
-        return steps, ns
+        if not ops:
+            return _NO_STEPS, _NO_STEPS, ns
+        self.ops = array("I")
+        self.vals = array("q")
+        return ops, vals, ns
 
     def forget(self) -> None:
         """Drop every step and count recorded so far (set-up before the run starts)."""
-        self.steps = []
+        self.ops = array("I")
+        self.vals = array("q")
         self.ns = 0
         self.counts.clear()
 
     def _flush(self) -> None:
         ns = self.ns
         if ns:
-            self.steps.append((WORK, ns))
+            self.ops.append(WORK)
+            self.vals.append(ns)
             self.ns = 0
 
     # -- mm ------------------------------------------------------------------------------------
@@ -151,24 +226,26 @@ class StepRecorder(KernelTracer):
         counts["pte_walk"] = counts.get("pte_walk", 0) + nr_ptes
 
     def io_wait(self) -> None:
-        self._flush()
-        self.steps.append((WAIT,))
+        self.ops.append(WAIT)
+        self.vals.append(self.ns)
+        self.ns = 0
         counts = self.counts
         counts["io_wait"] = counts.get("io_wait", 0) + 1
 
     # -- swap ----------------------------------------------------------------------------------
     def lock_step(self, lock_class: str, instance: Hashable, cost: Cost) -> None:
-        # _flush() inlined: this runs for every critical section.
-        steps = self.steps
-        ns = self.ns + self._lock_overhead
-        if ns:
-            steps.append((WORK, ns))
-            self.ns = 0
-        steps.append((LOCK, lock_class, instance, self._hold[cost]))
+        # One step: the work since the last step (with this lock's uncontended overhead),
+        # then the critical section. StepKeys.lock_id() inlined: this runs for every
+        # critical section.
+        keys = self.keys
+        lid = keys.lock_ids.get((lock_class, instance))
+        if lid is None:
+            lid = keys.lock_id(lock_class, instance)
+        self.ops.append(self._lock_op[cost] | lid << LOCK_ID_SHIFT)
+        self.vals.append(self.ns + self._lock_overhead)
+        self.ns = 0
         counts = self.counts
-        key = _LOCK_COUNT_KEYS.get(lock_class)
-        if key is None:
-            key = _LOCK_COUNT_KEYS[lock_class] = "lock:" + lock_class
+        key = keys.lock_counts[lid]
         counts[key] = counts.get(key, 0) + 1
 
     def swap_cache_lookup(self) -> None:
@@ -199,7 +276,8 @@ class StepRecorder(KernelTracer):
             return
         self.ns += self.costs.io_submit + self.costs.io_complete
         self._flush()
-        self.steps.append((IO, device, op, nbytes))
+        self.ops.append(IO | self.keys.io_id(device, op) << 2)
+        self.vals.append(nbytes)
 
     # -- zswap ---------------------------------------------------------------------------------
     def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
@@ -335,13 +413,20 @@ class TallyingRecorder(StepRecorder):
 
 
 class Charger:
-    """Replays recorded steps on the engine: locks by (class, instance), I/O by device."""
+    """Replays recorded steps on the engine: locks by (class, instance), I/O by device.
 
-    def __init__(self, engine: Engine, locks: LockTable, queues: dict[str, IoQueue]) -> None:
+    ``keys`` is the recorder's :class:`StepKeys`: what the bits of a step's op word name.
+    """
+
+    def __init__(self, engine: Engine, locks: LockTable, queues: dict[str, IoQueue],
+                 keys: StepKeys) -> None:
         self.engine = engine
         self.locks = locks
         self.queues = queues
+        self.keys = keys
         self._locks: dict[tuple[str, Hashable], SpinLock] = {}
+        #: The spinlock by lock id, filled on the id's first charge (None: not yet).
+        self._by_id: list[SpinLock | None] = []
         self._reads: dict[CpuTask, list[Event]] = {}
         self._writes: dict[CpuTask, deque[Event]] = {}
 
@@ -353,30 +438,47 @@ class Charger:
             lk = self._locks[key] = self.locks.spinlock(lock_class, instance)
         return lk
 
-    def charge(self, task: CpuTask, steps: list[tuple[Any, ...]],
+    def _lock_of(self, lid: int) -> SpinLock:
+        """The spinlock lock id ``lid`` names (created on first use, as :meth:`lock`)."""
+        by_id = self._by_id
+        if lid >= len(by_id):
+            by_id.extend([None] * (lid + 1 - len(by_id)))
+        lock_class, instance = self.keys.locks[lid]
+        lk = by_id[lid] = self.lock(lock_class, instance)
+        return lk
+
+    def charge(self, task: CpuTask, ops: Sequence[int], vals: Sequence[int],
                tail_ns: int) -> Generator[Event, Any, None]:
-        """``yield from charger.charge(task, *recorder.take())``."""
+        """``yield from charger.charge(task, *recorder.take())``: the steps in order, then
+        ``tail_ns`` of work, then writeback throttling."""
         work = task.work
-        for step in steps:
-            kind = step[0]
-            if kind == WORK:
-                yield work(step[1])
-            elif kind == LOCK:
-                key = (step[1], step[2])  # self.lock(), inlined
-                lk = self._locks.get(key)
+        by_id = self._by_id
+        holds = self.keys.holds
+        for op, val in zip(ops, vals):
+            kind = op & 3
+            if kind == LOCK:
+                if val:
+                    yield work(val)
+                lid = op >> LOCK_ID_SHIFT
+                lk = by_id[lid] if lid < len(by_id) else None
                 if lk is None:
-                    lk = self._locks[key] = self.locks.spinlock(step[1], step[2])
+                    lk = self._lock_of(lid)
                 yield lk.acquire(task)
-                yield work(step[3])
+                yield work(holds[op >> 2 & _COST_MASK])
                 lk.release(task)
+            elif kind == WORK:
+                yield work(val)
             elif kind == IO:
-                queue = self.queues[step[1]]
-                req = queue.submit(step[2], step[3])
-                if step[2] == "read":
+                device, rw = self.keys.io[op >> 2]
+                queue = self.queues[device]
+                req = queue.submit(rw, val)
+                if rw == "read":
                     self._reads.setdefault(task, []).append(req)
                 else:
                     self._writes.setdefault(task, deque()).append(req)
             else:
+                if val:
+                    yield work(val)
                 reads = self._reads.pop(task, None)
                 if reads:
                     pending = [r for r in reads if not r.processed]

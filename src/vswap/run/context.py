@@ -369,7 +369,7 @@ class RunContext:
         # Building the machine and swapping its devices on is set-up, not the workload's
         # time: nothing recorded so far is charged.
         self.recorder.forget()
-        self.charger = Charger(self.engine, self.locks, self.queues)
+        self.charger = Charger(self.engine, self.locks, self.queues, self.recorder.keys)
         if config.config_file is not None:
             self.cgroup = config.workloads[0][0]
         else:
@@ -479,9 +479,9 @@ class RunContext:
             result = fn(*args)
         except TaskKilled as exc:
             error = exc
-        steps, tail = self.recorder.take()
+        ops, vals, tail = self.recorder.take()
         self._after_op()
-        yield from self.charger.charge(task, steps, tail)
+        yield from self.charger.charge(task, ops, vals, tail)
         if error is not None:
             raise error
         return result

@@ -1,0 +1,126 @@
+"""The step recorder's flat columns and their replay (run/charge.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from vswap.kernel.tracing import Cost
+from vswap.run.charge import COSTS, IO, LOCK, LOCK_ID_SHIFT, WAIT, WORK, Charger, StepRecorder
+from vswap.sim.costs import BUILTIN_COSTS
+from vswap.sim.cpus import CpuSet
+from vswap.sim.cpus import Task as CpuTask
+from vswap.sim.device_kinds import get_device_kind
+from vswap.sim.engine import Engine, Event
+from vswap.sim.locks import LockTable
+
+C = BUILTIN_COSTS
+NVME = get_device_kind("nvme")
+
+
+def _recorder() -> StepRecorder:
+    return StepRecorder(C, {"nvme0": NVME})
+
+
+def _decode(rec: StepRecorder, ops: Sequence[int], vals: Sequence[int]
+            ) -> list[tuple[Any, ...]]:
+    """The steps as the tuples the recorder used to keep: the work before a lock or a wait
+    was a step of its own, a lock step held its hold ns."""
+    out: list[tuple[Any, ...]] = []
+    for op, val in zip(ops, vals, strict=True):
+        kind = op & 3
+        if kind == WORK:
+            out.append((WORK, val))
+        elif kind == LOCK:
+            if val:
+                out.append((WORK, val))
+            cost = COSTS[op >> 2 & ((1 << (LOCK_ID_SHIFT - 2)) - 1)]
+            out.append((LOCK, *rec.keys.locks[op >> LOCK_ID_SHIFT], getattr(C, cost.value)))
+        elif kind == IO:
+            out.append((IO, *rec.keys.io[op >> 2], val))
+        else:
+            assert kind == WAIT
+            if val:
+                out.append((WORK, val))
+            out.append((WAIT,))
+    return out
+
+
+def _record(rec: StepRecorder) -> None:
+    rec.fault()
+    rec.lock_step("swap_cache", (0, 3), Cost.SWAP_CACHE_INSERT)
+    rec.lock_step("swap_cluster", (0, 17), Cost.SWAP_SLOT_ALLOC)
+    rec.device_io("nvme0", "read", 4096)
+    rec.io_wait()
+    rec.lock_step("swap_cache", (0, 3), Cost.SWAP_CACHE_DELETE)
+    rec.zero_check(1)
+
+
+def test_steps_are_columns_with_interned_keys() -> None:
+    rec = _recorder()
+    _record(rec)
+    ops, vals, tail = rec.take()
+    spin = C.spin_lock_uncontended
+    assert _decode(rec, ops, vals) == [
+        (WORK, C.fault_entry_exit + C.pte_update + spin),
+        (LOCK, "swap_cache", (0, 3), C.swap_cache_insert),
+        (WORK, spin),
+        (LOCK, "swap_cluster", (0, 17), C.swap_slot_alloc),
+        (WORK, C.io_submit + C.io_complete),
+        (IO, "nvme0", "read", 4096),
+        (WAIT,),
+        (WORK, spin),
+        (LOCK, "swap_cache", (0, 3), C.swap_cache_delete),
+    ]
+    # A lock step carries the work before it: 6 steps, 12 bytes each.
+    assert len(ops) == len(vals) == 6
+    assert ops.itemsize + vals.itemsize == 12  # type: ignore[attr-defined]
+    assert tail == C.zero_check
+    # One id per lock instance, however many steps name it; counted per class.
+    assert rec.keys.locks == [("swap_cache", (0, 3)), ("swap_cluster", (0, 17))]
+    assert rec.counts["lock:swap_cache"] == 2 and rec.counts["lock:swap_cluster"] == 1
+    # take() starts a new operation; the ids stay.
+    rec.lock_step("swap_cluster", (0, 17), Cost.SWAP_SLOT_ALLOC)
+    ops2, vals2, tail2 = rec.take()
+    assert _decode(rec, ops2, vals2) == [
+        (WORK, spin), (LOCK, "swap_cluster", (0, 17), C.swap_slot_alloc)]
+    assert tail2 == 0 and len(rec.keys.locks) == 2
+
+
+def test_an_operation_of_work_only_has_no_steps() -> None:
+    rec = _recorder()
+    rec.fault()
+    rec.folio_alloc(1, True)
+    ops, vals, tail = rec.take()
+    assert len(ops) == 0 and len(vals) == 0
+    assert tail == C.fault_entry_exit + C.pte_update + C.memcg_charge + C.lru_add + C.page_copy
+    assert rec.take() == ((), (), 0)
+
+
+def test_charge_replays_every_step() -> None:
+    """Two tasks charge the same recorded operation on two CPUs: every lock step acquires
+    its instance (one lock per instance), the work is charged in full, the read is waited
+    for."""
+    engine = Engine(seed=1)
+    cpus = CpuSet(engine, 2)
+    locks = LockTable(engine, handoff_ns=C.spin_handoff)
+    rec = _recorder()
+    charger = Charger(engine, locks, {"nvme0": NVME.make_queue(engine, "nvme0")}, rec.keys)
+
+    def body(task: CpuTask) -> Generator[Event, Any, None]:
+        _record(rec)
+        yield from charger.charge(task, *rec.take())
+
+    tasks = [cpus.spawn(body, name=f"t{i}") for i in range(2)]
+    engine.run()
+    stats = locks.statistics(by="instance")
+    assert sorted((s.acquisitions, s.hold_total_ns) for s in stats.values()) == [
+        (2, 2 * C.swap_slot_alloc), (4, 2 * (C.swap_cache_insert + C.swap_cache_delete))]
+    spin = C.spin_lock_uncontended
+    work = (C.fault_entry_exit + C.pte_update + 3 * spin + C.swap_cache_insert
+            + C.swap_slot_alloc + C.io_submit + C.io_complete + C.swap_cache_delete
+            + C.zero_check)
+    for t in tasks:
+        st = t.statistics()
+        assert st.sys_ns - st.spin_ns >= work
+        assert st.end_ns is not None and st.end_ns > NVME.read_latency_ns
