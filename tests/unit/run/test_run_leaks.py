@@ -9,9 +9,9 @@ from vswap.mm.checks import LeakError
 from vswap.run.context import DeviceSpec, RunConfig, run_workload
 
 
-def _config(workload: str) -> RunConfig:
+def _config(workload: str, zram: int = 32 << 20) -> RunConfig:
     return RunConfig(design="vswap", workload=workload, memory_max=4 << 20, cpus=2,
-                     swap_devices=[DeviceSpec("mem", 32 << 20, "zram")])
+                     swap_devices=[DeviceSpec("mem", zram, "zram")])
 
 
 def test_leak_check_runs_at_the_end_of_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +30,10 @@ def test_leak_check_runs_at_the_end_of_a_run(monkeypatch: pytest.MonkeyPatch) ->
 def test_killed_compile_jobs_do_not_strand_make_workers() -> None:
     """A cc1 child OOM-killed inside a job leaves its make worker alive to exit normally,
     so the run ends with no task and passes the (real) leak check."""
-    r = run_workload(_config("kbuild -j 4 --jobs 8"))
+    # Heaps of 4-8 MiB (not kbuild's default 16-64 MiB) on a 4 MiB zram device: four jobs
+    # at once outgrow memory.max and the device, so the OOM killer picks cc1 children
+    # (7 of the 8 jobs at seed 1) without first swapping hundreds of MiB.
+    r = run_workload(_config("kbuild -j 4 --jobs 8 --heap 4M:8M", zram=4 << 20))
     assert r.tasks_killed > 0 and r.workload_metrics["jobs_failed"] > 0
     assert r.data_loss == 0
     assert "killed" in r.report[-1]
