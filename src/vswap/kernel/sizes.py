@@ -67,23 +67,33 @@ def xarray_node_count(indices: Iterable[int]) -> int:
     return nodes
 
 
-def xarray_nodes_of(indices: np.ndarray) -> int:
-    """:func:`xarray_node_count` on an array of indices, without a Python int per index
-    (the count a metadata snapshot takes at a run's peak, over every swapped entry)."""
-    # np.sort and a mask, not np.unique: that one imports numpy.ma (200 KiB) on first use.
-    idx = np.sort(indices.astype(np.int64, copy=False))
-    if idx.size > 1:
-        idx = idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
-    if not idx.size or (idx.size == 1 and idx[0] == 0):
+def xarray_nodes_of(indices: np.ndarray, *, owned: bool = False) -> int:
+    """:func:`xarray_node_count` on an array of indices (duplicates allowed), without a
+    Python int per index (the count a metadata snapshot takes at a run's peak, over every
+    swapped entry).
+
+    ``owned``: ``indices`` is an int64 temporary the caller hands over; it is sorted and
+    shifted in place, so the count costs one byte per index beyond it, not a sorted copy
+    and a prefix array (16 more bytes per entry at the snapshot, the model's peak).
+    """
+    # Sorted, the distinct prefixes of a level are the changes between neighbours (no
+    # np.unique: it imports numpy.ma, 200 KiB, on first use); duplicates change nothing.
+    if owned and indices.dtype == np.int64:
+        idx = indices
+        idx.sort()
+    else:
+        idx = np.sort(indices.astype(np.int64, copy=False))
+    # All indices 0 (or none): the entry sits in the head, no node.
+    if not idx.size or idx[-1] == 0:
         return 0
     top = int(idx[-1])
     levels = 1
     while top >> (XA_CHUNK_SHIFT * levels):
         levels += 1
     nodes = 0
-    for level in range(1, levels + 1):
-        prefixes = idx >> (XA_CHUNK_SHIFT * level)
-        nodes += 1 + int(np.count_nonzero(prefixes[1:] != prefixes[:-1]))
+    for _ in range(levels):
+        np.right_shift(idx, XA_CHUNK_SHIFT, out=idx)
+        nodes += 1 + int(np.count_nonzero(idx[1:] != idx[:-1]))
     return nodes
 
 

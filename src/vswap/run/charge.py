@@ -44,11 +44,14 @@ from vswap.sim.engine import Engine, Event
 from vswap.sim.ioqueue import IoQueue
 from vswap.sim.locks import LockTable, SpinLock
 
-__all__ = ["COSTS", "IO", "LOCK", "LOCK_ID_SHIFT", "WAIT", "WORK", "WRITEBACK_LIMIT", "Charger",
-           "StepKeys", "StepRecorder", "TallyingRecorder"]
+__all__ = ["COSTS", "HIGH", "IO", "LOCK", "LOCK_ID_SHIFT", "WAIT", "WORK", "WRITEBACK_LIMIT",
+           "Charger", "StepKeys", "StepRecorder", "TallyingRecorder"]
 
 #: Step kinds: the low two bits of a step's op word (StepRecorder).
 WORK, LOCK, IO, WAIT = 0, 1, 2, 3
+#: The op word of a prefix step: its value is the high 32 bits of the next step's value
+#: (a value of 2**32 or more: over 4 s of work in one chunk, never seen in a run so far).
+HIGH = WORK | 1 << 2
 #: A lock step's op word is ``LOCK | cost << 2 | lock id << LOCK_ID_SHIFT``, ``cost`` the
 #: index in :data:`COSTS` of the critical section's :class:`Cost`.
 LOCK_ID_SHIFT = 6
@@ -113,7 +116,7 @@ class StepRecorder(KernelTracer):
 
     ``counts`` holds how many times each hook fired over the whole run (the report's
     "kernel steps"). The current operation's steps are two flat columns until
-    :meth:`take`, 12 bytes a step: ``ops`` (``array('I')``) and ``vals`` (``array('q')``):
+    :meth:`take`, 8 bytes a step: ``ops`` and ``vals`` (both ``array('I')``):
 
     ====== ========================================== ===================================
     kind   op word                                    value
@@ -124,7 +127,8 @@ class StepRecorder(KernelTracer):
     WAIT   ``WAIT``                                   ns of work before waiting
     ====== ========================================== ===================================
 
-    (``id`` from :attr:`keys`; a lock step's hold is ``keys.holds[cost]``.) An operation
+    (``id`` from :attr:`keys`; a lock step's hold is ``keys.holds[cost]``; a value of 2**32
+    or more is split, its high half in a :data:`HIGH` step just before.) An operation
     that frees many entries (a task's exit) records several steps per entry and holds them
     until it is charged: as a list of tuples, a work tuple and a lock tuple per critical
     section, 80-90 B each, they were most of vswap's model memory per swapped entry
@@ -137,7 +141,7 @@ class StepRecorder(KernelTracer):
         self.device_kinds = device_kinds
         self.keys = StepKeys()
         self.ops = array("I")
-        self.vals = array("q")
+        self.vals = array("I")
         self.ns = 0
         self.counts: dict[str, int] = {}
         # Each Cost member names a CostTable entry: the ns its critical section holds the
@@ -167,13 +171,13 @@ class StepRecorder(KernelTracer):
         if not ops:
             return _NO_STEPS, _NO_STEPS, ns
         self.ops = array("I")
-        self.vals = array("q")
+        self.vals = array("I")
         return ops, vals, ns
 
     def forget(self) -> None:
         """Drop every step and count recorded so far (set-up before the run starts)."""
         self.ops = array("I")
-        self.vals = array("q")
+        self.vals = array("I")
         self.ns = 0
         self.counts.clear()
 
@@ -181,8 +185,20 @@ class StepRecorder(KernelTracer):
         ns = self.ns
         if ns:
             self.ops.append(WORK)
-            self.vals.append(ns)
+            try:
+                self.vals.append(ns)
+            except OverflowError:
+                self._high(ns)
             self.ns = 0
+
+    def _high(self, value: int) -> None:
+        """The last step's value does not fit its 32 bits: put a :data:`HIGH` step with
+        the upper half before it (``array.append`` raised before appending)."""
+        op = self.ops.pop()
+        self.ops.append(HIGH)
+        self.vals.append(value >> 32)
+        self.ops.append(op)
+        self.vals.append(value & 0xFFFF_FFFF)
 
     # -- mm ------------------------------------------------------------------------------------
     def fault(self) -> None:
@@ -227,7 +243,10 @@ class StepRecorder(KernelTracer):
 
     def io_wait(self) -> None:
         self.ops.append(WAIT)
-        self.vals.append(self.ns)
+        try:
+            self.vals.append(self.ns)
+        except OverflowError:
+            self._high(self.ns)
         self.ns = 0
         counts = self.counts
         counts["io_wait"] = counts.get("io_wait", 0) + 1
@@ -242,7 +261,11 @@ class StepRecorder(KernelTracer):
         if lid is None:
             lid = keys.lock_id(lock_class, instance)
         self.ops.append(self._lock_op[cost] | lid << LOCK_ID_SHIFT)
-        self.vals.append(self.ns + self._lock_overhead)
+        ns = self.ns + self._lock_overhead
+        try:
+            self.vals.append(ns)
+        except OverflowError:
+            self._high(ns)
         self.ns = 0
         counts = self.counts
         key = keys.lock_counts[lid]
@@ -277,7 +300,10 @@ class StepRecorder(KernelTracer):
         self.ns += self.costs.io_submit + self.costs.io_complete
         self._flush()
         self.ops.append(IO | self.keys.io_id(device, op) << 2)
-        self.vals.append(nbytes)
+        try:
+            self.vals.append(nbytes)
+        except OverflowError:
+            self._high(nbytes)
 
     # -- zswap ---------------------------------------------------------------------------------
     def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
@@ -454,7 +480,11 @@ class Charger:
         work = task.work
         by_id = self._by_id
         holds = self.keys.holds
-        for op, val in zip(ops, vals):
+        steps = zip(ops, vals)
+        for op, val in steps:
+            if op == HIGH:
+                op, low = next(steps)
+                val = val << 32 | low
             kind = op & 3
             if kind == LOCK:
                 if val:

@@ -123,11 +123,18 @@ class SwapCacheSpace:
             del self.shadows[c], self.used[c]
         return w >> 1
 
-    def shadow_indices(self) -> np.ndarray:
-        """Indices holding a shadow (int64, ascending by chunk)."""
-        parts = [np.flatnonzero(np.frombuffer(words, dtype=np.uint64)).astype(np.int64)
-                 + (c << SHADOW_CHUNK_SHIFT) for c, words in self.shadows.items()]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    def shadow_indices(self, extra: int = 0) -> np.ndarray:
+        """Indices holding a shadow (int64, ascending by chunk), followed by ``extra``
+        unset places for the caller: one array filled chunk by chunk, not a list of parts
+        and their concatenation (the metadata snapshot, at the run's peak, builds it)."""
+        out = np.empty(sum(self.used.values()) + extra, dtype=np.int64)
+        pos = 0
+        for c, words in self.shadows.items():
+            nz = np.flatnonzero(np.frombuffer(words, dtype=np.uint64))
+            out[pos:pos + nz.size] = nz
+            out[pos:pos + nz.size] += c << SHADOW_CHUNK_SHIFT
+            pos += nz.size
+        return out
 
 
 class SwapCache:
@@ -321,9 +328,13 @@ class SwapCache:
         """XArray node bytes of all spaces, from their occupied indices (lib/xarray.c)."""
         nodes = 0
         for space in self.spaces.values():
-            folio_idx = np.fromiter(space.folios.keys(), dtype=np.int64,
-                                    count=len(space.folios))
-            nodes += xarray_nodes_of(np.concatenate((folio_idx, space.shadow_indices())))
+            # One int64 per occupied index, counted in place (the snapshot is the peak).
+            nf = len(space.folios)
+            idx = space.shadow_indices(extra=nf)
+            if nf:
+                idx[idx.size - nf:] = np.fromiter(space.folios.keys(), dtype=np.int64,
+                                                  count=nf)
+            nodes += xarray_nodes_of(idx, owned=True)
         return nodes * sizes.XA_NODE_BYTES
 
     def check_invariants(self) -> None:

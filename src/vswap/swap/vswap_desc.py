@@ -65,18 +65,10 @@ OCCUPIED_LIVE = _LIVE
 
 
 def xarray_bytes_np(indices: np.ndarray) -> int:
-    """``sizes.xarray_bytes`` for a numpy array of distinct indices (fast for millions)."""
-    if indices.size == 0 or (indices.size == 1 and int(indices[0]) == 0):
-        return 0
-    idx = indices.astype(np.uint64)
-    top = int(idx.max())
-    levels = 1
-    while top >> (sizes.XA_CHUNK_SHIFT * levels):
-        levels += 1
-    nodes = 0
-    for level in range(1, levels + 1):
-        nodes += int(np.unique(idx >> np.uint64(sizes.XA_CHUNK_SHIFT * level)).size)
-    return nodes * sizes.XA_NODE_BYTES
+    """``sizes.xarray_bytes`` for a numpy array of indices (fast for millions); an int64
+    array is sorted and shifted in place (``sizes.xarray_nodes_of(owned=True)``): pass a
+    temporary."""
+    return sizes.xarray_nodes_of(indices, owned=True) * sizes.XA_NODE_BYTES
 
 
 class SwapType(enum.IntEnum):
@@ -405,8 +397,9 @@ class VswapDescTable:
         """Bytes the kernel spends on the virtual layer: one 48-byte ``swp_desc`` per live
         id, the XArray nodes of ``vswap_map`` (by live id) and ``vswap_cluster_map`` (by
         non-empty cluster)."""
-        occ = np.frombuffer(bytes(self.occupied), dtype=np.uint8)
-        counts = np.frombuffer(self.cluster_count.tobytes(), dtype=np.uint16)
+        # Views of the columns, not copies: the snapshot is taken at the run's peak.
+        occ = np.frombuffer(self.occupied, dtype=np.uint8)
+        counts = np.frombuffer(self.cluster_count, dtype=np.uint16)
         return {"swp_desc": self.used * sizes.SWP_DESC_BYTES_RFC_V2,
                 "vswap_map": xarray_bytes_np(np.flatnonzero(occ == _LIVE)),
                 "vswap_cluster_map": xarray_bytes_np(np.flatnonzero(counts))}

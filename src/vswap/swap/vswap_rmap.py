@@ -65,12 +65,18 @@ class VswapRmap:
 
     def metadata_bytes(self, devices: SwapDevices) -> dict[str, int]:
         """``vswap_rmap``: XArray nodes keyed by the physical slot values that have an owner."""
+        # A view of each column and one int64 index per owner, shifted in place: the
+        # snapshot is taken at the run's peak (a slot value, type << 58 | offset, fits).
         slots = []
         for type_, col in self.cols.items():
-            offs = np.flatnonzero(np.frombuffer(col.tobytes(), dtype=np.uint32))
+            offs = np.flatnonzero(np.frombuffer(col, dtype=np.uint32))
             if offs.size:
-                slots.append(offs.astype(np.uint64) + np.uint64(int(swp_slot(type_, 0))))
-        return {"vswap_rmap": xarray_bytes_np(np.concatenate(slots)) if slots else 0}
+                offs += int(swp_slot(type_, 0))
+                slots.append(offs)
+        if not slots:
+            return {"vswap_rmap": 0}
+        return {"vswap_rmap": xarray_bytes_np(slots[0] if len(slots) == 1
+                                              else np.concatenate(slots))}
 
     def check_invariants(self, devices: SwapDevices, table: VswapTable) -> None:
         """Raise AssertionError unless every entry names a live SWAPFILE owner of exactly

@@ -6,7 +6,17 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from vswap.kernel.tracing import Cost
-from vswap.run.charge import COSTS, IO, LOCK, LOCK_ID_SHIFT, WAIT, WORK, Charger, StepRecorder
+from vswap.run.charge import (
+    COSTS,
+    HIGH,
+    IO,
+    LOCK,
+    LOCK_ID_SHIFT,
+    WAIT,
+    WORK,
+    Charger,
+    StepRecorder,
+)
 from vswap.sim.costs import BUILTIN_COSTS
 from vswap.sim.cpus import CpuSet
 from vswap.sim.cpus import Task as CpuTask
@@ -27,7 +37,11 @@ def _decode(rec: StepRecorder, ops: Sequence[int], vals: Sequence[int]
     """The steps as the tuples the recorder used to keep: the work before a lock or a wait
     was a step of its own, a lock step held its hold ns."""
     out: list[tuple[Any, ...]] = []
-    for op, val in zip(ops, vals, strict=True):
+    steps = zip(ops, vals, strict=True)
+    for op, val in steps:
+        if op == HIGH:
+            op, low = next(steps)
+            val = val << 32 | low
         kind = op & 3
         if kind == WORK:
             out.append((WORK, val))
@@ -72,9 +86,9 @@ def test_steps_are_columns_with_interned_keys() -> None:
         (WORK, spin),
         (LOCK, "swap_cache", (0, 3), C.swap_cache_delete),
     ]
-    # A lock step carries the work before it: 6 steps, 12 bytes each.
+    # A lock step carries the work before it: 6 steps, 8 bytes each.
     assert len(ops) == len(vals) == 6
-    assert ops.itemsize + vals.itemsize == 12  # type: ignore[attr-defined]
+    assert ops.itemsize + vals.itemsize == 8  # type: ignore[attr-defined]
     assert tail == C.zero_check
     # One id per lock instance, however many steps name it; counted per class.
     assert rec.keys.locks == [("swap_cache", (0, 3)), ("swap_cluster", (0, 17))]
@@ -124,3 +138,32 @@ def test_charge_replays_every_step() -> None:
         st = t.statistics()
         assert st.sys_ns - st.spin_ns >= work
         assert st.end_ns is not None and st.end_ns > NVME.read_latency_ns
+
+
+def test_a_value_over_32_bits_is_split_and_charged_whole() -> None:
+    """Work of 2**32 ns or more before a step (never seen in a run) takes a HIGH step with
+    its upper half; the charge puts it back together."""
+    big = (5 << 32) + 7
+    rec = _recorder()
+    rec.ns = big
+    rec.lock_step("swap_cache", (0, 3), Cost.SWAP_CACHE_INSERT)
+    rec.ns = big
+    rec.device_io("nvme0", "write", 4096)
+    ops, vals, _ = rec.take()
+    assert list(ops).count(HIGH) == 2 and max(vals) < 1 << 32
+    assert _decode(rec, ops, vals) == [
+        (WORK, big + C.spin_lock_uncontended),
+        (LOCK, "swap_cache", (0, 3), C.swap_cache_insert),
+        (WORK, big + C.io_submit + C.io_complete),
+        (IO, "nvme0", "write", 4096)]
+    engine = Engine(seed=1)
+    cpus = CpuSet(engine, 1)
+    charger = Charger(engine, LockTable(engine, handoff_ns=C.spin_handoff),
+                      {"nvme0": NVME.make_queue(engine, "nvme0")}, rec.keys)
+
+    def body(task: CpuTask) -> Generator[Event, Any, None]:
+        yield from charger.charge(task, ops, vals, 0)
+
+    t = cpus.spawn(body, name="t")
+    engine.run()
+    assert t.statistics().sys_ns >= 2 * big + C.swap_cache_insert

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from vswap.kernel import sizes
 from vswap.kernel.errors import Errno
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import SwpEntry, swp_entry
+from vswap.kernel.types import SwpEntry, swp_entry, swp_slot
 from vswap.swap.classic import _classic_index, _classic_space
 from vswap.swap.swap_state import (
     SHADOW_CHUNK,
@@ -22,6 +22,7 @@ from vswap.swap.swap_state import (
     unpack_shadow,
     xarray_nodes_of,
 )
+from vswap.swap.vswap_desc import xarray_bytes_np
 
 
 @given(memcg_id=st.integers(0, (1 << 16) - 1), eviction=st.integers(0, 1 << 40),
@@ -97,5 +98,17 @@ def test_metadata_bytes_count_the_nodes_of_folios_and_shadows() -> None:
 
 @given(st.lists(st.integers(0, (1 << 32) - 1), max_size=200))
 def test_xarray_nodes_of_matches_the_kernel_layout(indices: list[int]) -> None:
-    assert xarray_nodes_of(np.array(indices, dtype=np.int64)) == (
-        sizes.xarray_node_count(indices))
+    arr = np.array(indices, dtype=np.int64)
+    assert xarray_nodes_of(arr) == sizes.xarray_node_count(indices)
+    assert arr.tolist() == indices, "not owned: the caller's array is left alone"
+    # Owned (the snapshot's temporaries): counted in place, the same count.
+    assert xarray_nodes_of(arr, owned=True) == sizes.xarray_node_count(indices)
+
+
+@given(st.lists(st.integers(0, (1 << 20) - 1), max_size=200, unique=True))
+def test_vswap_metadata_counts_as_the_kernel_layout(ids: list[int]) -> None:
+    # vswap_map and vswap_rmap count from views of their columns (issue 12: no copies at
+    # the snapshot, the model's peak); a slot value has the device type above bit 58.
+    assert xarray_bytes_np(np.array(ids, dtype=np.int64)) == sizes.xarray_bytes(ids)
+    slots = [swp_slot(1, i) for i in ids]
+    assert xarray_bytes_np(np.array(slots, dtype=np.int64)) == sizes.xarray_bytes(slots)
