@@ -36,8 +36,14 @@ from pathlib import Path
 
 #: The compiled modules, as paths under the package (a directory: its modules). The
 #: per-fault path: the machine and its mixins (mm), the swap designs, zswap, the kernel's
-#: structures and the tracer the timed run records steps through.
-COMPILED = ("kernel", "mm", "swap", "zswap", "run/charge.py")
+#: structures and the tracer the timed run records steps through; and the per-step path of
+#: a timed run: the engine (an event, a heap push and pop and a generator resume per
+#: charged step), the CPUs (``Task.work``), the locks and the I/O queues. The rest of
+#: ``sim`` runs once per run (the cost table, the device kinds) or must stay plain Python
+#: (``sim/instrument.py`` tells overridden hooks from its defaults by their function
+#: objects, which a compiled module does not have).
+COMPILED = ("kernel", "mm", "swap", "zswap", "run/charge.py", "sim/engine.py",
+            "sim/cpus.py", "sim/locks.py", "sim/ioqueue.py")
 #: Modules of those directories left plain Python, and why.
 EXCLUDED = {
     "mm/checks.py": "BadPageError and LeakError subclass AssertionError (mypyc: inheriting "

@@ -43,6 +43,7 @@ from collections.abc import Callable, Generator, Iterable
 from heapq import heappop, heappush
 from typing import Any
 
+from vswap._mypyc import mypyc_attr
 from vswap.errors import InvalidArgumentError
 from vswap.sim.instrument import Instruments
 
@@ -72,6 +73,9 @@ NORMAL = 1
 ProcessGenerator = Generator["Event", Any, Any]
 
 
+# A plain Python class in a compiled engine: mypyc's native classes cannot subclass
+# RuntimeError (vswap.compile).
+@mypyc_attr(native_class=False)
 class SimError(RuntimeError):
     """The model broke a rule of the execution engine (a programming error, not a kernel
     error): double trigger, release of an unheld lock, scheduling while atomic, ..."""
@@ -168,6 +172,8 @@ class Event:
         return self
 
 
+# Compiled, one freed timeout is kept for the next (they are made and dropped per step).
+@mypyc_attr(free_list_len=1)
 class Timeout(Event):
     """An event that succeeds ``delay`` ns after its creation."""
 
@@ -184,7 +190,13 @@ class Timeout(Event):
         self._ok = True
         self._defused = False
         self.delay = delay
-        engine.schedule(self, NORMAL, delay)
+        # engine.schedule(), inlined for the same reason.
+        at = engine._now + delay
+        seq = next(engine._seq)
+        heappush(engine._queue, (at, NORMAL, seq, self))
+        instruments = engine.instruments
+        if instruments.active and "event_scheduled" in instruments:
+            instruments.call("event_scheduled", self, at, NORMAL, seq)
 
 
 class Process(Event):
@@ -192,10 +204,13 @@ class Process(Event):
 
     The process's own value is the generator's return value; if the generator raises,
     the process fails with that exception (and, unless some other process waits on it,
-    the exception leaves :meth:`Engine.run`).
+    the exception leaves :meth:`Engine.run`), unless ``quiet_exit`` (set by the creator)
+    accepts the exception: then the process ends successfully with the value None, as if
+    the generator had caught it and returned (a task the kernel killed ends that way,
+    without a wrapper generator that every resume of the task would pass through).
     """
 
-    __slots__ = ("_generator", "_resume_cb", "_target", "name")
+    __slots__ = ("_generator", "_resume_cb", "_target", "name", "quiet_exit")
 
     def __init__(self, engine: Engine, generator: ProcessGenerator, name: str | None = None,
                  *, start: bool = True) -> None:
@@ -207,6 +222,8 @@ class Process(Event):
         # One bound method per process, reused for every wait: no per-event closure.
         self._resume_cb = self._resume
         self._target: Event | None = None
+        #: Called with an exception the generator raised: True ends the process quietly.
+        self.quiet_exit: Callable[[BaseException], bool] | None = None
         if start:
             init = Event(engine)
             init._value = None
@@ -229,28 +246,36 @@ class Process(Event):
 
     def _resume(self, event: Event) -> None:
         gen = self._generator
+        # What the generator yielded: Any, not Event, so that a compiled engine (mypyc,
+        # vswap.compile) reports a non-event as the SimError below rather than failing the
+        # type check of the assignment.
+        nxt: Any
         while True:
             try:
                 if event._ok:
-                    event = gen.send(event._value)
+                    nxt = gen.send(event._value)
                 else:
                     # The process receives the failure: it is handled, not dropped.
                     event._defused = True
-                    event = gen.throw(event._value)
+                    nxt = gen.throw(event._value)
             except StopIteration as stop:
                 self._finish(True, stop.value)
                 return
             except BaseException as exc:
-                self._finish(False, exc)
+                quiet = self.quiet_exit
+                if quiet is not None and quiet(exc):
+                    self._finish(True, None)
+                else:
+                    self._finish(False, exc)
                 return
-            try:
-                callbacks = event.callbacks
-            except AttributeError:
+            if not isinstance(nxt, Event):
                 bad = Event(self.engine)
                 bad._ok = False
-                bad._value = SimError(f"process {self.name!r} yielded a non-event {event!r}")
+                bad._value = SimError(f"process {self.name!r} yielded a non-event {nxt!r}")
                 event = bad
                 continue
+            event = nxt
+            callbacks = event.callbacks
             if callbacks is not None:
                 callbacks.append(self._resume_cb)
                 self._target = event
@@ -345,7 +370,7 @@ class Engine:
         initial_time: the clock's starting value in ns.
     """
 
-    __slots__ = ("_done", "_now", "_queue", "_seq", "instruments", "rng", "seed")
+    __slots__ = ("_done", "_ff", "_now", "_queue", "_seq", "instruments", "rng", "seed")
 
     def __init__(self, *, seed: int = 0, initial_time: int = 0) -> None:
         if initial_time.__class__ is not int:
@@ -364,6 +389,10 @@ class Engine:
         done._value = None
         done.callbacks = None
         self._done = done
+        #: True while :meth:`run` runs the only callback of an event (not instrumented):
+        #: then nothing but that callback can act before the heap's head is due, which
+        #: ``Task.work``'s fast path relies on.
+        self._ff = False
 
     @property
     def now(self) -> int:
@@ -477,24 +506,32 @@ class Engine:
         if "before_run" in instruments:
             instruments.call("before_run")
         queue = self._queue
+        # A local: compiled, a call of the module's global looks it up in a dict each time.
+        pop = heappop
         try:
             while queue:
                 if instruments.active:
                     self._step_instrumented()
                     continue
                 # Inlined _step(): this loop is the engine's hot path.
-                time, _, _, event = heappop(queue)
+                time, _, _, event = pop(queue)
                 self._now = time
                 callbacks = event.callbacks
                 assert callbacks is not None
                 event.callbacks = None
-                for callback in callbacks:
-                    callback(event)
+                if len(callbacks) == 1:
+                    self._ff = True
+                    callbacks[0](event)
+                    self._ff = False
+                else:
+                    for callback in callbacks:
+                        callback(event)
                 if not event._ok and not event._defused:
                     raise event._value
         except _StopSimulation:
             pass
         finally:
+            self._ff = False
             if "after_run" in instruments:
                 instruments.call("after_run")
         if stop_event is None:

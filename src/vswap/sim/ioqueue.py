@@ -164,7 +164,7 @@ class IoQueue:
             raise InvalidArgumentError(f"nbytes must be positive, not {nbytes}")
         request = IoRequest(self, op, nbytes, tag)
         instruments = self.engine.instruments
-        if "io_submit" in instruments:
+        if instruments.active and "io_submit" in instruments:
             instruments.call("io_submit", self, request)
         if self.in_flight < self.depth:
             self._start(request)
@@ -221,7 +221,7 @@ class IoQueue:
         if self.in_flight == 0:
             self.busy_ns += now - self._busy_since
         instruments = self.engine.instruments
-        if "io_complete" in instruments:
+        if instruments.active and "io_complete" in instruments:
             instruments.call("io_complete", self, request)
         if self._pending:
             self._start(self._pending.popleft())

@@ -156,7 +156,7 @@ class _Lock:
         if self.spinning:
             task.preempt_count += 1
         instruments = self.engine.instruments
-        if "lock_acquired" in instruments:
+        if instruments.active and "lock_acquired" in instruments:
             instruments.call("lock_acquired", self, task, 0)
         return self.engine._done
 
@@ -166,7 +166,7 @@ class _Lock:
         engine = self.engine
         self.contentions += 1
         instruments = engine.instruments
-        if "lock_contended" in instruments:
+        if instruments.active and "lock_contended" in instruments:
             instruments.call("lock_contended", self, task)
         event = Event(engine)
         task._lock_wait = event
@@ -201,7 +201,7 @@ class _Lock:
         else:
             task._make_runnable(event)
         instruments = engine.instruments
-        if "lock_acquired" in instruments:
+        if instruments.active and "lock_acquired" in instruments:
             instruments.call("lock_acquired", self, task, wait)
         return start
 
@@ -213,7 +213,7 @@ class _Lock:
         if self.spinning:
             task.preempt_count -= 1
         instruments = self.engine.instruments
-        if "lock_released" in instruments:
+        if instruments.active and "lock_released" in instruments:
             instruments.call("lock_released", self, task, hold)
 
 

@@ -329,3 +329,31 @@ def test_work_outside_the_task_body_is_refused() -> None:
     with pytest.raises(ValueError):
         t1.work(5, "idle")
     e.run()
+
+
+def test_quiet_exit_ends_a_task_as_if_its_body_returned() -> None:
+    """An exception the spawner's filter accepts ends the task successfully (value None),
+    after its body's frames unwound, at the instant it was raised; any other still fails."""
+    class Killed(Exception):
+        pass
+
+    e = Engine()
+    cpus = CpuSet(e, 1)
+    seen: list[tuple[str, int]] = []
+
+    def body(task, exc):
+        try:
+            yield task.work(100)
+            raise exc
+        finally:
+            seen.append((task.name, e.now))
+
+    quiet = cpus.spawn(body, Killed(), name="killed",
+                       quiet_exit=lambda x: isinstance(x, Killed))
+    loud = cpus.spawn(body, ValueError("bug"), name="bug",
+                      quiet_exit=lambda x: isinstance(x, Killed))
+    with pytest.raises(ValueError, match="bug"):
+        e.run()
+    assert quiet.ok and quiet.value is None and quiet.end_ns == 100
+    assert seen == [("killed", 100), ("bug", 200)]
+    assert not loud.is_alive and not loud.ok

@@ -213,10 +213,15 @@ def test_instruments_only_called_for_overridden_hooks() -> None:
         e.instruments.remove_instrument(inst)
 
 
-def _scenario(seed: int) -> tuple[list[tuple[object, ...]], object, object]:
+def _scenario(seed: int, *, record: bool = True, log: list[tuple[str, int]] | None = None,
+              engine: list[Engine] | None = None
+              ) -> tuple[list[tuple[object, ...]], object, object]:
     e = Engine(seed=seed)
     rec = RecordingInstrument()
-    e.instruments.add_instrument(rec)
+    if record:
+        e.instruments.add_instrument(rec)
+    if engine is not None:
+        engine.append(e)
     cpus = CpuSet(e, 3, timeslice_ns=5_000)
     locks = LockTable(e)
     shared = locks.spinlock("tree:lock")
@@ -237,6 +242,8 @@ def _scenario(seed: int) -> tuple[list[tuple[object, ...]], object, object]:
                 yield sem.acquire(task)
                 yield task.block(disk.write(4096))
                 sem.release(task)
+            if log is not None:
+                log.append((task.name, e.now))
 
     for i in range(6):
         cpus.spawn(body, 40, name=f"w{i}")
@@ -253,3 +260,23 @@ def test_same_seed_gives_identical_trace_and_counters() -> None:
     assert locks1 == locks2
     trace3, _, _ = _scenario(8)
     assert trace3 != trace1
+
+
+def test_work_fast_path_runs_the_same_events_at_the_same_times() -> None:
+    """Without instruments, ``Task.work`` skips the heap when its Timeout would be the next
+    event anyway (Engine._ff): every task sees the same times, and the CPU and lock
+    statistics are the same as when every work goes through the heap (an instrument turns
+    the fast path off)."""
+    slow_log: list[tuple[str, int]] = []
+    fast_log: list[tuple[str, int]] = []
+    slow_e: list[Engine] = []
+    fast_e: list[Engine] = []
+    _, cpu_slow, locks_slow = _scenario(7, log=slow_log, engine=slow_e)
+    _, cpu_fast, locks_fast = _scenario(7, record=False, log=fast_log, engine=fast_e)
+    assert len(fast_log) == 240
+    assert fast_log == slow_log
+    assert cpu_fast == cpu_slow
+    assert locks_fast == locks_slow
+    assert fast_e[0].now == slow_e[0].now
+    # The fast path was taken: fewer events went through the heap.
+    assert next(fast_e[0]._seq) < next(slow_e[0]._seq)
