@@ -166,6 +166,11 @@ def swapped_pages(vmstat: dict[str, int]) -> int:
     return sum(int(vmstat.get(k, 0)) for k in SWAP_OUT + SWAP_IN)
 
 
+def priced_s(tally: dict[str, float], costs: CostTable) -> float:
+    """What a cost-entry tally (entry -> times charged) costs at ``costs``, in seconds."""
+    return float(sum(n * getattr(costs, k) for k, n in tally.items())) / 1e9
+
+
 @dataclass
 class SpecSample:
     """What one spec gave: the host's sys times (one per repeat) and the model's tally."""
@@ -205,8 +210,7 @@ class SpecSample:
         return (max(self.host_sys_s) - min(self.host_sys_s)) / self.host_s
 
     def model_s(self, costs: CostTable) -> float:
-        return self.model_unpriced_s + float(sum(n * getattr(costs, k)
-                                                 for k, n in self.tally.items())) / 1e9
+        return self.model_unpriced_s + priced_s(self.tally, costs)
 
     @property
     def host_swapoff_s(self) -> float | None:
@@ -216,8 +220,7 @@ class SpecSample:
         return statistics.median(r["sys_s"] for r in self.host_swapoff)
 
     def model_swapoff_s(self, costs: CostTable) -> float:
-        return self.swapoff_unpriced_s + float(sum(
-            n * getattr(costs, k) for k, n in self.swapoff_tally.items())) / 1e9
+        return self.swapoff_unpriced_s + priced_s(self.swapoff_tally, costs)
 
     def targets(self) -> list[Target]:
         """What the fit matches: the whole run's sys time, and a swapoff spec's swapoff
@@ -562,8 +565,7 @@ def model_sample(sample: SpecSample, model_scale: float,
     if "swapoff_begin" in marks and "swapoff_end" in marks and "sys_s" in m.swapoff:
         begin, end = marks["swapoff_begin"], marks["swapoff_end"]
         off_tally = {k: n - begin.get(k, 0) for k, n in end.items() if n != begin.get(k, 0)}
-        priced = sum(n * getattr(BUILTIN_COSTS, k) for k, n in off_tally.items()) / 1e9
-        off_unpriced = float(m.swapoff["sys_s"]) - priced
+        off_unpriced = float(m.swapoff["sys_s"]) - priced_s(off_tally, BUILTIN_COSTS)
     mvm = {k: round(int(v) * factor) for k, v in m.vmstat.items()}
     progress(f"model {spec.name} ({design}, cgroup v{cgroup_version}, 1/{factor:g} size): "
              f"sys {m.metrics.sys_s * factor:.3f} s at host size, {swapped_pages(mvm):,} "
