@@ -19,13 +19,17 @@ per virtual slot holding the slot's backend, tagged in its low 3 bits:
 
 Invariants (:meth:`VswapSpace.check_invariants`): a cluster exists exactly while it has an
 allocated slot (``users``), and then has a virtual table, a swap table and a memcg table;
-slot 0 of cluster 0 is never handed out (a swap device's slot 0 is its header).
+slot 0 of cluster 0 is never handed out (a swap device's slot 0 is its header); per order,
+``nonfull`` lists exactly the live clusters of that order with a free slot, ascending, and
+every cluster id below ``next_id`` is live or in the ``free_ids`` heap.
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left, insort
 from collections.abc import Iterator
+from heapq import heappop, heappush
 from itertools import chain
 
 from vswap.kernel.types import MAX_SWAPFILES_SHIFT, SWAPFILE_CLUSTER
@@ -85,12 +89,27 @@ class VswapSpace:
         self.clusters_freed = 0
         #: Live slots (``vswap/used``).
         self.used = 0
+        #: Per order, the ids of that order's clusters with a free slot, ascending: the
+        #: kernel's per-order ``nonfull_clusters`` list, kept sorted so that an allocation
+        #: still takes the lowest cluster with room without sorting and walking every live
+        #: cluster (that walk made the work per allocation grow with the amount swapped).
+        self.nonfull: dict[int, list[int]] = {}
+        #: Cluster ids below ``next_id`` that are free (a min-heap); every id from
+        #: ``next_id`` up is free: the lowest free id without probing the live ones.
+        self.free_ids: list[int] = []
+        self.next_id = 0
 
     def _free_run(self, c: int, nr: int, words: array[int]) -> int:
         """An aligned run of ``nr`` free slots in cluster ``c`` (-1 if none); a slot is free
         when its swap table word and virtual table word are both 0."""
         vt = self.vtables[c]
         start = self.next_hint.get(c, 0)
+        if nr == 1:
+            # The order-0 case of the loop below without a generator per slot.
+            for base in chain(range(start, SWAPFILE_CLUSTER), range(0, start)):
+                if not words[base] and not vt[base] and (c or base):
+                    return base
+            return -1
         for base in chain(range(start - start % nr, SWAPFILE_CLUSTER, nr), range(0, start, nr)):
             if c == 0 and base == 0:
                 continue
@@ -110,8 +129,10 @@ class VswapSpace:
         nr = 1 << order
         if self.used + nr > self.limit - 1:
             return 0, False
-        for c in sorted(self.users):
-            if self.cluster_order[c] != order or self.users[c] + nr > SWAPFILE_CLUSTER:
+        # Only clusters with a free slot can hold the run: a full one (cluster 0 is full at
+        # 511, its slot 0 never handed out) has none, so skipping it changes no choice.
+        for c in self.nonfull.get(order, ()):
+            if self.users[c] + nr > SWAPFILE_CLUSTER:
                 continue
             base = self._free_run(c, nr, tables[(self.type, c)])
             if base >= 0:
@@ -120,21 +141,45 @@ class VswapSpace:
         # Slot 0 is never handed out, so cluster 0 cannot hold a whole-cluster run: an
         # order-9 allocation starts its search at cluster 1 (it took offset 512 of cluster
         # 0, in cluster 1's range, and the next one collided with it).
-        c = 0 if nr < SWAPFILE_CLUSTER else 1
-        while c in self.users:
-            c += 1
+        c = self._lowest_free_id(0 if nr < SWAPFILE_CLUSTER else 1)
         self.users[c] = 0
         self.cluster_order[c] = order
+        insort(self.nonfull.setdefault(order, []), c)
         self.vtables[c] = array("Q", bytes(8 * SWAPFILE_CLUSTER))
         self.clusters_allocated += 1
         base = nr if c == 0 else 0  # the first aligned run after slot 0
         self._take(c, base, nr)
         return c * SWAPFILE_CLUSTER + base, True
 
+    def _lowest_free_id(self, start: int) -> int:
+        """The lowest cluster id at or above ``start`` (0 or 1) that no live cluster has."""
+        heap = self.free_ids
+        if heap and heap[0] >= start:
+            return heappop(heap)
+        if heap:  # heap[0] is 0, below start 1: the next lowest, if any
+            zero = heappop(heap)
+            c = heappop(heap) if heap else -1
+            heappush(heap, zero)
+            if c >= 0:
+                return c
+        c = max(self.next_id, start)
+        for free in range(self.next_id, c):
+            heappush(heap, free)
+        self.next_id = c + 1
+        return c
+
+    @staticmethod
+    def _capacity(c: int) -> int:
+        """Slots cluster ``c`` can hand out (cluster 0's slot 0 is the header)."""
+        return SWAPFILE_CLUSTER - 1 if c == 0 else SWAPFILE_CLUSTER
+
     def _take(self, c: int, base: int, nr: int) -> None:
         self.users[c] += nr
         self.used += nr
         self.next_hint[c] = (base + nr) % SWAPFILE_CLUSTER
+        if self.users[c] == self._capacity(c):
+            nonfull = self.nonfull[self.cluster_order[c]]
+            del nonfull[bisect_left(nonfull, c)]
 
     def release(self, offset: int, nr: int) -> bool:
         """Give back ``nr`` slots (their words already cleared). Returns True when their
@@ -143,12 +188,19 @@ class VswapSpace:
         vt = self.vtables[c]
         i0 = offset % SWAPFILE_CLUSTER
         assert not any(vt[i0:i0 + nr]), f"vswap slots {offset}+{nr} released with a backend"
+        was_full = self.users[c] == self._capacity(c)
         self.users[c] -= nr
         self.used -= nr
+        nonfull = self.nonfull[self.cluster_order[c]]
         if self.users[c]:
+            if was_full:
+                insort(nonfull, c)
             return False
+        if not was_full:
+            del nonfull[bisect_left(nonfull, c)]
         del self.users[c], self.vtables[c], self.cluster_order[c]
         self.next_hint.pop(c, None)
+        heappush(self.free_ids, c)
         self.clusters_freed += 1
         return True
 
@@ -180,3 +232,10 @@ class VswapSpace:
                 assert not words[0] and not vt[0], "vswap slot 0 handed out"
             total += n
         assert total == self.used, f"vswap/used {self.used} != {total}"
+        for order, ids in self.nonfull.items():
+            want = sorted(c for c, n in self.users.items()
+                          if self.cluster_order[c] == order and n < self._capacity(c))
+            assert ids == want, f"vswap order-{order} nonfull list {ids} != {want}"
+        assert not set(self.free_ids) & set(self.users), "a live vswap cluster id listed free"
+        assert set(self.free_ids) | set(self.users) >= set(range(self.next_id)), \
+            "a vswap cluster id below next_id neither live nor free"
