@@ -7,16 +7,19 @@ Test helpers that only one directory uses stay beside it (``tests/unit/swap/swap
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import pickle
 import random
 import resource
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -113,6 +116,58 @@ def design(request: pytest.FixtureRequest) -> str:
     """Each registered swap design by name (``vswap.swap.DESIGNS``): a test taking this
     fixture runs once per design, so a new design is tested the day it is registered."""
     return str(request.param)
+
+
+#: A measurement's arguments: design, backend, swap size, usages.
+_MeasureKey = tuple[str, Any, int, tuple[int, ...]]
+#: Measurements this process holds (both metadata modules may run in one worker).
+_measured: dict[_MeasureKey, list[Any]] = {}
+
+
+@pytest.fixture(scope="session")
+def measured_metadata(tmp_path_factory: pytest.TempPathFactory
+                      ) -> Callable[[str, Any, int, Sequence[int]], list[Any]]:
+    """``measure_metadata(design, backend, swap_size=..., usages=...)`` (vswap.run.
+    measured_metadata), run once per test session for each set of arguments.
+
+    tests/unit/run/test_measured_metadata.py and tests/unit/swap/test_swap_table_metadata.py
+    assert on the same 32 MiB runs of the three swap-table designs (each fills a device of
+    8,192 slots: 12.9 of the 14.9 CPU s of the first module's runs, measured twice, 4-6x that
+    under coverage). Under xdist the
+    workers share one directory of the session (the parent of each worker's basetemp): the
+    first worker to want a measurement takes its ``flock``, runs it and pickles the cells; the
+    others load them. Nothing outlives the session, so every session measures the code it
+    tests. The run is deterministic (a fresh design, no random input): which worker ran it
+    does not change the cells."""
+    from vswap.run.measured_metadata import measure_metadata
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent / "measured-metadata" if worker else None
+
+    def get(design: str, backend: Any, swap_size: int, usages: Sequence[int]) -> list[Any]:
+        key: _MeasureKey = (design, backend, swap_size, tuple(usages))
+        if key in _measured:
+            return _measured[key]
+        if shared is None:
+            cells = measure_metadata(design, backend, swap_size=swap_size, usages=usages)
+        else:
+            shared.mkdir(exist_ok=True)
+            name = f"{design}-{backend.value}-{swap_size}-{'-'.join(map(str, usages))}"
+            data = shared / f"{name}.pickle"
+            with (shared / f"{name}.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be measuring it
+                if data.exists():
+                    cells = pickle.loads(data.read_bytes())
+                else:
+                    cells = measure_metadata(design, backend, swap_size=swap_size,
+                                             usages=usages)
+                    tmp = data.with_suffix(f".{worker}")
+                    tmp.write_bytes(pickle.dumps(cells))
+                    tmp.replace(data)
+        _measured[key] = cells
+        return cells
+
+    return get
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

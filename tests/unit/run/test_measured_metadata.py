@@ -7,11 +7,19 @@ vswap v6's 32 GB table, "[PATCH v6 00/22] Virtual Swap Space" section II.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from vswap.errors import ConfigError
 from vswap.metadata.layouts import Backend
-from vswap.run.measured_metadata import layout_of, measure_metadata, needs_device, scaled_to
+from vswap.run.measured_metadata import (
+    MeasuredCell,
+    layout_of,
+    measure_metadata,
+    needs_device,
+    scaled_to,
+)
 from vswap.swap import DESIGNS, design_class
 
 #: 32 GB = 8,388,608 slots; the runs use 1/1024 of it (8,192 slots, 16 clusters).
@@ -33,9 +41,12 @@ NOT_SWAP_METADATA = ("zswap_zs_handle", "zswap_zspage", "zswap_tree_xarray")
 
 
 @pytest.fixture(scope="module")
-def cells() -> dict[tuple[str, Backend], list]:  # type: ignore[type-arg]
-    return {(d, b): measure_metadata(d, b, swap_size=SWAP_SIZE, usages=USAGES)
-            for d in MEASURED for b in Backend}
+def cells(measured_metadata: Callable[..., list[MeasuredCell]]
+          ) -> Callable[[str, Backend], list[MeasuredCell]]:
+    """``measure_metadata(design, backend)`` at SWAP_SIZE and USAGES, each run once per
+    session (tests/conftest.py: tests/unit/swap/test_swap_table_metadata.py asserts on the
+    same runs of the swap-table designs)."""
+    return lambda design, backend: measured_metadata(design, backend, SWAP_SIZE, USAGES)
 
 
 def test_designs_take_part() -> None:
@@ -48,7 +59,7 @@ def test_measured_equals_the_calculator_at_every_usage(cells, design: str,  # ty
                                                         backend: Backend) -> None:
     layout = layout_of(design)
     declared = {s.name for s in layout.for_backend(backend, full=True)}
-    for cell in cells[design, backend]:
+    for cell in cells(design, backend):
         for name, expected in cell.expected(full=True).items():
             assert cell.structure(name) == expected, (
                 f"{design} {backend.value} {cell.usage_percent}%: {name} measured "
@@ -61,16 +72,16 @@ def test_measured_equals_the_calculator_at_every_usage(cells, design: str,  # ty
                          ids=[f"{d}-{b.value}" for d, b in PUBLISHED])
 def test_scaled_to_32g_reproduces_the_published_table(cells, design: str,  # type: ignore[no-untyped-def]
                                                       backend: Backend) -> None:
-    got = tuple(f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells[design, backend])
+    got = tuple(f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells(design, backend))
     assert got == PUBLISHED[design, backend]
 
 
 def test_vswap_v6_per_page_and_per_slot_costs(cells) -> None:  # type: ignore[no-untyped-def]
     """24 B per swapped page plus the 64 B bitmap per cluster (zswap: no device); disk adds
     2 bits per device slot and 8 B of reverse map per swapped page."""
-    z = cells["vswap-v6", Backend.ZSWAP][-1]
+    z = cells("vswap-v6", Backend.ZSWAP)[-1]
     assert z.structure("swp_desc") == 24 * z.geometry.used_slots
-    d0, d100 = cells["vswap-v6", Backend.DISK][0], cells["vswap-v6", Backend.DISK][-1]
+    d0, d100 = cells("vswap-v6", Backend.DISK)[0], cells("vswap-v6", Backend.DISK)[-1]
     assert d0.counted_bytes() * 8 == 2 * d0.geometry.nr_slots
     assert d100.structure("swap_table_rmap") == 8 * 8192
 

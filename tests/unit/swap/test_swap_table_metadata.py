@@ -13,13 +13,14 @@ cover: "16 B ghost/virtual zswap", "24 B with reverse mapping (physical writebac
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
 
 from vswap.cli import main
 from vswap.metadata.layouts import Backend
-from vswap.run.measured_metadata import MeasuredCell, layout_of, measure_metadata, scaled_to
+from vswap.run.measured_metadata import MeasuredCell, layout_of, scaled_to
 
 #: 1/1024 of the published 32 GB device: 8,192 slots, 16 clusters.
 SLOTS_32G = 8_388_608
@@ -30,9 +31,12 @@ DESIGNS = ("swap-table-p1", "swap-table-p4", "vswap-ste")
 
 
 @pytest.fixture(scope="module")
-def cells() -> dict[tuple[str, Backend], list[MeasuredCell]]:
-    return {(d, b): measure_metadata(d, b, swap_size=SWAP_SIZE, usages=USAGES)
-            for d in DESIGNS for b in Backend}
+def cells(measured_metadata: Callable[..., list[MeasuredCell]]
+          ) -> Callable[[str, Backend], list[MeasuredCell]]:
+    """``measure_metadata(design, backend)`` at SWAP_SIZE and USAGES, each run once per
+    session (tests/conftest.py: tests/unit/run/test_measured_metadata.py asserts on the same
+    runs)."""
+    return lambda design, backend: measured_metadata(design, backend, SWAP_SIZE, USAGES)
 
 
 @pytest.mark.parametrize("backend", list(Backend), ids=[b.value for b in Backend])
@@ -50,7 +54,7 @@ def test_vswap_metadata_prints_the_measured_bytes(cells, design: str, backend: B
                  backend.value, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)["backends"][backend.value][layout]
     assert [row["usage_percent"] for row in printed] == [float(u) for u in USAGES]
-    measured = cells[design, backend]
+    measured = cells(design, backend)
     for row, cell in zip(printed, measured, strict=True):
         assert row["bytes"] == cell.counted_bytes(), (
             f"{design} {backend.value} {row['usage_percent']}%: vswap metadata says "
@@ -62,7 +66,7 @@ def test_vswap_metadata_prints_the_measured_bytes(cells, design: str, backend: B
 def test_p1_costs_three_static_bytes_and_eight_dynamic_per_slot(cells) -> None:  # type: ignore[no-untyped-def]
     """Phase I keeps swap_map (1 B) and swap_cgroup (2 B) per slot, and a zeromap bit; the
     swap table is 8 B per slot of each used cluster, allocated and freed with the cluster."""
-    c0, c100 = cells["swap-table-p1", Backend.DISK][0], cells["swap-table-p1", Backend.DISK][-1]
+    c0, c100 = cells("swap-table-p1", Backend.DISK)[0], cells("swap-table-p1", Backend.DISK)[-1]
     assert c0.structure("swap_map") + c0.structure("swap_cgroup") == 3 * NR_SLOTS
     assert c0.structure("zeromap") * 8 == NR_SLOTS
     assert c0.structure("swap_table") == 0
@@ -78,7 +82,7 @@ def test_p4_costs_eight_dynamic_bytes_and_0_09_static_per_slot(cells) -> None:  
     """Phase IV: no swap_map, swap_cgroup or zeromap; 48 B of cluster header per 512 slots
     static; 8 B of swap table per slot of each used cluster (the memcg table beside it is
     not in the published figure)."""
-    c0, c100 = cells["swap-table-p4", Backend.DISK][0], cells["swap-table-p4", Backend.DISK][-1]
+    c0, c100 = cells("swap-table-p4", Backend.DISK)[0], cells("swap-table-p4", Backend.DISK)[-1]
     assert not {"swap_map", "swap_cgroup", "zeromap"} & set(c100.measured)
     assert Fraction(c0.counted_bytes(), NR_SLOTS) == Fraction(48, 512) == Fraction(0.09375)
     assert c100.structure("swap_table") == 8 * NR_SLOTS
@@ -87,9 +91,9 @@ def test_p4_costs_eight_dynamic_bytes_and_0_09_static_per_slot(cells) -> None:  
 
 
 def test_scaled_to_32g_reproduces_the_published_figures(cells) -> None:  # type: ignore[no-untyped-def]
-    p1 = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells["swap-table-p1", Backend.DISK]]
+    p1 = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells("swap-table-p1", Backend.DISK)]
     assert p1 == ["25.50", "41.50", "57.50", "73.50", "89.50"]
-    p4 = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells["swap-table-p4", Backend.DISK]]
+    p4 = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells("swap-table-p4", Backend.DISK)]
     # Kairui's 0.50 / 64.5 MB priced 32-byte cluster headers; P4 v5's are 48 bytes.
     assert p4 == ["0.75", "16.75", "32.75", "48.75", "64.75"]
 
@@ -98,17 +102,17 @@ def test_ste_costs_eight_bytes_of_virtual_table_per_virtual_slot(cells) -> None:
     """zswap needs no device: the virtual table (8 B) and the vswap device's swap table
     (8 B) per virtual slot, 16 B; on disk the physical cluster's reverse map adds 8 B and
     the device's 48-byte headers are static."""
-    z0, z100 = cells["vswap-ste", Backend.ZSWAP][0], cells["vswap-ste", Backend.ZSWAP][-1]
+    z0, z100 = cells("vswap-ste", Backend.ZSWAP)[0], cells("vswap-ste", Backend.ZSWAP)[-1]
     assert z0.counted_bytes() == 0
     vclusters = z100.geometry.clusters_touched("virtual")
     assert z100.structure("vswap_virtual_table") == 8 * 512 * vclusters
     assert z100.counted_bytes() == 16 * 512 * vclusters
     assert not {"swap_map", "swap_cgroup", "zeromap", "zswap_tree_xarray"} & set(z100.measured)
-    d0, d100 = cells["vswap-ste", Backend.DISK][0], cells["vswap-ste", Backend.DISK][-1]
+    d0, d100 = cells("vswap-ste", Backend.DISK)[0], cells("vswap-ste", Backend.DISK)[-1]
     assert Fraction(d0.counted_bytes(), NR_SLOTS) == Fraction(48, 512)
     assert d100.structure("swap_table") == 8 * NR_SLOTS
     assert d100.structure("memcg_table") == 0, "no memcg table on physical clusters"
-    zs = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells["vswap-ste", Backend.ZSWAP]]
+    zs = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells("vswap-ste", Backend.ZSWAP)]
     assert zs == ["0.00", "32.00", "64.00", "96.00", "128.00"]
-    ds = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells["vswap-ste", Backend.DISK]]
+    ds = [f"{scaled_to(c, SLOTS_32G):.2f}" for c in cells("vswap-ste", Backend.DISK)]
     assert ds == ["0.75", "48.75", "96.75", "144.75", "192.75"]
