@@ -579,11 +579,10 @@ class VswapSTE(SwapTableP4):
                     yield (swp_entry(VSWAP_TYPE, off), self._count(self.space, off),
                            self._cached(self.space, off))
         for si in self.devices.devices():
-            for off in range(1, si.max):
+            for off in self._allocated_offsets(si, 1, si.max):
                 if off in si.hibernation_slots:
                     continue
-                if self._allocated(si, off) and not swp_tb_is_pointer(
-                        self.tables.swp_tb(swp_entry(si.type, off))):
+                if not swp_tb_is_pointer(self.tables.swp_tb(swp_entry(si.type, off))):
                     yield swp_entry(si.type, off), self._count(si, off), self._cached(si, off)
 
     def swapped_page_locations(self) -> tuple[int, int]:

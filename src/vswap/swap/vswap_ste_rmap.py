@@ -283,7 +283,7 @@ def check_physical(d: VswapSTE, owners: dict[tuple[int, int], int],
         users = d.table_users[si.type]
         for c in range(si.nr_clusters):
             lo, hi = c * SWAPFILE_CLUSTER, min((c + 1) * SWAPFILE_CLUSTER, si.max)
-            used = [o for o in range(lo, hi) if d._allocated(si, o)]
+            used = d._allocated_offsets(si, lo, hi)
             assert users[c] == len(used), f"cluster {si.type}:{c} users"
             assert ((si.type, c) in tables.tables) == bool(used), (
                 f"cluster {si.type}:{c}: table does not follow its slots")
