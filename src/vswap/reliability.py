@@ -18,6 +18,7 @@ killer; anything else (and any :class:`~vswap.kernel.errors.DataLossError`) fail
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -50,9 +51,12 @@ SOAK_RATES: dict[str, float] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def page_bytes(tag: int) -> bytes:
     """The bytes of a page written with ``tag``: 0 zero-filled, odd tags incompressible,
-    even tags compressible."""
+    even tags compressible. Cached (immutable bytes): :meth:`Harness.check` compares every
+    page of every task with its tag's bytes after every step, and seeding a generator per
+    incompressible page cost more than the compare."""
     if not tag:
         return bytes(PAGE_SIZE)
     if tag & 1:
