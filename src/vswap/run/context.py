@@ -44,7 +44,7 @@ from vswap.sim.costs import DEFAULT_COSTS, CostTable
 from vswap.sim.cpus import CpuSet
 from vswap.sim.cpus import Task as CpuTask
 from vswap.sim.device_kinds import DeviceKind, get_device_kind
-from vswap.sim.engine import Engine, Event
+from vswap.sim.engine import Engine, Event, ProcessGenerator
 from vswap.sim.locks import LockTable
 from vswap.swap.zram import ZRAM_WB_BATCH_SIZE, ZramStorage
 from vswap.units import format_size, parse_size
@@ -468,13 +468,19 @@ class RunContext:
             "_queue": self.queues[name]}
 
     def close(self) -> None:
+        from vswap.swap.storage import FileSwapStorage
+
         for s in self._storages:
-            # Best effort at teardown: the temporary directory goes anyway.
+            # Best effort at teardown: the temporary directory goes anyway, so a swap file
+            # is closed without waiting for its write-back (close_unsynced).
             with contextlib.suppress(OSError):
-                s.close()
+                if isinstance(s, FileSwapStorage):
+                    s.close_unsynced()
+                else:
+                    s.close()
 
     # -- what task bodies use ----------------------------------------------------------------------
-    def spawn(self, body: Callable[..., Generator[Event, Any, Any]], *args: Any,
+    def spawn(self, body: Callable[..., ProcessGenerator], *args: Any,
               name: str) -> CpuTask:
         """Start an engine task running ``body(task, *args)``; a task killed by the kernel
         (OOM, SIGBUS) ends quietly and is counted."""

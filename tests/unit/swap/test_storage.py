@@ -275,6 +275,33 @@ def test_bad_pages_are_eio_for_everyone(make: Factory) -> None:
     assert "page 20 is listed bad" in e.value.detail
 
 
+def test_file_close_unsynced_loses_nothing_written(tmp_path: Path) -> None:
+    # close_unsynced() skips the msync, not the data: the pages are in the file's page cache, so a
+    # reopen (and the file's bytes) still see every page written, one by one (write_page)
+    # or several at once (write_pages), and the descriptor is closed.
+    path = tmp_path / "swap"
+    mkswap(path, 1 << 20, uuid=U)
+    rng = random.Random(7)
+    one = {off: rng.randbytes(PAGE_SIZE) for off in (1, 17, 200)}
+    many = rng.randbytes(3 * PAGE_SIZE)
+    fds = _open_fds()
+    s = FileSwapStorage.open(path)
+    for off, data in one.items():
+        s.write_page(off, data)
+    s.write_pages(100, many)
+    assert s.read_pages(100, 3) == many
+    s.close_unsynced()
+    s.close_unsynced()  # idempotent
+    assert _open_fds() == fds
+    assert errno_of(lambda: s.read_page(1)) is Errno.EBADF
+    raw = path.read_bytes()
+    with FileSwapStorage.open(path) as again:
+        for off, data in one.items():
+            assert again.read_page(off) == data
+            assert raw[off * PAGE_SIZE:(off + 1) * PAGE_SIZE] == data
+        assert again.read_pages(100, 3) == many
+
+
 def test_closed_storage_is_ebadf(make: Factory) -> None:
     s = make()
     s.write_page(1, b"\x08" * PAGE_SIZE)
