@@ -477,7 +477,12 @@ class Charger:
                tail_ns: int) -> Generator[Event, Any, None]:
         """``yield from charger.charge(task, *recorder.take())``: the steps in order, then
         ``tail_ns`` of work, then writeback throttling."""
-        work = task.work
+        # An event that comes back already processed (Task.work's fast path, an
+        # uncontended lock: ``engine.done``) is not yielded: the engine would resume the
+        # task at once with its value None, through every generator frame between the
+        # engine and this one (the workload's body, its walk). Not yielding it continues
+        # the same way, in the same instant, without those resumes. (``task.work`` is
+        # called as a method, not through a local: compiled, that is a direct call.)
         by_id = self._by_id
         holds = self.keys.holds
         steps = zip(ops, vals)
@@ -488,16 +493,24 @@ class Charger:
             kind = op & 3
             if kind == LOCK:
                 if val:
-                    yield work(val)
+                    ev = task.work(val)
+                    if ev.callbacks is not None:
+                        yield ev
                 lid = op >> LOCK_ID_SHIFT
                 lk = by_id[lid] if lid < len(by_id) else None
                 if lk is None:
                     lk = self._lock_of(lid)
-                yield lk.acquire(task)
-                yield work(holds[op >> 2 & _COST_MASK])
+                ev = lk.acquire(task)
+                if ev.callbacks is not None:
+                    yield ev
+                ev = task.work(holds[op >> 2 & _COST_MASK])
+                if ev.callbacks is not None:
+                    yield ev
                 lk.release(task)
             elif kind == WORK:
-                yield work(val)
+                ev = task.work(val)
+                if ev.callbacks is not None:
+                    yield ev
             elif kind == IO:
                 device, rw = self.keys.io[op >> 2]
                 queue = self.queues[device]
@@ -508,14 +521,18 @@ class Charger:
                     self._writes.setdefault(task, deque()).append(req)
             else:
                 if val:
-                    yield work(val)
+                    ev = task.work(val)
+                    if ev.callbacks is not None:
+                        yield ev
                 reads = self._reads.pop(task, None)
                 if reads:
                     pending = [r for r in reads if not r.processed]
                     if pending:
                         yield task.block(self.engine.all_of(pending))
         if tail_ns:
-            yield task.work(tail_ns)
+            ev = task.work(tail_ns)
+            if ev.callbacks is not None:
+                yield ev
         reads = self._reads.get(task)
         if reads is not None and len(reads) > WRITEBACK_LIMIT:
             self._reads[task] = [r for r in reads if not r.processed]

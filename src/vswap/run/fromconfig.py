@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from vswap.config import RunConfig as FileConfig
     from vswap.run.context import RunConfig, RunContext
     from vswap.sim.cpus import Task as CpuTask
-    from vswap.sim.engine import Event
+    from vswap.sim.engine import Event, ProcessGenerator
     from vswap.workloads.context import TaskBarrier
 
 __all__ = ["MIN_SCALED_SIZE", "WorkloadView", "run_configs_from_file", "scale_command"]
@@ -117,7 +117,7 @@ class WorkloadView:
     def seed(self) -> int:
         return self._ctx.seed
 
-    def spawn(self, body: Callable[..., Generator[Event, Any, Any]], *args: Any,
+    def spawn(self, body: Callable[..., ProcessGenerator], *args: Any,
               name: str) -> CpuTask:
         return self._ctx.spawn(body, *args, name=name)
 

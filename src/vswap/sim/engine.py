@@ -70,7 +70,9 @@ URGENT = 0
 #: Heap priority of every other event.
 NORMAL = 1
 
-ProcessGenerator = Generator["Event", Any, Any]
+#: A process's generator: it yields events to wait for, or generators to run as
+#: sub-generators (``x = yield gen`` is ``x = yield from gen``, resumed directly: Process).
+ProcessGenerator = Generator["Event | ProcessGenerator", Any, Any]
 
 
 # A plain Python class in a compiled engine: mypyc's native classes cannot subclass
@@ -208,9 +210,16 @@ class Process(Event):
     accepts the exception: then the process ends successfully with the value None, as if
     the generator had caught it and returned (a task the kernel killed ends that way,
     without a wrapper generator that every resume of the task would pass through).
+
+    A generator may yield a generator instead of an event: ``x = yield gen`` runs ``gen``
+    exactly as ``x = yield from gen`` would (its events are waited for, an event's failure
+    is thrown into it, its return value or exception goes to the yielding generator), but
+    the process resumes ``gen`` itself rather than through the frames of every generator
+    that delegates to it, which a task body's loop over kernel operations
+    (``yield ctx.op(...)``) would otherwise pay on every charged step.
     """
 
-    __slots__ = ("_generator", "_resume_cb", "_target", "name", "quiet_exit")
+    __slots__ = ("_generator", "_parents", "_resume_cb", "_target", "name", "quiet_exit")
 
     def __init__(self, engine: Engine, generator: ProcessGenerator, name: str | None = None,
                  *, start: bool = True) -> None:
@@ -218,6 +227,10 @@ class Process(Event):
             raise TypeError(f"{generator!r} is not a generator")
         super().__init__(engine)
         self._generator = generator
+        #: The generators waiting on a sub-generator the process runs (innermost last), or
+        #: None: a generator that yields a generator (``yield gen``) runs it as ``yield
+        #: from gen`` would.
+        self._parents: list[ProcessGenerator] | None = None
         self.name = name if name is not None else getattr(generator, "__name__", "process")
         # One bound method per process, reused for every wait: no per-event closure.
         self._resume_cb = self._resume
@@ -246,41 +259,66 @@ class Process(Event):
 
     def _resume(self, event: Event) -> None:
         gen = self._generator
+        # The outcome to resume the generator with: the event's, or, when a sub-generator
+        # (below) returned or raised, its value or exception for its parent.
+        ok = event._ok
+        value = event._value
+        if not ok:
+            # The process receives the failure: it is handled, not dropped.
+            event._defused = True
         # What the generator yielded: Any, not Event, so that a compiled engine (mypyc,
         # vswap.compile) reports a non-event as the SimError below rather than failing the
         # type check of the assignment.
         nxt: Any
         while True:
             try:
-                if event._ok:
-                    nxt = gen.send(event._value)
-                else:
-                    # The process receives the failure: it is handled, not dropped.
-                    event._defused = True
-                    nxt = gen.throw(event._value)
+                nxt = gen.send(value) if ok else gen.throw(value)
             except StopIteration as stop:
+                parents = self._parents
+                if parents:
+                    gen = self._generator = parents.pop()
+                    ok, value = True, stop.value
+                    continue
                 self._finish(True, stop.value)
                 return
             except BaseException as exc:
+                parents = self._parents
+                if parents:
+                    gen = self._generator = parents.pop()
+                    ok, value = False, exc
+                    continue
                 quiet = self.quiet_exit
                 if quiet is not None and quiet(exc):
                     self._finish(True, None)
                 else:
                     self._finish(False, exc)
                 return
-            if not isinstance(nxt, Event):
-                bad = Event(self.engine)
-                bad._ok = False
-                bad._value = SimError(f"process {self.name!r} yielded a non-event {nxt!r}")
-                event = bad
+            if isinstance(nxt, Event):
+                callbacks = nxt.callbacks
+                if callbacks is not None:
+                    callbacks.append(self._resume_cb)
+                    self._target = nxt
+                    return
+                # Already processed: continue at once with its outcome (fast path).
+                ok = nxt._ok
+                value = nxt._value
+                if not ok:
+                    nxt._defused = True
                 continue
-            event = nxt
-            callbacks = event.callbacks
-            if callbacks is not None:
-                callbacks.append(self._resume_cb)
-                self._target = event
-                return
-            # Already processed: continue at once with its outcome (fast path).
+            if hasattr(nxt, "throw"):
+                # A sub-generator: run it as ``yield from`` would (its events are this
+                # process's; its return value, or its exception, goes to the generator
+                # that yielded it), but resumed from here directly rather than through
+                # every generator frame between (docs/engine.md).
+                parents = self._parents
+                if parents is None:
+                    parents = self._parents = []
+                parents.append(gen)
+                gen = self._generator = nxt
+                ok, value = True, None
+                continue
+            ok = False
+            value = SimError(f"process {self.name!r} yielded a non-event {nxt!r}")
 
     def _finish(self, ok: bool, value: Any) -> None:
         self._target = None

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from vswap.mm.machine import Machine
     from vswap.sim.cpus import CpuSet
     from vswap.sim.cpus import Task as CpuTask
-    from vswap.sim.engine import Engine, Event
+    from vswap.sim.engine import Engine, Event, ProcessGenerator
 
 __all__ = ["TaskBarrier", "WorkloadContext"]
 
@@ -66,7 +66,7 @@ class WorkloadContext(Protocol):
     def seed(self) -> int:
         """The run's seed (workloads derive their own random streams from it)."""
 
-    def spawn(self, body: Callable[..., Generator[Event, Any, Any]], *args: Any,
+    def spawn(self, body: Callable[..., ProcessGenerator], *args: Any,
               name: str) -> CpuTask:
         """Start an engine task running ``body(task, *args)``."""
 

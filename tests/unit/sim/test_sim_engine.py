@@ -157,6 +157,72 @@ def test_yielding_a_non_event_throws_into_the_process() -> None:
     assert got and "non-event" in got[0]
 
 
+def _delegating_run(sub: bool) -> tuple[list[object], object]:
+    """A process whose generator delegates to nested generators, with ``yield gen`` (sub)
+    or ``yield from gen``: the two must behave the same."""
+    e = Engine()
+    log: list[object] = []
+
+    def leaf(n: int):
+        yield e.timeout(n)
+        failing = e.event()
+        failing.fail(ValueError(f"leaf {n}"))
+        try:
+            yield failing  # an event's failure is thrown into the innermost generator
+        except ValueError as exc:
+            log.append((e.now, str(exc)))
+        yield e.done  # already processed: continues at once
+        if n == 3:
+            raise KeyError("from the leaf")
+        return n * 10
+
+    def middle(n: int):
+        got = (yield leaf(n)) if sub else (yield from leaf(n))
+        log.append((e.now, "middle", got))
+        return got + 1
+
+    def top():
+        for n in (1, 2, 3):
+            try:
+                got = (yield middle(n)) if sub else (yield from middle(n))
+                log.append((e.now, "top", got))
+            except KeyError as exc:
+                log.append((e.now, "caught", str(exc)))
+        return "end"
+
+    p = e.process(top())
+    e.run()
+    return log, p.value
+
+
+def test_yielding_a_generator_runs_it_as_yield_from() -> None:
+    # Return values go up, event failures are thrown into the innermost generator, a
+    # sub-generator's exception is raised in the generator that yielded it, at the same
+    # virtual times.
+    log, value = _delegating_run(sub=True)
+    assert (log, value) == _delegating_run(sub=False)
+    assert value == "end"
+    assert log == [(1, "leaf 1"), (1, "middle", 10), (1, "top", 11),
+                   (3, "leaf 2"), (3, "middle", 20), (3, "top", 21),
+                   (6, "leaf 3"), (6, "caught", "'from the leaf'")]
+
+
+def test_a_sub_generators_uncaught_exception_fails_the_process() -> None:
+    e = Engine()
+
+    def sub():
+        yield e.timeout(2)
+        raise RuntimeError("sub failed")
+
+    def top():
+        yield sub()
+
+    p = e.process(top())
+    with pytest.raises(RuntimeError, match="sub failed"):
+        e.run()
+    assert not p.ok and e.now == 2
+
+
 def test_all_of_and_any_of() -> None:
     e = Engine()
     out: list[object] = []
