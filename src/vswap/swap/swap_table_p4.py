@@ -44,6 +44,8 @@ from array import array
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from vswap.kernel import sizes
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
@@ -66,6 +68,7 @@ from vswap.swap.swap_table import (
     SWP_TB_VAL_MASK,
     SWP_TB_ZERO_FLAG,
     swp_tb_is_folio,
+    table_words,
 )
 from vswap.swap.swap_table_p1 import SwapTableP1
 from vswap.swap.swapfile import (
@@ -589,8 +592,8 @@ class SwapTableP4(SwapTableP1):
     def swapped_page_locations(self) -> tuple[int, int]:
         """Zero pages: allocated slots with the zero flag; device pages: the other allocated
         slots not in zswap."""
-        zero = sum(1 for table in self.tables.tables.values() for tb in table
-                   if tb & SWP_TB_ZERO_FLAG)
+        zero = sum(int(np.count_nonzero(words & np.uint64(SWP_TB_ZERO_FLAG)))
+                   for words in table_words(self.tables.tables.values()))
         zswapped = self.zswap.statistics().stored_pages if self.zswap is not None else 0
         inuse = sum(si.inuse_pages for si in self.devices.devices())
         return zero, max(inuse - zero - zswapped, 0)
