@@ -38,6 +38,7 @@ from __future__ import annotations
 import enum
 from array import array
 from collections.abc import Iterator
+from itertools import compress
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -139,13 +140,16 @@ class HandleColumn:
         return self.n
 
     def keys(self) -> list[int]:
-        return [i for i, v in enumerate(self.col) if v]
+        # compress() skips the zeros in C: the column spans every id ever given out, and a
+        # Python pass over it was most of check_invariants (run after every state-machine step).
+        return list(compress(range(len(self.col)), self.col))
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.keys())
 
     def items(self) -> list[tuple[int, int]]:
-        return [(i, v) for i, v in enumerate(self.col) if v]
+        col = self.col
+        return [(i, col[i]) for i in compress(range(len(col)), col)]
 
 
 class VswapDescTable:
