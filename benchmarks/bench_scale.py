@@ -4,9 +4,11 @@ One workload, ``usemem -n 1 -O SIZE`` in a cgroup of ``memory.max`` 4M (``--memo
 with a swap file of twice SIZE (and zswap if asked), at four sizes, once per page-data mode
 (``--page-data full`` and ``compact``, docs/performance.md); each run in a fresh Python
 process, so its peak RSS is its own. Reported per run: wall time, page events per wall
-second, the peak number of swapped pages, the peak RSS the run added to its process
+second, the run's CPU seconds (user + system of its process, read around the run: on a
+shared machine the figure to fit, since wall time also counts the other jobs), the peak
+number of swapped pages, the peak RSS the run added to its process
 (``ru_maxrss`` after the run minus before it: the interpreter and imports are not counted)
-and that growth per swapped page. Per mode: the growth exponent of wall time and of memory
+and that growth per swapped page. Per mode: the growth exponent of wall time, CPU time and memory
 against the size (least squares on log-log; 1.0 is linear), and the model's bytes per
 swapped entry (the slope of peak RSS against peak swapped pages) beside the kernel's own
 metadata for an entry: 48 B for a vswap descriptor (``struct swp_desc``), about 3 B for a
@@ -43,13 +45,17 @@ import json, resource, sys
 from vswap.run import DeviceSpec, RunConfig, run_workload
 a = json.loads(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ru0 = resource.getrusage(resource.RUSAGE_SELF)
 cfg = RunConfig(design=a["design"], workload=f"usemem -n 1 -O {a['size']}",
                 memory_max=a["memory_max"],
                 swap_devices=[DeviceSpec("file", 2 * a["size"], "nvme")], zswap=a["zswap"],
                 cpus=2, page_data=a["mode"], timeline_samples=0)
 r = run_workload(cfg)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"wall_s": r.metrics.wall_s, "page_events": r.metrics.page_events,
+ru1 = resource.getrusage(resource.RUSAGE_SELF)
+after = ru1.ru_maxrss
+cpu_s = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
+print(json.dumps({"wall_s": r.metrics.wall_s, "cpu_s": cpu_s,
+                  "page_events": r.metrics.page_events,
                   "swapped": int(r.peak.get("swapped_pages", 0)),
                   "rss_growth": (after - before) * 1024, "data_loss": r.data_loss,
                   "killed": r.tasks_killed}))
@@ -119,7 +125,7 @@ def main() -> None:
             r = run_one(args.design, size, memory_max(size), zswap, mode)
             runs.append(r)
             rows.append({"mode": mode, "size": format_size(size), "swapped pages": r["swapped"],
-                         "wall s": round(r["wall_s"], 2),
+                         "wall s": round(r["wall_s"], 2), "CPU s": round(r["cpu_s"], 2),
                          "page events/s": int(r["page_events"] / r["wall_s"]),
                          "RSS growth MiB": round(r["rss_growth"] / 2**20, 1),
                          "B per swapped page": int(r["rss_growth"] / max(r["swapped"], 1))})
@@ -127,6 +133,7 @@ def main() -> None:
         summary.append({
             "mode": mode,
             "wall exponent": round(fit_exponent(xs, [r["wall_s"] for r in runs]), 3),
+            "CPU exponent": round(fit_exponent(xs, [r["cpu_s"] for r in runs]), 3),
             "memory exponent": round(fit_exponent(xs, [max(r["rss_growth"], 1) for r in runs]),
                                      3),
             "model B/entry (slope)": round(slope([float(r["swapped"]) for r in runs],
