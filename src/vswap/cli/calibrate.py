@@ -72,9 +72,11 @@ def register(subparsers: Any) -> None:
                    help="the model runs each spec at this fraction of --size (default 1/4)")
     h.add_argument("--specs", default=None, metavar="A,B",
                    help="only these calibration specs (default: all; see docs/costs.md)")
-    h.add_argument("--from-samples", default=None, metavar="FILE",
+    h.add_argument("--from-samples", action="append", default=None, metavar="FILE",
                    help="refit the samples a previous --host --json file kept (no runs, "
-                        "no root)")
+                        "no root); repeat to pool several files (a later file's sample of "
+                        "a spec replaces an earlier one's; the first file's kernel and "
+                        "host must match the others')")
     h.add_argument("--remodel", action="store_true",
                    help="with --from-samples: run the model side of every sample again "
                         "(at --model-scale) and keep the host's measurements, so a model "
@@ -338,8 +340,7 @@ def _main_host(args: argparse.Namespace) -> int:
             raise ConfigError(f"--design {args.design}: unknown design (known: "
                               f"{', '.join(DESIGNS)})")
     if args.from_samples:
-        data = json.loads(Path(args.from_samples).read_text())
-        samples = [cal.SpecSample(**s) for s in data["fit"]["samples"]]
+        data, samples, pooled = _pooled_samples(args.from_samples)
         note = data["provenance"].get("note", "")
         if args.specs:
             wanted = {n.strip() for n in args.specs.split(",")}
@@ -352,6 +353,8 @@ def _main_host(args: argparse.Namespace) -> int:
             note = (f"{note.split('; the model ')[0]}; the model ({design}, cgroup "
                     f"v{samples[0].model_cgroup_version if samples else '?'}) at "
                     f"{args.model_scale} of the size")
+        if pooled:
+            note = f"{note}; {pooled}"
         kernel, host = data["provenance"]["kernel"], data["provenance"]["host"]
         date = data["provenance"].get("date")
     else:
@@ -387,7 +390,8 @@ def _main_host(args: argparse.Namespace) -> int:
                                 on_sample=keep, cpus=cpus, design=design)
         kernel, host = cal.host_identity()
         note = (f"{len(specs)} specs ({', '.join(s.name for s in specs)}) at "
-                f"{args.size} in a limit of half of it, {args.runs} host runs each on CPUs "
+                f"{args.size}, each in its spec's limit (docs/costs.md), {args.runs} host "
+                f"runs each on CPUs "
                 f"{','.join(map(str, cpus))} (median sys of the workload plus kswapd); the "
                 f"model ({design}) at {args.model_scale} of the size")
         date = None
@@ -412,6 +416,46 @@ def _main_host(args: argparse.Namespace) -> int:
         Path(f"{args.json}.partial").unlink(missing_ok=True)
         print(f"wrote {args.json}")
     return 0
+
+
+def _pooled_samples(paths: list[str]) -> tuple[dict[str, Any], list[Any], str]:
+    """The first file's data, the samples of every file, by spec in the order first
+    seen (a later file's sample of a spec replaces an earlier one's), and what the later
+    files added (for the provenance note; "" for one file).
+
+    Raises:
+        ConfigError: a file is missing, not a calibration's JSON, or from another kernel or
+            host than the first.
+    """
+    from vswap.host import calibration as cal
+
+    first: dict[str, Any] = {}
+    pooled: dict[str, Any] = {}
+    extra: list[str] = []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+            prov = data["provenance"]
+            samples = [cal.SpecSample(**s) for s in data["fit"]["samples"]]
+        except OSError as exc:
+            raise ConfigError(f"--from-samples {path}: {exc.strerror or exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"--from-samples {path}: not the JSON of a calibration "
+                              f"--host run ({exc})") from None
+        if not first:
+            first = data
+        elif (prov.get("kernel"), prov.get("host")) != (first["provenance"].get("kernel"),
+                                                        first["provenance"].get("host")):
+            raise ConfigError(f"--from-samples {path}: measured on {prov.get('kernel')} "
+                              f"({prov.get('host')}), not on the first file's "
+                              f"{first['provenance'].get('kernel')}")
+        else:
+            extra += [f"{s.spec} from {Path(path).name} ({prov.get('date', '?')}: "
+                      f"{prov.get('note', '').split(';')[0]})" for s in samples]
+        for sample in samples:
+            pooled[sample.spec] = sample
+    added = ("pooled with " + "; ".join(extra)) if extra else ""
+    return first, list(pooled.values()), added
 
 
 def _model_scale(text: str) -> float:

@@ -7,7 +7,9 @@ Models: nothing; it measures the kernel the model models. The fit, step by step:
    scan, swap-out and swap-in I/O), the same written but never read back (swap-out only),
    zero pages (zero detection, no I/O), zswap with each compressor both the host and the
    model have (lzo, deflate), zram with two compressors (lzo, lz4), incompressible pages
-   on zswap and zram, and swapoff of each device with the tasks alive. ``MADV_PAGEOUT``
+   on zswap and zram, swapoff of each device with the tasks alive, and swapoff of a
+   swap file whose pages left the swap cache (one-page reads, each slept on: a
+   request's and a sleep's cost apart from a bio's). ``MADV_PAGEOUT``
    is not a spec: the first calibration's model freed the pages it wrote and read them
    back where 6.18 keeps them in the swap cache; since the model keeps them too
    (main@1347393) a pageout spec would price the same work on both sides, but none has
@@ -114,6 +116,10 @@ CAL_SPECS: tuple[CalSpec, ...] = (
             device="zram:1G,comp=lz4"),
     CalSpec("swapoff-file", "swapoff --fill 0.5 --tasks 4 --unrelated {size}",
             "swapoff of a swap file half full, four tasks alive", device="file:{size}"),
+    CalSpec("swapoff-file-cold", "swapoff --fill 0.5 --tasks 4 --unrelated {size}",
+            "swapoff of a swap file half full whose pages left the swap cache (a limit of "
+            "half the fill): most reads are one page a request", device="file:{size}",
+            limit=0.25),
     CalSpec("swapoff-zswap", "swapoff --fill 0.5 --tasks 4 --unrelated {size}",
             "swapoff with the pages in zswap (lzo)", device="file:{size}", zswap="lzo"),
     CalSpec("swapoff-zram", "swapoff --fill 0.5 --tasks 4 --unrelated {size}",
@@ -126,8 +132,11 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], str]] = {
     "reclaim_scan": (("rmap_walk",), "reclaim per page scanned (folio_referenced's rmap "
                                      "walk) and per page unmapped"),
     "zero_check": (("zero_check",), "zero detection per page swapped out"),
-    "swap_io": (("io_submit", "io_complete"), "swap file I/O per page (submit and "
-                                               "completion)"),
+    "swap_io": (("io_submit", "io_complete"), "swap file I/O per request (dispatch "
+                                               "and completion)"),
+    "swap_bio": (("io_bio",), "swap file I/O per bio (one per folio read or written)"),
+    "io_sleep": (("context_switch",), "a task's sleep on a read it submitted (switch out, "
+                                      "wake-up, switch in)"),
     "swapin": (("swap_cache_lookup",), "the swap-in fault's swap-cache lookup and what "
                                        "else each swap-in costs"),
     "zram": (("io_submit_sync",), "zram's bio path per page"),
@@ -197,6 +206,10 @@ class SpecSample:
     #: call's sys time to the host's (median of ``host_swapoff``) as a target of its own.
     swapoff_tally: dict[str, float] = field(default_factory=dict)
     swapoff_unpriced_s: float = 0.0
+    #: Whether the host's swap file sat on a disk the kernel saw as rotational (None: not
+    #: recorded, samples made before it was: this machine's disk is taken). A rotational
+    #: swap file turns the kernel's VMA readahead off; the model's file gets the same flag.
+    device_rotational: bool | None = None
 
     @property
     def host_s(self) -> float:
@@ -453,6 +466,7 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int,
         load: list[float] = []
         offs: list[dict[str, float]] = []
         vms: list[dict[str, int]] = []
+        rotational: bool | None = None
         for i in range(repeats):
             cfg = HostRunConfig(workload=spec.command(size), memory_max=spec.memory_max(size),
                                 swap_devices=[dev], zswap=spec.zswap, cpus=list(cpu_set))
@@ -463,6 +477,8 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int,
             if r.swapoff:
                 offs.append({k: float(r.swapoff[k]) for k in ("real_s", "sys_s")})
             vms.append({k: int(v) for k, v in r.vmstat.items()})
+            if r.devices:
+                rotational = bool(r.devices[0].get("rotational"))
             progress(f"host {spec.name} {i + 1}/{repeats}: sys {sys_s[-1]:.3f} s "
                      f"(workload {r.metrics.sys_s:.3f}, kswapd {kswapd:.3f}), "
                      f"{swapped_pages(vms[-1]):,} pages swapped, load {load[-1]:.2f}")
@@ -470,7 +486,8 @@ def run_specs(specs: Sequence[CalSpec], *, size: int, repeats: int,
         order = sorted(range(len(sys_s)), key=lambda j: sys_s[j])
         vm = vms[order[len(order) // 2]]
         sample = SpecSample(spec.name, sys_s, {}, 0.0, vm, {}, size // PAGE_SIZE,
-                            host_loadavg=load, host_swapoff=offs)
+                            host_loadavg=load, host_swapoff=offs,
+                            device_rotational=rotational)
         if model_scale is not None:
             sample = model_sample(sample, model_scale, progress, design=design)
         samples.append(sample)
@@ -522,7 +539,9 @@ def model_sample(sample: SpecSample, model_scale: float,
     does not charge zswap's pool, docs/zswap.md). The host side is kept as measured, so a
     model change is re-fitted without running the host again.
     """
-    from vswap.host.runner import host_ram
+    from vswap.host.runner import block_rotational, host_ram, model_swap_devices
+    from vswap.host.state import host_dir
+    from vswap.host.swapdev import block_of
     from vswap.run.charge import TallyingRecorder
     from vswap.run.context import RunConfig, parse_device_spec, run_workload
 
@@ -533,6 +552,10 @@ def model_sample(sample: SpecSample, model_scale: float,
     factor = size / msize
     dev = parse_device_spec(spec.device_spec(msize))
     assert dev is not None
+    rotational = sample.device_rotational
+    if rotational is None:
+        rotational = block_rotational(block_of(host_dir().parent))
+    dev = model_swap_devices([dev], [{"rotational": rotational}])[0]
     if cgroup_version is None:
         cgroup_version = host_cgroup_version()
     made: list[TallyingRecorder] = []
@@ -577,7 +600,8 @@ def model_sample(sample: SpecSample, model_scale: float,
                       host_swapoff=list(sample.host_swapoff), model_design=design,
                       model_cgroup_version=cgroup_version,
                       swapoff_tally={k: v * factor for k, v in off_tally.items()},
-                      swapoff_unpriced_s=off_unpriced * factor)
+                      swapoff_unpriced_s=off_unpriced * factor,
+                      device_rotational=sample.device_rotational)
 
 
 def host_cgroup_version() -> int:

@@ -115,8 +115,16 @@ class KernelTracer:
     def zero_check(self, nr: int) -> None:
         """``swap_writepage`` tested ``nr`` pages for all-zero content."""
 
-    def device_io(self, device: str, op: str, nbytes: int) -> None:
-        """A read or write of ``nbytes`` was submitted to swap device ``device``."""
+    def device_io(self, device: str, op: str, nbytes: int, offset: int = -1) -> None:
+        """A bio reading or writing ``nbytes`` at page ``offset`` of swap device ``device``
+        was submitted (``submit_bio``); ``offset`` -1: not known, never merged."""
+
+    def blk_start_plug(self) -> None:
+        """``blk_start_plug()``: bios submitted until the matching :meth:`blk_finish_plug`
+        are held and merged into requests (nested plugs are part of the outermost one)."""
+
+    def blk_finish_plug(self) -> None:
+        """``blk_finish_plug()``: the outermost plug dispatches its requests."""
 
     # -- zswap -------------------------------------------------------------------------------
     def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:

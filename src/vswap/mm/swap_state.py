@@ -107,26 +107,35 @@ class SwapStateMixin(MachineBase):
         swapoff passes it without a faulting task). Returns the target's swap-cache folio
         (locked state: unlocked) or None.
         """
-        folio = self.swapin_one(entry, task, vpn, None)
-        if folio is None or self.page_cluster == 0:
-            return folio
-        # The window's pages are charged one by one and may reclaim (as the kernel's
-        # readahead allocations do), so the target is held against reclaim meanwhile.
-        prev_mode = self.hook_mode
-        if prev_mode == "fault":
-            self.hook_mode = "readahead"
-        folio.mm_pins += 1
+        if self.page_cluster == 0:
+            return self.swapin_one(entry, task, vpn, None)
+        # Both readaheads read their window under one plug (blk_start_plug), the target
+        # included: contiguous slots become one request.
+        tracer = self.tracer
+        tracer.blk_start_plug()
         try:
-            if self.swap_use_vma_readahead():
-                if mm is None:
-                    assert task is not None
-                    mm = task.mm
-                self.swap_vma_readahead(task, mm, vma, vpn)
-            else:
-                self.swap_cluster_readahead(entry, task, vpn)
+            folio = self.swapin_one(entry, task, vpn, None)
+            if folio is None:
+                return None
+            # The window's pages are charged one by one and may reclaim (as the kernel's
+            # readahead allocations do), so the target is held against reclaim meanwhile.
+            prev_mode = self.hook_mode
+            if prev_mode == "fault":
+                self.hook_mode = "readahead"
+            folio.mm_pins += 1
+            try:
+                if self.swap_use_vma_readahead():
+                    if mm is None:
+                        assert task is not None
+                        mm = task.mm
+                    self.swap_vma_readahead(task, mm, vma, vpn)
+                else:
+                    self.swap_cluster_readahead(entry, task, vpn)
+            finally:
+                folio.mm_pins -= 1
+                self.hook_mode = prev_mode
         finally:
-            folio.mm_pins -= 1
-            self.hook_mode = prev_mode
+            tracer.blk_finish_plug()
         # Whoever dropped the folio from the swap cache meanwhile (swapoff, zswap writeback,
         # a racing free) left it to this reference: folio_put frees it, the fault retries.
         self.maybe_free_folio(folio)

@@ -516,14 +516,21 @@ class VmscanMixin(MachineBase):
                 return
             scan = min(size, SWAP_CLUSTER_MAX)
         target = sc.nr_to_reclaim
-        while scan > 0 and sc.nr_reclaimed < target:
-            chunk = min(scan, SWAP_CLUSTER_MAX)
-            if lruvec.inactive_is_low():
-                self.shrink_active_list(lruvec, chunk, sc)
-            if not lruvec.inactive:
-                break
-            self.shrink_inactive_list(lruvec, chunk, sc)
-            scan -= chunk
+        # One plug over the whole pass (blk_start_plug in shrink_lruvec): the swap-outs of
+        # consecutive slots become one request.
+        tracer = self.tracer
+        tracer.blk_start_plug()
+        try:
+            while scan > 0 and sc.nr_reclaimed < target:
+                chunk = min(scan, SWAP_CLUSTER_MAX)
+                if lruvec.inactive_is_low():
+                    self.shrink_active_list(lruvec, chunk, sc)
+                if not lruvec.inactive:
+                    break
+                self.shrink_inactive_list(lruvec, chunk, sc)
+                scan -= chunk
+        finally:
+            tracer.blk_finish_plug()
 
     def shrink_node_memcgs(self, sc: ScanControl) -> None:
         """Models: ``shrink_node_memcgs()``: every memcg of the target subtree, then its

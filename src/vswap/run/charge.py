@@ -12,9 +12,12 @@ step. The task then *charges* the steps on the engine (:meth:`Charger.charge`):
   ``vswap_map[('vswap_map', 0)]``, ``zswap_tree[0]``, ``swap_cluster[(0, 17)]``), works for
   the cost of the step under it, and releases it; a waiter spins on its CPU (sys time);
 * a device request goes to that device's :class:`~vswap.sim.ioqueue.IoQueue` (asynchronously;
-  its submit and completion CPU costs are charged as work); an ``io_wait`` step blocks the
-  task off-CPU until its outstanding reads are done; a synchronous device (zram, pmem)
-  charges its service time as CPU work instead;
+  its submit and completion CPU costs are charged as work, and each bio's ``io_bio``); bios
+  submitted under a plug (``blk_start_plug``: readahead, ``shrink_lruvec``) are held and
+  merged into requests, dispatched when the plug finishes or the task waits; an ``io_wait``
+  step blocks the task off-CPU until its outstanding reads are done, after a context switch
+  when it submitted a read since its last wait; a synchronous device (zram, pmem) charges
+  its service time as CPU work instead;
 * writes are not waited for, but a task with more than :data:`WRITEBACK_LIMIT` writes in
   flight waits for the oldest at the end of its operation (writeback throttling), so a slow
   device does slow reclaim down.
@@ -37,6 +40,7 @@ from collections.abc import Generator, Hashable, Sequence
 from typing import Any
 
 from vswap.kernel.tracing import Cost, KernelTracer
+from vswap.kernel.types import PAGE_SIZE
 from vswap.sim.costs import CostTable
 from vswap.sim.cpus import Task as CpuTask
 from vswap.sim.device_kinds import DeviceKind
@@ -59,6 +63,17 @@ _COST_MASK = (1 << (LOCK_ID_SHIFT - 2)) - 1
 #: The critical-section costs in op-word order.
 COSTS: tuple[Cost, ...] = tuple(Cost)
 assert len(COSTS) <= _COST_MASK + 1, "Cost has outgrown the op word's cost bits"
+
+#: ``BLK_MAX_REQUEST_COUNT``: a plug holding this many requests dispatches them before it
+#: starts another.
+BLK_MAX_REQUEST_COUNT = 32
+#: ``BLK_PLUG_FLUSH_SIZE``: a plug whose last request has this many bytes dispatches before
+#: it starts another request.
+BLK_PLUG_FLUSH_SIZE = 128 * 1024
+#: The largest request a merge may make: ``BLK_MAX_SEGMENTS`` (128, the block layer's
+#: default ``max_segments``) single-page bios, 512 KiB (this machine's virtio disk allows 254
+#: segments, its ``max_sectors_kb`` 4096).
+MAX_REQUEST_BYTES = 128 * PAGE_SIZE
 
 #: The steps of an operation that recorded only work (most faults): nothing to allocate.
 _NO_STEPS: tuple[int, ...] = ()
@@ -158,6 +173,16 @@ class StepRecorder(KernelTracer):
         self._unmap = c.rmap_walk + c.tlb_flush_local
         self._comp: dict[str, int] = {}
         self._decomp: dict[str, int] = {}
+        # The current plug (blk_start_plug): its depth, and its requests in the order they
+        # were started, each [io id, first page, end page, bytes]; merges find a request by
+        # (io id, end page) for a back merge and (io id, first page) for a front merge.
+        self._plug_depth = 0
+        # The operation has submitted a read to an asynchronous device since its last
+        # wait: its next io_wait sleeps (io_schedule) and pays a context switch.
+        self._read_submitted = False
+        self._plugged: list[list[int]] = []
+        self._plug_ends: dict[tuple[int, int], list[int]] = {}
+        self._plug_starts: dict[tuple[int, int], list[int]] = {}
 
     def _count(self, name: str, n: int = 1) -> None:
         counts = self.counts
@@ -166,6 +191,9 @@ class StepRecorder(KernelTracer):
     def take(self) -> tuple[Sequence[int], Sequence[int], int]:
         """The steps recorded since the last call (``ops``, ``vals``: see the class
         docstring), and the trailing work in ns."""
+        if self._plugged:
+            self._flush_plug()
+        self._read_submitted = False
         ops, vals, ns = self.ops, self.vals, self.ns
         self.ns = 0
         if not ops:
@@ -176,6 +204,9 @@ class StepRecorder(KernelTracer):
 
     def forget(self) -> None:
         """Drop every step and count recorded so far (set-up before the run starts)."""
+        self._plugged.clear()
+        self._plug_ends.clear()
+        self._plug_starts.clear()
         self.ops = array("I")
         self.vals = array("I")
         self.ns = 0
@@ -242,6 +273,15 @@ class StepRecorder(KernelTracer):
         counts["pte_walk"] = counts.get("pte_walk", 0) + nr_ptes
 
     def io_wait(self) -> None:
+        # A task that sleeps dispatches its plug first (blk_flush_plug from schedule()).
+        if self._plugged:
+            self._flush_plug()
+        if self._read_submitted:
+            # It sleeps on a read it submitted (io_schedule): a switch out and, at the
+            # completion's wake-up, back in. A swap-in zswap or zram served in place, or a
+            # folio another operation read, is not charged one.
+            self._read_submitted = False
+            self._sleep()
         self.ops.append(WAIT)
         try:
             self.vals.append(self.ns)
@@ -286,24 +326,104 @@ class StepRecorder(KernelTracer):
         counts = self.counts
         counts["zero_check"] = counts.get("zero_check", 0) + nr
 
-    def device_io(self, device: str, op: str, nbytes: int) -> None:
+    def device_io(self, device: str, op: str, nbytes: int, offset: int = -1) -> None:
         kind = self.device_kinds.get(device)
         sync = kind is not None and kind.synchronous_io
         counts = self.counts
         counts[f"io_{op}"] = counts.get(f"io_{op}", 0) + 1
         if sync:
+            # A bio-based driver (zram, pmem) serves the bio inside submit_bio: no plug,
+            # no request.
             assert kind is not None
             lat = kind.read_latency_ns if op == "read" else kind.write_latency_ns
             bw = kind.read_bandwidth if op == "read" else kind.write_bandwidth
             self.ns += self.costs.io_submit_sync + lat + -(-nbytes * 1_000_000_000 // bw)
             return
+        self.ns += self.costs.io_bio
+        if op == "read":
+            self._read_submitted = True
+        iid = self.keys.io_id(device, op)
+        if self._plug_depth and offset >= 0:
+            self._plug_add(iid, offset, nbytes)
+        else:
+            self._request(iid, nbytes)
+
+    def _sleep(self) -> None:
+        self.ns += self.costs.context_switch
+        counts = self.counts
+        counts["io_sleep"] = counts.get("io_sleep", 0) + 1
+
+    def _request(self, iid: int, nbytes: int) -> None:
+        """One request dispatched to the device (its submit and completion work, then the
+        I/O step)."""
         self.ns += self.costs.io_submit + self.costs.io_complete
+        counts = self.counts
+        counts["io_request"] = counts.get("io_request", 0) + 1
         self._flush()
-        self.ops.append(IO | self.keys.io_id(device, op) << 2)
+        self.ops.append(IO | iid << 2)
         try:
             self.vals.append(nbytes)
         except OverflowError:
             self._high(nbytes)
+
+    def blk_start_plug(self) -> None:
+        self._plug_depth += 1
+
+    def blk_finish_plug(self) -> None:
+        self._plug_depth -= 1
+        if not self._plug_depth and self._plugged:
+            self._flush_plug()
+
+    def _plug_add(self, iid: int, offset: int, nbytes: int) -> None:
+        """A bio into the plug: merged at the back of a held request that ends where it
+        starts or at the front of one that starts where it ends (``blk_attempt_plug_merge``
+        and the I/O scheduler's merges), two requests it joins become one; else a new
+        request, after dispatching the held ones if the plug has
+        :data:`BLK_MAX_REQUEST_COUNT` of them or its last is :data:`BLK_PLUG_FLUSH_SIZE`
+        (``blk_add_rq_to_plug``). A merge never makes a request over
+        :data:`MAX_REQUEST_BYTES`."""
+        end = offset + nbytes // PAGE_SIZE
+        ends, starts = self._plug_ends, self._plug_starts
+        rq = ends.get((iid, offset))
+        if rq is not None and rq[3] + nbytes <= MAX_REQUEST_BYTES:
+            del ends[(iid, offset)]
+            rq[2] = end
+            rq[3] += nbytes
+            nxt = starts.get((iid, end))
+            if nxt is not None and nxt is not rq and rq[3] + nxt[3] <= MAX_REQUEST_BYTES:
+                del starts[(iid, end)]
+                del ends[(iid, nxt[2])]
+                rq[2] = nxt[2]
+                rq[3] += nxt[3]
+                nxt[3] = 0
+            ends[(iid, rq[2])] = rq
+            return
+        rq = starts.get((iid, end))
+        if rq is not None and rq[3] + nbytes <= MAX_REQUEST_BYTES:
+            del starts[(iid, end)]
+            rq[1] = offset
+            rq[3] += nbytes
+            starts[(iid, offset)] = rq
+            return
+        plugged = self._plugged
+        if plugged and (len(plugged) >= BLK_MAX_REQUEST_COUNT
+                        or plugged[-1][3] >= BLK_PLUG_FLUSH_SIZE):
+            self._flush_plug()
+        rq = [iid, offset, end, nbytes]
+        self._plugged.append(rq)
+        ends[(iid, end)] = rq
+        starts[(iid, offset)] = rq
+
+    def _flush_plug(self) -> None:
+        """Dispatch the plug's requests in the order they were started
+        (``blk_mq_flush_plug_list``); a request joined into another has no bytes left."""
+        plugged = self._plugged
+        self._plugged = []
+        self._plug_ends.clear()
+        self._plug_starts.clear()
+        for iid, _, _, nbytes in plugged:
+            if nbytes:
+                self._request(iid, nbytes)
 
     # -- zswap ---------------------------------------------------------------------------------
     def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
@@ -410,14 +530,22 @@ class TallyingRecorder(StepRecorder):
         super().zero_check(nr)
         self._t("zero_check", nr)
 
-    def device_io(self, device: str, op: str, nbytes: int) -> None:
-        super().device_io(device, op, nbytes)
+    def device_io(self, device: str, op: str, nbytes: int, offset: int = -1) -> None:
+        super().device_io(device, op, nbytes, offset)
         kind = self.device_kinds.get(device)
         if kind is not None and kind.synchronous_io:
             self._t("io_submit_sync")
         else:
-            self._t("io_submit")
-            self._t("io_complete")
+            self._t("io_bio")
+
+    def _sleep(self) -> None:
+        super()._sleep()
+        self._t("context_switch")
+
+    def _request(self, iid: int, nbytes: int) -> None:
+        super()._request(iid, nbytes)
+        self._t("io_submit")
+        self._t("io_complete")
 
     def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:
         super().compress(algo, nbytes, poor)

@@ -176,14 +176,22 @@ class CostTable:
         "lru_lock (list unlink + link, flag updates)")
 
     # -- block layer and scheduling ---------------------------------------------------------
-    io_submit: int = _c(2_000, f"{_EST}: submit_bio() through blk-mq to the driver's doorbell, "
-        "order of µs per I/O (Bjørling et al., 'Linux Block IO: Introducing Multi-queue SSD "
-        "Access on Multi-core Systems', SYSTOR 2013, report per-I/O block-layer overheads "
-        "of this order)")
-    io_complete: int = _c(1_500, f"{_EST}: interrupt, blk_mq_complete_request, bio_endio "
-        "and the swap end_io callback, order of µs (as io_submit)")
+    # A request is what the driver sees: the bios a plug merged (blk_start_plug around
+    # readahead and shrink_lruvec), or one bio submitted unplugged. io_submit and
+    # io_complete are per request, io_bio per bio (one per folio read or written).
+    io_submit: int = _c(2_000, f"{_EST}: a request's dispatch through blk-mq to the "
+        "driver's doorbell, order of µs per I/O (Bjørling et al., 'Linux Block IO: "
+        "Introducing Multi-queue SSD Access on Multi-core Systems', SYSTOR 2013, report "
+        "per-I/O block-layer overheads of this order)")
+    io_complete: int = _c(1_500, f"{_EST}: a request's interrupt and "
+        "blk_mq_complete_request, order of µs (as io_submit)")
+    io_bio: int = _c(500, f"{_EST}: one folio's bio: bio_alloc, bio_add_folio, submit_bio's "
+        "checks and plug merge, and at completion bio_endio with the swap end_io callback "
+        "(a fraction of a request's cost: no doorbell, no interrupt)")
     io_submit_sync: int = _c(300, f"{_EST}: bio-based synchronous drivers (zram, pmem) skip "
         "blk-mq queueing: bio setup and the driver call only")
+    # Charged when a task sleeps on a read it submitted (io_schedule until the completion
+    # wakes it): the switch out and back in.
     context_switch: int = _c(1_500, f"{_EST}: direct cost of a switch between processes is "
         "of the order of 1-2 µs (Li, Ding, Shen, 'Quantifying the Cost of Context Switch', "
         "ExpCS 2007)")

@@ -186,7 +186,7 @@ class SwapDesignBase(abc.ABC):
         else:
             storage.write_pages(offset, folio.data)
         self.io_writes += nr
-        env.tracer.device_io(si.name, "write", nr * PAGE_SIZE)
+        env.tracer.device_io(si.name, "write", nr * PAGE_SIZE, offset)
         self.count_event("pswpout", nr, folio.memcg_id)
         if not si.flags & SWP_SYNCHRONOUS_IO:
             # swap_writepage_bdev_async(): the bio completes later (end_swap_bio_write).
@@ -213,7 +213,7 @@ class SwapDesignBase(abc.ABC):
         else:
             folio.data[:] = storage.read_pages(offset, nr)
         self.io_reads += nr
-        env.tracer.device_io(si.name, "read", nr * PAGE_SIZE)
+        env.tracer.device_io(si.name, "read", nr * PAGE_SIZE, offset)
         if self.devices.tiers.enabled:
             self.devices.tiers.note_read(si, offset)
         self.count_event("pswpin", nr, folio.memcg_id)

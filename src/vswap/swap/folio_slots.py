@@ -110,7 +110,8 @@ def scatter_write(d: SwapDesignBase, folio: Folio, slots: list[int]) -> int:
         if not failed:
             si.storage.write_pages(swp_slot_offset(SwpSlot(s)),
                                    folio.data[i * st:(i + n) * st])
-        d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
+        d.tracer.device_io(si.name, "write", n * PAGE_SIZE,
+                           swp_slot_offset(SwpSlot(s)))
         asynchronous = asynchronous or not si.flags & SWP_SYNCHRONOUS_IO
     if failed:
         d.io_write_errors += nr
@@ -142,7 +143,8 @@ def scatter_read(d: SwapDesignBase, folio: Folio, first: int, slots: list[int]) 
         at = (first + i) * st
         folio.data[at:at + n * st] = si.storage.read_pages(
             swp_slot_offset(SwpSlot(s)), n)
-        d.tracer.device_io(si.name, "read", n * PAGE_SIZE)
+        d.tracer.device_io(si.name, "read", n * PAGE_SIZE,
+                           swp_slot_offset(SwpSlot(s)))
     from vswap.swap.vswap_base import VirtualSwapBase
 
     if isinstance(d, VirtualSwapBase) and d.wb_compressed:

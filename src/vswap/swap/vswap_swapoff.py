@@ -64,14 +64,19 @@ def try_to_unuse(d: VirtualSwapBase[Any, Any], si: SwapInfo,
     def used_offsets() -> list[int]:
         return [o for o in range(1, si.max) if smap[o] == SWAP_MAP_ALLOCATED]
 
-    # Round 1: submit every read (the RFC plugs them; here they complete at once).
-    for off in used_offsets():
-        if signal_pending is not None and signal_pending():
-            error = "EINTR: interrupted by a signal"
-            break
-        e = col[off] & mask
-        if e:
-            pagein(d, SwpEntry(e))
+    # Round 1: submit every read under one plug (the RFC's blk_start_plug), so runs of
+    # used slots become requests; here the pages are in place at once.
+    d.tracer.blk_start_plug()
+    try:
+        for off in used_offsets():
+            if signal_pending is not None and signal_pending():
+                error = "EINTR: interrupted by a signal"
+                break
+            e = col[off] & mask
+            if e:
+                pagein(d, SwpEntry(e))
+    finally:
+        d.tracer.blk_finish_plug()
     # Round 2: repoint each owner to its swap-cache folio, once round 1's reads are in.
     d.tracer.io_wait()
     converted = 0

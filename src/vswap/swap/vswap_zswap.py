@@ -249,7 +249,8 @@ def submit_batch(d: SwapDesignBase, pages: list[WbPage], assigned: list[tuple[in
         if not failed:
             si.storage.write_pages(swp_slot_offset(SwpSlot(s0)),
                                    b"".join(bytes(pages[i].data) for i in idx))
-        d.tracer.device_io(si.name, "write", n * PAGE_SIZE)
+        d.tracer.device_io(si.name, "write", n * PAGE_SIZE,
+                           swp_slot_offset(SwpSlot(s0)))
         d.io_writes += n
         requests.append(n)
         for i in idx:

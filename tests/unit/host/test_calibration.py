@@ -259,6 +259,40 @@ def test_refit_from_saved_samples_needs_no_root(tmp_path: Path, monkeypatch: pyt
     assert "residual" in printed and "zram-lz4" in printed
 
 
+def test_samples_of_several_files_are_pooled(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """--from-samples twice: a later file's sample of a spec replaces the earlier one's,
+    the provenance says what was pooled; a file from another kernel is refused."""
+    samples = _samples()
+    data = cost_file(fit(samples), kernel="6.18.44-test", host="box", note="first",
+                     date="2026-12-07")
+    data["fit"]["samples"] = [vars(s) for s in samples]
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(data))
+    redo = samples[0]
+    redo.host_sys_s = [x * 2 for x in redo.host_sys_s]
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps({"provenance": {"kernel": "6.18.44-test", "host": "box",
+                                                 "date": "2026-12-08", "note": "again"},
+                                  "fit": {"samples": [vars(redo)]}}))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    out = tmp_path / "pooled.json"
+    assert main(["calibrate", "--from-samples", str(first), "--from-samples", str(second),
+                 "--json", str(out)]) == 0
+    pooled = json.loads(out.read_text())
+    kept = {s["spec"]: s for s in pooled["fit"]["samples"]}
+    assert len(kept) == len(samples)
+    assert kept[redo.spec]["host_sys_s"] == redo.host_sys_s
+    assert f"pooled with {redo.spec} from second.json" in pooled["provenance"]["note"]
+    assert pooled["costs"] != data["costs"]  # the replaced sample moved the fit
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"provenance": {"kernel": "6.1", "host": "box"},
+                                 "fit": {"samples": []}}))
+    assert main(["calibrate", "--from-samples", str(first), "--from-samples",
+                 str(other)]) == 2
+    assert main(["calibrate", "--from-samples", str(tmp_path / "missing.json")]) == 2
+
+
 def test_the_shipped_calibration_loads_with_its_provenance() -> None:
     from vswap.config.costs import (
         BUILTIN,

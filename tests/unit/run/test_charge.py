@@ -7,15 +7,18 @@ from typing import Any
 
 from vswap.kernel.tracing import Cost
 from vswap.run.charge import (
+    BLK_MAX_REQUEST_COUNT,
     COSTS,
     HIGH,
     IO,
     LOCK,
     LOCK_ID_SHIFT,
+    MAX_REQUEST_BYTES,
     WAIT,
     WORK,
     Charger,
     StepRecorder,
+    TallyingRecorder,
 )
 from vswap.sim.costs import BUILTIN_COSTS
 from vswap.sim.cpus import CpuSet
@@ -80,8 +83,9 @@ def test_steps_are_columns_with_interned_keys() -> None:
         (LOCK, "swap_cache", (0, 3), C.swap_cache_insert),
         (WORK, spin),
         (LOCK, "swap_cluster", (0, 17), C.swap_slot_alloc),
-        (WORK, C.io_submit + C.io_complete),
+        (WORK, C.io_bio + C.io_submit + C.io_complete),
         (IO, "nvme0", "read", 4096),
+        (WORK, C.context_switch),  # it sleeps on its own read
         (WAIT,),
         (WORK, spin),
         (LOCK, "swap_cache", (0, 3), C.swap_cache_delete),
@@ -154,7 +158,7 @@ def test_a_value_over_32_bits_is_split_and_charged_whole() -> None:
     assert _decode(rec, ops, vals) == [
         (WORK, big + C.spin_lock_uncontended),
         (LOCK, "swap_cache", (0, 3), C.swap_cache_insert),
-        (WORK, big + C.io_submit + C.io_complete),
+        (WORK, big + C.io_bio + C.io_submit + C.io_complete),
         (IO, "nvme0", "write", 4096)]
     engine = Engine(seed=1)
     cpus = CpuSet(engine, 1)
@@ -167,3 +171,150 @@ def test_a_value_over_32_bits_is_split_and_charged_whole() -> None:
     t = cpus.spawn(body, name="t")
     engine.run()
     assert t.statistics().sys_ns >= 2 * big + C.swap_cache_insert
+
+
+# -- the plug (blk_start_plug .. blk_finish_plug) ------------------------------------------
+
+
+def _ios(rec: StepRecorder) -> list[tuple[str, str, int]]:
+    """The requests of the operation so far: (device, op, bytes)."""
+    ops, vals, _ = rec.take()
+    return [(dev, op, nbytes) for kind, dev, op, nbytes, *_ in
+            (s + (0,) * 3 for s in _decode(rec, ops, vals)) if kind == IO]
+
+
+def test_a_plug_merges_contiguous_bios_into_one_request() -> None:
+    """Cluster readahead's window read target first (offset 5), then 4, 6, 7 and 12: the
+    target joins the run below it and the pages above it (back and front merges, and the
+    two requests joined), 12 stays a request of its own. Each bio costs io_bio, each
+    request io_submit + io_complete."""
+    rec = _recorder()
+    rec.blk_start_plug()
+    for off in (5, 4, 6, 7, 12):
+        rec.device_io("nvme0", "read", 4096, off)
+    assert not any(op & 3 == IO for op in rec.ops)  # held until the plug is finished
+    rec.blk_finish_plug()
+    ops, vals, _ = rec.take()
+    steps = _decode(rec, ops, vals)
+    assert [s for s in steps if s[0] == IO] == [(IO, "nvme0", "read", 4 * 4096),
+                                                (IO, "nvme0", "read", 4096)]
+    assert steps[0] == (WORK, 5 * C.io_bio + C.io_submit + C.io_complete)
+    assert rec.counts["io_read"] == 5 and rec.counts["io_request"] == 2
+
+
+def test_unplugged_bios_and_unknown_offsets_are_requests_of_their_own() -> None:
+    rec = _recorder()
+    rec.device_io("nvme0", "write", 4096, 1)
+    rec.device_io("nvme0", "write", 4096, 2)
+    rec.blk_start_plug()
+    rec.device_io("nvme0", "write", 4096)  # no offset: never merged
+    rec.device_io("nvme0", "write", 4096)
+    rec.blk_finish_plug()
+    assert _ios(rec) == [("nvme0", "write", 4096)] * 4
+
+
+def test_reads_and_writes_and_devices_do_not_merge() -> None:
+    rec = StepRecorder(C, {"nvme0": NVME, "nvme1": NVME})
+    rec.blk_start_plug()
+    rec.device_io("nvme0", "write", 4096, 1)
+    rec.device_io("nvme0", "read", 4096, 2)
+    rec.device_io("nvme1", "write", 4096, 2)
+    rec.device_io("nvme0", "write", 4096, 2)
+    rec.blk_finish_plug()
+    assert _ios(rec) == [("nvme0", "write", 8192), ("nvme0", "read", 4096),
+                         ("nvme1", "write", 4096)]
+
+
+def test_nested_plugs_dispatch_at_the_outermost_finish() -> None:
+    rec = _recorder()
+    rec.blk_start_plug()
+    rec.device_io("nvme0", "write", 4096, 10)
+    rec.blk_start_plug()  # direct reclaim inside readahead: the same plug
+    rec.device_io("nvme0", "write", 4096, 11)
+    rec.blk_finish_plug()
+    assert not any(op & 3 == IO for op in rec.ops)  # nothing dispatched yet
+    rec.device_io("nvme0", "write", 4096, 12)
+    rec.blk_finish_plug()
+    assert _ios(rec) == [("nvme0", "write", 3 * 4096)]
+
+
+def test_a_task_that_waits_dispatches_its_plug_first() -> None:
+    rec = _recorder()
+    rec.blk_start_plug()
+    rec.device_io("nvme0", "read", 4096, 3)
+    rec.io_wait()
+    rec.device_io("nvme0", "read", 4096, 4)
+    rec.blk_finish_plug()
+    ops, vals, _ = rec.take()
+    kinds = [s[0] for s in _decode(rec, ops, vals)]
+    assert kinds == [WORK, IO, WORK, WAIT, WORK, IO]  # the WORK before WAIT: its sleep
+
+
+def test_the_plug_dispatches_at_32_requests_and_after_a_128k_request() -> None:
+    rec = _recorder()
+    rec.blk_start_plug()
+    for i in range(BLK_MAX_REQUEST_COUNT + 1):
+        rec.device_io("nvme0", "write", 4096, 2 * i)  # never contiguous
+        if i == BLK_MAX_REQUEST_COUNT - 1:
+            assert not any(op & 3 == IO for op in rec.ops)
+    # The 33rd request found 32 held: they went first.
+    assert sum(op & 3 == IO for op in rec.ops) == BLK_MAX_REQUEST_COUNT
+    rec.blk_finish_plug()
+    assert len(_ios(rec)) == BLK_MAX_REQUEST_COUNT + 1
+    rec.blk_start_plug()
+    for off in range(1000, 1032):  # 128 KiB in one request
+        rec.device_io("nvme0", "write", 4096, off)
+    assert not any(op & 3 == IO for op in rec.ops)
+    rec.device_io("nvme0", "write", 4096, 5000)  # a new request after a 128K one
+    assert sum(op & 3 == IO for op in rec.ops) == 1
+    rec.blk_finish_plug()
+    assert _ios(rec) == [("nvme0", "write", 128 * 1024), ("nvme0", "write", 4096)]
+
+
+def test_a_merge_never_makes_a_request_over_the_limit() -> None:
+    rec = _recorder()
+    rec.blk_start_plug()
+    pages = MAX_REQUEST_BYTES // 4096
+    for off in range(pages + 3):
+        rec.device_io("nvme0", "write", 4096, off)
+    rec.blk_finish_plug()
+    assert _ios(rec) == [("nvme0", "write", MAX_REQUEST_BYTES), ("nvme0", "write", 3 * 4096)]
+
+
+def test_a_synchronous_device_is_never_plugged() -> None:
+    """zram (and pmem) serve a bio inside submit_bio: no request, no io_bio, no merge."""
+    zram = get_device_kind("zram")
+    rec = StepRecorder(C, {"zram0": zram})
+    rec.blk_start_plug()
+    rec.device_io("zram0", "read", 4096, 1)
+    rec.device_io("zram0", "read", 4096, 2)
+    rec.blk_finish_plug()
+    assert _ios(rec) == [] and "io_request" not in rec.counts
+
+
+def test_the_tally_counts_bios_and_requests() -> None:
+    rec = TallyingRecorder(C, {"nvme0": NVME})
+    rec.blk_start_plug()
+    for off in (1, 2, 3, 9):
+        rec.device_io("nvme0", "read", 4096, off)
+    rec.blk_finish_plug()
+    rec.take()
+    assert rec.tally["io_bio"] == 4
+    assert rec.tally["io_submit"] == rec.tally["io_complete"] == 2
+
+
+def test_a_wait_on_a_read_the_operation_submitted_sleeps() -> None:
+    """io_wait after an asynchronous read charges a context switch (io_schedule); a wait
+    with no read of its own (zswap served the swap-in in place) does not."""
+    rec = TallyingRecorder(C, {"nvme0": NVME})
+    rec.io_wait()
+    rec.device_io("nvme0", "write", 4096, 1)
+    rec.io_wait()
+    assert "context_switch" not in rec.tally
+    rec.device_io("nvme0", "read", 4096, 2)
+    rec.io_wait()
+    rec.io_wait()  # nothing submitted since: already awake
+    ops, vals, _ = rec.take()
+    assert rec.tally["context_switch"] == 1 and rec.counts["io_sleep"] == 1
+    waits = [s for s in _decode(rec, ops, vals) if s[0] != IO]
+    assert (WORK, C.context_switch) in waits
