@@ -318,3 +318,30 @@ def test_a_wait_on_a_read_the_operation_submitted_sleeps() -> None:
     assert rec.tally["context_switch"] == 1 and rec.counts["io_sleep"] == 1
     waits = [s for s in _decode(rec, ops, vals) if s[0] != IO]
     assert (WORK, C.context_switch) in waits
+
+
+def test_a_run_merges_readahead_and_reclaim_writes_into_requests() -> None:
+    """End to end on the swap file: pattern writes 4 MiB in a 2 MiB cgroup and reads it
+    back in order. Reclaim's writes (under shrink_lruvec's plug) and readahead's windows
+    (under swapin_readahead's) become far fewer requests than bios; each read-back fault
+    that submitted a read sleeps once."""
+    from vswap.run.context import RunConfig, parse_device_spec, run_workload
+
+    made: list[StepRecorder] = []
+
+    class Rec(StepRecorder):
+        def __init__(self, *a: Any) -> None:
+            super().__init__(*a)
+            made.append(self)
+
+    dev = parse_device_spec("file:16M")
+    assert dev is not None
+    m = run_workload(RunConfig(design="classic", workload="pattern --size 4M --content random",
+                               memory_max=2 << 20, swap_devices=[dev], cpus=1,
+                               recorder_class=Rec))
+    counts = made[-1].counts
+    bios = counts["io_read"] + counts["io_write"]
+    assert bios == m.vmstat["pswpin"] + m.vmstat["pswpout"] > 1000
+    assert counts["io_request"] * 4 < bios
+    # One sleep per fault that read (a major fault), none for a readahead hit.
+    assert counts["io_sleep"] == m.vmstat["pgmajfault"] < m.vmstat["pswpin"]
