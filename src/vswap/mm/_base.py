@@ -64,6 +64,7 @@ class MachineBase(abc.ABC):
     lruvecs: dict[int, Lruvec]
     tasks: dict[int, Task]
     mms: dict[int, MmStruct]
+    mmlist: dict[int, MmStruct]
     #: The task doing the current operation (``current``); None outside one or in kswapd.
     current: Task | None
     # Tunables (vm.swappiness, vm.page-cluster, vma_ra_enabled, skip-swapcache devices).

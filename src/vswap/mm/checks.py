@@ -119,7 +119,8 @@ def check_invariants(m: Machine) -> None:
     """Raise AssertionError unless the model's invariants hold (``Machine.check_invariants``).
 
     * every present PTE's folio lists the PTE in its rmap, and ``mapcount == len(rmap)``;
-    * ``rss_anon`` / ``swapents`` of each mm match its PTEs;
+    * ``rss_anon`` / ``swapents`` of each mm match its PTEs, and an mm with a swap PTE is
+      on ``mmlist``;
     * LRU page counts match the lists; every charged folio is accounted in RAM;
     * each memcg's memory usage is its folios (and zswap bytes);
     * the deferred split queue holds only live, large, anonymous folios;
@@ -152,6 +153,8 @@ def check_invariants(m: Machine) -> None:
                         f"swap PTE {v >> 1:#x} at {vpn:#x} has no swap count")
         assert rss == mm.rss_anon, f"mm {mm.id}: rss {mm.rss_anon} != {rss}"
         assert swp == mm.swapents, f"mm {mm.id}: swapents {mm.swapents} != {swp}"
+        # Off init_mm.mmlist, swapoff would never visit its swap PTEs.
+        assert not swp or mm.id in m.mmlist, f"mm {mm.id} holds swap PTEs off the mmlist"
     for f in folios.values():
         assert f.mapcount == len(f.rmap), f"{f!r} mapcount {f.mapcount} != rmap"
     used = 0

@@ -173,6 +173,10 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         self._add_lruvec(self.memcgs.root)
         self.tasks: dict[int, Task] = {}
         self.mms: dict[int, MmStruct] = {}
+        #: ``init_mm.mmlist``: the address spaces that have had a swap PTE (try_to_unmap
+        #: installed one, or fork copied one), in the order they joined; swapoff's walk
+        #: visits only these, the newest first. An mm leaves it when it is torn down.
+        self.mmlist: dict[int, MmStruct] = {}
         self._next_pid = 1
         self._next_mm = 1
         self.current: Task | None = None

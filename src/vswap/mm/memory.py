@@ -570,4 +570,6 @@ class FaultMixin(MachineBase):
                 if design.swap_duplicate(SwpEntry(v >> 1)) < 0:
                     raise KernelError(Errno.ENOMEM, f"fork: swap_duplicate({v >> 1:#x}) failed")
                 dptes[i] = v
+                if dst.id not in self.mmlist:
+                    self.mmlist[dst.id] = dst  # copy_nonpresent_pte: the child joins mmlist
                 dst.swapents += 1

@@ -78,3 +78,4 @@ class MmapMixin(MachineBase):
         mm.vma_starts = []
         mm.tables.clear()
         self.mms.pop(mm.id, None)
+        self.mmlist.pop(mm.id, None)

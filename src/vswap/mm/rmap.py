@@ -111,6 +111,8 @@ class RmapMixin(MachineBase):
             ptes[i] = entry << 1
             folios[i] = None
             mm.rss_anon -= 1
+            if not mm.swapents and mm.id not in self.mmlist:
+                self.mmlist[mm.id] = mm  # try_to_unmap_one: the mm joins init_mm.mmlist
             mm.swapents += 1
             folio.rmap.remove(key)
             folio.mapcount -= 1

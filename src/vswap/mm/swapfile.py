@@ -73,13 +73,19 @@ class SwapfileMixin(MachineBase):
         """Bring in every page of swap device ``type_`` that a PTE references, and map it.
 
         Models: ``try_to_unuse()``'s ``unuse_mm()`` -> ``unuse_vma()`` ->
-        ``unuse_pte_range()`` -> ``unuse_pte()`` over every mm (the ``mmlist``): every PTE
-        of every VMA with an ``anon_vma`` is visited. Returns the PTEs visited.
+        ``unuse_pte_range()`` -> ``unuse_pte()`` over the mms of ``init_mm.mmlist`` (those
+        that have had a swap PTE, :attr:`mmlist`), the newest first: every PTE of every VMA
+        with an ``anon_vma`` is visited. An mm that never swapped is not walked, however
+        large its page tables, and the walk stops once the device has no slot in use
+        (``swap_usage_in_pages``). Returns the PTEs visited.
         """
         visited = 0
+        si = self.design.devices.swap_type_to_swap_info(type_)
         prev_mode, self.hook_mode = self.hook_mode, "swapoff"
         try:
-            for mm in list(self.mms.values()):
+            for mm in reversed(list(self.mmlist.values())):
+                if si is not None and not si.inuse_pages:
+                    break
                 if self.hook_mode == "swapoff" and self.signal_pending():
                     break  # try_to_unuse() stops walking the mmlist on a signal
                 task = next((t for t in self.tasks.values() if t.mm is mm), None)

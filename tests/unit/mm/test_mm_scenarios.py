@@ -10,7 +10,7 @@ from conftest import MiB, check, fill, make_machine, pattern
 from vswap.kernel.errors import KernelError
 from vswap.kernel.types import PAGE_SIZE, SwpEntry
 from vswap.mm.machine import MADV_PAGEOUT
-from vswap.mm.mm_types import Signal, TaskKilled
+from vswap.mm.mm_types import PTRS_PER_PTE, Signal, TaskKilled
 from vswap.swap import design_class
 
 
@@ -335,3 +335,37 @@ def test_corruption_is_detected(design: str) -> None:
             storage.write_page(off, bytes([page[0] ^ 1]) + page[1:])
     with pytest.raises(DataLossError, match=r"victim\[.*device"):
         check(m, t, addr, 4)
+
+
+def test_swapoff_walks_only_the_mms_that_swapped() -> None:
+    """``init_mm.mmlist``: try_to_unmap puts an mm on it with its first swap PTE, fork
+    puts the child on it when it copies one, exit takes it off; classic swapoff walks only
+    those mms, so a large address space that never swapped costs its walk nothing."""
+    m = make_machine("classic", device=None)
+    from vswap.swap.storage import MemSwapStorage
+
+    si = m.swapon(MemSwapStorage(8 * MiB))
+    big = m.spawn("big")  # 64 page tables, one page touched in each, never swapped
+    base = m.mmap(big, 64 * 512 * PAGE_SIZE)
+    for k in range(64):
+        m.write(big, base + k * 512 * PAGE_SIZE, b"x")
+    t = m.spawn("t")
+    addr = m.mmap(t, 96 * PAGE_SIZE)
+    fill(m, t, addr, 96)
+    assert list(m.mmlist) == []
+    m.madvise(t, addr, 96 * PAGE_SIZE, MADV_PAGEOUT)
+    assert list(m.mmlist) == [t.mm.id]
+    child = m.fork(t)
+    plain = m.fork(big)  # copies no swap PTE: stays off the list
+    assert list(m.mmlist) == [t.mm.id, child.mm.id]
+    m.exit(plain)
+    gone = m.fork(t)
+    m.exit(gone)
+    assert list(m.mmlist) == [t.mm.id, child.mm.id]
+    result = m.swapoff(si.name)
+    assert result.completed, result.error
+    # The 96 PTEs of t's VMA and of the child's, not the 64 x 512 of big's tables.
+    assert result.ptes_visited == 2 * 96 < 64 * PTRS_PER_PTE
+    check(m, t, addr, 96)
+    check(m, child, addr, 96)
+    m.check_invariants()
