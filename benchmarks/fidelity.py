@@ -12,7 +12,10 @@ recorder; its sys time at another table is the tally priced at that table (exact
 task without lock contention); the swapoff spec, whose times include I/O waits and four
 tasks, runs once per table. Needs root.
 Saves every result and the table to ``results/fidelity.json``.
-Usage: ``sudo python benchmarks/fidelity.py [--scale 1/4] [--costs FILE] [--only A,B]``.
+Usage: ``sudo python benchmarks/fidelity.py [--scale 1/4] [--costs FILE] [--only A,B]``;
+``--host-only --json H`` measures the kernel side alone, ``--from-host H`` runs the model
+side against it, and ``--from-model M --from-host H`` pairs a saved model side with
+other host rows (no runs).
 """
 
 from __future__ import annotations
@@ -150,6 +153,54 @@ def host_row(workload: str, limit: int, spec: Any, zswap: str | None, repeats: i
     return row, results
 
 
+def model_ratios(side: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
+    """A saved model side (its ``counts``, ``sys_s``, ``us_per_swapped_page`` and swapoff
+    times) with its model/kernel ratios taken against ``host`` (a host row)."""
+    counts = side["counts"]
+    out: dict[str, Any] = {k: _ratio(counts.get(k, 0), host.get(k, 0)) for k in COUNTERS}
+    out["peak_slots"] = _ratio(counts["peak_slots"], host["peak_slots"])
+    out["counts"] = dict(counts)
+    for k in ("sys_s", "us_per_swapped_page", "swapoff_real_s", "swapoff_sys_s"):
+        if k in side:
+            out[k] = side[k]
+    out["sys_per_swapped_page_ratio"] = (
+        _ratio(side["us_per_swapped_page"], host["us_per_swapped_page"])
+        if side.get("us_per_swapped_page") and host.get("us_per_swapped_page") else None)
+    return out
+
+
+def repair(model_file: str, host_files: list[str], json_out: str | None) -> int:
+    """``--from-model``: the model sides of a saved run against other host rows of the
+    same specs (another session's kernel, a quieter machine); prints the table."""
+    data = json.loads(Path(model_file).read_text())
+    host: dict[tuple[str, str], dict[str, Any]] = {}
+    for name in host_files:
+        saved = json.loads(Path(name).read_text())
+        if (saved["size"], saved["memory_max"], saved["device"]) != (
+                data["size"], data["memory_max"], data["device"]):
+            print(f"{name}: other sizes than {model_file}'s", file=sys.stderr)
+            return 2
+        host.update({(r["setup"], r["workload"]): r["host"] for r in saved["rows"]})
+    rows = []
+    names: list[str] = []
+    for r in data["rows"]:
+        h = host.get((r["setup"], r["workload"]))
+        if h is None or "failed" in h:
+            continue
+        sides = [k for k in r if k not in ("setup", "workload", "spec", "host")]
+        names = names or sides
+        rows.append({"setup": r["setup"], "workload": r["workload"], "spec": r["spec"],
+                     "host": h, **{k: model_ratios(r[k], h) for k in sides}})
+    print("\n".join(summary(rows, names)))
+    if json_out:
+        Path(json_out).write_text(json.dumps({**{k: v for k, v in data.items()
+                                                 if k not in ("rows", "runs")},
+                                              "rows": rows, "model_from": model_file,
+                                              "host_from": host_files}, indent=1))
+        print(f"saved {json_out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", default="1/4")
@@ -169,7 +220,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="the model design to compare (default classic)")
     p.add_argument("--summary", default=None, metavar="FILE",
                    help="print the table of a saved fidelity JSON and exit")
+    p.add_argument("--from-model", default=None, metavar="FILE",
+                   help="with --from-host: take the model side from a saved full run "
+                        "(same spec sizes) instead of running the model, pair it with the "
+                        "host rows given and print the table (--json saves it)")
     args = p.parse_args(argv)
+    if args.from_model:
+        if not args.from_host:
+            p.error("--from-model needs --from-host FILE")
+        return repair(args.from_model, args.from_host, args.json)
     if args.summary:
         data = json.loads(Path(args.summary).read_text())
         names = next(([k for k in r if k not in ("setup", "workload", "spec", "host")]
