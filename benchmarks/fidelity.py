@@ -188,6 +188,8 @@ def repair(model_file: str, host_files: list[str], json_out: str | None) -> int:
         if h is None or "failed" in h:
             continue
         sides = [k for k in r if k not in ("setup", "workload", "spec", "host")]
+        if not sides:
+            continue  # the saved run had no model side for it (its host run failed)
         names = names or sides
         rows.append({"setup": r["setup"], "workload": r["workload"], "spec": r["spec"],
                      "host": h, **{k: model_ratios(r[k], h) for k in sides}})

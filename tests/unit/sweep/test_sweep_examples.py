@@ -48,7 +48,7 @@ def test_readme_sweep_from_spec_to_plot(tmp_path: Path, monkeypatch: pytest.Monk
         capsys.readouterr().out
     assert main(table) == 0
     out = capsys.readouterr().out
-    assert "4 points" in out and "1,518" in out, "classic at 28M: 1,518 slots at the peak"
+    assert "4 points" in out and "1,656" in out, "classic at 28M: 1,656 slots at the peak"
     assert main(plot) == 0
     png = Path(capsys.readouterr().out.strip())
     assert png == Path("sweeps/swapfile/peak_used_pages-vs-memory.max.png")
