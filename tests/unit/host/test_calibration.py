@@ -20,6 +20,7 @@ from vswap.host.calibration import (
     cost_file,
     fit,
     host_cgroup_version,
+    model_sample,
     nnls,
     spec_named,
     swapped_pages,
@@ -438,3 +439,30 @@ def test_bad_calibrate_options_are_one_line(argv: list[str], problem: str,
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("vswap: error: ") and err.count("\n") == 1 and problem in err
+
+
+@pytest.mark.parametrize("rotational", [True, False])
+def test_the_model_side_takes_the_hosts_rotational_flag(rotational: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A swap file on a disk the host saw as rotational turns the kernel's VMA readahead
+    off; the model's swap file gets the same flag (and the cluster readahead it implies)."""
+    import vswap.run.context as context
+
+    seen: list[Any] = []
+    real = context.run_workload
+
+    def spy(cfg: Any) -> Any:
+        seen.append(cfg)
+        return real(cfg)
+
+    monkeypatch.setattr(context, "run_workload", spy)
+    host = SpecSample("file", [0.05], {}, 0.0, {"pswpout": 2048}, {}, 4096,
+                      device_rotational=rotational)
+    sample = model_sample(host, 0.25, lambda line: None)
+    (dev,) = seen[-1].swap_devices
+    assert dev.backing == "file"
+    assert (dev.option("rotational") == "1") is rotational
+    assert sample.device_rotational is rotational
+    # Cluster readahead on the rotational file reads ahead by slot, VMA readahead by address:
+    # the sequential read-back reads ahead in both, by different windows.
+    assert sample.model_vmstat["swap_ra"] > 0
