@@ -218,3 +218,19 @@ def test_a_new_machine_forgets_literal_sizes() -> None:
         assert tok == pagedata.token(pagedata.LITERAL, 0)
         sizes.append(pagedata.compressed_len("lz4", lz4.compress, tok))
     assert sizes == [len(lz4.compress(a)), len(lz4.compress(b))] and sizes[0] != sizes[1]
+
+
+def test_the_collector_threshold_is_raised_for_full_page_data_only() -> None:
+    """A full run raises the cyclic collector's first threshold (speed); a compact run keeps
+    CPython's (its peak memory per swapped entry is issue 12's bar); both restore it."""
+    import gc
+
+    from vswap.run.context import GC_THRESHOLD, fewer_gc_passes
+
+    before = gc.get_threshold()
+    with fewer_gc_passes("full"):
+        assert gc.get_threshold()[0] == max(before[0], GC_THRESHOLD)
+    assert gc.get_threshold() == before
+    with fewer_gc_passes("compact"):
+        assert gc.get_threshold() == before
+    assert gc.get_threshold() == before
