@@ -294,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 continue
-            host_vm = {k: row["host"].get(k, 0) for k in COUNTERS}
             tally: list[TallyingRecorder] = []
 
             class Rec(TallyingRecorder):
@@ -323,22 +322,15 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append({"setup": setup, "workload": wname, "side": tname,
                                  "result": m.to_dict()})
                 m_sw = swapped_pages(m.vmstat)
-                mrow: dict[str, Any] = {k: _ratio(m.vmstat.get(k, 0), host_vm[k])
-                                        for k in COUNTERS}
-                mrow["peak_slots"] = _ratio(m.devices[0]["peak_used_pages"],
-                                            row["host"]["peak_slots"])
-                mrow["counts"] = {k: m.vmstat.get(k, 0) for k in COUNTERS}
-                mrow["counts"]["peak_slots"] = m.devices[0]["peak_used_pages"]
-                mrow["sys_s"] = round(sys_s, 4)
-                mrow["us_per_swapped_page"] = round(sys_s / m_sw * 1e6, 3) if m_sw else None
-                mrow["sys_per_swapped_page_ratio"] = (
-                    _ratio(mrow["us_per_swapped_page"], row["host"]["us_per_swapped_page"])
-                    if mrow["us_per_swapped_page"] and row["host"]["us_per_swapped_page"]
-                    else None)
+                counts = {k: m.vmstat.get(k, 0) for k in COUNTERS}
+                counts["peak_slots"] = m.devices[0]["peak_used_pages"]
+                side: dict[str, Any] = {
+                    "counts": counts, "sys_s": round(sys_s, 4),
+                    "us_per_swapped_page": round(sys_s / m_sw * 1e6, 3) if m_sw else None}
                 if m.swapoff:
-                    mrow["swapoff_real_s"] = m.swapoff.get("real_s")
-                    mrow["swapoff_sys_s"] = m.swapoff.get("sys_s")
-                row[tname] = mrow
+                    side["swapoff_real_s"] = m.swapoff.get("real_s")
+                    side["swapoff_sys_s"] = m.swapoff.get("sys_s")
+                row[tname] = model_ratios(side, row["host"])
             rows.append(row)
             print(json.dumps(row), flush=True)
             print(f"  ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)

@@ -173,13 +173,13 @@ class StepRecorder(KernelTracer):
         self._unmap = c.rmap_walk + c.tlb_flush_local
         self._comp: dict[str, int] = {}
         self._decomp: dict[str, int] = {}
+        # The operation has submitted a read to an asynchronous device since its last
+        # wait: its next io_wait sleeps (io_schedule) and pays a context switch.
+        self._read_submitted = False
         # The current plug (blk_start_plug): its depth, and its requests in the order they
         # were started, each [io id, first page, end page, bytes]; merges find a request by
         # (io id, end page) for a back merge and (io id, first page) for a front merge.
         self._plug_depth = 0
-        # The operation has submitted a read to an asynchronous device since its last
-        # wait: its next io_wait sleeps (io_schedule) and pays a context switch.
-        self._read_submitted = False
         self._plugged: list[list[int]] = []
         self._plug_ends: dict[tuple[int, int], list[int]] = {}
         self._plug_starts: dict[tuple[int, int], list[int]] = {}
@@ -204,6 +204,8 @@ class StepRecorder(KernelTracer):
 
     def forget(self) -> None:
         """Drop every step and count recorded so far (set-up before the run starts)."""
+        self._read_submitted = False
+        self._plug_depth = 0
         self._plugged.clear()
         self._plug_ends.clear()
         self._plug_starts.clear()
@@ -395,7 +397,7 @@ class StepRecorder(KernelTracer):
                 del ends[(iid, nxt[2])]
                 rq[2] = nxt[2]
                 rq[3] += nxt[3]
-                nxt[3] = 0
+                self._plugged.remove(nxt)  # no other held request has its start
             ends[(iid, rq[2])] = rq
             return
         rq = starts.get((iid, end))
@@ -416,14 +418,13 @@ class StepRecorder(KernelTracer):
 
     def _flush_plug(self) -> None:
         """Dispatch the plug's requests in the order they were started
-        (``blk_mq_flush_plug_list``); a request joined into another has no bytes left."""
+        (``blk_mq_flush_plug_list``)."""
         plugged = self._plugged
         self._plugged = []
         self._plug_ends.clear()
         self._plug_starts.clear()
         for iid, _, _, nbytes in plugged:
-            if nbytes:
-                self._request(iid, nbytes)
+            self._request(iid, nbytes)
 
     # -- zswap ---------------------------------------------------------------------------------
     def compress(self, algo: str, nbytes: int, poor: bool = False) -> None:

@@ -257,12 +257,12 @@ class CostTable:
         return per_page if nbytes == PAGE_SIZE else -(-per_page * nbytes // PAGE_SIZE)
 
     def io_submit_ns(self, synchronous: bool) -> int:
-        """Submitter-side CPU cost of one I/O: bio-based synchronous drivers (zram, pmem)
-        or blk-mq."""
+        """Submitter-side CPU cost of one request: bio-based synchronous drivers (zram,
+        pmem), where a bio is its own request, or blk-mq (each bio adds ``io_bio``)."""
         return self.io_submit_sync if synchronous else self.io_submit
 
     def io_complete_ns(self, synchronous: bool) -> int:
-        """Completion-side CPU cost of one I/O (none beyond submit for synchronous
+        """Completion-side CPU cost of one request (none beyond submit for synchronous
         drivers, whose completion runs inside the submit call)."""
         return 0 if synchronous else self.io_complete
 

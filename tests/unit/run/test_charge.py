@@ -200,6 +200,14 @@ def test_a_plug_merges_contiguous_bios_into_one_request() -> None:
                                                 (IO, "nvme0", "read", 4096)]
     assert steps[0] == (WORK, 5 * C.io_bio + C.io_submit + C.io_complete)
     assert rec.counts["io_read"] == 5 and rec.counts["io_request"] == 2
+    # 5, then 3 (a request of its own), then 4: it merges at the back of 3's request, which
+    # then ends where 5's starts, so the two become one request.
+    rec.blk_start_plug()
+    for off in (5, 3, 4):
+        rec.device_io("nvme0", "read", 4096, off)
+    assert len(rec._plugged) == 1
+    rec.blk_finish_plug()
+    assert _ios(rec) == [("nvme0", "read", 3 * 4096)]
 
 
 def test_unplugged_bios_and_unknown_offsets_are_requests_of_their_own() -> None:
