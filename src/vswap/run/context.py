@@ -87,6 +87,11 @@ def fewer_gc_passes(page_data: str = "full") -> Iterator[None]:
 #: rmap and LRU entries, the PTE and the oracle (docs/mm.md, results/bench_mm.json: ~500 B
 #: resident, ~170-350 B swapped), rounded up.
 MODEL_BYTES_PER_PAGE = PAGE_SIZE + 1024
+#: The same in compact mode, where a page's data is a descriptor: the largest measured slope
+#: of the model's peak RSS on the pages a workload touches (``bench rfc --page-data compact``
+#: at 1/16 and 1/8, compiled, max over the four RFC designs: usemem 390 B, swapoff about
+#: 750 B), rounded up.
+MODEL_BYTES_PER_PAGE_COMPACT = 800
 
 
 @dataclass(frozen=True)
@@ -329,14 +334,17 @@ def check_fits(workload: Workload, config: RunConfig, *, parallel: int = 1) -> i
             host's available memory.
     """
     pages = -(-workload.footprint_bytes() // PAGE_SIZE)
-    est = pages * MODEL_BYTES_PER_PAGE + (64 << 20)
+    per_page = MODEL_BYTES_PER_PAGE if config.page_data == "full" \
+        else MODEL_BYTES_PER_PAGE_COMPACT
+    est = pages * per_page + (64 << 20)
     avail = host_mem_available()
     if avail is not None and est * parallel > avail * 0.8:
         raise ConfigError(
             f"{workload.command!r} would need about {format_size_h(est * parallel)} of host "
-            f"memory for the model ({pages} pages x ~{MODEL_BYTES_PER_PAGE} B"
+            f"memory for the model ({pages} pages x ~{per_page} B"
             f"{f' x {parallel} runs' if parallel > 1 else ''}), but only "
-            f"{format_size_h(avail)} is available: use a smaller size or --scale")
+            f"{format_size_h(avail)} is available: use a smaller size or --scale"
+            f"{' (or --page-data compact)' if config.page_data == 'full' else ''}")
     return est
 
 

@@ -234,3 +234,24 @@ def test_the_collector_threshold_is_raised_for_full_page_data_only() -> None:
     with fewer_gc_passes("compact"):
         assert gc.get_threshold() == before
     assert gc.get_threshold() == before
+
+
+def test_the_host_memory_check_prices_a_compact_page_as_a_descriptor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RFC's usemem at full size (8 Mi pages) cannot fit in full mode on a 24 GiB host,
+    but fits in compact mode, where a page costs hundreds of bytes, not 5 KiB; a size that
+    does not fit even then is refused with the page count and the per-page price."""
+    from vswap.errors import ConfigError
+    from vswap.run import context
+    from vswap.workloads import parse_workload
+
+    monkeypatch.setattr(context, "host_mem_available", lambda: 23 << 30)
+    usemem = parse_workload("usemem -n 16 2G")
+    with pytest.raises(ConfigError, match=r"8388608 pages x ~5120 B.*--page-data compact"):
+        context.check_fits(usemem, RunConfig(page_data="full"), parallel=2)
+    est = context.check_fits(usemem, RunConfig(page_data="compact"), parallel=2)
+    assert est == 8388608 * context.MODEL_BYTES_PER_PAGE_COMPACT + (64 << 20)
+    with pytest.raises(ConfigError, match=r"x ~800 B x 2 runs") as e:
+        context.check_fits(parse_workload("usemem -n 16 8G"), RunConfig(page_data="compact"),
+                           parallel=2)
+    assert "--page-data compact" not in str(e.value)
