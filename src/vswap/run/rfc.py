@@ -15,6 +15,7 @@ from typing import Any
 
 from vswap.kernel.types import PAGE_SIZE
 from vswap.run.context import DeviceSpec, RunConfig
+from vswap.swap.vswap import STATIC_PARTITION_MAX_VSWAP
 from vswap.units import format_size
 
 __all__ = ["DEFAULT_SCALE", "RFC", "RFC_DESIGNS", "RfcTable", "rfc_tables"]
@@ -89,6 +90,22 @@ def _size(nbytes: float, scale: float) -> int:
     return max(v - v % PAGE_SIZE, 16 * PAGE_SIZE)
 
 
+def design_options(design: str, device_bytes: int) -> dict[str, Any]:
+    """Options a design needs to run a table: ``vswap-static``'s bounded space.
+
+    The cover letter's partition hack limits the virtual space "to a sufficient size for the
+    benchmark". The design's default bound, 2**20-1 ids (4 GiB of swapped pages), suffices up
+    to 1/8 of the RFC's sizes; at full size usemem swaps out about 16 GiB and swapoff's fill
+    is 16 GiB, which would exhaust it (every allocation fails, reclaim finds nothing it can
+    swap). A table whose swap device has more usable slots (its pages but the swap header)
+    than the default bound gets a bound of that many ids: every page the device can hold has
+    an id. Up to 1/8 the default is kept, so the scaled tables do not change."""
+    slots = device_bytes // PAGE_SIZE - 1
+    if design == "vswap-static" and slots > STATIC_PARTITION_MAX_VSWAP:
+        return {"max_vswap": slots}
+    return {}
+
+
 def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
                designs: tuple[str, ...] = RFC_DESIGNS, verify: bool = True,
                kbuild_jobs: int | None = None, kbuild_scale: float | None = None
@@ -113,6 +130,7 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
                                f"{format_size(per)}",
             memory_max=_size(16 * G, scale),
             swap_devices=[DeviceSpec("file", _size(32 * G, scale), "nvme")], zswap=None,
+            design_options=design_options(d, _size(32 * G, scale)),
             cpus=52, seed=seed, verify=verify, labels=labels | {"table": "usemem"})
     tables.append(usemem)
 
@@ -134,6 +152,7 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
             design=d, workload=kb_cmd, memory_max=_size(3 * G, ks),
             swap_devices=[DeviceSpec("file", _size(32 * G, ks), "nvme")], zswap="lz4",
             zswap_params={"shrinker_enabled": True},
+            design_options=design_options(d, _size(32 * G, ks)),
             cpus=52, seed=seed, verify=verify, labels=labels | {"table": "kbuild"})
     tables.append(kbuild)
 
@@ -148,6 +167,7 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
         swapoff.configs[d] = RunConfig(
             design=d, workload=so_cmd,
             swap_devices=[DeviceSpec("file", _size(32 * G, scale), "nvme")], zswap=None,
+            design_options=design_options(d, _size(32 * G, scale)),
             cpus=8, seed=seed, verify=verify, labels=labels | {"table": "swapoff"})
     tables.append(swapoff)
     return tables

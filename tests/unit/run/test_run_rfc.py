@@ -38,3 +38,24 @@ def test_rfc_table_small_scale(table: str, design: str) -> None:
             assert r.swapoff["ptes_visited"] >= fill
         else:
             assert r.swapoff["ptes_visited"] == 0
+
+
+def test_the_static_hack_bounds_its_space_sufficiently_for_each_table() -> None:
+    """vswap-static's bounded space is "sufficient for the benchmark" at every scale: at full
+    size a table's swap device (32 GiB: 8 Mi pages, one of them the swap header) holds more
+    slots than the default bound (2**20-1 ids), so the table raises it to the device's slots;
+    the scaled tables keep the default (at 1/8 the device's slots are exactly 2**20-1; their
+    results do not move), and no other design gets an option."""
+    from vswap.swap.vswap import STATIC_PARTITION_MAX_VSWAP, VirtualSwapStatic
+
+    full = {t.key: t for t in rfc_tables(1.0)}
+    for key in ("usemem", "swapoff"):
+        assert full[key].configs["vswap-static"].design_options == {"max_vswap": (8 << 20) - 1}
+        assert all(not c.design_options for d, c in full[key].configs.items()
+                   if d != "vswap-static")
+        assert 8 << 20 > 0.5 * (32 << 30) // 4096 > STATIC_PARTITION_MAX_VSWAP
+    for scale in (1 / 128, 1 / 8):
+        for t in rfc_tables(scale):
+            assert all(not c.design_options for c in t.configs.values()), (scale, t.key)
+    d = VirtualSwapStatic(nr_cpus=8, **full["swapoff"].configs["vswap-static"].design_options)
+    assert d.table.max_vswap == (8 << 20) - 1
