@@ -36,15 +36,15 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Generator, Hashable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Final
 
 from vswap.kernel.tracing import Cost, KernelTracer
 from vswap.kernel.types import PAGE_SIZE
 from vswap.sim.costs import CostTable
 from vswap.sim.cpus import Task as CpuTask
 from vswap.sim.device_kinds import DeviceKind
-from vswap.sim.engine import Engine, Event
+from vswap.sim.engine import Engine, Event, SimError
 from vswap.sim.ioqueue import IoQueue
 from vswap.sim.locks import LockTable, SpinLock
 
@@ -582,8 +582,9 @@ class Charger:
         self._locks: dict[tuple[str, Hashable], SpinLock] = {}
         #: The spinlock by lock id, filled on the id's first charge (None: not yet).
         self._by_id: list[SpinLock | None] = []
-        self._reads: dict[CpuTask, list[Event]] = {}
-        self._writes: dict[CpuTask, deque[Event]] = {}
+        #: Each task's step replay (made on its first charge; a task charges one operation
+        #: at a time).
+        self._replays: dict[CpuTask, _Replay] = {}
 
     def lock(self, lock_class: str, instance: Hashable) -> SpinLock:
         """The spinlock instance ``lock_class[instance]``, created on first use."""
@@ -602,74 +603,277 @@ class Charger:
         lk = by_id[lid] = self.lock(lock_class, instance)
         return lk
 
-    def charge(self, task: CpuTask, ops: Sequence[int], vals: Sequence[int],
-               tail_ns: int) -> Generator[Event, Any, None]:
-        """``yield from charger.charge(task, *recorder.take())``: the steps in order, then
-        ``tail_ns`` of work, then writeback throttling."""
-        # An event that comes back already processed (Task.work's fast path, an
-        # uncontended lock: ``engine.done``) is not yielded: the engine would resume the
-        # task at once with its value None, through every generator frame between the
-        # engine and this one (the workload's body, its walk). Not yielding it continues
-        # the same way, in the same instant, without those resumes. (``task.work`` is
-        # called as a method, not through a local: compiled, that is a direct call.)
-        by_id = self._by_id
-        holds = self.keys.holds
-        steps = zip(ops, vals)
-        for op, val in steps:
-            if op == HIGH:
-                op, low = next(steps)
-                val = val << 32 | low
-            kind = op & 3
-            if kind == LOCK:
+    def charge(self, task: CpuTask, ops: Sequence[int], vals: Sequence[int], tail_ns: int,
+               result: Any = None, error: BaseException | None = None) -> Event:
+        """Charge ``task`` for one operation's steps (``recorder.take()``): the steps in
+        order, then ``tail_ns`` of work, then writeback throttling; the returned event
+        fires, with ``result`` as its value (or ``error`` as its failure), once they are
+        done. The task yields it (``yield charger.charge(...)``; ``yield from`` works too).
+
+        The replay starts at once, in the caller's instant, and runs as far as it can
+        before it must wait (a chunk of work that other events are due within, a
+        contended lock, a read); the event is already processed when nothing had to
+        wait. Called at the point where the task would start a generator doing the same
+        steps, it charges the same events at the same times in the same order
+        (:class:`_Replay`).
+        """
+        rp = self._replays.get(task)
+        if rp is None:
+            rp = self._replays[task] = _Replay(self, task)
+        return rp.start(ops, vals, tail_ns, result, error)
+
+
+#: Where a :class:`_Replay` continues when the event it waits for fires.
+_NEXT: Final = 0  # the next step
+_ACQUIRE: Final = 1  # a lock step's work before the lock is done: take the lock
+_HOLD: Final = 2  # the lock is taken: the critical section's work
+_RELEASE: Final = 3  # the critical section's work is done: release the lock
+_READS: Final = 4  # a wait step's work is done: wait for the task's reads
+_TAIL: Final = 5  # the steps are done: the trailing work
+_THROTTLE: Final = 6  # the trailing work is done: writeback throttling
+_WRITEBACK: Final = 7  # throttled: waiting for the oldest write
+
+
+class _Replay:
+    """One task's step replay: an operation's recorded steps charged on the engine as an
+    explicit state machine rather than a generator.
+
+    Models: nothing in the kernel (see :meth:`Charger.charge`). Each chunk of work is
+    :meth:`~vswap.sim.cpus.Task.sys_work_then` with this replay's ``timer``, one event
+    re-armed for every chunk, whose callback (:meth:`_resume`) the engine calls when the
+    chunk ends, where a generator replay made a ``Timeout`` per chunk, yielded it, and was
+    resumed through the task's process; a contended lock, a read or writeback the task
+    blocks on get the same callback appended. When the steps are done the operation's
+    ``done`` event is processed in place (its callbacks, the task's process, run at once),
+    as the task's generator continued at once when a charge generator returned: the same
+    events happen at the same times, with the same heap sequence numbers, in the same
+    order.
+
+    Invariant: at most one operation is charged at a time (``done`` is not None while
+    one is); ``state`` and ``i`` say where it continues.
+    """
+
+    __slots__ = ("_cbs", "_resume_cb", "charger", "done", "error", "hold", "i", "lock", "lock_op",
+                 "n", "ops", "reads", "result", "state", "tail", "task", "timer", "vals",
+                 "writes")
+
+    def __init__(self, charger: Charger, task: CpuTask) -> None:
+        self.charger = charger
+        self.task = task
+        timer = Event(charger.engine)
+        timer._value = None
+        self.timer = timer
+        # One bound method, and the timer's one-callback list, reused for every wait.
+        self._resume_cb: Callable[[Event], None] = self._resume
+        self._cbs: list[Callable[[Event], None]] = [self._resume_cb]
+        #: The event of the operation being charged (None: none is).
+        self.done: Event | None = None
+        self.ops: Sequence[int] = _NO_STEPS
+        self.vals: Sequence[int] = _NO_STEPS
+        self.n = 0
+        self.i = 0
+        self.state = _NEXT
+        #: The op word of the lock step in progress, its lock and critical section's ns.
+        self.lock_op = 0
+        self.lock: SpinLock | None = None
+        self.hold = 0
+        self.tail = 0
+        self.result: Any = None
+        self.error: BaseException | None = None
+        #: Reads submitted since the task's last wait step; writes in flight, oldest first.
+        self.reads: list[Event] | None = None
+        self.writes: deque[Event] | None = None
+
+    def start(self, ops: Sequence[int], vals: Sequence[int], tail_ns: int, result: Any,
+              error: BaseException | None) -> Event:
+        """Charge one operation (:meth:`Charger.charge`)."""
+        if self.done is not None:
+            raise SimError(f"{self.task!r} charges an operation while one is charged")
+        done = self.done = Event(self.charger.engine)
+        self.ops = ops
+        self.vals = vals
+        self.n = len(ops)
+        self.i = 0
+        self.state = _NEXT
+        self.tail = tail_ns
+        self.result = result
+        self.error = error
+        self._step()
+        return done
+
+    def _resume(self, event: Event) -> None:
+        """The event the replay waited for was processed: continue (the callback of
+        ``timer`` and of every event the replay waits on)."""
+        if not event._ok:
+            # The failure goes to the task, as a generator's uncaught exception did.
+            event._defused = True
+            self._finish(False, event._value)
+            return
+        self._step()
+
+    def _step(self) -> None:
+        try:
+            if not self._run():
+                return
+        except BaseException as exc:
+            self._finish(False, exc)
+            return
+        error = self.error
+        if error is None:
+            self._finish(True, self.result)
+        else:
+            self._finish(False, error)
+
+    def _finish(self, ok: bool, value: Any) -> None:
+        """Process ``done`` in place: the task continues now, in this instant. Everything
+        of this operation is cleared first: the task may charge its next one before this
+        returns."""
+        done = self.done
+        assert done is not None
+        self.done = None
+        self.ops = self.vals = _NO_STEPS
+        self.result = self.error = self.lock = None
+        done._ok = ok
+        done._value = value
+        callbacks = done.callbacks
+        assert callbacks is not None
+        done.callbacks = None
+        for callback in callbacks:
+            callback(done)
+
+    def _run(self) -> bool:
+        """Replay from ``state``, step ``i``, until the operation is done (True) or the
+        replay waits for an event whose callback resumes it (False)."""
+        task = self.task
+        charger = self.charger
+        timer = self.timer
+        cbs = self._cbs
+        ops = self.ops
+        vals = self.vals
+        n = self.n
+        i = self.i
+        state = self.state
+        while True:
+            if state == _NEXT:
+                if i == n:
+                    state = _TAIL
+                    continue
+                op = ops[i]
+                val = vals[i]
+                i += 1
+                if op == HIGH:
+                    op = ops[i]
+                    val = val << 32 | vals[i]
+                    i += 1
+                kind = op & 3
+                if kind == WORK:
+                    timer.callbacks = cbs
+                    if task.sys_work_then(val, timer):
+                        continue
+                    break
+                if kind == LOCK:
+                    self.lock_op = op
+                    state = _ACQUIRE
+                    if val:
+                        timer.callbacks = cbs
+                        if not task.sys_work_then(val, timer):
+                            break
+                    continue
+                if kind == IO:
+                    device, rw = charger.keys.io[op >> 2]
+                    req = charger.queues[device].submit(rw, val)
+                    if rw == "read":
+                        reads = self.reads
+                        if reads is None:
+                            self.reads = [req]
+                        else:
+                            reads.append(req)
+                    else:
+                        writes = self.writes
+                        if writes is None:
+                            self.writes = deque((req,))
+                        else:
+                            writes.append(req)
+                    continue
+                state = _READS
                 if val:
-                    ev = task.work(val)
-                    if ev.callbacks is not None:
-                        yield ev
+                    timer.callbacks = cbs
+                    if not task.sys_work_then(val, timer):
+                        break
+                continue
+            if state == _ACQUIRE:
+                op = self.lock_op
                 lid = op >> LOCK_ID_SHIFT
+                by_id = charger._by_id
                 lk = by_id[lid] if lid < len(by_id) else None
                 if lk is None:
-                    lk = self._lock_of(lid)
+                    lk = charger._lock_of(lid)
+                self.hold = charger.keys.holds[op >> 2 & _COST_MASK]
+                self.lock = lk
+                state = _HOLD
                 ev = lk.acquire(task)
-                if ev.callbacks is not None:
-                    yield ev
-                ev = task.work(holds[op >> 2 & _COST_MASK])
-                if ev.callbacks is not None:
-                    yield ev
+                callbacks = ev.callbacks
+                if callbacks is not None:
+                    callbacks.append(self._resume_cb)
+                    break
+                continue
+            if state == _HOLD:
+                state = _RELEASE
+                timer.callbacks = cbs
+                if task.sys_work_then(self.hold, timer):
+                    continue
+                break
+            if state == _RELEASE:
+                lk = self.lock
+                assert lk is not None
                 lk.release(task)
-            elif kind == WORK:
-                ev = task.work(val)
-                if ev.callbacks is not None:
-                    yield ev
-            elif kind == IO:
-                device, rw = self.keys.io[op >> 2]
-                queue = self.queues[device]
-                req = queue.submit(rw, val)
-                if rw == "read":
-                    self._reads.setdefault(task, []).append(req)
-                else:
-                    self._writes.setdefault(task, deque()).append(req)
-            else:
-                if val:
-                    ev = task.work(val)
-                    if ev.callbacks is not None:
-                        yield ev
-                reads = self._reads.pop(task, None)
+                state = _NEXT
+                continue
+            if state == _READS:
+                state = _NEXT
+                reads = self.reads
+                self.reads = None
                 if reads:
-                    pending = [r for r in reads if not r.processed]
+                    pending = [r for r in reads if r.callbacks is not None]
                     if pending:
-                        yield task.block(self.engine.all_of(pending))
-        if tail_ns:
-            ev = task.work(tail_ns)
-            if ev.callbacks is not None:
-                yield ev
-        reads = self._reads.get(task)
-        if reads is not None and len(reads) > WRITEBACK_LIMIT:
-            self._reads[task] = [r for r in reads if not r.processed]
-        writes = self._writes.get(task)
-        if writes:
-            while writes and writes[0].processed:
-                writes.popleft()
+                        wake = task.block(charger.engine.all_of(pending))
+                        callbacks = wake.callbacks
+                        assert callbacks is not None
+                        callbacks.append(self._resume_cb)
+                        break
+                continue
+            if state == _TAIL:
+                state = _THROTTLE
+                tail = self.tail
+                if tail:
+                    timer.callbacks = cbs
+                    if not task.sys_work_then(tail, timer):
+                        break
+                continue
+            if state == _THROTTLE:
+                # The end of the operation: at most WRITEBACK_LIMIT writes in flight.
+                reads = self.reads
+                if reads is not None and len(reads) > WRITEBACK_LIMIT:
+                    self.reads = [r for r in reads if r.callbacks is not None]
+                writes = self.writes
+                if not writes:
+                    return True
+                while writes and writes[0].callbacks is None:
+                    writes.popleft()
+                state = _WRITEBACK
+            writes = self.writes
+            assert writes is not None
             while len(writes) > WRITEBACK_LIMIT:
                 oldest = writes.popleft()
-                if not oldest.processed:
-                    yield task.block(oldest)
+                if oldest.callbacks is not None:
+                    wake = task.block(oldest)
+                    callbacks = wake.callbacks
+                    assert callbacks is not None
+                    callbacks.append(self._resume_cb)
+                    break
+            else:
+                return True
+            break
+        self.i = i
+        self.state = state
+        return False

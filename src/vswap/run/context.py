@@ -10,9 +10,9 @@ workload spawn its tasks, runs the engine to the end and returns a
 
 Workload task bodies are generators ``body(task)`` that use the context:
 
-* ``result = yield from ctx.op(task, machine_fn, *args)``: a kernel operation (a page
-  write, mmap, munmap, madvise, fork, exit, swapoff): executed on the machine at once,
-  then charged in virtual time (:mod:`vswap.run.charge`);
+* ``result = yield ctx.op(task, machine_fn, *args)`` (or ``yield from``): a kernel
+  operation (a page write, mmap, munmap, madvise, fork, exit, swapoff): executed on the
+  machine at once, then charged in virtual time (:mod:`vswap.run.charge`);
 * ``yield ctx.user(task, ns)``: user-mode work;
 * ``yield task.sleep(ns)``; ``yield from barrier.wait(task)``.
 """
@@ -509,15 +509,13 @@ class RunContext:
             return True
         return False
 
-    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any
-           ) -> Generator[Event, Any, Any]:
+    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any) -> Event:
         """Run kernel operation ``fn(*args)`` on the machine now, then charge its steps:
-        ``result = yield from ctx.op(task, fn, *args)``.
+        ``result = yield ctx.op(task, fn, *args)`` (or ``yield from``).
 
-        Not a generator itself: ``fn`` runs when ``op`` is called, which under ``yield
-        from`` is the same instant, and an operation without a result (a write, a
-        munmap) returns the charge itself, so the task's resumes on every charged step
-        pass through one generator less.
+        The returned event fires, with ``fn``'s result as its value or the kernel's kill
+        (:class:`TaskKilled`) as its failure, once the steps are charged; the charge
+        starts before this returns, in the same instant (:meth:`Charger.charge`).
         """
         m = self.machine
         cpu = task.cpu
@@ -526,24 +524,12 @@ class RunContext:
         try:
             result = fn(*args)
         except TaskKilled as exc:
-            charge = self.charger.charge(task, *self.recorder.take())
+            ops, vals, tail = self.recorder.take()
             self._after_op()
-            return self._charge_then(charge, None, exc)
-        # (The generator's body runs only when the caller's ``yield from`` starts it.)
-        charge = self.charger.charge(task, *self.recorder.take())
+            return self.charger.charge(task, ops, vals, tail, None, exc)
+        ops, vals, tail = self.recorder.take()
         self._after_op()
-        if result is None:
-            return charge
-        return self._charge_then(charge, result, None)
-
-    @staticmethod
-    def _charge_then(charge: Generator[Event, Any, None], result: Any,
-                     error: BaseException | None) -> Generator[Event, Any, Any]:
-        """Run an operation's ``charge``, then return its result or raise its error."""
-        yield from charge
-        if error is not None:
-            raise error
-        return result
+        return self.charger.charge(task, ops, vals, tail, result)
 
     def user(self, task: CpuTask, ns: int) -> Event:
         """User-mode work of ``ns``."""

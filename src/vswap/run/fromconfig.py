@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vswap.workloads._scale import MIN_SCALED_SIZE, scale_workload
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable
 
     from vswap.config import RunConfig as FileConfig
     from vswap.run.context import RunConfig, RunContext
@@ -121,8 +121,7 @@ class WorkloadView:
               name: str) -> CpuTask:
         return self._ctx.spawn(body, *args, name=name)
 
-    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any
-           ) -> Generator[Event, Any, Any]:
+    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any) -> Event:
         return self._ctx.op(task, fn, *args)
 
     def user(self, task: CpuTask, ns: int) -> Event:

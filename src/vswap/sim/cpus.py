@@ -235,6 +235,47 @@ class Task(Process):
                 return engine._done
         return Timeout(engine, ns)
 
+    def sys_work_then(self, ns: int, timer: Event) -> bool:
+        """:meth:`work` of ``ns`` sys ns whose end is ``timer``, an event of the caller's that
+        it re-arms for every chunk, instead of a new :class:`Timeout` (the step replay,
+        ``vswap.run.charge``, is the caller).
+
+        ``timer`` must be pending and on no heap, with its callbacks (the caller's resume)
+        already set. Every case is :meth:`work`'s, with ``timer`` scheduled where the
+        work's ``Timeout`` or the preempted task's wake-up event would be, at the same
+        instant and with the same sequence number.
+
+        Returns:
+            True if the work is done already (the fast path: the clock moved to its end
+            and ``timer`` is not scheduled), False if ``timer`` fires when it is done.
+        Raises:
+            SimError: the task is not on a CPU.
+            InvalidArgumentError: a negative ``ns``.
+        """
+        cpu = self.cpu
+        if cpu is None:
+            raise SimError(f"{self!r}: work() while not on a CPU")
+        if ns < 0:
+            raise InvalidArgumentError(f"work ns must be a non-negative int, not {ns!r}")
+        self.sys_work_ns += ns
+        cpuset = self.cpuset
+        engine = self.engine
+        if (cpuset._runqueue and not self.preempt_count
+                and engine._now - self._slice_start >= cpuset.timeslice_ns):
+            self.nr_preemptions += 1
+            cpuset._release(self)
+            cpuset._enqueue(self, timer, ns)
+            return False
+        if engine._ff:
+            # work()'s fast path, exact for the same reasons.
+            end = engine._now + ns
+            queue = engine._queue
+            if not queue or queue[0][0] > end:
+                engine._now = end
+                return True
+        engine.schedule(timer, NORMAL, ns)
+        return False
+
     def block(self, event: Event) -> Event:
         """Leave the CPU until ``event`` is processed, then wait for a CPU again.
 

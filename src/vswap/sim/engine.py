@@ -106,6 +106,12 @@ class Event:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._state()}>"
 
+    def __iter__(self) -> Generator[Event, Any, Any]:
+        """``x = yield from event`` in a process is ``x = yield event``: the event's value,
+        or its exception raised there (an operation's charge, ``vswap.run.charge``, is an
+        event that its callers may still delegate to)."""
+        return (yield self)
+
     def _state(self) -> str:
         if self.callbacks is None:
             return "processed"

@@ -86,7 +86,7 @@ def read_back_usemem(ctx: WorkloadContext, task: Any, proc: Any, addr: int, size
     m = ctx.machine
     for off in range(0, size, step):
         nb = min(step, size - off)
-        got = yield from ctx.op(task, m.read, proc, addr + off, nb)
+        got = yield ctx.op(task, m.read, proc, addr + off, nb)
         want = usemem_bytes(off, nb)
         for i in range(0, nb, PAGE_SIZE):
             if got[i:i + PAGE_SIZE] == want[i:i + PAGE_SIZE]:

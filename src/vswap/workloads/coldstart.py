@@ -111,7 +111,7 @@ class Coldstart(Workload):
         step = CHUNK_PAGES * PAGE_SIZE
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
+            yield ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // PAGE_SIZE * USER_MEMSET_PAGE_NS)
             ctx.advance(nb // PAGE_SIZE)
 
@@ -119,29 +119,29 @@ class Coldstart(Workload):
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         t0 = ctx.engine.now
-        a_addr = yield from ctx.op(task, m.mmap, app, self.app)
+        a_addr = yield ctx.op(task, m.mmap, app, self.app)
         yield from self._fill(task, ctx, app, a_addr, self.app)
         first = ctx.engine.now - t0
-        o_addr = yield from ctx.op(task, m.mmap, others, self.others)
+        o_addr = yield ctx.op(task, m.mmap, others, self.others)
         yield from self._fill(task, ctx, others, o_addr, self.others)
         ctx.snapshot_metadata()
         yield task.sleep(int(self.idle * 1e9))
         swapped, by_tier = self._where(ctx, app, a_addr)
         usage = tier_usage(m.design)  # type: ignore[arg-type]
-        yield from ctx.op(task, m.exit, others)
+        yield ctx.op(task, m.exit, others)
         t0 = ctx.engine.now
         step = CHUNK_PAGES * PAGE_SIZE
         bad = 0
         for off in range(0, self.app, step):
             nb = min(step, self.app - off)
-            got = yield from ctx.op(task, m.read, app, a_addr + off, nb)
+            got = yield ctx.op(task, m.read, app, a_addr + off, nb)
             if got != usemem_bytes(off, nb):
                 bad += 1
             ctx.verified_pages += nb // PAGE_SIZE
             ctx.advance(nb // PAGE_SIZE)
         launch = ctx.engine.now - t0
         ctx.data_loss += bad
-        yield from ctx.op(task, m.exit, app)
+        yield ctx.op(task, m.exit, app)
         ctx.metrics.update({"launch_s": launch / 1e9, "first_launch_s": first / 1e9,
                             "app_swapped_pages": swapped, "app_pages_by_tier": by_tier,
                             "swap_pages_by_tier_and_cgroup": usage})

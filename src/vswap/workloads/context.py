@@ -70,10 +70,10 @@ class WorkloadContext(Protocol):
               name: str) -> CpuTask:
         """Start an engine task running ``body(task, *args)``."""
 
-    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any
-           ) -> Generator[Event, Any, Any]:
-        """``yield from ctx.op(task, fn, *args)``: kernel operation ``fn(*args)`` on the
-        machine, then the modelled time of its steps."""
+    def op(self, task: CpuTask, fn: Callable[..., Any], *args: Any) -> Event:
+        """``result = yield ctx.op(task, fn, *args)`` (or ``yield from``): kernel operation
+        ``fn(*args)`` on the machine, then the modelled time of its steps; the event's
+        value is ``fn``'s result."""
 
     def user(self, task: CpuTask, ns: int) -> Event:
         """User-mode work of ``ns`` nanoseconds."""

@@ -115,26 +115,26 @@ class Hibernate(Workload):
         addr = 0
         step = CHUNK_PAGES * PAGE_SIZE
         if npages:
-            addr = yield from ctx.op(task, m.mmap, proc, size)
+            addr = yield ctx.op(task, m.mmap, proc, size)
             out = int(npages * self.swapped) * PAGE_SIZE
             for off in range(0, size, step):
                 nb = min(step, size - off)
-                yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
+                yield ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
                 yield ctx.user(task, nb // 8 * USER_WORD_NS)
                 ctx.advance(nb // PAGE_SIZE)
             if out:
-                yield from ctx.op(task, m.madvise, proc, addr, out, MADV_PAGEOUT)
+                yield ctx.op(task, m.madvise, proc, addr, out, MADV_PAGEOUT)
         yield from filled.wait(task)
         yield from resumed.wait(task)
         yield from read_back_usemem(ctx, task, proc, addr, size, step)
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def _hibernate(self, task: CpuTask, ctx: WorkloadContext, filled: TaskBarrier,
                    resumed: TaskBarrier) -> Generator[Any, Any, None]:
         m = ctx.machine
         yield from filled.wait(task)
         t0 = ctx.engine.now
-        self.result = yield from ctx.op(task, m.hibernate, None, self.image)
+        self.result = yield ctx.op(task, m.hibernate, None, self.image)
         self.elapsed_ns = ctx.engine.now - t0
         yield from resumed.wait(task)
 

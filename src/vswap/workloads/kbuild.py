@@ -205,7 +205,7 @@ class Kbuild(Workload):
                 seed: int) -> Generator[Event, Any, None]:
         m = ctx.machine
         if self.worker_heap:
-            base = yield from ctx.op(task, m.mmap, proc, self.worker_heap)
+            base = yield ctx.op(task, m.mmap, proc, self.worker_heap)
             rng = random.Random(seed * 1_000_003 + id_of(proc.comm))
             for off in range(0, self.worker_heap, CHUNK_PAGES * PAGE_SIZE):
                 n = min(CHUNK_PAGES, (self.worker_heap - off) // PAGE_SIZE)
@@ -216,7 +216,7 @@ class Kbuild(Workload):
                 else:
                     data = b"".join(kbuild_page(1 << 20, off // PAGE_SIZE + k, 1, rng)
                                     for k in range(n))
-                yield from ctx.op(task, m.write, proc, base + off, data)
+                yield ctx.op(task, m.write, proc, base + off, data)
         while queue:
             job = queue.popleft()
             try:
@@ -231,15 +231,15 @@ class Kbuild(Workload):
                 continue
             self.jobs_done += 1
             ctx.advance(1)
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def _job(self, task: CpuTask, ctx: WorkloadContext, proc: Any, job: int, seed: int
              ) -> Generator[Event, Any, None]:
         m = ctx.machine
         rng = random.Random(seed * 1_000_003 + job)
-        child = yield from ctx.op(task, m.fork, proc, "cc1")
+        child = yield ctx.op(task, m.fork, proc, "cc1")
         pages = rng.randint(self.heap_min // PAGE_SIZE, self.heap_max // PAGE_SIZE)
-        addr = yield from ctx.op(task, m.mmap, child, pages * PAGE_SIZE)
+        addr = yield ctx.op(task, m.mmap, child, pages * PAGE_SIZE)
         kinds = rng.choices((0, 1, 2), weights=self.mix, k=pages)
         expect: dict[int, bytes] = {}
         for first in range(0, pages, CHUNK_PAGES):
@@ -265,27 +265,27 @@ class Kbuild(Workload):
                                 if q < 8:
                                     expect[q] = d
                             run = b"".join(data)
-                        yield from ctx.op(task, m.write, child, addr + run_start * PAGE_SIZE,
+                        yield ctx.op(task, m.write, child, addr + run_start * PAGE_SIZE,
                                           run)
                     if p < last:
-                        yield from ctx.op(task, m.write, child, addr + p * PAGE_SIZE,
+                        yield ctx.op(task, m.write, child, addr + p * PAGE_SIZE,
                                           bytes(PAGE_SIZE))
                     run_start = p + 1
             yield ctx.user(task, (last - first) * USER_MEMSET_PAGE_NS)
         for _ in range(self.touches * pages):
             p = int(pages * rng.random() ** 3)
             write = rng.random() < 0.3
-            yield from ctx.op(task, m.touch, child, addr + p * PAGE_SIZE, write)
+            yield ctx.op(task, m.touch, child, addr + p * PAGE_SIZE, write)
             if self.user_per_touch_ns:
                 yield ctx.user(task, self.user_per_touch_ns)
         # The job checks its first pages before it exits (its output).
         for q, d in expect.items():
-            got = yield from ctx.op(task, m.read, child, addr + q * PAGE_SIZE, PAGE_SIZE)
+            got = yield ctx.op(task, m.read, child, addr + q * PAGE_SIZE, PAGE_SIZE)
             if got != d:
                 ctx.data_loss += 1
             else:
                 ctx.verified_pages += 1
-        yield from ctx.op(task, m.exit, child)
+        yield ctx.op(task, m.exit, child)
 
     def finish(self, ctx: WorkloadContext) -> None:
         ctx.metrics["jobs"] = self.jobs_done

@@ -75,13 +75,13 @@ class Memhog(Workload):
 
     def _body(self, task: CpuTask, ctx: WorkloadContext, proc: Any) -> Generator[Event, Any, None]:
         m = ctx.machine
-        addr = yield from ctx.op(task, m.mmap, proc, self.size)
+        addr = yield ctx.op(task, m.mmap, proc, self.size)
         step = CHUNK_PAGES * PAGE_SIZE
         chunk = bytes([FILL_BYTE]) * step
         for _ in range(self.repeat):
             for off in range(0, self.size, step):
                 nb = min(step, self.size - off)
-                yield from ctx.op(task, m.write, proc, addr + off, chunk[:nb])
+                yield ctx.op(task, m.write, proc, addr + off, chunk[:nb])
                 yield ctx.user(task, nb // PAGE_SIZE * USER_MEMSET_PAGE_NS)
                 ctx.advance(nb // PAGE_SIZE)
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)

@@ -154,20 +154,20 @@ class MthpFrag(Workload):
         m = ctx.machine
         if self.unrelated >= PAGE_SIZE:
             size = self.unrelated - self.unrelated % PAGE_SIZE
-            base = yield from ctx.op(task, m.mmap, mapper, size)
+            base = yield ctx.op(task, m.mmap, mapper, size)
             for off in range(0, size, UNRELATED_STRIDE_PAGES * PAGE_SIZE):
-                yield from ctx.op(task, m.write, mapper, base + off, b"\x01" * 8)
+                yield ctx.op(task, m.write, mapper, base + off, b"\x01" * 8)
         n = self.fill_pages()
-        addr = yield from ctx.op(task, m.mmap, proc, n * PAGE_SIZE)
+        addr = yield ctx.op(task, m.mmap, proc, n * PAGE_SIZE)
         step = CHUNK_PAGES * PAGE_SIZE
         for off in range(0, n * PAGE_SIZE, step):
             nb = min(step, n * PAGE_SIZE - off)
-            yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
+            yield ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
-            yield from ctx.op(task, m.madvise, proc, addr + off, nb, MADV_PAGEOUT)
+            yield ctx.op(task, m.madvise, proc, addr + off, nb, MADV_PAGEOUT)
             ctx.advance(nb // PAGE_SIZE)
         for i in range(0, n, 2):
-            yield from ctx.op(task, m.madvise, proc, addr + i * PAGE_SIZE, PAGE_SIZE,
+            yield ctx.op(task, m.madvise, proc, addr + i * PAGE_SIZE, PAGE_SIZE,
                               MADV_DONTNEED)
         before = FragStats.of(si)
         after = before
@@ -176,7 +176,7 @@ class MthpFrag(Workload):
                     "frag_largest_free_run_before": before.largest_free_run})
         if self.compact:
             t0 = ctx.engine.now
-            yield from ctx.op(task, m.sysfs_write, "/sys/kernel/mm/swap/compact", "1")
+            yield ctx.op(task, m.sysfs_write, "/sys/kernel/mm/swap/compact", "1")
             r = next(c for c in reversed(m.swap_compactions) if c.device == si.name)
             after = FragStats.of(si)
             met.update({"compact_moved": r.moved, "compact_skipped": r.skipped,
@@ -190,10 +190,10 @@ class MthpFrag(Workload):
         yield from self._swap_out_thp(task, ctx, thp)
         for i in range(1, n, 2):
             off = i * PAGE_SIZE
-            got = yield from ctx.op(task, m.read, proc, addr + off, PAGE_SIZE)
+            got = yield ctx.op(task, m.read, proc, addr + off, PAGE_SIZE)
             self._check(ctx, got, usemem_bytes(off, PAGE_SIZE))
-        yield from ctx.op(task, m.exit, proc)
-        yield from ctx.op(task, m.exit, mapper)
+        yield ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, mapper)
         ctx.report_lines.append(
             f"mthp-frag: {n} pages written, every other one freed; free clusters "
             f"{before.free_clusters} -> {after.free_clusters}; mTHP swpout "
@@ -203,12 +203,12 @@ class MthpFrag(Workload):
                       ) -> Generator[Event, Any, None]:
         m = ctx.machine
         size = self.region_pages() * PAGE_SIZE
-        addr = yield from ctx.op(task, m.mmap, thp, size)
-        yield from ctx.op(task, m.madvise, thp, addr, size, MADV_HUGEPAGE)
+        addr = yield ctx.op(task, m.mmap, thp, size)
+        yield ctx.op(task, m.madvise, thp, addr, size, MADV_HUGEPAGE)
         step = CHUNK_PAGES * PAGE_SIZE
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, thp, addr + off, usemem_data(m, off, nb))
+            yield ctx.op(task, m.write, thp, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
             ctx.advance(nb // PAGE_SIZE)
         stats = m.thp.stats[self.order]
@@ -217,7 +217,7 @@ class MthpFrag(Workload):
         disc0 = getattr(m.design, "discontig_swpout", 0)
         io0 = device_requests(ctx)
         t0 = ctx.engine.now
-        yield from ctx.op(task, m.madvise, thp, addr, size, MADV_PAGEOUT)
+        yield ctx.op(task, m.madvise, thp, addr, size, MADV_PAGEOUT)
         io1 = device_requests(ctx)
         t1 = ctx.engine.now
         ctx.metrics.update({
@@ -230,7 +230,7 @@ class MthpFrag(Workload):
             "pageout_time_s": (ctx.engine.now - t0) / 1e9})
         for off in range(0, size, step):
             nb = min(step, size - off)
-            got = yield from ctx.op(task, m.read, thp, addr + off, nb)
+            got = yield ctx.op(task, m.read, thp, addr + off, nb)
             want = usemem_bytes(off, nb)
             for i in range(0, nb, PAGE_SIZE):
                 self._check(ctx, got[i:i + PAGE_SIZE], want[i:i + PAGE_SIZE])
@@ -239,7 +239,7 @@ class MthpFrag(Workload):
         ctx.metrics.update({"swapout_writes": io2[1] - io0[1],
                             "readback_reads": io2[0] - io1[0],
                             "readback_time_s": (ctx.engine.now - t1) / 1e9})
-        yield from ctx.op(task, m.exit, thp)
+        yield ctx.op(task, m.exit, thp)
 
     @staticmethod
     def _check(ctx: WorkloadContext, got: bytes, want: bytes) -> None:

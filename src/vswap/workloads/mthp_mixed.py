@@ -165,21 +165,21 @@ class MthpMixed(Workload):
         n = self.pages()
         size = n * PAGE_SIZE
         step = CHUNK_PAGES * PAGE_SIZE
-        addr = yield from ctx.op(task, m.mmap, proc, size)
-        yield from ctx.op(task, m.madvise, proc, addr, size, MADV_HUGEPAGE)
+        addr = yield ctx.op(task, m.mmap, proc, size)
+        yield ctx.op(task, m.madvise, proc, addr, size, MADV_HUGEPAGE)
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, proc, addr + off, self._content(off, nb))
+            yield ctx.op(task, m.write, proc, addr + off, self._content(off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
             ctx.advance(nb // PAGE_SIZE)
-        yield from ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
+        yield ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
         for i in range(1, n, self.zero_every):
-            got = yield from ctx.op(task, m.read, proc, addr + i * PAGE_SIZE, PAGE_SIZE)
+            got = yield ctx.op(task, m.read, proc, addr + i * PAGE_SIZE, PAGE_SIZE)
             self._check(ctx, got, bytes(PAGE_SIZE))
-        yield from ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
+        yield ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
         yield from self._write_back(task, ctx)
         if self.mixed:
-            yield from ctx.op(task, m.sysfs_write, "/sys/kernel/mm/swap/mixed_swapin", "1")
+            yield ctx.op(task, m.sysfs_write, "/sys/kernel/mm/swap/mixed_swapin", "1")
         stats = m.thp.stats[self.order]
         s0 = dict(stats)
         design = m.design
@@ -191,7 +191,7 @@ class MthpMixed(Workload):
         t0 = ctx.engine.now
         for off in range(0, size, step):
             nb = min(step, size - off)
-            got = yield from ctx.op(task, m.read, proc, addr + off, nb)
+            got = yield ctx.op(task, m.read, proc, addr + off, nb)
             want = self._content(off, nb)
             for i in range(0, nb, PAGE_SIZE):
                 self._check(ctx, got[i:i + PAGE_SIZE], want[i:i + PAGE_SIZE])
@@ -210,7 +210,7 @@ class MthpMixed(Workload):
         ctx.report_lines.append(
             f"mthp-mixed: {n >> self.order} folios; read back with mTHP swpin "
             f"{ctx.metrics['mthp_swpin']}, {ctx.metrics['readback_pgmajfault']} major faults")
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def _write_back(self, task: CpuTask, ctx: WorkloadContext
                     ) -> Generator[Event, Any, None]:
@@ -226,14 +226,14 @@ class MthpMixed(Workload):
         # chance), so allow two passes' worth of batches.
         tries = 2 * (zswap.stored_pages // WB_BATCH + 1)
         while done < target and tries > 0:
-            got = yield from ctx.op(task, zswap.zswap_shrinker_scan, memcg,
+            got = yield ctx.op(task, zswap.zswap_shrinker_scan, memcg,
                                     min(WB_BATCH, target - done))
             done += max(got, 0)
             tries -= 1
         # Reclaim with the shrinker off, so it frees the written folios and writes back
         # nothing more.
         m.sysfs_write("/sys/module/zswap/parameters/shrinker_enabled", "N")
-        yield from ctx.op(task, m.try_to_free_pages, self.pages())
+        yield ctx.op(task, m.try_to_free_pages, self.pages())
         ctx.metrics["written_back"] = done
 
     @staticmethod

@@ -109,26 +109,26 @@ class _RegionWorkload(Workload):
             if m.compact:
                 # Descriptors: a zero page is written as text, then zeroed, as in full mode.
                 zero = [page_class(content, i) == "zero" for i in range(first, last)]
-                yield from ctx.op(task, m.write, th, addr + first * PAGE_SIZE, PageRun(
+                yield ctx.op(task, m.write, th, addr + first * PAGE_SIZE, PageRun(
                     [content_token("text" if z else content, i)
                      for i, z in zip(range(first, last), zero)]))
                 for k, z in enumerate(zero):
                     user += USER_MEMSET_PAGE_NS * (2 if z else 1) + \
                         USER_CONTENT_NS[page_class(content, first + k)]
                     if z:
-                        yield from ctx.op(task, m.write, th, addr + (first + k) * PAGE_SIZE,
+                        yield ctx.op(task, m.write, th, addr + (first + k) * PAGE_SIZE,
                                           PageRun([0]))
                 yield ctx.user(task, user)
                 ctx.advance(last - first)
                 continue
             seqs = [write_sequence(content, i) for i in range(first, last)]
-            yield from ctx.op(task, m.write, th, addr + first * PAGE_SIZE,
+            yield ctx.op(task, m.write, th, addr + first * PAGE_SIZE,
                               b"".join(s[0] for s in seqs))
             for k, seq in enumerate(seqs):
                 user += USER_MEMSET_PAGE_NS * len(seq) + \
                     USER_CONTENT_NS[page_class(content, first + k)]
                 if len(seq) > 1:
-                    yield from ctx.op(task, m.write, th, addr + (first + k) * PAGE_SIZE, seq[1])
+                    yield ctx.op(task, m.write, th, addr + (first + k) * PAGE_SIZE, seq[1])
             yield ctx.user(task, user)
             ctx.advance(last - first)
 
@@ -139,7 +139,7 @@ class _RegionWorkload(Workload):
         wrong = 0
         for first in range(0, self.npages, CHUNK_PAGES):
             last = min(first + CHUNK_PAGES, self.npages)
-            got = yield from ctx.op(task, m.read, th, addr + first * PAGE_SIZE,
+            got = yield ctx.op(task, m.read, th, addr + first * PAGE_SIZE,
                                     (last - first) * PAGE_SIZE)
             user = 0
             for k, i in enumerate(range(first, last)):
@@ -157,11 +157,11 @@ class _RegionWorkload(Workload):
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         t0 = ctx.now_us()
-        yield from ctx.op(task, m.munmap, th, addr, self.size)
+        yield ctx.op(task, m.munmap, th, addr, self.size)
         fus = ctx.now_us() - t0
         ctx.metrics["free_time_s"] = fus / 1e6
         ctx.report_lines.append(f"{fus} usecs to free memory")
-        yield from ctx.op(task, m.exit, th)
+        yield ctx.op(task, m.exit, th)
 
 
 class Pattern(_RegionWorkload):
@@ -192,7 +192,7 @@ class Pattern(_RegionWorkload):
     def _body(self, task: CpuTask, ctx: WorkloadContext, th: MmTask
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
-        addr = yield from ctx.op(task, m.mmap, th, self.size)
+        addr = yield ctx.op(task, m.mmap, th, self.size)
         for p in range(self.passes):
             t0 = ctx.now_us()
             yield from self._write_all(task, ctx, th, addr)
@@ -232,11 +232,11 @@ class Pageout(_RegionWorkload):
     def _body(self, task: CpuTask, ctx: WorkloadContext, th: MmTask
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
-        addr = yield from ctx.op(task, m.mmap, th, self.size)
+        addr = yield ctx.op(task, m.mmap, th, self.size)
         t0 = ctx.now_us()
         yield from self._write_all(task, ctx, th, addr)
         t1 = ctx.now_us()
-        yield from ctx.op(task, m.madvise, th, addr, self.size, MADV_PAGEOUT)
+        yield ctx.op(task, m.madvise, th, addr, self.size, MADV_PAGEOUT)
         t2 = ctx.now_us()
         ctx.snapshot_metadata()
         wrong = yield from self._verify_all(task, ctx, th, addr)

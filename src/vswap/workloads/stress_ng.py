@@ -91,26 +91,26 @@ class StressNgPageswap(Workload):
             pages: list[int] = []
             prev = 0
             for _ in range(n):
-                addr = yield from ctx.op(task, m.mmap, proc, PAGE_SIZE)
-                yield from ctx.op(task, m.write, proc, addr, _REC.pack(addr, prev, PAGE_SIZE))
-                yield from ctx.op(task, m.madvise, proc, addr, PAGE_SIZE, MADV_PAGEOUT)
+                addr = yield ctx.op(task, m.mmap, proc, PAGE_SIZE)
+                yield ctx.op(task, m.write, proc, addr, _REC.pack(addr, prev, PAGE_SIZE))
+                yield ctx.op(task, m.madvise, proc, addr, PAGE_SIZE, MADV_PAGEOUT)
                 yield ctx.user(task, USER_PER_PAGE_NS)
                 pages.append(addr)
                 prev = addr
             for i in range(n - 1, -1, -1):
                 addr = pages[i]
-                got = yield from ctx.op(task, m.read, proc, addr, _REC.size)
+                got = yield ctx.op(task, m.read, proc, addr, _REC.size)
                 want = _REC.pack(addr, pages[i - 1] if i else 0, PAGE_SIZE)
                 if got != want:
                     ctx.data_loss += 1
                 else:
                     ctx.verified_pages += 1
                 yield ctx.user(task, USER_PER_PAGE_NS)
-                yield from ctx.op(task, m.munmap, proc, addr, PAGE_SIZE)
+                yield ctx.op(task, m.munmap, proc, addr, PAGE_SIZE)
                 ctx.advance(1)
             left -= n
             self.done_ops += n
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def finish(self, ctx: WorkloadContext) -> None:
         real_s = ctx.cpus.statistics().real_ns / 1e9

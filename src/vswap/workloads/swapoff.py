@@ -130,32 +130,32 @@ class SwapoffWorkload(Workload):
         size = npages * PAGE_SIZE
         addr = 0
         if npages:
-            addr = yield from ctx.op(task, m.mmap, proc, size)
+            addr = yield ctx.op(task, m.mmap, proc, size)
             step = CHUNK_PAGES * PAGE_SIZE
             for off in range(0, size, step):
                 nb = min(step, size - off)
-                yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
+                yield ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
                 yield ctx.user(task, nb // 8 * USER_WORD_NS)
-                yield from ctx.op(task, m.madvise, proc, addr + off, nb, MADV_PAGEOUT)
+                yield ctx.op(task, m.madvise, proc, addr + off, nb, MADV_PAGEOUT)
                 ctx.advance(nb // PAGE_SIZE)
         yield from filled.wait(task)
         yield task.block(done)
         if npages:
             step = CHUNK_PAGES * PAGE_SIZE
             yield from read_back_usemem(ctx, task, proc, addr, size, step)
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def _unrelated(self, task: CpuTask, ctx: WorkloadContext, proc: Any, filled: Any,
                    done: Event) -> Generator[Event, Any, None]:
         m = ctx.machine
         if self.unrelated >= PAGE_SIZE:
             size = self.unrelated - self.unrelated % PAGE_SIZE
-            addr = yield from ctx.op(task, m.mmap, proc, size)
+            addr = yield ctx.op(task, m.mmap, proc, size)
             for off in range(0, size, UNRELATED_STRIDE_PAGES * PAGE_SIZE):
-                yield from ctx.op(task, m.write, proc, addr + off, b"\x01" * 8)
+                yield ctx.op(task, m.write, proc, addr + off, b"\x01" * 8)
         yield from filled.wait(task)
         yield task.block(done)
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def _swapoff(self, task: CpuTask, ctx: WorkloadContext, device: str, filled: Any,
                  done: Event) -> Generator[Event, Any, None]:
@@ -177,7 +177,7 @@ class SwapoffWorkload(Workload):
         sys0 = task.sys_ns
         # The other tasks wait for `done`: what is recorded between the marks is swapoff's.
         ctx.mark("swapoff_begin")
-        result = yield from ctx.op(task, m.swapoff, device)
+        result = yield ctx.op(task, m.swapoff, device)
         ctx.mark("swapoff_end")
         real = ctx.engine.now - t0
         sys = task.sys_ns - sys0

@@ -146,37 +146,37 @@ class ThpChurn(Workload):
         vm0 = {k: m.vmstat[k] for k in MIGRATE_EVENTS}
         parked = 0
         for r in range(self.rounds):
-            addr = yield from ctx.op(task, m.mmap, proc, size)
-            yield from ctx.op(task, m.madvise, proc, addr, size, MADV_HUGEPAGE)
+            addr = yield ctx.op(task, m.mmap, proc, size)
+            yield ctx.op(task, m.madvise, proc, addr, size, MADV_HUGEPAGE)
             for i in range(n):
-                yield from ctx.op(task, m.write, proc, addr + i * PAGE_SIZE, churn_page(r, i))
+                yield ctx.op(task, m.write, proc, addr + i * PAGE_SIZE, churn_page(r, i))
             yield ctx.user(task, size // 8 * USER_WORD_NS)
-            yield from ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
+            yield ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
             parked = max(parked, m.nr_swapcached())
             for f in range(0, n, nr):
                 for i in range(f, f + nr // 2):
-                    got = yield from ctx.op(task, m.read, proc, addr + i * PAGE_SIZE,
+                    got = yield ctx.op(task, m.read, proc, addr + i * PAGE_SIZE,
                                             PAGE_SIZE)
                     self._check(ctx, got, churn_page(r, i))
-            yield from ctx.op(task, m.sysfs_write, "/proc/sys/vm/compact_memory", "1")
+            yield ctx.op(task, m.sysfs_write, "/proc/sys/vm/compact_memory", "1")
             quarter = max(nr // 4, 1)
             dropped: set[int] = set()
             for k, f in enumerate(range(0, n, nr)):
                 if k % 2 == 0:
-                    yield from ctx.op(task, m.madvise, proc, addr + f * PAGE_SIZE,
+                    yield ctx.op(task, m.madvise, proc, addr + f * PAGE_SIZE,
                                       quarter * PAGE_SIZE, MADV_PAGEOUT)
                 else:
                     lo = f + quarter
-                    yield from ctx.op(task, m.madvise, proc, addr + lo * PAGE_SIZE,
+                    yield ctx.op(task, m.madvise, proc, addr + lo * PAGE_SIZE,
                                       quarter * PAGE_SIZE, MADV_DONTNEED)
                     dropped.update(range(lo, lo + quarter))
-            yield from ctx.op(task, m.sysfs_write, "/proc/sys/vm/drop_caches", "2")
-            yield from ctx.op(task, m.sysfs_write, "/proc/sys/vm/compact_memory", "1")
+            yield ctx.op(task, m.sysfs_write, "/proc/sys/vm/drop_caches", "2")
+            yield ctx.op(task, m.sysfs_write, "/proc/sys/vm/compact_memory", "1")
             for i in range(n):
-                got = yield from ctx.op(task, m.read, proc, addr + i * PAGE_SIZE, PAGE_SIZE)
+                got = yield ctx.op(task, m.read, proc, addr + i * PAGE_SIZE, PAGE_SIZE)
                 self._check(ctx, got, bytes(PAGE_SIZE) if i in dropped else churn_page(r, i))
                 ctx.advance(1)
-            yield from ctx.op(task, m.munmap, proc, addr, size)
+            yield ctx.op(task, m.munmap, proc, addr, size)
         ctx.metrics.update({
             "thp_folios": self.rounds * (n >> self.order),
             "thp_parked_swapcache_pages": parked,
@@ -197,7 +197,7 @@ class ThpChurn(Workload):
             f"{ctx.metrics['mthp_split_deferred']} through the deferred split queue); "
             f"{ctx.metrics['pgmigrate_success']} pages migrated "
             f"({ctx.metrics['migrated_in_swapcache']} in the swap cache)")
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     @staticmethod
     def _check(ctx: WorkloadContext, got: bytes, want: bytes) -> None:

@@ -136,10 +136,10 @@ class Tmpfs(Workload):
             if self.memfd:
                 f = m.memfd_create(f"cc{job}.{obj}.o")
             else:
-                f = yield from ctx.op(task, m.shmem_open, f"{MOUNT}/cc{job}.{obj}.o")
+                f = yield ctx.op(task, m.shmem_open, f"{MOUNT}/cc{job}.{obj}.o")
             files[job].append(f)
             for i in range(pages):
-                yield from ctx.op(task, m.shmem_write, proc, f, i * PAGE_SIZE,
+                yield ctx.op(task, m.shmem_write, proc, f, i * PAGE_SIZE,
                                   object_page(job, obj, i))
                 yield ctx.user(task, USER_MEMSET_PAGE_NS)
                 ctx.advance(1)
@@ -151,7 +151,7 @@ class Tmpfs(Workload):
                 for j, objs in enumerate(files):
                     for obj, f in enumerate(objs):
                         for i in range(pages):
-                            got = yield from ctx.op(task, m.shmem_read, proc, f,
+                            got = yield ctx.op(task, m.shmem_read, proc, f,
                                                     i * PAGE_SIZE, PAGE_SIZE)
                             if got != object_page(j, obj, i):
                                 ctx.data_loss += 1
@@ -163,10 +163,10 @@ class Tmpfs(Workload):
         yield from barriers[1].wait(task)
         for obj, f in enumerate(files[job]):
             if self.memfd:
-                yield from ctx.op(task, m.shmem_close, f)
+                yield ctx.op(task, m.shmem_close, f)
             else:
-                yield from ctx.op(task, m.shmem_unlink, f"{MOUNT}/cc{job}.{obj}.o")
-        yield from ctx.op(task, m.exit, proc)
+                yield ctx.op(task, m.shmem_unlink, f"{MOUNT}/cc{job}.{obj}.o")
+        yield ctx.op(task, m.exit, proc)
 
     def _note_swapped(self, ctx: WorkloadContext) -> None:
         swapped = sum(i.swapped for i in ctx.machine.shmem_inodes.values())

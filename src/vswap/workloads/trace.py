@@ -238,7 +238,7 @@ class TraceWorkload(Workload):
               ) -> Generator[Event, Any, None]:
         m = ctx.machine
         lay = self.layout
-        addr = yield from ctx.op(task, m.mmap, th, lay.span * PAGE_SIZE)
+        addr = yield ctx.op(task, m.mmap, th, lay.span * PAGE_SIZE)
         base = addr >> PAGE_SHIFT
         touched = np.zeros(len(lay.pages), dtype=bool)
         ordinal_time = self.fmt in _ORDINAL_TIME
@@ -261,7 +261,7 @@ class TraceWorkload(Workload):
             n = len(chunk)
             for lo in range(0, n, BATCH):
                 hi = min(lo + BATCH, n)
-                yield from ctx.op(task, self._replay, m, th, vpn[lo:hi], writes[lo:hi],
+                yield ctx.op(task, self._replay, m, th, vpn[lo:hi], writes[lo:hi],
                                   idx_l[lo:hi], touched,
                                   None if cls is None else cls[lo:hi])
                 ns = int(user[hi - 1] - (user[lo - 1] if lo else 0)) * USER_ACCESS_NS
@@ -271,5 +271,5 @@ class TraceWorkload(Workload):
                 if not snapped and self.first_touches >= len(lay.pages):
                     ctx.snapshot_metadata()
                     snapped = True
-        yield from ctx.op(task, m.munmap, th, addr, lay.span * PAGE_SIZE)
-        yield from ctx.op(task, m.exit, th)
+        yield ctx.op(task, m.munmap, th, addr, lay.span * PAGE_SIZE)
+        yield ctx.op(task, m.exit, th)

@@ -107,26 +107,26 @@ class UffdMove(Workload):
         m = ctx.machine
         size = self.size
         step = CHUNK_PAGES * PAGE_SIZE
-        src = yield from ctx.op(task, m.mmap, proc, size)
-        dst = yield from ctx.op(task, m.mmap, proc, size)
-        yield from ctx.op(task, m.uffdio_register, proc, dst, size)
+        src = yield ctx.op(task, m.mmap, proc, size)
+        dst = yield ctx.op(task, m.mmap, proc, size)
+        yield ctx.op(task, m.uffdio_register, proc, dst, size)
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, proc, src + off, usemem_data(m, off, nb))
+            yield ctx.op(task, m.write, proc, src + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
             ctx.advance(nb // PAGE_SIZE)
         out = int(size // PAGE_SIZE * self.swapped) * PAGE_SIZE
         if out:
-            yield from ctx.op(task, m.madvise, proc, src, out, MADV_PAGEOUT)
+            yield ctx.op(task, m.madvise, proc, src, out, MADV_PAGEOUT)
         self.regions = (proc, src, dst)
         yield from filled.wait(task)
         yield from moved.wait(task)
         zero = bytes(PAGE_SIZE)
         for off in range(0, size, step):
             nb = min(step, size - off)
-            got = yield from ctx.op(task, m.read, proc, dst + off, nb)
+            got = yield ctx.op(task, m.read, proc, dst + off, nb)
             want = usemem_bytes(off, nb)
-            old = yield from ctx.op(task, m.read, proc, src + off, nb)
+            old = yield ctx.op(task, m.read, proc, src + off, nb)
             for i in range(0, nb, PAGE_SIZE):
                 ok = got[i:i + PAGE_SIZE] == want[i:i + PAGE_SIZE] and \
                     old[i:i + PAGE_SIZE] == zero
@@ -135,7 +135,7 @@ class UffdMove(Workload):
                 else:
                     ctx.data_loss += 1
             ctx.advance(2 * (nb // PAGE_SIZE))
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def _monitor(self, task: CpuTask, ctx: WorkloadContext, monitor: Any, proc: Any,
                  filled: TaskBarrier, moved: TaskBarrier) -> Generator[Any, Any, None]:
@@ -148,7 +148,7 @@ class UffdMove(Workload):
         step = self.chunk * PAGE_SIZE
         for off in range(0, self.size, step):
             nb = min(step, self.size - off)
-            got = yield from ctx.op(task, m.uffdio_move, proc, dst + off, src + off, nb)
+            got = yield ctx.op(task, m.uffdio_move, proc, dst + off, src + off, nb)
             if got < 0:
                 self.errors += 1
             else:
@@ -156,7 +156,7 @@ class UffdMove(Workload):
             ctx.advance(nb // PAGE_SIZE)
         self.elapsed_ns = ctx.engine.now - t0
         yield from moved.wait(task)
-        yield from ctx.op(task, m.exit, monitor)
+        yield ctx.op(task, m.exit, monitor)
 
     def finish(self, ctx: WorkloadContext) -> None:
         if self.regions is None:

@@ -163,7 +163,7 @@ class Usemem(Workload):
         m = ctx.machine
         if not self.sync_rw:
             yield from ready.wait(task)
-        addr = yield from ctx.op(task, m.mmap, th, self.size)
+        addr = yield ctx.op(task, m.mmap, th, self.size)
         if self.sync_rw:
             yield from ready.wait(task)
         rw_bytes = self.size // 8
@@ -188,7 +188,7 @@ class Usemem(Workload):
         if free is not None:
             yield from free.wait(task)
         t0 = ctx.now_us()
-        yield from ctx.op(task, m.munmap, th, addr, self.size)
+        yield ctx.op(task, m.munmap, th, addr, self.size)
         fus = ctx.now_us() - t0
         self.free_us.append(fus)
         ctx.report_lines.append(f"{fus} usecs to free memory")
@@ -196,13 +196,14 @@ class Usemem(Workload):
         if not state["live"]:
             for t in state["tasks"]:
                 if t.alive:
-                    yield from ctx.op(task, m.exit, t)
+                    yield ctx.op(task, m.exit, t)
 
     def _walk(self, task: CpuTask, ctx: WorkloadContext, th: MmTask, addr: int, *,
               verify: bool) -> ProcessGenerator:
-        # Kernel operations are yielded (``yield ctx.op(...)``), not delegated to with
-        # ``yield from``: the task's process then resumes their charge directly, not through
-        # this frame and the body's on every charged step (vswap.sim.engine.Process).
+        # Kernel operations are yielded (``yield ctx.op(...)``: the event their charge fires
+        # when done), not delegated to with ``yield from``, which would make a generator per
+        # operation for nothing; the walk itself is yielded for the same reason
+        # (vswap.sim.engine.Process).
         m = ctx.machine
         size = self.size
         npages = -(-size // PAGE_SIZE)

@@ -105,12 +105,12 @@ class ZswapWb(Workload):
         n = self.pages()
         size = n * PAGE_SIZE
         step = CHUNK_PAGES * PAGE_SIZE
-        addr = yield from ctx.op(task, m.mmap, proc, size)
+        addr = yield ctx.op(task, m.mmap, proc, size)
         for off in range(0, size, step):
             nb = min(step, size - off)
-            yield from ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
+            yield ctx.op(task, m.write, proc, addr + off, usemem_data(m, off, nb))
             yield ctx.user(task, nb // 8 * USER_WORD_NS)
-        yield from ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
+        yield ctx.op(task, m.madvise, proc, addr, size, MADV_PAGEOUT)
         stored = zswap.stored_pages
         vm = m.vmstat
         out0 = vm["pswpout"]
@@ -128,7 +128,7 @@ class ZswapWb(Workload):
         ctx.report_lines.append(
             f"zswap-wb: {stored} pages stored in zswap, {done} written back in "
             f"{wb_ns / 1e6:.3f} ms")
-        yield from ctx.op(task, m.exit, proc)
+        yield ctx.op(task, m.exit, proc)
 
     def _write_back(self, task: CpuTask, ctx: WorkloadContext, target: int
                     ) -> Generator[Event, Any, int]:
@@ -144,11 +144,11 @@ class ZswapWb(Workload):
         # chance), so allow two passes' worth of scans.
         tries = 2 * (zswap.stored_pages // SHRINK_BATCH + 1)
         while done < target and tries > 0:
-            got = yield from ctx.op(task, zswap.zswap_shrinker_scan, memcg,
+            got = yield ctx.op(task, zswap.zswap_shrinker_scan, memcg,
                                     min(SHRINK_BATCH, target - done))
             done += max(got, 0)
             tries -= 1
             ctx.advance(max(got, 0))
         m.sysfs_write(PARAMS + "shrinker_enabled", "N")
-        yield from ctx.op(task, m.try_to_free_pages, self.pages())
+        yield ctx.op(task, m.try_to_free_pages, self.pages())
         return done

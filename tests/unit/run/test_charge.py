@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import random
+from collections import deque
 from collections.abc import Generator, Sequence
 from typing import Any
+
+import pytest
 
 from vswap.kernel.tracing import Cost
 from vswap.run.charge import (
@@ -16,6 +20,7 @@ from vswap.run.charge import (
     MAX_REQUEST_BYTES,
     WAIT,
     WORK,
+    WRITEBACK_LIMIT,
     Charger,
     StepRecorder,
     TallyingRecorder,
@@ -25,6 +30,7 @@ from vswap.sim.cpus import CpuSet
 from vswap.sim.cpus import Task as CpuTask
 from vswap.sim.device_kinds import get_device_kind
 from vswap.sim.engine import Engine, Event
+from vswap.sim.instrument import RecordingInstrument
 from vswap.sim.locks import LockTable
 
 C = BUILTIN_COSTS
@@ -353,3 +359,198 @@ def test_a_run_merges_readahead_and_reclaim_writes_into_requests() -> None:
     assert counts["io_request"] * 4 < bios
     # One sleep per fault that read (a major fault), none for a readahead hit.
     assert counts["io_sleep"] == m.vmstat["pgmajfault"] < m.vmstat["pswpin"]
+
+
+# -- the replay as a state machine, against the generator it replaced ----------------------
+
+
+def _generator_replay(charger: Charger, reads_of: dict[CpuTask, list[Event]],
+                      writes_of: dict[CpuTask, deque[Event]], task: CpuTask,
+                      ops: Sequence[int], vals: Sequence[int], tail_ns: int,
+                      waits: list[str]) -> Generator[Event, Any, None]:
+    """``Charger.charge`` as it was before the state machine (a generator yielding each
+    work chunk's Timeout, each contended lock, each wait): the reference the replay must
+    match event for event. ``waits`` gets what the task blocked on."""
+    holds = charger.keys.holds
+    steps = zip(ops, vals)
+    for op, val in steps:
+        if op == HIGH:
+            op, low = next(steps)
+            val = val << 32 | low
+        kind = op & 3
+        if kind == LOCK:
+            if val:
+                ev = task.work(val)
+                if ev.callbacks is not None:
+                    yield ev
+            lk = charger._lock_of(op >> LOCK_ID_SHIFT)
+            ev = lk.acquire(task)
+            if ev.callbacks is not None:
+                yield ev
+            ev = task.work(holds[op >> 2 & ((1 << (LOCK_ID_SHIFT - 2)) - 1)])
+            if ev.callbacks is not None:
+                yield ev
+            lk.release(task)
+        elif kind == WORK:
+            ev = task.work(val)
+            if ev.callbacks is not None:
+                yield ev
+        elif kind == IO:
+            device, rw = charger.keys.io[op >> 2]
+            req = charger.queues[device].submit(rw, val)
+            if rw == "read":
+                reads_of.setdefault(task, []).append(req)
+            else:
+                writes_of.setdefault(task, deque()).append(req)
+        else:
+            if val:
+                ev = task.work(val)
+                if ev.callbacks is not None:
+                    yield ev
+            reads = reads_of.pop(task, None)
+            if reads:
+                pending = [r for r in reads if not r.processed]
+                if pending:
+                    waits.append("reads")
+                    yield task.block(charger.engine.all_of(pending))
+    if tail_ns:
+        ev = task.work(tail_ns)
+        if ev.callbacks is not None:
+            yield ev
+    reads = reads_of.get(task)
+    if reads is not None and len(reads) > WRITEBACK_LIMIT:
+        reads_of[task] = [r for r in reads if not r.processed]
+    writes = writes_of.get(task)
+    if writes:
+        while writes and writes[0].processed:
+            writes.popleft()
+        while len(writes) > WRITEBACK_LIMIT:
+            oldest = writes.popleft()
+            if not oldest.processed:
+                waits.append("writeback")
+                yield task.block(oldest)
+
+
+def _programs(seed: int, nr_tasks: int, nr_ops: int) -> tuple[StepRecorder, list[list[Any]]]:
+    """Random operations recorded per task: work, critical sections on a few lock
+    instances (so tasks contend), writes, reads (odd tasks) and waits, the odd 2**32 ns
+    chunk."""
+    rng = random.Random(seed)
+    rec = _recorder()
+    costs = list(Cost)
+    programs: list[list[Any]] = []
+    for t in range(nr_tasks):
+        prog: list[Any] = []
+        # Odd tasks read and wait; even ones only write, and outrun the disk.
+        reads = 0.95 if t % 2 else 0.9
+        for _ in range(nr_ops):
+            for _ in range(rng.randrange(12)):
+                r = rng.random()
+                if r < 0.3:
+                    rec.fault()
+                elif r < 0.6:
+                    rec.lock_step(rng.choice(("swap_cache", "zswap_tree")), rng.randrange(2),
+                                  rng.choice(costs))
+                elif r < 0.9:
+                    rec.device_io("nvme0", "write", 4096 * rng.randrange(1, 4))
+                elif r < reads:
+                    rec.device_io("nvme0", "read", 4096, rng.randrange(64))
+                elif r < 0.997:
+                    rec.io_wait()
+                else:
+                    rec.ns += 1 << 32
+            if rng.random() < 0.1:
+                rec.ns = 0  # an operation without trailing work
+            prog.append((*rec.take(), rng.randrange(3) * 700))
+        programs.append(prog)
+    return rec, programs
+
+
+def _replay_run(programs: list[list[Any]], rec: StepRecorder, *, reference: bool,
+                instrument: bool, waits: list[str] | None = None) -> list[Any]:
+    """Run the programs, one task each, on 3 CPUs with a short timeslice (preemption), the
+    device a disk (one request at a time, 13 ms: writes pile up) and the result of every
+    operation checked; returns everything observable."""
+    engine = Engine(seed=1)
+    trace = RecordingInstrument()
+    if instrument:
+        engine.instruments.add_instrument(trace)
+    cpus = CpuSet(engine, 3, timeslice_ns=20_000, switch_ns=C.context_switch)
+    locks = LockTable(engine, handoff_ns=C.spin_handoff)
+    queue = get_device_kind("hdd").make_queue(engine, "nvme0")
+    charger = Charger(engine, locks, {"nvme0": queue}, rec.keys)
+    reads_of: dict[CpuTask, list[Event]] = {}
+    writes_of: dict[CpuTask, deque[Event]] = {}
+    results: list[Any] = []
+
+    def body(task: CpuTask, prog: list[Any]) -> Generator[Event, Any, None]:
+        for n, (ops, vals, tail, user) in enumerate(prog):
+            if reference:
+                yield from _generator_replay(charger, reads_of, writes_of, task, ops, vals,
+                                             tail, [] if waits is None else waits)
+                got: Any = (task.name, n)
+            elif n % 2:
+                got = yield from charger.charge(task, ops, vals, tail, (task.name, n))
+            else:
+                got = yield charger.charge(task, ops, vals, tail, (task.name, n))
+            results.append((engine.now, got))
+            if user:
+                yield task.work(user, "user")
+
+    tasks = [cpus.spawn(body, prog, name=f"t{i}") for i, prog in enumerate(programs)]
+    engine.run()
+    labels = [tuple("Event" if x == "Timeout" else x for x in step) for step in trace.trace]
+    return [engine.now, next(engine._seq), results, labels, cpus.statistics(),
+            [t.statistics() for t in tasks], locks.statistics(by="instance"),
+            queue.statistics()]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("instrument", [False, True])
+def test_the_replay_charges_what_a_generator_replay_charged(seed: int,
+                                                            instrument: bool) -> None:
+    """Five tasks on three CPUs charge random operations (contended spinlocks, reads
+    waited for, more writes in flight than the writeback limit, preemption at a 20 us
+    timeslice, 2**32 ns chunks): the state-machine replay and the generator replay it replaced give
+    the same events at the same times in the same order (the instrumented trace, where a
+    work chunk's Timeout is the replay's timer), the same number of heap sequence numbers
+    (the fast path taken in the same places), the same task, CPU, lock and queue
+    statistics and each operation's result at the same instant."""
+    rec, programs = _programs(seed, 5, 60)
+    waits: list[str] = []
+    new = _replay_run(programs, rec, reference=False, instrument=instrument)
+    old = _replay_run(programs, rec, reference=True, instrument=instrument, waits=waits)
+    assert new == old
+    # Contention, preemption, reads waited for and writeback throttling all happened.
+    assert new[4].spin_ns > 0 and new[4].nr_preemptions > 0
+    assert "reads" in waits and "writeback" in waits
+    assert list(rec.keys.io) == [("nvme0", "write"), ("nvme0", "read")]
+
+
+def test_an_operation_the_kernel_failed_is_charged_then_raised() -> None:
+    """``charge(..., error=exc)`` charges the steps and then fails with ``exc`` in the
+    task (a task the kernel killed); the result otherwise; an already-charged operation
+    (nothing to wait for) is an already-processed event."""
+    engine = Engine(seed=1)
+    cpus = CpuSet(engine, 1)
+    rec = _recorder()
+    charger = Charger(engine, LockTable(engine), {"nvme0": NVME.make_queue(engine, "nvme0")},
+                      rec.keys)
+    seen: list[Any] = []
+
+    def body(task: CpuTask) -> Generator[Event, Any, None]:
+        ev = charger.charge(task, (), (), 0, "nothing to wait for")
+        assert ev.processed
+        seen.append((yield ev))
+        rec.lock_step("swap_cache", 0, Cost.SWAP_CACHE_INSERT)
+        try:
+            yield charger.charge(task, *rec.take(), None, KeyError("killed"))
+        except KeyError as exc:
+            seen.append((engine.now, str(exc)))
+        rec.fault()
+        seen.append((yield from charger.charge(task, *rec.take(), 7)))
+
+    cpus.spawn(body, name="t")
+    engine.run()
+    hold = C.spin_lock_uncontended + C.swap_cache_insert
+    assert seen == ["nothing to wait for", (hold, "'killed'"), 7]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vswap.sim.cpus import CpuSet
-from vswap.sim.engine import Engine, SimError
+from vswap.sim.engine import Engine, Event, SimError
 from vswap.sim.ioqueue import IoQueue
 from vswap.sim.locks import LockStatistics, LockTable, Mutex, RWLock, SpinLock, assert_held
 
@@ -313,6 +313,60 @@ def test_switch_cost_is_sys_time_and_runqueue_is_fifo() -> None:
     assert (st.user_ns, st.sys_ns, st.real_ns) == (3_000, 300, 3_300)
     with pytest.raises(ValueError):
         CpuSet(e, 0)
+
+
+def test_sys_work_then_schedules_the_callers_timer_where_work_would() -> None:
+    """``sys_work_then(ns, timer)``: on one CPU with a 1 us timeslice, two tasks doing 600
+    ns chunks see the same times, preemptions and sys time whether the chunks are
+    ``work(ns)`` events or one re-armed timer per task; the fast path (nothing else due
+    before the chunk ends) reports True and schedules nothing."""
+    def run(timer_based: bool) -> tuple[list[tuple[str, int]], object, int]:
+        e = Engine()
+        cpus = CpuSet(e, 1, timeslice_ns=1_000)
+        log: list[tuple[str, int]] = []
+
+        def body(task):
+            timer = Event(e)
+            timer._value = None
+            for _ in range(4):
+                if timer_based:
+                    timer.callbacks = []
+                    if not task.sys_work_then(600, timer):
+                        yield timer
+                else:
+                    yield task.work(600)
+                log.append((task.name, e.now))
+
+        cpus.spawn(body, name="a")
+        cpus.spawn(body, name="b")
+        e.run()
+        return log, cpus.statistics(), next(e._seq)
+
+    log, stats, seqs = run(True)
+    assert (log, stats, seqs) == run(False)
+    assert stats.nr_preemptions == 2 and stats.sys_ns == 4_800 and len(log) == 8
+    assert log[:3] == [("a", 600), ("a", 1_200), ("b", 1_800)]
+    e = Engine()
+    cpus = CpuSet(e, 1)
+    fast: list[bool] = []
+
+    def alone(task):
+        timer = Event(e)
+        fast.append(task.sys_work_then(700, timer))
+        yield e.done
+
+    cpus.spawn(alone, name="alone")
+    e.run()
+    # Started by the run loop as its only callback, with nothing else due: done at once.
+    assert fast == [True] and e.now == 700
+
+    def negative(task):
+        task.sys_work_then(-1, Event(e))
+        yield e.done
+
+    cpus.spawn(negative, name="negative")
+    with pytest.raises(ValueError, match="non-negative"):
+        e.run()
 
 
 def test_work_outside_the_task_body_is_refused() -> None:

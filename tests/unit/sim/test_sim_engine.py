@@ -142,6 +142,27 @@ def test_processed_event_continues_without_heap_trip() -> None:
     assert next(e._seq) == 2  # start event + process completion
 
 
+def test_yield_from_an_event_is_yield_event() -> None:
+    """``x = yield from ev`` gives the event's value, or raises its failure, as ``yield ev``
+    does: pending or already processed."""
+    e = Engine()
+    seen: list[object] = []
+
+    def proc():
+        seen.append((yield from e.timeout(5, "late")))
+        seen.append((yield from e.done))
+        bad = e.event()
+        bad.fail(KeyError("k"), delay=2)
+        try:
+            yield from bad
+        except KeyError:
+            seen.append(e.now)
+
+    e.process(proc())
+    e.run()
+    assert seen == ["late", None, 7]
+
+
 def test_yielding_a_non_event_throws_into_the_process() -> None:
     e = Engine()
     got: list[str] = []
