@@ -31,13 +31,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Final
 
 from vswap.errors import ConfigError
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.types import PAGE_SIZE
 
 #: The value the kernel prints as ``max`` (PAGE_COUNTER_MAX scaled); any limit >= it is "max".
-MAX = 1 << 62
+MAX: Final = 1 << 62
 
 #: ``memory.events`` keys (MEMCG_LOW .. MEMCG_OOM_GROUP_KILL subset the model raises).
 MEMORY_EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Final
 
 import numpy as np
 
@@ -57,13 +58,13 @@ __all__ = [
 #: The ``--page-data`` choices; the first is the default.
 MODES = ("full", "compact")
 #: Bytes per page of a folio in compact mode.
-TOKEN_BYTES = 8
+TOKEN_BYTES: Final = 8
 
 ZERO, USEMEM, RANDOM, TEXT, KTEXT, KRANDOM, LITERAL = range(7)
-CLASS_SHIFT = 60
-VERSION_SHIFT = 52
-VERSION_MASK = 0xFF << VERSION_SHIFT
-PAYLOAD_MASK = (1 << VERSION_SHIFT) - 1
+CLASS_SHIFT: Final = 60
+VERSION_SHIFT: Final = 52
+VERSION_MASK: Final = 0xFF << VERSION_SHIFT
+PAYLOAD_MASK: Final = (1 << VERSION_SHIFT) - 1
 
 
 class PageData:
@@ -197,7 +198,7 @@ def materialize_data(data: bytes | bytearray | memoryview) -> bytes:
 
 
 #: Compressed lengths kept at once (a bounded cache: memory does not grow with the run).
-SIZE_CACHE_ENTRIES = 1 << 16
+SIZE_CACHE_ENTRIES: Final = 1 << 16
 
 
 @lru_cache(maxsize=SIZE_CACHE_ENTRIES)

@@ -18,36 +18,36 @@ compiler. Value 0 means "no entry" / "no slot" for both.
 
 from __future__ import annotations
 
-from typing import NewType
+from typing import Final, NewType
 
 from vswap.kernel.errors import Errno, KernelError
 
-PAGE_SHIFT = 12
-PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_SHIFT: Final = 12
+PAGE_SIZE: Final = 1 << PAGE_SHIFT
 
 #: PMD order on x86-64 with 4 KiB pages: a 2 MiB THP is 512 pages.
-HPAGE_PMD_ORDER = 9
-HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
+HPAGE_PMD_ORDER: Final = 9
+HPAGE_PMD_NR: Final = 1 << HPAGE_PMD_ORDER
 #: Folio orders 0..9 are swappable (mTHP up to PMD size); SWAP_NR_ORDERS in mm/swap.h.
-SWAP_NR_ORDERS = HPAGE_PMD_ORDER + 1
+SWAP_NR_ORDERS: Final = HPAGE_PMD_ORDER + 1
 #: Slots per swap cluster, ``SWAPFILE_CLUSTER`` (= HPAGE_PMD_NR with CONFIG_THP_SWAP).
-SWAPFILE_CLUSTER = HPAGE_PMD_NR
+SWAPFILE_CLUSTER: Final = HPAGE_PMD_NR
 
 #: ``MAX_SWAPFILES_SHIFT``: 5 bits of type in an entry.
-MAX_SWAPFILES_SHIFT = 5
+MAX_SWAPFILES_SHIFT: Final = 5
 #: Swap types taken by non-swap entries on a v6.14 x86-64 config with all of them enabled:
 #: SWP_DEVICE_NUM (3: device-private write/read, device-exclusive), SWP_MIGRATION_NUM (3),
 #: SWP_HWPOISON_NUM (1), SWP_PTE_MARKER_NUM (1). MAX_SWAPFILES = 32 - 8 = 24.
-SWP_RESERVED_TYPES = 3 + 3 + 1 + 1
-MAX_SWAPFILES = (1 << MAX_SWAPFILES_SHIFT) - SWP_RESERVED_TYPES
+SWP_RESERVED_TYPES: Final = 3 + 3 + 1 + 1
+MAX_SWAPFILES: Final = (1 << MAX_SWAPFILES_SHIFT) - SWP_RESERVED_TYPES
 #: ``BITS_PER_XA_VALUE`` (63 on 64-bit) minus the type bits.
-SWP_TYPE_SHIFT = 63 - MAX_SWAPFILES_SHIFT
-SWP_OFFSET_MASK = (1 << SWP_TYPE_SHIFT) - 1
+SWP_TYPE_SHIFT: Final = 63 - MAX_SWAPFILES_SHIFT
+SWP_OFFSET_MASK: Final = (1 << SWP_TYPE_SHIFT) - 1
 
 #: Classic swap cache and zswap trees: one XArray (and lock) per 2**14 slots = 64 MiB.
-SWAP_ADDRESS_SPACE_SHIFT = 14
-SWAP_ADDRESS_SPACE_PAGES = 1 << SWAP_ADDRESS_SPACE_SHIFT
-SWAP_ADDRESS_SPACE_MASK = SWAP_ADDRESS_SPACE_PAGES - 1
+SWAP_ADDRESS_SPACE_SHIFT: Final = 14
+SWAP_ADDRESS_SPACE_PAGES: Final = 1 << SWAP_ADDRESS_SPACE_SHIFT
+SWAP_ADDRESS_SPACE_MASK: Final = SWAP_ADDRESS_SPACE_PAGES - 1
 
 SwpEntry = NewType("SwpEntry", int)
 SwpSlot = NewType("SwpSlot", int)

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from vswap.mm.migrate import CompactMemoryResult
     from vswap.mm.mm_types import MmStruct, Signal, Task, Vma
     from vswap.mm.vmscan import ExactReclaim, Lruvec, ScanControl
-    from vswap.swap import SwapDesign, SwapHooks
+    from vswap.swap import SwapHooks
+    from vswap.swap._base import SwapDesignBase
     from vswap.swap.compaction import CompactResult
     from vswap.zswap.zswap import Zswap
 
@@ -106,7 +107,7 @@ class MachineBase(abc.ABC):
     #: A signal is pending for the task running swapoff (until the syscall returns).
     _signal: bool
     hooks: SwapHooks
-    design: SwapDesign
+    design: SwapDesignBase
     zswap: Zswap | None
     faults: FaultInjector
     tracer: KernelTracer

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from vswap._mypyc import trait
 from vswap.kernel import pagedata
@@ -41,15 +41,15 @@ if TYPE_CHECKING:
     from vswap.swap.swapfile import SwapInfo
 
 #: ``HIBERNATE_SIG``: the signature ``mark_swapfiles()`` writes over the swap signature.
-HIBERNATE_SIG = b"S1SUSPEND\0"
+HIBERNATE_SIG: Final = b"S1SUSPEND\0"
 #: The swap area signature of a version-2 ``mkswap`` header.
-SWAP_SIG = b"SWAPSPACE2"
+SWAP_SIG: Final = b"SWAPSPACE2"
 #: ``MAP_PAGE_ENTRIES``: sector numbers in one swap map page (the last word is the link).
-MAP_PAGE_ENTRIES = PAGE_SIZE // 8 - 1
+MAP_PAGE_ENTRIES: Final = PAGE_SIZE // 8 - 1
 #: ``PAGES_FOR_IO`` (kernel/power/power.h): free swap ``enough_swap()`` keeps beyond the image.
-PAGES_FOR_IO = (4096 * 1024) >> PAGE_SHIFT
+PAGES_FOR_IO: Final = (4096 * 1024) >> PAGE_SHIFT
 #: ``SF_NOCOMPRESS_MODE``: the header flag of an uncompressed image.
-SF_NOCOMPRESS_MODE = 2
+SF_NOCOMPRESS_MODE: Final = 2
 #: The ``swsusp_header`` fields at the end of the resume block (``hw_sig``, ``crc32``,
 #: ``image``, ``flags``, ``orig_sig``, ``sig``), packed little endian.
 _SWSUSP_HEADER = struct.Struct("<IIQI10s10s")
@@ -57,7 +57,7 @@ _SWSUSP_AT = PAGE_SIZE - _SWSUSP_HEADER.size
 #: The model's ``swsusp_info`` header page: a magic, the image's data pages, its pages in
 #: all (header + data + map pages), the machine's RAM pages.
 _SWSUSP_INFO = struct.Struct("<8sQQQ")
-_INFO_MAGIC = b"vswapimg"
+_INFO_MAGIC: Final = b"vswapimg"
 
 
 class BlockDevice(Protocol):

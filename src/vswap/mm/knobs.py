@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from vswap._mypyc import trait
 from vswap.errors import ConfigError
@@ -46,8 +46,8 @@ from vswap.zswap.host import wb_batch_unsupported
 
 __all__ = ["KNOBS", "KNOB_DIRS", "Knob", "KnobsMixin"]
 
-THP_DIR = "/sys/kernel/mm/transparent_hugepage/"
-ZSWAP_DIR = "/sys/module/zswap/parameters/"
+THP_DIR: Final = "/sys/kernel/mm/transparent_hugepage/"
+ZSWAP_DIR: Final = "/sys/module/zswap/parameters/"
 
 
 @dataclass(frozen=True, slots=True)

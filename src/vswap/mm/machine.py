@@ -77,6 +77,7 @@ from vswap.mm.swapfile import SwapfileMixin
 from vswap.mm.userfaultfd import UserfaultfdMixin
 from vswap.mm.vmscan import MAX_RECLAIM_RETRIES, Lruvec, ScanControl, VmscanMixin
 from vswap.swap import SwapHooks, create_design
+from vswap.swap._base import SwapDesignBase
 
 if TYPE_CHECKING:
     pass
@@ -217,8 +218,13 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
                                folio_mapped=lambda folio: folio.mapcount > 0,
                                swapcache_folio_deleted=self._reap.append,
                                release_swapin_folio=self._hook_release_swapin_folio)
-        self.design = create_design(config.design, nr_cpus=config.nr_cpus, env=self.env,
-                                    hooks=self.hooks, **config.design_options)
+        design = create_design(config.design, nr_cpus=config.nr_cpus, env=self.env,
+                               hooks=self.hooks, **config.design_options)
+        # Every design derives from SwapDesignBase: typed as that compiled class rather than
+        # the SwapDesign protocol, a compiled machine calls the design's methods directly
+        # instead of looking each up by name and going through its Python wrapper.
+        assert isinstance(design, SwapDesignBase)
+        self.design = design
         self.zswap = None
         if config.zswap:
             from vswap.zswap.zswap import ZswapParams
@@ -346,7 +352,11 @@ class Machine(FaultMixin, SwapStateMixin, SwapfileMixin, MadviseMixin, MmapMixin
         """Free a folio: off the LRU, uncharged, its pages back to RAM (``free_folio``)."""
         if not folio.mm_charged:
             return
-        check_folio_free(folio)
+        if (folio.locked or folio.writeback or folio.swapcache or folio.mapcount
+                or folio.mm_pins):
+            # Only a bug's free gets here: check_folio_free (mm/checks.py, left plain
+            # Python) is not called on every clean free.
+            check_folio_free(folio)
         if folio.order:
             self.deferred_split_queue.pop(folio, None)
         if folio.lru:

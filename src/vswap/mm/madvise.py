@@ -9,6 +9,8 @@ to the mapped parts, then ``-ENOMEM`` if part of the range was unmapped),
 
 from __future__ import annotations
 
+from typing import Final
+
 from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
@@ -16,10 +18,10 @@ from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import PTE_PRESENT, PTE_TABLE_MASK, PTE_TABLE_SHIFT, VPN_MASK, Task
 
 #: madvise(2) advice values (include/uapi/asm-generic/mman-common.h).
-MADV_DONTNEED = 4
-MADV_HUGEPAGE = 14
-MADV_NOHUGEPAGE = 15
-MADV_PAGEOUT = 21
+MADV_DONTNEED: Final = 4
+MADV_HUGEPAGE: Final = 14
+MADV_NOHUGEPAGE: Final = 15
+MADV_PAGEOUT: Final = 21
 
 
 @trait

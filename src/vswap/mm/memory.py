@@ -17,7 +17,7 @@ oracle (:mod:`vswap.mm.integrity`) with the path it took (zero, zswap, device, s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap._mypyc import trait
 from vswap.kernel.errors import DataLossError, Errno, KernelError
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from vswap.kernel.memcontrol import MemCgroup
 
 #: The present PTE of the shared zero page: present, read-only, young, no folio.
-ZERO_PTE = PTE_PRESENT | PTE_YOUNG
+ZERO_PTE: Final = PTE_PRESENT | PTE_YOUNG
 
 
 @trait
@@ -456,9 +456,9 @@ class FaultMixin(MachineBase):
             shadow = design.get_shadow_from_swap_cache(e)
             if shadow is not None:
                 self.workingset_refault(folio, shadow)
-            verify = self.oracle.verify
+            oracle = self.oracle
             for k in range(nr):
-                verify(folio, k, SwpEntry(e + k), task, start + k, path)
+                oracle.verify(folio, k, SwpEntry(e + k), task, start + k, path)
             base = start & PTE_TABLE_MASK
             folio.dirty = True
             for k in range(nr):

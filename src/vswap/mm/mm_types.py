@@ -34,7 +34,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap.kernel.errors import Errno, KernelError
 
@@ -47,23 +47,23 @@ if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
 
 #: Entries per last-level page table (``PTRS_PER_PTE``).
-PTRS_PER_PTE = 512
-PTE_TABLE_SHIFT = 9
-PTE_TABLE_MASK = PTRS_PER_PTE - 1
+PTRS_PER_PTE: Final = 512
+PTE_TABLE_SHIFT: Final = 9
+PTE_TABLE_MASK: Final = PTRS_PER_PTE - 1
 
-PTE_PRESENT = 0x1
-PTE_WRITE = 0x2
-PTE_YOUNG = 0x4
-PTE_IDX_SHIFT = 3
+PTE_PRESENT: Final = 0x1
+PTE_WRITE: Final = 0x2
+PTE_YOUNG: Final = 0x4
+PTE_IDX_SHIFT: Final = 3
 
 #: Highest user virtual page number + 1 (47-bit user address space, ``TASK_SIZE``).
-TASK_SIZE = 1 << 47
-TASK_PAGES = TASK_SIZE >> PAGE_SHIFT
+TASK_SIZE: Final = 1 << 47
+TASK_PAGES: Final = TASK_SIZE >> PAGE_SHIFT
 #: Bits of a virtual page number in an rmap key (``mm_id << VPN_BITS | vpn``).
-VPN_BITS = 36
-VPN_MASK = (1 << VPN_BITS) - 1
+VPN_BITS: Final = 36
+VPN_MASK: Final = (1 << VPN_BITS) - 1
 #: Where ``mmap`` without an address starts looking (``mmap_base``, bottom-up here).
-MMAP_BASE = 0x7F00_0000_0000 >> PAGE_SHIFT
+MMAP_BASE: Final = 0x7F00_0000_0000 >> PAGE_SHIFT
 
 
 def pte_mkpresent(idx: int, writable: bool) -> int:

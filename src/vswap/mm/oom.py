@@ -11,7 +11,7 @@ the victim's cgroup and in /proc/vmstat.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap._mypyc import trait
 from vswap.kernel.types import PAGE_SIZE
@@ -21,7 +21,7 @@ from vswap.mm.mm_types import Signal, Task
 if TYPE_CHECKING:
     from vswap.kernel.memcontrol import MemCgroup
 
-OOM_SCORE_ADJ_MIN = -1000
+OOM_SCORE_ADJ_MIN: Final = -1000
 
 
 @trait

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap._mypyc import trait
 from vswap.kernel import pagedata
@@ -68,7 +68,7 @@ SHMEM_HUGE_MODES = ("never", "always", "within_size", "advise")
 #: every mount (``SHMEM_HUGE_DENY`` / ``SHMEM_HUGE_FORCE``).
 SHMEM_ENABLED_MODES = ("always", "within_size", "advise", "never", "deny", "force")
 #: The internal mount ``memfd_create`` files live on (``shm_mnt``).
-SHM_MNT = "shm_mnt"
+SHM_MNT: Final = "shm_mnt"
 
 
 class ShmemInode:

@@ -24,6 +24,8 @@ device, swapcache), which :meth:`SwapStateMixin.read_path_since` tells from the 
 
 from __future__ import annotations
 
+from typing import Final
+
 from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
@@ -32,9 +34,9 @@ from vswap.mm._base import MachineBase
 from vswap.mm.mm_types import PTE_PRESENT, PTE_TABLE_MASK, PTRS_PER_PTE, MmStruct, Task, Vma
 
 #: ``GET_SWAP_RA_VAL()`` of a VMA that never faulted: 4 hits, to start with a small window.
-SWAP_RA_HITS_INIT = 4
+SWAP_RA_HITS_INIT: Final = 4
 #: ``SWAP_RA_HITS_MAX``: the hit count's field in ``swap_readahead_info`` is 6 bits.
-SWAP_RA_HITS_MAX = 63
+SWAP_RA_HITS_MAX: Final = 63
 
 
 @trait

@@ -24,7 +24,7 @@ def swap_tier_work(m: Machine, now: int, demote: bool = True) -> int:
     m.op_begin(None)
     m._memalloc += 1
     try:
-        return swap_tier_pass(m.design, now, demote=demote)  # type: ignore[arg-type]
+        return swap_tier_pass(m.design, now, demote=demote)
     finally:
         m._memalloc -= 1
         m.op_end()

@@ -43,7 +43,7 @@ kernel still refuses with ``-EBUSY``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
@@ -64,8 +64,8 @@ if TYPE_CHECKING:
     from vswap.kernel.folio import Folio
 
 #: ``UFFDIO_MOVE_MODE_DONTWAKE`` / ``UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES`` (uapi userfaultfd.h).
-UFFDIO_MOVE_MODE_DONTWAKE = 1 << 0
-UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES = 1 << 1
+UFFDIO_MOVE_MODE_DONTWAKE: Final = 1 << 0
+UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES: Final = 1 << 1
 
 
 @dataclass

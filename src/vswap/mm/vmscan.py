@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Final
 
 from vswap._mypyc import trait
 from vswap.kernel.folio import Folio
@@ -61,22 +62,22 @@ from vswap.mm._base import MachineBase
 from vswap.swap.swap_state import pack_shadow, unpack_shadow
 
 #: ``DEF_PRIORITY``: scan ``size >> 12`` first, doubling down to the whole list.
-DEF_PRIORITY = 12
+DEF_PRIORITY: Final = 12
 #: ``SWAP_CLUSTER_MAX``: the reclaim batch.
-SWAP_CLUSTER_MAX = 32
+SWAP_CLUSTER_MAX: Final = 32
 #: ``MAX_RECLAIM_RETRIES`` (mm/internal.h).
-MAX_RECLAIM_RETRIES = 16
+MAX_RECLAIM_RETRIES: Final = 16
 #: ``DEFAULT_SEEKS`` and ``SHRINK_BATCH`` (include/linux/shrinker.h).
-DEFAULT_SEEKS = 2
-SHRINK_BATCH = 128
+DEFAULT_SEEKS: Final = 2
+SHRINK_BATCH: Final = 128
 
 #: ``--reclaim``: the kernel's LRU (default) and the idealised policies.
 RECLAIM_POLICIES = ("linux", "lru", "fifo", "clock")
 
 # folio_check_references() verdicts.
-FOLIOREF_RECLAIM = 0
-FOLIOREF_KEEP = 1
-FOLIOREF_ACTIVATE = 2
+FOLIOREF_RECLAIM: Final = 0
+FOLIOREF_KEEP: Final = 1
+FOLIOREF_ACTIVATE: Final = 2
 
 
 class Lruvec:

@@ -16,9 +16,14 @@ from typing import TYPE_CHECKING
 
 from vswap.kernel.errors import Errno
 from vswap.kernel.folio import Folio
-from vswap.kernel.types import SwpEntry, swp_offset
+from vswap.kernel.types import (
+    SWAP_ADDRESS_SPACE_SHIFT,
+    SWP_OFFSET_MASK,
+    SWP_TYPE_SHIFT,
+    SwpEntry,
+    swp_offset,
+)
 from vswap.swap._base import SwapDesignBase
-from vswap.zswap.host import classic_zswap_tree_key
 
 if TYPE_CHECKING:
     from vswap.kernel.memcontrol import MemCgroup
@@ -36,7 +41,9 @@ class ClassicZswapHost(SwapDesignBase):
 
     def zswap_tree_key(self, entry: SwpEntry) -> Hashable:
         """Models: ``swap_zswap_tree()``: one tree per 64 MiB of each device."""
-        return classic_zswap_tree_key(entry)
+        # classic_zswap_tree_key() inlined: vswap.zswap.host stays plain Python, and this
+        # runs for every zswap store, load and invalidation.
+        return (entry >> SWP_TYPE_SHIFT, (entry & SWP_OFFSET_MASK) >> SWAP_ADDRESS_SPACE_SHIFT)
 
     def zswap_tree_index(self, entry: SwpEntry) -> int:
         """Models: ``zswap_tree_index()``: ``swp_offset``."""

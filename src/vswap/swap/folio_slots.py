@@ -18,7 +18,7 @@ and v6 behave as written).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from vswap.kernel.tracing import Cost
 from vswap.kernel.types import (
@@ -195,7 +195,7 @@ _NO_DISCONTIG = {
 
 
 #: Why a design has no mixed-backing large-folio swap-in.
-_NO_MIXED = "zswap cannot load a large folio and a large swap-in reads one backend; the " \
+_NO_MIXED: Final = "zswap cannot load a large folio and a large swap-in reads one backend; the " \
             "kernel falls back to order 0"
 
 

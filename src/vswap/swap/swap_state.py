@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Hashable, Iterator
+from typing import Final
 
 import numpy as np
 
@@ -42,13 +43,13 @@ from vswap.kernel.tracing import Cost, KernelTracer
 from vswap.kernel.types import NO_ENTRY, SwpEntry
 
 #: Bits of a packed shadow (mm/workingset.c packs memcg id, node, eviction counter).
-_SHADOW_MEMCG_BITS = 16
+_SHADOW_MEMCG_BITS: Final = 16
 
 #: Indices per shadow chunk: a swap cluster's worth (``SWAPFILE_CLUSTER``, the swap table's
 #: unit; a vswap cluster's too), 4 KiB of words.
-SHADOW_CHUNK_SHIFT = 9
-SHADOW_CHUNK = 1 << SHADOW_CHUNK_SHIFT
-_CHUNK_MASK = SHADOW_CHUNK - 1
+SHADOW_CHUNK_SHIFT: Final = 9
+SHADOW_CHUNK: Final = 1 << SHADOW_CHUNK_SHIFT
+_CHUNK_MASK: Final = SHADOW_CHUNK - 1
 _ZERO_CHUNK = bytes(8 * SHADOW_CHUNK)
 
 

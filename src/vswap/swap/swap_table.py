@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Hashable, Iterable, Iterator
+from typing import Final
 
 import numpy as np
 
@@ -61,22 +62,22 @@ from vswap.kernel.types import (
 from vswap.swap.swap_state import SwapCache
 
 #: Low bits that mark the kind of a non-NULL entry (``SWP_TB_SHADOW_MARK``, ``SWP_TB_PFN_MARK``).
-SWP_TB_SHADOW_MARK = 0b1
-SWP_TB_PFN_MARK = 0b10
-SWP_TB_PFN_MARK_MASK = 0b11
+SWP_TB_SHADOW_MARK: Final = 0b1
+SWP_TB_PFN_MARK: Final = 0b10
+SWP_TB_PFN_MARK_MASK: Final = 0b11
 #: The flags field of phase IV: 5 bits at the top of the word (``SWP_TB_FLAGS_BITS``), the
 #: zero flag its lowest bit, the swap count the 4 above it (``SWP_TB_COUNT_BITS``).
-SWP_TB_FLAGS_BITS = 5
-SWP_TB_FLAGS_SHIFT = 64 - SWP_TB_FLAGS_BITS
-SWP_TB_FLAGS_MASK = ((1 << SWP_TB_FLAGS_BITS) - 1) << SWP_TB_FLAGS_SHIFT
-SWP_TB_VAL_MASK = (1 << SWP_TB_FLAGS_SHIFT) - 1
-SWP_TB_ZERO_FLAG = 1 << SWP_TB_FLAGS_SHIFT
-SWP_TB_COUNT_SHIFT = SWP_TB_FLAGS_SHIFT + 1
-SWP_TB_COUNT_MASK = ((1 << (SWP_TB_FLAGS_BITS - 1)) - 1) << SWP_TB_COUNT_SHIFT
+SWP_TB_FLAGS_BITS: Final = 5
+SWP_TB_FLAGS_SHIFT: Final = 64 - SWP_TB_FLAGS_BITS
+SWP_TB_FLAGS_MASK: Final = ((1 << SWP_TB_FLAGS_BITS) - 1) << SWP_TB_FLAGS_SHIFT
+SWP_TB_VAL_MASK: Final = (1 << SWP_TB_FLAGS_SHIFT) - 1
+SWP_TB_ZERO_FLAG: Final = 1 << SWP_TB_FLAGS_SHIFT
+SWP_TB_COUNT_SHIFT: Final = SWP_TB_FLAGS_SHIFT + 1
+SWP_TB_COUNT_MASK: Final = ((1 << (SWP_TB_FLAGS_BITS - 1)) - 1) << SWP_TB_COUNT_SHIFT
 #: ``SWP_TB_COUNT_MAX``: a count field at this value continues in the cluster's extend table.
-SWP_TB_COUNT_MAX = (1 << (SWP_TB_FLAGS_BITS - 1)) - 1
+SWP_TB_COUNT_MAX: Final = (1 << (SWP_TB_FLAGS_BITS - 1)) - 1
 #: The value of a slot claimed by a swap-in whose folio is not inserted yet (PFN mark, key 0).
-SWP_TB_PLACEHOLDER = SWP_TB_PFN_MARK
+SWP_TB_PLACEHOLDER: Final = SWP_TB_PFN_MARK
 
 
 def table_words(tables: Iterable[array[int]], batch: int = 1024) -> Iterator[np.ndarray]:

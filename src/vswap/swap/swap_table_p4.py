@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
@@ -99,7 +99,7 @@ class SlotSpace(Protocol):
 #: ``struct swap_cluster_info`` of P4 v5 (see the module docstring).
 SWAP_CLUSTER_INFO_BYTES_P4 = sizes.SWAP_CLUSTER_INFO_BYTES_P4_V5
 #: ``extend_table``: one ``unsigned int`` per slot of the cluster.
-EXTEND_TABLE_BYTES = 4 * SWAPFILE_CLUSTER
+EXTEND_TABLE_BYTES: Final = 4 * SWAPFILE_CLUSTER
 
 
 class SwapTableP4(SwapTableP1):

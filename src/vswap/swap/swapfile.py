@@ -38,7 +38,7 @@ import enum
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from vswap.kernel import sizes
 from vswap.kernel.env import KernelEnv
@@ -60,28 +60,28 @@ if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
 
 # -- swap_map byte values (include/linux/swap.h, v6.14) -----------------------------------
-SWAP_HAS_CACHE = 0x40
-SWAP_MAP_MAX = 0x3E
-SWAP_MAP_BAD = 0x3F
-SWAP_MAP_SHMEM = 0xBF
-COUNT_CONTINUED = 0x80
-SWAP_CONT_MAX = 0x7F
+SWAP_HAS_CACHE: Final = 0x40
+SWAP_MAP_MAX: Final = 0x3E
+SWAP_MAP_BAD: Final = 0x3F
+SWAP_MAP_SHMEM: Final = 0xBF
+COUNT_CONTINUED: Final = 0x80
+SWAP_CONT_MAX: Final = 0x7F
 #: Under the virtual design (seed patch 10) the map has three states only.
-SWAP_MAP_ALLOCATED = 0x01
-VSWAP_MAP_BAD = 0x02
+SWAP_MAP_ALLOCATED: Final = 0x01
+VSWAP_MAP_BAD: Final = 0x02
 
 #: Swap priorities given by swapon(2): 0..SWAP_FLAG_PRIO_MASK.
-SWAP_FLAG_PRIO_MASK = 0x7FFF
+SWAP_FLAG_PRIO_MASK: Final = 0x7FFF
 
 # -- si->flags (include/linux/swap.h) ----------------------------------------------------
-SWP_USED = 1 << 0
-SWP_WRITEOK = 1 << 1
-SWP_DISCARDABLE = 1 << 2
-SWP_BLKDEV = 1 << 4
-SWP_SOLIDSTATE = 1 << 8
+SWP_USED: Final = 1 << 0
+SWP_WRITEOK: Final = 1 << 1
+SWP_DISCARDABLE: Final = 1 << 2
+SWP_BLKDEV: Final = 1 << 4
+SWP_SOLIDSTATE: Final = 1 << 8
 #: ``SWP_SYNCHRONOUS_IO``: the device completes I/O synchronously (zram, pmem): swap-in may
 #: skip the swap cache. Set at swapon for memory devices (``storage.kind == "mem"``).
-SWP_SYNCHRONOUS_IO = 1 << 12
+SWP_SYNCHRONOUS_IO: Final = 1 << 12
 
 
 class ClusterFlag(enum.IntEnum):
@@ -98,9 +98,9 @@ class ClusterFlag(enum.IntEnum):
 CLUSTER_FLAG_USABLE = ClusterFlag.FRAG
 #: Free clusters are queued interleaved by 64 MiB address space (``SWAP_CLUSTER_COLS``), so
 #: consecutive clusters handed out fall in different swap-cache spaces (less lock sharing).
-SWAP_CLUSTER_COLS = 32
+SWAP_CLUSTER_COLS: Final = 32
 #: ``SWAP_BATCH``: the most entries one get_swap_pages call asks for.
-SWAP_BATCH = 64
+SWAP_BATCH: Final = 64
 
 
 def _ordered() -> dict[int, None]:
@@ -160,9 +160,9 @@ class UnownedSlots:
 
 #: ``__try_to_reclaim_swap()`` flags (mm/swapfile.c): reclaim regardless, only if no PTE
 #: maps the folio, or only if swap is over half full.
-TTRS_ANYWAY = 0x1
-TTRS_UNMAPPED = 0x2
-TTRS_FULL = 0x4
+TTRS_ANYWAY: Final = 0x1
+TTRS_UNMAPPED: Final = 0x2
+TTRS_FULL: Final = 0x4
 
 
 @dataclass(frozen=True)

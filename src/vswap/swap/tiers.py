@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -44,11 +44,11 @@ if TYPE_CHECKING:
 __all__ = ["DEF_SWAP_PRIO", "MAX_SWAPTIER", "SHRT_MAX", "SwapTier", "SwapTiers", "TierKnobs"]
 
 #: ``DEF_SWAP_PRIO``: the priority of a device swapped on without one (round robin).
-DEF_SWAP_PRIO = -1
+DEF_SWAP_PRIO: Final = -1
 #: The highest swap priority.
-SHRT_MAX = 32767
+SHRT_MAX: Final = 32767
 #: ``CONFIG_MAX_SWAPTIER`` default (swap tiers v4).
-MAX_SWAPTIER = 4
+MAX_SWAPTIER: Final = 4
 #: A tier name: the series' ``MAX_TIERNAME`` is 16 bytes with the NUL.
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 

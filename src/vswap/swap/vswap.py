@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
@@ -76,9 +76,9 @@ FOLIO = SwapType.VSWAP_FOLIO
 
 #: Default bound of the virtual space for the static partition hack (the cover letter bounds
 #: it "to a size sufficient for the benchmark"): 2**20 ids = 4 GiB of swapped pages.
-STATIC_PARTITION_MAX_VSWAP = (1 << 20) - 1
+STATIC_PARTITION_MAX_VSWAP: Final = (1 << 20) - 1
 #: Dynamic partitions default to the classic swap-cache split: 32 clusters of 512 = 64 MiB.
-DYNAMIC_PARTITION_CLUSTERS = 32
+DYNAMIC_PARTITION_CLUSTERS: Final = 32
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -159,10 +159,12 @@ class VirtualSwap(VirtualSwapBase[VswapDescTable, VswapRmap]):
             raise KernelError(Errno.EINVAL, f"{what}: nr {nr}")
         e0 = int(entry)
         ids = range(e0, e0 + nr)
-        desc_lookup = self.env.tracer.desc_lookup
+        # The tracer, not its bound method: compiled, a method called on the (native) tracer
+        # is a direct call, a bound method in a local a generic one.
+        tracer = self.env.tracer
         occupied = self.table.occupied
         for e in ids:  # _get_live() of each id, inlined
-            desc_lookup()
+            tracer.desc_lookup()
             if not (0 < e < len(occupied) and occupied[e] == OCCUPIED_LIVE):
                 raise KernelError(Errno.ENOENT, f"{what}: virtual swap slot {e:#x} is not "
                                                 "live")

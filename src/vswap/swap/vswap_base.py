@@ -271,7 +271,8 @@ class VirtualSwapBase(SwapDesignBase, Generic[TableT, RmapT]):
         if self.wb_compressed:
             for s, _ in freed:
                 self.wb_compressed.pop(s, None)
-        by_memcg: Counter[int] = Counter()
+        # A dict, not a Counter: Counter() runs Python code per call, even compiled.
+        by_memcg: dict[int, int] = {}
         i = 0
         while i < len(freed):
             s, _ = freed[i]
@@ -287,7 +288,8 @@ class VirtualSwapBase(SwapDesignBase, Generic[TableT, RmapT]):
                 if si.swap_map[off + k] != SWAP_MAP_ALLOCATED:
                     raise AssertionError(f"freeing slot {type_}:{off + k} in state "
                                          f"{si.swap_map[off + k]:#x}")
-                by_memcg[freed[i + k][1]] += 1
+                m = freed[i + k][1]
+                by_memcg[m] = by_memcg.get(m, 0) + 1
             self._swap_range_free(si, off, n)
             i += n
         for memcg_id, n in by_memcg.items():

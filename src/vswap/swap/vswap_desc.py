@@ -39,7 +39,7 @@ import enum
 from array import array
 from collections.abc import Iterator
 from itertools import compress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -50,14 +50,14 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.types import HPAGE_PMD_ORDER
 
 #: ``MAX_VSWAP`` on 64-bit (``SWP_TYPE_SHIFT > 32``): ``U32_MAX``.
-MAX_VSWAP = (1 << 32) - 1
+MAX_VSWAP: Final = (1 << 32) - 1
 #: ``VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER``.
-VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER
+VSWAP_CLUSTER_SHIFT: Final = HPAGE_PMD_ORDER
 #: ``swap_refs`` encoding (patch 10): bit 0 is the cache pin, each mapping adds 2.
-SWAP_CACHE_INC = 1
-SWAP_COUNT_INC = 2
+SWAP_CACHE_INC: Final = 1
+SWAP_COUNT_INC: Final = 2
 #: ``atomic_t`` holds up to INT_MAX; an increment past it is a reference count overflow.
-SWAP_REFS_MAX = (1 << 31) - 1
+SWAP_REFS_MAX: Final = (1 << 31) - 1
 
 _FREE, _LIVE, _RESERVED = 0, 1, 2
 #: ``occupied[e]`` of a live id (present in ``vswap_map``): what the designs' hot paths test
@@ -99,6 +99,12 @@ class SwapType(enum.IntEnum):
     VSWAP_ZERO = 1
     VSWAP_ZSWAP = 2
     VSWAP_FOLIO = 3
+
+
+#: The members by value: ``SWAP_TYPE_OF[v] is SwapType(v)``, without the enum's
+#: ``__call__``, which runs Python code even from a compiled caller.
+SWAP_TYPE_OF: Final[tuple[SwapType, ...]] = tuple(SwapType)
+assert all(t == v for v, t in enumerate(SWAP_TYPE_OF))
 
 
 class HandleColumn:
@@ -283,7 +289,7 @@ class VswapDescTable:
         """
         if not self.is_live(e0):
             return 0, SwapType.VSWAP_SWAPFILE
-        ty = SwapType(self.type[e0])
+        ty = SWAP_TYPE_OF[self.type[e0]]
         s0 = self.slot[e0]
         f0 = self.folio.get(e0)
         n = 1

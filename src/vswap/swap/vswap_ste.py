@@ -49,7 +49,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -129,12 +129,12 @@ if TYPE_CHECKING:
     from vswap.zswap.zswap import ZswapHost
 
 #: The vswap device's swap type: the last one, so physical devices take the others.
-VSWAP_TYPE = MAX_SWAPFILES - 1
+VSWAP_TYPE: Final = MAX_SWAPFILES - 1
 #: The vswap space's size cap in slots (the posted series: 8 TB).
-VSWAP_MAX_PAGES = (8 << 40) // PAGE_SIZE
+VSWAP_MAX_PAGES: Final = (8 << 40) // PAGE_SIZE
 #: ``struct swap_cluster_info_dynamic``: the cluster header plus the ``virtual_table`` pointer
 #: (an assumed layout; the posted struct was not read).
-VSWAP_CLUSTER_INFO_BYTES = SWAP_CLUSTER_INFO_BYTES_P4 + 8
+VSWAP_CLUSTER_INFO_BYTES: Final = SWAP_CLUSTER_INFO_BYTES_P4 + 8
 
 
 class VswapSTE(SwapTableP4):

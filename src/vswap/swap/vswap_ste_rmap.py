@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap.kernel import sizes
 from vswap.kernel.tracing import Cost
@@ -63,10 +63,10 @@ if TYPE_CHECKING:
 
 #: Pointer word of a physical slot backing a virtual one (``SWP_TB_PTR_MARK``), and the
 #: ``SWP_RMAP_CACHE_ONLY`` bit.
-SWP_TB_PTR_MARK = 0b100
-SWP_TB_PTR_MARK_MASK = 0b111
-SWP_RMAP_CACHE_ONLY = 1 << 63
-SWP_RMAP_ENTRY_MASK = ~(SWP_RMAP_CACHE_ONLY | SWP_TB_PTR_MARK_MASK) & ((1 << 64) - 1)
+SWP_TB_PTR_MARK: Final = 0b100
+SWP_TB_PTR_MARK_MASK: Final = 0b111
+SWP_RMAP_CACHE_ONLY: Final = 1 << 63
+SWP_RMAP_ENTRY_MASK: Final = ~(SWP_RMAP_CACHE_ONLY | SWP_TB_PTR_MARK_MASK) & ((1 << 64) - 1)
 
 
 def swp_tb_is_pointer(tb: int) -> bool:

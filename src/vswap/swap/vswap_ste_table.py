@@ -31,20 +31,21 @@ from bisect import bisect_left, insort
 from collections.abc import Iterator
 from heapq import heappop, heappush
 from itertools import chain
+from typing import Final
 
 from vswap.kernel.types import MAX_SWAPFILES_SHIFT, SWAPFILE_CLUSTER
 
 #: ``VTABLE_TAG_BITS`` and the tags (``enum vswap_backing_type``).
-VTABLE_TAG_BITS = 3
-VTABLE_TAG_MASK = (1 << VTABLE_TAG_BITS) - 1
-VSWAP_NONE = 0
-VSWAP_ZSWAP = 1
-VSWAP_SWAPFILE = 2
+VTABLE_TAG_BITS: Final = 3
+VTABLE_TAG_MASK: Final = (1 << VTABLE_TAG_BITS) - 1
+VSWAP_NONE: Final = 0
+VSWAP_ZSWAP: Final = 1
+VSWAP_SWAPFILE: Final = 2
 #: Return-only types, derived from the swap table (zero flag, PFN word).
-VSWAP_ZERO = 3
-VSWAP_FOLIO = 4
+VSWAP_ZERO: Final = 3
+VSWAP_FOLIO: Final = 4
 #: ``VTABLE_PHYS_OFF_BITS``: offset bits of a SWAPFILE word.
-VTABLE_PHYS_OFF_BITS = 64 - VTABLE_TAG_BITS - MAX_SWAPFILES_SHIFT
+VTABLE_PHYS_OFF_BITS: Final = 64 - VTABLE_TAG_BITS - MAX_SWAPFILES_SHIFT
 
 
 def vtable_mk_phys(type_: int, offset: int) -> int:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 from array import array
 from collections.abc import Hashable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap.kernel import sizes
 from vswap.kernel.env import KernelEnv
@@ -77,7 +77,7 @@ ZSWAP = SwapType.VSWAP_ZSWAP
 FOLIO = SwapType.VSWAP_FOLIO
 
 #: ``swap_count`` is an ``unsigned int``.
-SWAP_COUNT_MAX = (1 << 32) - 1
+SWAP_COUNT_MAX: Final = (1 << 32) - 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

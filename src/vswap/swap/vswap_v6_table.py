@@ -63,7 +63,7 @@ from __future__ import annotations
 import dataclasses
 from array import array
 from collections.abc import Hashable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -75,13 +75,13 @@ from vswap.kernel.folio import Folio
 from vswap.kernel.tracing import Cost
 from vswap.kernel.types import HPAGE_PMD_ORDER, NO_ENTRY, SWAP_NR_ORDERS, SwpEntry
 from vswap.swap.swap_state import SwapCache
-from vswap.swap.vswap_desc import SwapType
+from vswap.swap.vswap_desc import SWAP_TYPE_OF, SwapType
 
 #: ``VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER``: PMD-sized virtual clusters.
-VSWAP_CLUSTER_SHIFT = HPAGE_PMD_ORDER
+VSWAP_CLUSTER_SHIFT: Final = HPAGE_PMD_ORDER
 #: ``xa_limit.max`` of ``vswap_cluster_map`` on 64-bit: cluster ids 0..U32_MAX
 #: (``MAX_VSWAP = U32_MAX << VSWAP_CLUSTER_SHIFT | (VSWAP_CLUSTER_SIZE - 1)``).
-MAX_VSWAP_CLUSTERS = 1 << 32
+MAX_VSWAP_CLUSTERS: Final = 1 << 32
 #: Bytes of ``struct swp_desc`` (v3-v6, pahole in the v6 cover letter), of the cluster's
 #: allocation bitmap and of the rest of its header (declared once, in metadata.sizes).
 SWP_DESC_BYTES = sizes.SWP_DESC_BYTES_V6
@@ -89,7 +89,7 @@ VSWAP_CLUSTER_BITMAP_BYTES = sizes.VSWAP_CLUSTER_BYTES_V6
 VSWAP_CLUSTER_HEADER_BYTES = sizes.VSWAP_CLUSTER_HEADER_BYTES_V6
 assert VSWAP_CLUSTER_BITMAP_BYTES == (1 << VSWAP_CLUSTER_SHIFT) // 8, "DECLARE_BITMAP(512)"
 #: No CPU cache holds a cluster.
-NO_CLUSTER = -1
+NO_CLUSTER: Final = -1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -262,7 +262,7 @@ class VswapClusterTable:
         """
         if not self.is_live(e0):
             return 0, SwapType.VSWAP_SWAPFILE
-        ty = SwapType(self.type[e0])
+        ty = SWAP_TYPE_OF[self.type[e0]]
         s0 = self.backing[e0]
         n = 1
         while n < nr:

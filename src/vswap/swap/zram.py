@@ -46,6 +46,7 @@ import uuid as uuid_mod
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -64,7 +65,7 @@ __all__ = ["WRITEBACK_MODES", "ZRAM_WB_BATCH_SIZE", "ZramFlag", "ZramStorage"]
 Buffer = bytes | bytearray | memoryview
 
 #: ``writeback_batch_size`` default: requests in flight at once during writeback.
-ZRAM_WB_BATCH_SIZE = 32
+ZRAM_WB_BATCH_SIZE: Final = 32
 #: The ``writeback`` store's modes (``parse_mode``).
 WRITEBACK_MODES = ("idle", "huge", "huge_idle", "incompressible")
 

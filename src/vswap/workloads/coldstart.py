@@ -127,7 +127,7 @@ class Coldstart(Workload):
         ctx.snapshot_metadata()
         yield task.sleep(int(self.idle * 1e9))
         swapped, by_tier = self._where(ctx, app, a_addr)
-        usage = tier_usage(m.design)  # type: ignore[arg-type]
+        usage = tier_usage(m.design)
         yield ctx.op(task, m.exit, others)
         t0 = ctx.engine.now
         step = CHUNK_PAGES * PAGE_SIZE

@@ -42,6 +42,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Final
 
 import lz4.block
 import lzallright
@@ -51,21 +52,21 @@ from vswap.errors import ConfigError
 from vswap.kernel.types import PAGE_SIZE
 
 #: ``CONFIG_ZSWAP_COMPRESSOR_DEFAULT`` (mm/Kconfig: ZSWAP_COMPRESSOR_DEFAULT_LZO is the default).
-CONFIG_ZSWAP_COMPRESSOR_DEFAULT = "lzo"
+CONFIG_ZSWAP_COMPRESSOR_DEFAULT: Final = "lzo"
 
 #: Kernel crypto compressor names zswap accepts; those without an implementation here are
 #: refused by :func:`get_compressor` with the list of available ones.
 KNOWN_COMPRESSORS = ("lzo", "lzo-rle", "lz4", "lz4hc", "zstd", "deflate")
 
 #: ``LZ4HC_DEFAULT_CLEVEL`` (include/linux/lz4.h), used by crypto/lz4hc.c.
-LZ4HC_DEFAULT_CLEVEL = 9
+LZ4HC_DEFAULT_CLEVEL: Final = 9
 #: ``ZSTD_DEF_LEVEL`` (crypto/zstd.c).
-ZSTD_DEF_LEVEL = 3
+ZSTD_DEF_LEVEL: Final = 3
 #: crypto/deflate.c: ``DEFLATE_DEF_LEVEL`` (Z_DEFAULT_COMPRESSION = 6), ``DEFLATE_DEF_WINBITS``,
 #: ``DEFLATE_DEF_MEMLEVEL`` (MAX_MEM_LEVEL = 9). Raw deflate: negative window bits.
-DEFLATE_DEF_LEVEL = 6
-DEFLATE_DEF_WINBITS = 11
-DEFLATE_DEF_MEMLEVEL = 9
+DEFLATE_DEF_LEVEL: Final = 6
+DEFLATE_DEF_WINBITS: Final = 11
+DEFLATE_DEF_MEMLEVEL: Final = 9
 
 
 class DecompressError(Exception):

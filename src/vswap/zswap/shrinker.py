@@ -24,7 +24,7 @@ when its clock says the work item would run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.folio import Folio
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_RECLAIM_RETRIES", "SHRINK_STOP", "ZswapShrinker"]
 
 #: ``MAX_RECLAIM_RETRIES`` (mm/internal.h): the shrink worker's failure budget.
-MAX_RECLAIM_RETRIES = 16
+MAX_RECLAIM_RETRIES: Final = 16
 #: ``SHRINK_STOP`` (include/linux/shrinker.h, ~0UL): "stop scanning this shrinker".
-SHRINK_STOP = -1
+SHRINK_STOP: Final = -1
 
 
 class ZswapShrinker:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Hashable, Iterator, Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 
@@ -33,8 +33,8 @@ __all__ = ["TreePlacement", "ZswapTree", "ZswapTrees"]
 
 
 #: Indices per tree chunk (a swap cluster's worth).
-TREE_CHUNK_SHIFT = 9
-_TREE_CHUNK_MASK = (1 << TREE_CHUNK_SHIFT) - 1
+TREE_CHUNK_SHIFT: Final = 9
+_TREE_CHUNK_MASK: Final = (1 << TREE_CHUNK_SHIFT) - 1
 _ZERO_TREE_CHUNK = bytes(4 << TREE_CHUNK_SHIFT)
 
 

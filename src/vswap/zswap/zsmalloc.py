@@ -49,32 +49,33 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from typing import Final
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.pagedata import PAGE_DATA
 from vswap.kernel.types import PAGE_SIZE
 
 # -- constants (mm/zsmalloc.c) ---------------------------------------------------------------
-ZS_ALIGN = 8
+ZS_ALIGN: Final = 8
 #: ``sizeof(unsigned long)``: the handle stored at the start of every non-huge object.
-ZS_HANDLE_SIZE = 8
+ZS_HANDLE_SIZE: Final = 8
 #: ``CONFIG_ZSMALLOC_CHAIN_SIZE`` default (mm/Kconfig): up to 8 pages per zspage.
-CONFIG_ZSMALLOC_CHAIN_SIZE = 8
-ZS_MAX_PAGES_PER_ZSPAGE = CONFIG_ZSMALLOC_CHAIN_SIZE
+CONFIG_ZSMALLOC_CHAIN_SIZE: Final = 8
+ZS_MAX_PAGES_PER_ZSPAGE: Final = CONFIG_ZSMALLOC_CHAIN_SIZE
 #: ``MAX(32, ZS_MAX_PAGES_PER_ZSPAGE << PAGE_SHIFT >> OBJ_INDEX_BITS)`` = 32 on x86-64.
-ZS_MIN_ALLOC_SIZE = 32
-ZS_MAX_ALLOC_SIZE = PAGE_SIZE
-CLASS_BITS = 8
-ZS_SIZE_CLASS_DELTA = PAGE_SIZE >> CLASS_BITS
-ZS_SIZE_CLASSES = -(-(ZS_MAX_ALLOC_SIZE - ZS_MIN_ALLOC_SIZE) // ZS_SIZE_CLASS_DELTA) + 1
-ZS_INUSE_RATIO_0 = 0
-ZS_INUSE_RATIO_10 = 1
-ZS_INUSE_RATIO_99 = 10
-ZS_INUSE_RATIO_100 = 11
-NR_FULLNESS_GROUPS = 12
+ZS_MIN_ALLOC_SIZE: Final = 32
+ZS_MAX_ALLOC_SIZE: Final = PAGE_SIZE
+CLASS_BITS: Final = 8
+ZS_SIZE_CLASS_DELTA: Final = PAGE_SIZE >> CLASS_BITS
+ZS_SIZE_CLASSES: Final = -(-(ZS_MAX_ALLOC_SIZE - ZS_MIN_ALLOC_SIZE) // ZS_SIZE_CLASS_DELTA) + 1
+ZS_INUSE_RATIO_0: Final = 0
+ZS_INUSE_RATIO_10: Final = 1
+ZS_INUSE_RATIO_99: Final = 10
+ZS_INUSE_RATIO_100: Final = 11
+NR_FULLNESS_GROUPS: Final = 12
 #: ``struct zspage`` by layout: bitfields 4, inuse 4, freeobj 4 (+4 pad), first_page 8,
 #: list_head 16, pool 8, rwlock_t 8 = 56 bytes (inferred from the v6.14 definition).
-ZSPAGE_STRUCT_BYTES = 56
+ZSPAGE_STRUCT_BYTES: Final = 56
 
 assert ZS_SIZE_CLASSES == 255
 assert ZS_MIN_ALLOC_SIZE % ZS_ALIGN == 0 and ZS_SIZE_CLASS_DELTA % ZS_ALIGN == 0
