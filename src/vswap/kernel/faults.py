@@ -41,11 +41,12 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from vswap.errors import ConfigError
 
 #: Every fault point, in the order of the table above.
-FAULT_POINTS: tuple[str, ...] = (
+FAULT_POINTS: Final[tuple[str, ...]] = (
     "device_write",
     "device_read",
     "device_full",

@@ -14,11 +14,13 @@ Invariants (checked by :meth:`Folio.check_invariants`):
 
 from __future__ import annotations
 
+from typing import Final
+
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.pagedata import PAGE_DATA, TOKEN_BYTES, is_zero_token, tok_of
 from vswap.kernel.types import HPAGE_PMD_ORDER, NO_ENTRY, PAGE_SIZE, SwpEntry
 
-_ZERO_PAGE = bytes(PAGE_SIZE)
+_ZERO_PAGE: Final = bytes(PAGE_SIZE)
 
 
 class Folio:

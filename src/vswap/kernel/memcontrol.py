@@ -41,9 +41,9 @@ from vswap.kernel.types import PAGE_SIZE
 MAX: Final = 1 << 62
 
 #: ``memory.events`` keys (MEMCG_LOW .. MEMCG_OOM_GROUP_KILL subset the model raises).
-MEMORY_EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
+MEMORY_EVENTS: Final = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
 #: ``memory.swap.events`` keys (MEMCG_SWAP_HIGH, MEMCG_SWAP_MAX, MEMCG_SWAP_FAIL).
-SWAP_EVENTS = ("high", "max", "fail")
+SWAP_EVENTS: Final = ("high", "max", "fail")
 
 
 class PageCounter:

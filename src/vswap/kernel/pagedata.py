@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: The ``--page-data`` choices; the first is the default.
-MODES = ("full", "compact")
+MODES: Final = ("full", "compact")
 #: Bytes per page of a folio in compact mode.
 TOKEN_BYTES: Final = 8
 
@@ -103,7 +103,7 @@ def token(cls: int, payload: int) -> int:
 #: How each non-zero class rebuilds its bytes from its payload, registered by the module that
 #: defines the content (vswap.workloads.content, vswap.workloads.kbuild): this layer knows
 #: the token's layout, not the contents.
-_BUILDERS: dict[int, Callable[[int], bytes]] = {}
+_BUILDERS: Final[dict[int, Callable[[int], bytes]]] = {}
 
 
 def register_class(cls: int, build: Callable[[int], bytes]) -> None:
@@ -144,7 +144,7 @@ class Literals:
 
 
 LITERALS = Literals()
-_ZERO_PAGE = bytes(PAGE_SIZE)
+_ZERO_PAGE: Final = bytes(PAGE_SIZE)
 
 
 def bytes_token(page: bytes | bytearray | memoryview) -> int:

@@ -52,8 +52,8 @@ SWAP_ADDRESS_SPACE_MASK: Final = SWAP_ADDRESS_SPACE_PAGES - 1
 SwpEntry = NewType("SwpEntry", int)
 SwpSlot = NewType("SwpSlot", int)
 
-NO_ENTRY = SwpEntry(0)
-SWAP_SLOT_INVALID = SwpSlot(0)
+NO_ENTRY: Final = SwpEntry(0)
+SWAP_SLOT_INVALID: Final = SwpSlot(0)
 
 
 def swp_entry(type_: int, offset: int) -> SwpEntry:

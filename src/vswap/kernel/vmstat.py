@@ -9,9 +9,10 @@ Counters only ever increase. Per-cgroup copies of the same names live in
 from __future__ import annotations
 
 from collections import Counter
+from typing import Final
 
 #: Every swap-relevant /proc/vmstat event, in the kernel's order, with its meaning.
-VM_EVENTS: dict[str, str] = {
+VM_EVENTS: Final[dict[str, str]] = {
     "pgfault": "page faults of any kind",
     "pgmajfault": "faults that had to read a page (swap-in from zswap or a device)",
     "pswpin": "pages read from a swap device (not zswap hits, not zero pages)",

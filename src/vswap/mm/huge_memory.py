@@ -18,7 +18,7 @@ Defaults: top-level ``madvise``, ``hugepages-2048kB`` ``inherit``, every other s
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from vswap.mm.mm_types import Task, Vma
 
 THP_ORDERS = tuple(range(2, HPAGE_PMD_ORDER + 1))
-THP_MODES = ("always", "inherit", "madvise", "never")
-MTHP_STATS = ("anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge",
+THP_MODES: Final = ("always", "inherit", "madvise", "never")
+MTHP_STATS: Final = ("anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge",
               "swpout", "swpout_fallback", "swpin", "swpin_fallback", "split",
               "split_failed", "split_deferred")
 

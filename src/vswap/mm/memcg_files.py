@@ -15,6 +15,7 @@ page counters. Anything else is ``-EINVAL`` with a one-line message and no state
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from vswap._mypyc import trait
 from vswap.kernel.errors import Errno, KernelError
@@ -23,10 +24,10 @@ from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 
 _MEMPARSE = re.compile(r"^(\d+)([kKmMgGtTpPeE]?)$")
-_SUFFIX = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+_SUFFIX: Final = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 
 #: The read-only and read-write files the model provides, for listing.
-MEMCG_FILES = (
+MEMCG_FILES: Final = (
     "memory.current", "memory.peak", "memory.max", "memory.high", "memory.events",
     "memory.events.local", "memory.stat", "memory.reclaim", "memory.swap.current",
     "memory.swap.peak", "memory.swap.max", "memory.swap.high", "memory.swap.events",
@@ -35,7 +36,7 @@ MEMCG_FILES = (
 
 #: memory.stat, in the kernel's order (memory_stats[] then memcg_vm_event_stat[]): name ->
 #: True if it is a byte-valued state item.
-MEMORY_STAT_KEYS: tuple[tuple[str, bool], ...] = (
+MEMORY_STAT_KEYS: Final[tuple[tuple[str, bool], ...]] = (
     ("anon", True), ("shmem", True), ("zswap", True), ("zswapped", True),
     ("swapcached", True), ("shmem_thp", True), ("inactive_anon", True), ("active_anon", True),
     ("workingset_refault_anon", False), ("workingset_activate_anon", False),

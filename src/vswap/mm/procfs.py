@@ -7,12 +7,14 @@ text (exactly as the kernel prints it) and as a dict.
 
 from __future__ import annotations
 
+from typing import Final
+
 from vswap._mypyc import trait
 from vswap.kernel.types import PAGE_SIZE
 from vswap.mm._base import MachineBase
 
 #: The /proc/meminfo lines the model provides, in the kernel's order.
-MEMINFO_KEYS = ("MemTotal", "MemFree", "SwapCached", "Active(anon)", "Inactive(anon)",
+MEMINFO_KEYS: Final = ("MemTotal", "MemFree", "SwapCached", "Active(anon)", "Inactive(anon)",
                 "SwapTotal", "SwapFree", "Zswap", "Zswapped", "AnonPages", "Shmem",
                 "ShmemHugePages")
 

@@ -63,10 +63,10 @@ if TYPE_CHECKING:
     from vswap.mm.mm_types import Task
 
 #: ``huge=`` mount option values (``shmem_parse_huge``).
-SHMEM_HUGE_MODES = ("never", "always", "within_size", "advise")
+SHMEM_HUGE_MODES: Final = ("never", "always", "within_size", "advise")
 #: ``/sys/kernel/mm/transparent_hugepage/shmem_enabled`` values; ``deny`` and ``force`` override
 #: every mount (``SHMEM_HUGE_DENY`` / ``SHMEM_HUGE_FORCE``).
-SHMEM_ENABLED_MODES = ("always", "within_size", "advise", "never", "deny", "force")
+SHMEM_ENABLED_MODES: Final = ("always", "within_size", "advise", "never", "deny", "force")
 #: The internal mount ``memfd_create`` files live on (``shm_mnt``).
 SHM_MNT: Final = "shm_mnt"
 

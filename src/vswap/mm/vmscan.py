@@ -72,7 +72,7 @@ DEFAULT_SEEKS: Final = 2
 SHRINK_BATCH: Final = 128
 
 #: ``--reclaim``: the kernel's LRU (default) and the idealised policies.
-RECLAIM_POLICIES = ("linux", "lru", "fifo", "clock")
+RECLAIM_POLICIES: Final = ("linux", "lru", "fifo", "clock")
 
 # folio_check_references() verdicts.
 FOLIOREF_RECLAIM: Final = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Hashable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
@@ -694,7 +694,7 @@ class SwapDesignBase(abc.ABC):
 
 
 #: The first word of a zero page (:meth:`SwapDesignBase.swap_writepage`'s quick test).
-_ZERO_WORD = bytes(8)
+_ZERO_WORD: Final = bytes(8)
 
 
 def page_bytes(nr_pages: int) -> int:

@@ -184,7 +184,7 @@ def charge_and_claim(d: VirtualSwapBase[Any, Any], folio: Folio) -> list[int]:
 
 
 #: Why a design has no discontiguous large-folio swap-out (the one-line error of the knob).
-_NO_DISCONTIG = {
+_NO_DISCONTIG: Final = {
     "classic": "a PTE holds the physical slot, so a large folio needs a contiguous run; "
                "the kernel splits it (thp_swpout_fallback)",
     "swap-table-p1": "a PTE holds the physical slot, so a large folio needs a contiguous "

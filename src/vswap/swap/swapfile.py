@@ -95,7 +95,7 @@ class ClusterFlag(enum.IntEnum):
 
 
 #: ``CLUSTER_FLAG_USABLE``: flags up to FRAG can still serve allocations.
-CLUSTER_FLAG_USABLE = ClusterFlag.FRAG
+CLUSTER_FLAG_USABLE: Final = ClusterFlag.FRAG
 #: Free clusters are queued interleaved by 64 MiB address space (``SWAP_CLUSTER_COLS``), so
 #: consecutive clusters handed out fall in different swap-cache spaces (less lock sharing).
 SWAP_CLUSTER_COLS: Final = 32

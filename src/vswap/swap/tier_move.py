@@ -39,7 +39,7 @@ failed read or write), counted by reason.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
@@ -63,9 +63,9 @@ if TYPE_CHECKING:
 
 __all__ = ["move_entries", "swap_tier_pass", "tier_moves_unsupported", "tier_usage"]
 
-_VIRTUAL = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6")
-_BY_WALK = ("classic", "swap-table-p1", "swap-table-p4")
-_STE = ("vswap-ste",)
+_VIRTUAL: Final = ("vswap", "vswap-static", "vswap-dynamic", "vswap-v6")
+_BY_WALK: Final = ("classic", "swap-table-p1", "swap-table-p4")
+_STE: Final = ("vswap-ste",)
 
 
 def tier_moves_unsupported(design: str) -> str | None:

@@ -69,10 +69,10 @@ if TYPE_CHECKING:
     from vswap.swap.swapfile import SlotOwner
     from vswap.zswap.zswap import ZswapHost
 
-SWAPFILE = SwapType.VSWAP_SWAPFILE
-ZERO = SwapType.VSWAP_ZERO
-ZSWAP = SwapType.VSWAP_ZSWAP
-FOLIO = SwapType.VSWAP_FOLIO
+SWAPFILE: Final = SwapType.VSWAP_SWAPFILE
+ZERO: Final = SwapType.VSWAP_ZERO
+ZSWAP: Final = SwapType.VSWAP_ZSWAP
+FOLIO: Final = SwapType.VSWAP_FOLIO
 
 #: Default bound of the virtual space for the static partition hack (the cover letter bounds
 #: it "to a size sufficient for the benchmark"): 2**20 ids = 4 GiB of swapped pages.

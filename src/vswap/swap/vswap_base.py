@@ -33,7 +33,7 @@ from __future__ import annotations
 import abc
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from vswap.kernel.env import KernelEnv
 from vswap.kernel.errors import Errno, KernelError
@@ -62,10 +62,10 @@ if TYPE_CHECKING:
     from vswap.swap.storage import SwapStorage
     from vswap.zswap.host import WbPage
 
-SWAPFILE = SwapType.VSWAP_SWAPFILE
-ZERO = SwapType.VSWAP_ZERO
-ZSWAP = SwapType.VSWAP_ZSWAP
-FOLIO = SwapType.VSWAP_FOLIO
+SWAPFILE: Final = SwapType.VSWAP_SWAPFILE
+ZERO: Final = SwapType.VSWAP_ZERO
+ZSWAP: Final = SwapType.VSWAP_ZSWAP
+FOLIO: Final = SwapType.VSWAP_FOLIO
 
 # The table and reverse map of a design, as type parameters rather than attributes a subclass
 # re-declares with a narrower type: mypyc (vswap.compile) rejects a narrowed attribute.

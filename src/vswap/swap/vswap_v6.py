@@ -71,10 +71,10 @@ if TYPE_CHECKING:
     from vswap.swap.swapfile import SlotOwner
     from vswap.zswap.zswap import ZswapHost
 
-SWAPFILE = SwapType.VSWAP_SWAPFILE
-ZERO = SwapType.VSWAP_ZERO
-ZSWAP = SwapType.VSWAP_ZSWAP
-FOLIO = SwapType.VSWAP_FOLIO
+SWAPFILE: Final = SwapType.VSWAP_SWAPFILE
+ZERO: Final = SwapType.VSWAP_ZERO
+ZSWAP: Final = SwapType.VSWAP_ZSWAP
+FOLIO: Final = SwapType.VSWAP_FOLIO
 
 #: ``swap_count`` is an ``unsigned int``.
 SWAP_COUNT_MAX: Final = (1 << 32) - 1

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from vswap.kernel.errors import Errno, KernelError
 from vswap.kernel.pagedata import PAGE_DATA, TOKEN_BYTES
@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from vswap.swap.vswap_base import VirtualSwapBase
     from vswap.zswap.host import WbPage
 
-SWAPFILE = SwapType.VSWAP_SWAPFILE
-ZSWAP = SwapType.VSWAP_ZSWAP
+SWAPFILE: Final = SwapType.VSWAP_SWAPFILE
+ZSWAP: Final = SwapType.VSWAP_ZSWAP
 
 
 class VswapZswapHost:

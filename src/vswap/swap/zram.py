@@ -67,7 +67,7 @@ Buffer = bytes | bytearray | memoryview
 #: ``writeback_batch_size`` default: requests in flight at once during writeback.
 ZRAM_WB_BATCH_SIZE: Final = 32
 #: The ``writeback`` store's modes (``parse_mode``).
-WRITEBACK_MODES = ("idle", "huge", "huge_idle", "incompressible")
+WRITEBACK_MODES: Final = ("idle", "huge", "huge_idle", "incompressible")
 
 
 class ZramFlag(enum.IntFlag):

@@ -56,7 +56,7 @@ CONFIG_ZSWAP_COMPRESSOR_DEFAULT: Final = "lzo"
 
 #: Kernel crypto compressor names zswap accepts; those without an implementation here are
 #: refused by :func:`get_compressor` with the list of available ones.
-KNOWN_COMPRESSORS = ("lzo", "lzo-rle", "lz4", "lz4hc", "zstd", "deflate")
+KNOWN_COMPRESSORS: Final = ("lzo", "lzo-rle", "lz4", "lz4hc", "zstd", "deflate")
 
 #: ``LZ4HC_DEFAULT_CLEVEL`` (include/linux/lz4.h), used by crypto/lz4hc.c.
 LZ4HC_DEFAULT_CLEVEL: Final = 9
@@ -182,7 +182,7 @@ _FACTORIES: dict[str, Callable[[], Compressor]] = {
 }
 
 #: Why a known kernel name has no implementation here.
-_UNAVAILABLE: dict[str, str] = {
+_UNAVAILABLE: Final[dict[str, str]] = {
     "lzo-rle": "no installable library implements the LZO-RLE bitstream",
 }
 

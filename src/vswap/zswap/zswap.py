@@ -50,7 +50,7 @@ import dataclasses
 import zlib
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from vswap.errors import ConfigError
 from vswap.kernel.env import KernelEnv
@@ -109,7 +109,7 @@ __all__ = [
 # =========================================================================================
 
 #: The debugfs counters (/sys/kernel/debug/zswap/), in the kernel's order, with their meaning.
-ZSWAP_DEBUGFS: dict[str, str] = {
+ZSWAP_DEBUGFS: Final[dict[str, str]] = {
     "stored_pages": "pages currently stored in zswap",
     "pool_total_size": "bytes of the compressed pool (zs_get_total_pages * PAGE_SIZE)",
     "written_back_pages": "pages written back to a swap device by the shrinkers",
