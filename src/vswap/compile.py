@@ -53,7 +53,8 @@ EXCLUDED = {
     "swap/swap_area.py": "a surrogate code point in a string literal (mypyc: not "
                          "supported); mkswap and swapon only",
     "swap/storage.py": "SwapStorage is a runtime_checkable protocol (mypyc compiles a "
-                       "protocol to a native class, which runtime_checkable rejects)",
+                       "protocol to a native class, which runtime_checkable rejects); "
+                       "the storages themselves are in swap/mmap_storage.py, compiled",
     "zswap/host.py": "ZswapBatchHost is a runtime_checkable protocol (as storage.py)",
 }
 #: Bumped when the build's recipe changes, so an old build is rebuilt.
