@@ -114,6 +114,8 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
     build at ``kbuild_scale``, default ``scale * KBUILD_FACTOR``)."""
     G = 1 << 30
     labels: dict[str, Any] = {"scale": scale}
+    # Every table swaps to a 32 GB swapfile (the kernel build's at its own scale).
+    swapfile = _size(32 * G, scale)
     tables = []
 
     # usemem --init-time -w -O -s 10 -n 16 2g, memory.max=16G. The swap device is not
@@ -129,8 +131,8 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
             design=d, workload=f"usemem --init-time -w -O -s {10 * scale:g} -n 16 "
                                f"{format_size(per)}",
             memory_max=_size(16 * G, scale),
-            swap_devices=[DeviceSpec("file", _size(32 * G, scale), "nvme")], zswap=None,
-            design_options=design_options(d, _size(32 * G, scale)),
+            swap_devices=[DeviceSpec("file", swapfile, "nvme")], zswap=None,
+            design_options=design_options(d, swapfile),
             cpus=52, seed=seed, verify=verify, labels=labels | {"table": "usemem"})
     tables.append(usemem)
 
@@ -139,6 +141,7 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
     # Nhat Pham wrote) in front of a swapfile for writeback.
     ks = kbuild_scale if kbuild_scale is not None else scale * KBUILD_FACTOR
     lo, hi = _size(64 << 20, ks), _size(192 << 20, ks)
+    kb_swapfile = _size(32 * G, ks)
     jobs = kbuild_jobs if kbuild_jobs is not None else 52 * 2
     kb_cmd = (f"kbuild -j 52 --jobs {jobs} --heap {format_size(lo)}:{format_size(hi)} "
               f"--worker-heap {format_size(_size(4 << 20, ks))}")
@@ -150,9 +153,9 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
     for d in designs:
         kbuild.configs[d] = RunConfig(
             design=d, workload=kb_cmd, memory_max=_size(3 * G, ks),
-            swap_devices=[DeviceSpec("file", _size(32 * G, ks), "nvme")], zswap="lz4",
+            swap_devices=[DeviceSpec("file", kb_swapfile, "nvme")], zswap="lz4",
             zswap_params={"shrinker_enabled": True},
-            design_options=design_options(d, _size(32 * G, ks)),
+            design_options=design_options(d, kb_swapfile),
             cpus=52, seed=seed, verify=verify, labels=labels | {"table": "kbuild"})
     tables.append(kbuild)
 
@@ -161,13 +164,13 @@ def rfc_tables(scale: float = DEFAULT_SCALE, *, seed: int = 1,
               f"--unrelated {format_size(_size(128 * G, scale))}")
     swapoff = RfcTable(
         "swapoff", "swapoff, 32 GB swapfile 50% full",
-        f"{so_cmd} on a {format_size(_size(32 * G, scale))} swapfile on nvme, 8 CPUs",
+        f"{so_cmd} on a {format_size(swapfile)} swapfile on nvme, 8 CPUs",
         ("real_s", "user_s", "sys_s"))
     for d in designs:
         swapoff.configs[d] = RunConfig(
             design=d, workload=so_cmd,
-            swap_devices=[DeviceSpec("file", _size(32 * G, scale), "nvme")], zswap=None,
-            design_options=design_options(d, _size(32 * G, scale)),
+            swap_devices=[DeviceSpec("file", swapfile, "nvme")], zswap=None,
+            design_options=design_options(d, swapfile),
             cpus=8, seed=seed, verify=verify, labels=labels | {"table": "swapoff"})
     tables.append(swapoff)
     return tables
